@@ -1,0 +1,76 @@
+"""The application factory: config, database, Redis, blueprints, CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis as redis_lib
+from flask import Flask
+
+from service import config as config_module
+from service import logs
+from service.clicks.recorder import ClickRecorder
+from service.db import Database
+
+MAX_BODY_BYTES = 1024 * 1024  # SPEC §7: bodies over 1 MiB are refused (413)
+
+
+@dataclass
+class Services:
+    settings: config_module.Settings
+    db: Database
+    redis: redis_lib.Redis | None
+    clicks: ClickRecorder
+
+
+def make_redis(url: str | None) -> redis_lib.Redis | None:
+    if not url:
+        return None
+    # Short timeouts: a dead Redis must not hold a redirect for long.
+    return redis_lib.Redis.from_url(
+        url, socket_connect_timeout=0.25, socket_timeout=0.5, decode_responses=True,
+        health_check_interval=30,
+    )
+
+
+def create_app(settings: config_module.Settings | None = None, **flask_config: Any) -> Flask:
+    settings = settings or config_module.from_env()
+    logs.configure(settings.log_level)
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False, **flask_config)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    db = Database(settings.database_url)
+    redis = make_redis(settings.redis_url)
+    app.extensions["afftrack"] = Services(
+        settings=settings, db=db, redis=redis,
+        clicks=ClickRecorder(db, redis, settings.click_stream),
+    )
+
+    from service.campaigns.api import bp as campaigns
+    from service.commissions.api import bp as commissions
+    from service.conversions.api import bp as conversions
+    from service.conversions.api import webhooks
+    from service.deliverables.api import bp as deliverables
+    from service.exports.api import bp as exports
+    from service.http import errors
+    from service.http.context import close_session
+    from service.http.health import bp as health
+    from service.http.openapi import bp as openapi
+    from service.influencers.api import bp as influencers
+    from service.links.api import bp as links
+    from service.promo_codes.api import bp as promo_codes
+    from service.redirect.view import bp as redirect
+    from service.reports.api import bp as reports
+
+    for blueprint in (redirect, webhooks, health, openapi, influencers, campaigns, links,
+                      promo_codes, deliverables, conversions, commissions, exports, reports):
+        app.register_blueprint(blueprint)
+    errors.init_app(app)
+    app.teardown_appcontext(close_session)
+
+    from service.cli import register
+
+    register(app)
+    return app

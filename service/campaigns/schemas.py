@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from service.campaigns.models import Campaign, Partnership
+from service.commissions.rules import RuleError, parse_rules
+from service.money import MoneyError, parse_amount
+from service.schemas import Amount, Currency, Id, ListQuery, Url, money_out
+
+SLUG_RE = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+DOMAIN_RE = r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$|^localhost$"
+
+
+def rules_field(**kwargs: Any) -> fields.List:
+    return fields.List(fields.Dict(), validate=validate.Length(max=10), **kwargs)
+
+
+def check_rules(raw: list[dict[str, Any]] | None, currency: str, name: str) -> list[dict[str, Any]] | None:
+    """Validate rules; returns their canonical stored form."""
+    if raw is None:
+        return None
+    try:
+        return [rule.to_json(currency) for rule in parse_rules(raw, currency)]
+    except RuleError as exc:
+        key = f"{name}.{exc.path}" if exc.path else name
+        raise ValidationError({key: [str(exc)]}) from None
+    except MoneyError as exc:
+        raise ValidationError({name: [str(exc)]}) from None
+
+
+class CampaignIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    slug = fields.String(
+        required=True,
+        validate=validate.Regexp(SLUG_RE, error="lower-case [a-z0-9_-], 1 to 64 characters"),
+    )
+    goal = fields.String(required=True, validate=validate.OneOf(("awareness", "traffic", "conversions")))
+    kind = fields.String(
+        required=True, validate=validate.OneOf(("organic", "paid", "affiliate", "multichannel"))
+    )
+    currency = Currency(required=True)
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(load_default=None, allow_none=True)
+    budget = Amount(load_default=None, allow_none=True)
+    monthly_cap_per_influencer = Amount(load_default=None, allow_none=True)
+    allowed_domains = fields.List(
+        fields.String(validate=validate.Regexp(DOMAIN_RE, error="not a domain name")),
+        required=True,
+        validate=validate.Length(min=1, max=50),
+    )
+    fallback_url = Url(required=True)
+    attribution_window_days = fields.Integer(
+        load_default=30, strict=True, validate=validate.Range(min=1, max=365)
+    )
+    hold_days = fields.Integer(load_default=30, strict=True, validate=validate.Range(min=0, max=365))
+    utm_medium = fields.String(
+        load_default="influencer", validate=validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$")
+    )
+    commission_rules = rules_field(required=True)
+
+    @validates_schema
+    def _check(self, data: dict[str, Any], **_: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        start, end = data.get("starts_on"), data.get("ends_on")
+        if start and (start.year < 2000 or start.year > 2100):
+            errors["starts_on"] = ["must be between 2000 and 2100"]
+        if start and end and end < start:
+            errors["ends_on"] = ["must not be before starts_on"]
+        currency = data.get("currency")
+        if currency:
+            for name in ("budget", "monthly_cap_per_influencer"):
+                if data.get(name) is not None:
+                    try:
+                        if parse_amount(data[name], currency) <= 0:
+                            errors[name] = ["must be more than zero"]
+                    except MoneyError as exc:
+                        errors[name] = [str(exc)]
+            if "commission_rules" in data:
+                try:
+                    check_rules(data["commission_rules"], currency, "commission_rules")
+                except ValidationError as exc:
+                    errors.update(exc.messages)  # type: ignore[arg-type]
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def _convert(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        currency = data["currency"]
+        budget = data.pop("budget", None)
+        data["budget_minor"] = parse_amount(budget, currency) if budget is not None else None
+        cap = data.pop("monthly_cap_per_influencer", None)
+        data["monthly_cap_minor"] = parse_amount(cap, currency) if cap is not None else None
+        data["commission_rules"] = check_rules(data["commission_rules"], currency, "commission_rules")
+        data["allowed_domains"] = sorted({d.lower() for d in data["allowed_domains"]})
+        return data
+
+
+class CampaignOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    slug = fields.String()
+    goal = fields.String()
+    kind = fields.String()
+    currency = fields.String()
+    starts_on = fields.Date()
+    ends_on = fields.Date(allow_none=True)
+    budget = fields.Method("_budget")
+    monthly_cap_per_influencer = fields.Method("_cap")
+    allowed_domains = fields.List(fields.String())
+    fallback_url = fields.String()
+    attribution_window_days = fields.Integer()
+    hold_days = fields.Integer()
+    utm_medium = fields.String()
+    commission_rules = fields.List(fields.Dict())
+    created_at = fields.DateTime()
+
+    def _budget(self, c: Campaign) -> str | None:
+        return money_out(c.budget_minor, c.currency)
+
+    def _cap(self, c: Campaign) -> str | None:
+        return money_out(c.monthly_cap_minor, c.currency)
+
+
+class PartnershipIn(Schema):
+    influencer_id = Id(required=True)
+    commission_rules = rules_field(load_default=None, allow_none=True)
+
+
+class PartnershipOut(Schema):
+    id = fields.String()
+    campaign_id = fields.String()
+    influencer_id = fields.String()
+    commission_rules = fields.List(fields.Dict(), allow_none=True)
+    effective_rules = fields.List(fields.Dict())
+    created_at = fields.DateTime()
+
+
+class CampaignQuery(ListQuery):
+    slug = fields.String(validate=validate.Length(max=64))
+
+
+class PartnershipQuery(ListQuery):
+    influencer_id = Id()
+
+
+__all__ = ["CampaignIn", "CampaignOut", "Partnership", "PartnershipIn", "PartnershipOut"]

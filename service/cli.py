@@ -1,0 +1,205 @@
+"""The ``afftrack`` command: every operation is a tested CLI command."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
+
+from service.http.context import services
+
+
+def _progress(message: str) -> None:
+    """Progress on a terminal only; quiet when piped."""
+    if sys.stderr.isatty():
+        click.echo(f"\r{message}", err=True, nl=False)
+
+
+@click.command("serve")
+@with_appcontext
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def serve_command(host: str, port: int) -> None:
+    """Serve the app with gunicorn (deploy/gunicorn.conf.py)."""
+    svc = services()
+    if svc.settings.is_sqlite:
+        from service.migrate import upgrade
+
+        upgrade(svc.settings.database_url)
+    conf = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
+    if not conf.exists():
+        conf = Path.cwd() / "deploy" / "gunicorn.conf.py"
+    args = ["gunicorn", "-c", str(conf), "--bind", f"{host}:{port}", "service.wsgi:app"]
+    click.echo(f"afftrack serving on http://{host}:{port}", err=True)
+    os.execvp(args[0], args)  # noqa: S606 - replaces this process with gunicorn
+
+
+@click.command("worker")
+@with_appcontext
+@click.option("--drain", is_flag=True, help="Write every queued click, then exit.")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+def worker_command(drain: bool, batch_size: int) -> None:
+    """Move clicks from the Redis stream into the database."""
+    from service.clicks.ingest import ClickWorker
+
+    svc = services()
+    if svc.redis is None:
+        click.echo("REDIS_URL is not set: clicks are written straight to the database; "
+                   "there is nothing to move.", err=True)
+        return
+    worker = ClickWorker(svc.db, svc.redis, svc.settings.click_stream, batch_size=batch_size)
+    if drain:
+        stats = worker.drain(progress=lambda n: _progress(f"{n} clicks written"))
+        _progress("")
+        click.echo(f"drained: {stats.written} clicks written in {stats.batches} batches"
+                   + (f", {stats.dropped} malformed dropped" if stats.dropped else ""))
+        return
+    stopping = {"now": False}
+
+    def _stop(_signum: int, _frame: Any) -> None:
+        stopping["now"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    click.echo(f"worker {worker.consumer} reading {svc.settings.click_stream}", err=True)
+    stats = worker.run(lambda: stopping["now"])
+    click.echo(f"stopped: {stats.written} clicks written", err=True)
+
+
+db_group = AppGroup("db", help="Database schema.")
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations."""
+    from service.migrate import upgrade
+
+    upgrade(services().settings.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+keys_group = AppGroup("keys", help="Management API keys.")
+
+
+@keys_group.command("create")
+@click.option("--name", required=True)
+@click.option("--scope", required=True, type=click.Choice(["read", "write"]))
+def keys_create(name: str, scope: str) -> None:
+    """Create an API key; the key itself is printed alone on the last line."""
+    from service.keys.service import create_key
+
+    with services().db.session() as session:
+        key, token = create_key(session, name, scope)
+        click.echo(f"created key {key.id} ({key.scope}) named {key.name!r}; store it now, "
+                   "it is not shown again:")
+    click.echo(token)
+
+
+ledger_group = AppGroup("ledger", help="The commission ledger.")
+
+
+@ledger_group.command("verify")
+def ledger_verify() -> None:
+    """Recompute the ledger from stored events; exit 1 on any difference."""
+    from service.commissions.verify import verify
+
+    svc = services()
+    with svc.db.session() as session:
+        report = verify(session, svc.settings.timezone)
+    for problem in report.problems:
+        click.echo(problem)
+    click.echo(f"checked {report.checked} lines: "
+               + ("no differences" if report.ok else f"{len(report.problems)} difference(s)"))
+    if not report.ok:
+        sys.exit(1)
+
+
+export_group = AppGroup("export", help="Monthly exports.")
+
+
+@export_group.command("commissions")
+@click.option("--month", required=True, help="YYYY-MM")
+@click.option("--format", "fmt", default="csv", type=click.Choice(["csv", "json", "paypal"]))
+@click.option("--detail", is_flag=True, help="Line-level detail instead of the summary.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="File to write.")
+@click.option("--close", "close_month", is_flag=True, help="Close the month after exporting.")
+def export_commissions(month: str, fmt: str, detail: bool, out: str | None,
+                       close_month: bool) -> None:
+    """Write the commission export for a month (and optionally close it)."""
+    from service.errors import AfftrackError
+    from service.exports import service as exports
+
+    svc = services()
+    zone = svc.settings.timezone
+    try:
+        with svc.db.session() as session:
+            if close_month:
+                export = exports.close(session, month, zone)
+                session.commit()
+            built = exports.build(session, month, fmt=fmt, detail=detail, zone=zone)
+            written = 0
+            sink = open(out, "wb") if out else sys.stdout.buffer  # noqa: SIM115
+            try:
+                for chunk in built.chunks:
+                    sink.write(chunk)
+                    written += len(chunk)
+                    _progress(f"{written} bytes")
+            finally:
+                if out:
+                    sink.close()
+            _progress("")
+    except AfftrackError as exc:
+        raise click.ClickException(f"{exc.message} ({exc.code})") from None
+    if close_month:
+        click.echo(f"closed {export.period}: checksum {export.checksum}", err=True)
+    if out:
+        click.echo(f"wrote {out}", err=True)
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """Create a demo campaign with influencers, links and codes; print their URLs."""
+    from service.demo import create_demo
+
+    svc = services()
+    if svc.settings.is_sqlite:
+        from service.migrate import upgrade
+
+        upgrade(svc.settings.database_url)
+    with svc.db.session() as session:
+        lines = create_demo(session, svc.settings)
+    for line in lines:
+        click.echo(line)
+
+
+def register(app: Flask) -> None:
+    for command in (serve_command, worker_command, db_group, keys_group, ledger_group,
+                    export_group, demo_command):
+        app.cli.add_command(command)
+
+
+def _create_app() -> Flask:
+    from service.app import create_app
+
+    return create_app()
+
+
+main = FlaskGroup(
+    name="afftrack",
+    create_app=_create_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+    set_debug_flag=False,
+    help="afftrack: affiliate and promo-code tracking for influencer marketing.",
+)
+
+__all__ = ["current_app", "main", "register"]

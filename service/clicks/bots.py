@@ -1,0 +1,44 @@
+"""Link-preview crawlers, bots and HTTP libraries: redirected, but never counted.
+
+Each pattern carries a reason that is stored on the click. Humans in in-app browsers
+(Instagram, TikTok, Facebook) are *not* bots: their user agents contain the app name
+but not the crawler tokens below.
+"""
+
+from __future__ import annotations
+
+import re
+
+_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("facebook", r"facebookexternalhit|facebookcatalog|facebot|meta-externalagent"),
+    ("instagram", r"instagram.*bot|ig_preview"),
+    ("twitter", r"twitterbot"),
+    ("slack", r"slackbot|slack-imgproxy"),
+    ("whatsapp", r"whatsapp/"),
+    ("telegram", r"telegrambot"),
+    ("discord", r"discordbot"),
+    ("linkedin", r"linkedinbot"),
+    ("search_engine", r"googlebot|bingbot|yandex(bot|images)|duckduckbot|baiduspider|applebot"
+                      r"|petalbot|sogou|seznambot|google-inspectiontool|adsbot-google"),
+    ("preview", r"skypeuripreview|embedly|pinterestbot|redditbot|iframely|vkshare|tumblr"
+                r"|snapchat.*preview|bitlybot|mastodon|viber"),
+    ("http_library", r"^(curl|wget|python-requests|python-urllib|python-httpx|aiohttp|"
+                     r"go-http-client|java/|okhttp|axios|node-fetch|undici|libwww-perl|"
+                     r"php/|guzzlehttp|ruby|httpie|wrk|apachebench|ab/)"),
+    ("generic_bot", r"\b(bot|crawler|spider|crawl|scraper|headlesschrome|phantomjs)\b"),
+)
+_COMPILED = tuple((reason, re.compile(pattern, re.IGNORECASE)) for reason, pattern in _PATTERNS)
+
+
+def bot_reason(user_agent: str, *, method: str = "GET", purpose: str | None = None) -> str | None:
+    """Why this request is a bot, or ``None`` for a human."""
+    if method == "HEAD":
+        return "head_request"
+    if purpose and purpose.lower() in ("prefetch", "preview"):
+        return "prefetch"
+    if not user_agent.strip():
+        return "empty_user_agent"
+    for reason, pattern in _COMPILED:
+        if pattern.search(user_agent):
+            return reason
+    return None

@@ -1,0 +1,143 @@
+"""The click worker: Redis stream → PostgreSQL in batches, losing nothing.
+
+A consumer group shares the stream among any number of workers. Each batch is inserted
+idempotently (ON CONFLICT on the click id), committed, and only then acknowledged and
+deleted from the stream. Entries left pending by a worker that died are reclaimed after
+``claim_idle_ms``. If the database is down the batch stays pending and is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from redis import Redis
+from redis.exceptions import RedisError, ResponseError
+from sqlalchemy.exc import SQLAlchemyError
+
+from service import metrics
+from service.clicks.models import Click
+from service.clicks.recorder import row_from_fields
+from service.db import Database, insert_ignore
+
+log = logging.getLogger(__name__)
+
+GROUP = "afftrack-writers"
+
+
+@dataclass
+class WorkerStats:
+    written: int = 0
+    batches: int = 0
+    dropped: int = 0
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def ensure_group(redis: Redis, stream: str) -> None:
+    try:
+        redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def stream_lag(redis: Redis, stream: str) -> int:
+    """Entries not yet written: what the stream still holds (acked ones are deleted)."""
+    return int(redis.xlen(stream))
+
+
+class ClickWorker:
+    def __init__(
+        self,
+        db: Database,
+        redis: Redis,
+        stream: str,
+        *,
+        consumer: str | None = None,
+        batch_size: int = 1000,
+        block_ms: int = 1000,
+        claim_idle_ms: int = 60_000,
+    ) -> None:
+        self.db = db
+        self.redis = redis
+        self.stream = stream
+        self.consumer = consumer or consumer_name()
+        self.batch_size = batch_size
+        self.block_ms = block_ms
+        self.claim_idle_ms = claim_idle_ms
+        self.stats = WorkerStats()
+        ensure_group(redis, stream)
+
+    def _write(self, entries: list[tuple[str, dict[str, str]]]) -> None:
+        rows, ids, bad = [], [], []
+        for entry_id, fields in entries:
+            try:
+                rows.append(row_from_fields(fields))
+                ids.append(entry_id)
+            except (KeyError, ValueError):
+                bad.append(entry_id)
+        if rows:
+            with self.db.session() as session:
+                insert_ignore(session, Click.__table__, rows, ["id"])
+        if bad:
+            log.error("dropping malformed click entries", extra={"count": len(bad)})
+            self.stats.dropped += len(bad)
+        done = ids + bad
+        if done:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.xack(self.stream, GROUP, *done)
+            pipe.xdel(self.stream, *done)
+            pipe.execute()
+        self.stats.written += len(rows)
+        self.stats.batches += 1
+        metrics.CLICKS_WRITTEN.inc(len(rows))
+
+    def _reclaim(self, min_idle_ms: int) -> list[tuple[str, dict[str, str]]]:
+        result = self.redis.xautoclaim(
+            self.stream, GROUP, self.consumer, min_idle_time=min_idle_ms,
+            start_id="0-0", count=self.batch_size,
+        )
+        return [(eid, fields) for eid, fields in result[1] if fields]
+
+    def _read_new(self, block_ms: int | None) -> list[tuple[str, dict[str, str]]]:
+        response = self.redis.xreadgroup(
+            GROUP, self.consumer, {self.stream: ">"}, count=self.batch_size, block=block_ms
+        )
+        return [entry for _stream, entries in response or [] for entry in entries]
+
+    def step(self, *, drain: bool = False) -> int:
+        """One batch: reclaimed entries first, then new ones. Returns how many."""
+        entries = self._reclaim(0 if drain else self.claim_idle_ms)
+        if not entries:
+            entries = self._read_new(None if drain else self.block_ms)
+        if entries:
+            self._write(entries)
+        return len(entries)
+
+    def drain(self, progress: Callable[[int], None] | None = None) -> WorkerStats:
+        """Write every queued click, then return."""
+        while self.step(drain=True):
+            if progress:
+                progress(self.stats.written)
+        return self.stats
+
+    def run(self, should_stop: Callable[[], bool]) -> WorkerStats:
+        backoff = 0.5
+        while not should_stop():
+            try:
+                self.step()
+                metrics.STREAM_LAG.set(stream_lag(self.redis, self.stream))
+                backoff = 0.5
+            except (SQLAlchemyError, RedisError) as exc:
+                # The batch stays pending; it is reclaimed once things are back.
+                log.warning("click batch failed; retrying", extra={"error_type": type(exc).__name__})
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+        return self.stats

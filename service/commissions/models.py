@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.db import Base, JSONType, UTCDateTime, new_id, utcnow
+
+
+class CommissionLine(Base):
+    """One append-only ledger entry.
+
+    Amounts are never updated; only ``status``/``export_id`` change, to record payment
+    or rejection. ``recorded_at`` is when it was written, ``occurred_at`` when the
+    event behind it happened, ``due_at`` when it becomes payable.
+    """
+
+    __tablename__ = "commission_lines"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cml"))
+    # What makes a retried write land once: e.g. "sale:<conversion>:<rule index>".
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    influencer_id: Mapped[str] = mapped_column(ForeignKey("influencers.id"), index=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    partnership_id: Mapped[str | None] = mapped_column(ForeignKey("partnerships.id"))
+    conversion_id: Mapped[str | None] = mapped_column(ForeignKey("conversions.id"), index=True)
+    event_id: Mapped[str | None] = mapped_column(ForeignKey("conversion_events.id"))
+    deliverable_id: Mapped[str | None] = mapped_column(ForeignKey("deliverables.id"))
+    reverses_line_id: Mapped[str | None] = mapped_column(ForeignKey("commission_lines.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    rule: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    basis_minor: Mapped[int | None] = mapped_column(BigInteger)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    export_id: Mapped[str | None] = mapped_column(ForeignKey("exports.id"), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"))

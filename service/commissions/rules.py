@@ -1,0 +1,220 @@
+"""Commission rules and their maths: pure functions over integer minor units.
+
+No Flask, no SQLAlchemy, no floats. Rates are exact fractions, amounts are ints, and
+every rounding goes through :func:`service.money.round_half_even`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from service.money import MoneyError, format_amount, parse_amount, parse_rate, round_half_even
+
+RULE_TYPES = ("percent", "flat", "tiered_percent", "cpc", "per_post")
+MAX_RULES = 10
+MAX_TIERS = 20
+
+
+class RuleError(ValueError):
+    """A commission rule that cannot be accepted; ``path`` says where."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+
+
+@dataclass(frozen=True)
+class Tier:
+    up_to_minor: int | None  # None: no upper bound
+    rate: Fraction
+
+
+@dataclass(frozen=True)
+class Rule:
+    type: str
+    rate: Fraction | None = None
+    amount_minor: int | None = None
+    tiers: tuple[Tier, ...] = ()
+
+    def to_json(self, currency: str) -> dict[str, Any]:
+        """The canonical stored form (decimal strings), also shown by the API."""
+        if self.type == "percent":
+            return {"type": "percent", "rate": _rate_str(self.rate)}
+        if self.type == "tiered_percent":
+            return {
+                "type": "tiered_percent",
+                "tiers": [
+                    {
+                        "up_to": None if t.up_to_minor is None
+                        else format_amount(t.up_to_minor, currency),
+                        "rate": _rate_str(t.rate),
+                    }
+                    for t in self.tiers
+                ],
+            }
+        assert self.amount_minor is not None
+        return {"type": self.type, "amount": format_amount(self.amount_minor, currency)}
+
+
+def _rate_str(rate: Fraction | None) -> str:
+    assert rate is not None
+    percent = rate * 100
+    if percent.denominator == 1:
+        return str(percent.numerator)
+    # parse_rate allows at most 6 decimals, so this terminates exactly.
+    whole, rest = divmod(percent.numerator, percent.denominator)
+    digits = ""
+    while rest and len(digits) < 6:
+        rest *= 10
+        d, rest = divmod(rest, percent.denominator)
+        digits += str(d)
+    return f"{whole}.{digits}"
+
+
+def parse_rules(raw: object, currency: str) -> list[Rule]:
+    """Validate rule objects as the API receives them; amounts in ``currency``."""
+    if not isinstance(raw, list):
+        raise RuleError("commission_rules must be a list")
+    if len(raw) > MAX_RULES:
+        raise RuleError(f"at most {MAX_RULES} rules")
+    rules = [_parse_rule(item, currency, f"{i}") for i, item in enumerate(raw)]
+    return rules
+
+
+def _parse_rule(item: object, currency: str, path: str) -> Rule:
+    if not isinstance(item, Mapping):
+        raise RuleError("a rule must be an object", path)
+    kind = item.get("type")
+    if kind not in RULE_TYPES:
+        raise RuleError(f"type must be one of {', '.join(RULE_TYPES)}", f"{path}.type")
+    expected = {"percent": {"rate"}, "tiered_percent": {"tiers"}}.get(kind, {"amount"})
+    unknown = set(item) - expected - {"type"}
+    if unknown:
+        raise RuleError(f"unknown field(s) {', '.join(sorted(unknown))}", path)
+    try:
+        if kind == "percent":
+            return Rule("percent", rate=parse_rate(item.get("rate")))  # type: ignore[arg-type]
+        if kind == "tiered_percent":
+            return Rule("tiered_percent", tiers=_parse_tiers(item.get("tiers"), currency, path))
+        amount = parse_amount(item.get("amount"), currency)  # type: ignore[arg-type]
+    except MoneyError as exc:
+        raise RuleError(str(exc), path) from None
+    if amount <= 0:
+        raise RuleError("amount must be more than zero", f"{path}.amount")
+    return Rule(kind, amount_minor=amount)
+
+
+def _parse_tiers(raw: object, currency: str, path: str) -> tuple[Tier, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise RuleError("tiers must be a non-empty list", f"{path}.tiers")
+    if len(raw) > MAX_TIERS:
+        raise RuleError(f"at most {MAX_TIERS} tiers", f"{path}.tiers")
+    tiers: list[Tier] = []
+    previous = 0
+    for i, t in enumerate(raw):
+        where = f"{path}.tiers.{i}"
+        if not isinstance(t, Mapping) or set(t) - {"up_to", "rate"}:
+            raise RuleError("a tier is {\"up_to\": amount or null, \"rate\": percent}", where)
+        up_to = t.get("up_to")
+        rate = parse_rate(t.get("rate"))  # type: ignore[arg-type]
+        if up_to is None:
+            if i != len(raw) - 1:
+                raise RuleError("only the last tier may have no upper bound", where)
+            tiers.append(Tier(None, rate))
+            continue
+        bound = parse_amount(up_to, currency)
+        if bound <= previous:
+            raise RuleError("tier bounds must increase", where)
+        previous = bound
+        tiers.append(Tier(bound, rate))
+    if tiers[-1].up_to_minor is not None:
+        raise RuleError("the last tier must have up_to: null", f"{path}.tiers")
+    return tuple(tiers)
+
+
+def rules_from_json(raw: Sequence[Mapping[str, Any]], currency: str) -> list[Rule]:
+    """Stored rules back into :class:`Rule` objects (they were validated on the way in)."""
+    return parse_rules(list(raw), currency)
+
+
+def tiered_commission(total_minor: int, tiers: Sequence[Tier]) -> Fraction:
+    """Marginal brackets: the exact (unrounded) commission on ``total_minor`` of sales."""
+    result = Fraction(0)
+    lower = 0
+    for tier in tiers:
+        upper = tier.up_to_minor
+        if total_minor <= lower:
+            break
+        span = (min(total_minor, upper) if upper is not None else total_minor) - lower
+        result += span * tier.rate
+        if upper is None:
+            break
+        lower = upper
+    return result
+
+
+@dataclass(frozen=True)
+class SaleLine:
+    rule_index: int
+    rule: Rule
+    amount_minor: int
+    currency: str
+
+
+def sale_lines(
+    rules: Sequence[Rule],
+    *,
+    basis_minor: int,
+    order_currency: str,
+    campaign_currency: str,
+    month_to_date_minor: int = 0,
+) -> list[SaleLine]:
+    """The commission lines one attributed order earns.
+
+    ``percent`` and ``tiered_percent`` are in the order's currency; ``flat`` is in the
+    campaign's currency. ``cpc`` and ``per_post`` never come from an order.
+    ``month_to_date_minor`` is the influencer's net attributable sales in the campaign
+    for the month before this order, in the order's currency (tiered brackets).
+    """
+    lines: list[SaleLine] = []
+    for index, rule in enumerate(rules):
+        if rule.type == "percent":
+            assert rule.rate is not None
+            amount = round_half_even(basis_minor * rule.rate)
+            lines.append(SaleLine(index, rule, amount, order_currency))
+        elif rule.type == "flat":
+            assert rule.amount_minor is not None
+            lines.append(SaleLine(index, rule, rule.amount_minor, campaign_currency))
+        elif rule.type == "tiered_percent":
+            if order_currency == campaign_currency:
+                before = max(month_to_date_minor, 0)
+                exact = tiered_commission(before + basis_minor, rule.tiers) - tiered_commission(
+                    before, rule.tiers
+                )
+            else:
+                # Brackets are in the campaign's currency and afftrack does no FX:
+                # a foreign-currency order earns the first bracket's rate.
+                exact = basis_minor * rule.tiers[0].rate
+            lines.append(SaleLine(index, rule, round_half_even(exact), order_currency))
+    return lines
+
+
+def reversal_amount(
+    line_amount_minor: int, basis_minor: int, refunded_before_minor: int, refunded_now_minor: int
+) -> int:
+    """The negative amount that reverses a line for a refund of ``refunded_now_minor``.
+
+    Cumulative: the total reversed after this refund is the line's share of everything
+    refunded so far, rounded once, so a full refund always nets the line to exactly
+    zero and partial refunds never reverse more than the line.
+    """
+    if basis_minor <= 0:
+        return -line_amount_minor if refunded_now_minor > 0 and refunded_before_minor == 0 else 0
+    before = min(refunded_before_minor, basis_minor)
+    after = min(refunded_before_minor + refunded_now_minor, basis_minor)
+    reversed_before = round_half_even(Fraction(line_amount_minor * before, basis_minor))
+    reversed_after = round_half_even(Fraction(line_amount_minor * after, basis_minor))
+    return -(reversed_after - reversed_before)

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from service import clock
+from service.commissions.ledger import STATUSES, status_of
+from service.commissions.models import CommissionLine
+from service.money import format_amount
+from service.periods import PERIOD_RE
+from service.schemas import Amount, Currency, Id, ListQuery
+
+KINDS = ("sale", "reversal", "cpc", "per_post", "true_up", "adjustment")
+
+
+class CommissionOut(Schema):
+    id = fields.String()
+    influencer_id = fields.String()
+    campaign_id = fields.String()
+    conversion_id = fields.String(allow_none=True)
+    deliverable_id = fields.String(allow_none=True)
+    reverses_line_id = fields.String(allow_none=True)
+    kind = fields.String()
+    rule = fields.Dict(allow_none=True)
+    amount = fields.Method("_amount")
+    currency = fields.String()
+    status = fields.Method("_status")
+    occurred_at = fields.DateTime()
+    due_at = fields.DateTime()
+    recorded_at = fields.DateTime()
+    export_id = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    created_by_key_id = fields.String(allow_none=True)
+
+    def _amount(self, line: CommissionLine) -> str:
+        return format_amount(line.amount_minor, line.currency)
+
+    def _status(self, line: CommissionLine) -> str:
+        return status_of(line, clock.now_utc())
+
+
+class CommissionQuery(ListQuery):
+    influencer_id = Id()
+    campaign_id = Id()
+    conversion_id = Id()
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    period = fields.String(validate=validate.Regexp(PERIOD_RE, error="must be YYYY-MM"))
+
+
+class AdjustmentIn(Schema):
+    influencer_id = Id(required=True)
+    campaign_id = Id(required=True)
+    amount = Amount(required=True)
+    currency = Currency(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class RejectIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+__all__ = ["KINDS", "AdjustmentIn", "CommissionOut", "CommissionQuery", "RejectIn"]

@@ -1,0 +1,122 @@
+"""Settings from the environment (SPEC §9), validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(ValueError):
+    """A setting that afftrack cannot start with."""
+
+
+DEFAULT_SQLITE_FILE = "afftrack.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(
+        default_factory=lambda: f"sqlite:///{Path.cwd() / DEFAULT_SQLITE_FILE}"
+    )
+    redis_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    hashids_salt: str = "afftrack-dev-salt"
+    ip_hash_key: str = "afftrack-dev-ip-key"
+    click_param: str = "aff_click"
+    shopify_secret: str | None = None
+    woocommerce_secret: str | None = None
+    stripe_secret: str | None = None
+    webhook_secret: str | None = None
+    timezone: str = "UTC"
+    trusted_proxies: int = 0
+    # Operational knobs, not in the SPEC's table but environment-only as well.
+    click_stream: str = "afftrack:clicks"
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.trusted_proxies < 0:
+            raise ConfigError("AFFTRACK_TRUSTED_PROXIES must be 0 or more")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"AFFTRACK_TIMEZONE {self.timezone!r} is not a known zone") from None
+        if not self.click_param or not self.click_param.replace("_", "").isalnum():
+            raise ConfigError("AFFTRACK_CLICK_PARAM must be a simple query parameter name")
+        if not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError("AFFTRACK_PUBLIC_URL must be an http(s) URL")
+        object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def webhook_secret_for(self, source: str) -> str | None:
+        return {
+            "shopify": self.shopify_secret,
+            "woocommerce": self.woocommerce_secret,
+            "stripe": self.stripe_secret,
+            "generic": self.webhook_secret,
+        }.get(source)
+
+    def redacted(self) -> dict[str, object]:
+        """The settings with every secret replaced, fit for a log line."""
+        out: dict[str, object] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith(("secret", "salt", "key")) and value:
+                value = "***"
+            elif f.name.endswith("_url") and isinstance(value, str) and "@" in value:
+                scheme, _, rest = value.partition("://")
+                value = f"{scheme}://***@{rest.rpartition('@')[2]}"
+            out[f.name] = value
+        return out
+
+
+_ENV = {
+    "database_url": "DATABASE_URL",
+    "redis_url": "REDIS_URL",
+    "public_url": "AFFTRACK_PUBLIC_URL",
+    "hashids_salt": "AFFTRACK_HASHIDS_SALT",
+    "ip_hash_key": "AFFTRACK_IP_HASH_KEY",
+    "click_param": "AFFTRACK_CLICK_PARAM",
+    "shopify_secret": "AFFTRACK_SHOPIFY_SECRET",
+    "woocommerce_secret": "AFFTRACK_WOOCOMMERCE_SECRET",
+    "stripe_secret": "AFFTRACK_STRIPE_SECRET",
+    "webhook_secret": "AFFTRACK_WEBHOOK_SECRET",
+    "timezone": "AFFTRACK_TIMEZONE",
+    "trusted_proxies": "AFFTRACK_TRUSTED_PROXIES",
+    "click_stream": "AFFTRACK_CLICK_STREAM",
+    "log_level": "AFFTRACK_LOG_LEVEL",
+}
+
+
+def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Read settings from ``environ`` (default ``os.environ``); ``overrides`` win."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for name, var in _ENV.items():
+        raw = env.get(var)
+        if raw is None or raw == "":
+            continue
+        if name == "trusted_proxies":
+            try:
+                values[name] = int(raw)
+            except ValueError:
+                raise ConfigError(f"{var} must be a whole number") from None
+        else:
+            values[name] = raw
+    values.update(overrides)
+    url = values.get("database_url")
+    if isinstance(url, str):
+        # psycopg 3 is the driver afftrack ships with.
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                values["database_url"] = "postgresql+psycopg://" + url[len(plain):]
+    return Settings(**values)  # type: ignore[arg-type]

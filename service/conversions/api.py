@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy.exc import OperationalError
+
+from service import clock, metrics
+from service.conversions import service
+from service.conversions.ingest import ingest
+from service.conversions.schemas import ConversionOut, ConversionQuery
+from service.conversions.webhooks import SOURCES, is_woocommerce_ping
+from service.errors import AfftrackError, NotFound, NotSupported, Unavailable
+from service.http.auth import require
+from service.http.context import session, settings
+from service.http.request import load_query
+from service.http.views import one, page
+
+log = logging.getLogger(__name__)
+
+webhooks = Blueprint("webhooks", __name__)
+bp = Blueprint("conversions", __name__, url_prefix="/api/v1/conversions")
+
+
+@webhooks.post("/webhooks/<source>")
+def receive(source: str) -> tuple[Response, int]:
+    spec = SOURCES.get(source)
+    if spec is None:
+        raise NotFound(f"unknown webhook source {source!r}")
+    try:
+        return _receive(source)
+    except AfftrackError as exc:
+        metrics.WEBHOOKS.labels(source, exc.code).inc()
+        raise
+
+
+def _receive(source: str) -> tuple[Response, int]:
+    spec = SOURCES[source]
+    secret = settings().webhook_secret_for(source)
+    if not secret:
+        raise Unavailable(f"the {source} webhook is not configured", code="source_disabled")
+    body = request.get_data(cache=True)  # 413 above MAX_CONTENT_LENGTH
+    if source == "woocommerce" and is_woocommerce_ping(body, request.headers):
+        metrics.WEBHOOKS.labels(source, "ping").inc()
+        return jsonify({"status": "ping"}), 200
+    spec.verify(body, request.headers, secret, int(clock.now_utc().timestamp()))
+    if spec.parse is None:
+        # Verified, but this source's format is not understood yet: 501 makes the
+        # platform retry later rather than lose the order.
+        raise NotSupported(f"{source} payloads are not supported yet")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise AfftrackError("the body is not valid JSON", code="malformed_json") from None
+    if not isinstance(payload, dict):
+        raise AfftrackError("the body must be a JSON object", code="malformed_json")
+    event = spec.parse(payload)
+    s = session()
+    try:
+        outcome = ingest(s, settings(), source, event)
+        s.commit()
+    except OperationalError as exc:
+        s.rollback()
+        log.warning("webhook transaction failed; asking the sender to retry",
+                    extra={"source": source, "error_type": type(exc.orig).__name__})
+        raise Unavailable("busy; retry later", code="retry") from None
+    except Exception:
+        s.rollback()
+        raise
+    metrics.WEBHOOKS.labels(source, outcome.status).inc()
+    log.info("webhook", extra={"source": source, "outcome": outcome.status,
+                               "conversion_id": outcome.conversion_id})
+    return jsonify({"status": outcome.status, "conversion_id": outcome.conversion_id,
+                    "detail": outcome.detail}), 200
+
+
+@bp.get("")
+@require("read")
+def index() -> Response:
+    return page(ConversionOut(), service.list_conversions(session(), load_query(ConversionQuery())))
+
+
+@bp.get("/<conversion_id>")
+@require("read")
+def show(conversion_id: str) -> tuple[Response, int]:
+    return one(ConversionOut(), service.get_conversion(session(), conversion_id))

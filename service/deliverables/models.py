@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.db import Base, JSONType, UTCDateTime, new_id, utcnow
+
+
+class Deliverable(Base):
+    """A post an influencer published, with its metrics; approval may carry a fee."""
+
+    __tablename__ = "deliverables"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("dlv"))
+    partnership_id: Mapped[str] = mapped_column(ForeignKey("partnerships.id"), index=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    influencer_id: Mapped[str] = mapped_column(ForeignKey("influencers.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    url: Mapped[str] = mapped_column(String(2048))
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(10), default="submitted")
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service import clock
+from service.campaigns.models import Partnership
+from service.campaigns.service import find_partnership
+from service.commissions.engine import append_line
+from service.commissions.rules import rules_from_json
+from service.deliverables.models import Deliverable
+from service.errors import InvalidInput, NotFound
+from service.paging import Page, paginate
+
+
+def create_deliverable(session: Session, data: dict[str, Any]) -> Deliverable:
+    partnership = find_partnership(session, data["campaign_id"], data["influencer_id"])
+    if not 2000 <= data["posted_at"].year <= 2100:
+        raise InvalidInput("posted_at is out of range", fields={"posted_at": ["2000 to 2100"]})
+    deliverable = Deliverable(
+        partnership_id=partnership.id,
+        campaign_id=partnership.campaign_id,
+        influencer_id=partnership.influencer_id,
+        platform=data["platform"],
+        url=data["url"],
+        posted_at=data["posted_at"],
+        metrics=data["metrics"],
+    )
+    session.add(deliverable)
+    session.flush()
+    return deliverable
+
+
+def get_deliverable(session: Session, deliverable_id: str) -> Deliverable:
+    deliverable = session.get(Deliverable, deliverable_id)
+    if deliverable is None:
+        raise NotFound(f"no deliverable {deliverable_id!r}")
+    return deliverable
+
+
+def approve(session: Session, deliverable_id: str) -> Deliverable:
+    """Approve a post; a ``per_post`` rule earns its fee once (approving twice is a no-op)."""
+    deliverable = session.scalar(
+        select(Deliverable).where(Deliverable.id == deliverable_id).with_for_update()
+    )
+    if deliverable is None:
+        raise NotFound(f"no deliverable {deliverable_id!r}")
+    if deliverable.status == "approved":
+        return deliverable
+    now = clock.now_utc()
+    deliverable.status = "approved"
+    deliverable.approved_at = now
+    partnership = session.get(Partnership, deliverable.partnership_id)
+    assert partnership is not None
+    campaign = partnership.campaign
+    for index, rule in enumerate(rules_from_json(partnership.effective_rules, campaign.currency)):
+        if rule.type != "per_post":
+            continue
+        append_line(
+            session,
+            idempotency_key=f"per_post:{deliverable.id}:{index}",
+            influencer_id=partnership.influencer_id,
+            campaign_id=campaign.id,
+            partnership_id=partnership.id,
+            deliverable_id=deliverable.id,
+            kind="per_post",
+            rule={**rule.to_json(campaign.currency), "index": index},
+            amount_minor=rule.amount_minor,
+            currency=campaign.currency,
+            occurred_at=now,
+            due_at=now,
+        )
+    session.flush()
+    return deliverable
+
+
+def list_deliverables(session: Session, query: dict[str, Any]) -> Page[Deliverable]:
+    stmt = select(Deliverable)
+    for name in ("campaign_id", "influencer_id"):
+        if query.get(name):
+            stmt = stmt.where(getattr(Deliverable, name) == query[name])
+    return paginate(session, stmt, Deliverable.id, query.get("cursor"), query["limit"])

@@ -1,0 +1,154 @@
+"""Building a month's statement and closing it."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service import clock
+from service.commissions.engine import append_line
+from service.commissions.ledger import status_of
+from service.commissions.models import CommissionLine
+from service.errors import Conflict, InvalidInput
+from service.exports import writers
+from service.exports.models import Export
+from service.exports.statement import (
+    CARRY_REASON,
+    detail_lines,
+    line_filter,
+    select_period,
+    summary_rows,
+)
+from service.money import format_amount
+from service.periods import period_of
+
+FORMATS = ("csv", "json", "paypal")
+
+
+@dataclass(frozen=True)
+class Built:
+    chunks: Iterator[bytes]
+    content_type: str
+    filename: str
+
+
+def build(session: Session, period: str, *, fmt: str = "csv", detail: bool = False,
+          zone: str = "UTC") -> Built:
+    """The export body, streamed. Changes nothing."""
+    if fmt not in FORMATS:
+        raise InvalidInput("unknown format", fields={"format": [f"one of {', '.join(FORMATS)}"]})
+    sel = select_period(session, period, zone)
+    now = clock.now_utc()
+    name = f"commissions-{period}{'-lines' if detail else ''}"
+    if detail:
+        if fmt == "paypal":
+            raise InvalidInput("the PayPal file has no detail", fields={"detail": ["not with paypal"]})
+        lines = ((line, status_of(line, now)) for line in detail_lines(session, sel))
+        if fmt == "json":
+            return Built(writers.detail_json(period, lines), "application/json", f"{name}.json")
+        return Built(writers.detail_csv(period, lines), "text/csv; charset=utf-8", f"{name}.csv")
+    rows = summary_rows(session, sel)
+    if fmt == "json":
+        return Built(writers.summary_json(period, rows), "application/json", f"{name}.json")
+    if fmt == "paypal":
+        return Built(writers.paypal_csv(period, rows), "text/csv; charset=utf-8",
+                     f"{name}-paypal.csv")
+    return Built(writers.summary_csv(rows), "text/csv; charset=utf-8", f"{name}.csv")
+
+
+def checksum(session: Session, period: str, zone: str) -> str:
+    digest = hashlib.sha256()
+    for chunk in build(session, period, zone=zone).chunks:
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def close(session: Session, period: str, zone: str = "UTC") -> Export:
+    """Close a month: write its carry-forward lines, mark its lines paid, store the
+    checksum of its summary CSV. A second close (even a concurrent one) gets 409."""
+    sel = select_period(session, period, zone)
+    now = clock.now_utc()
+    if sel.closed:
+        raise Conflict(f"{period} is already closed", code="already_closed")
+    if now < sel.end:
+        raise Conflict(f"{period} has not ended yet", code="period_open")
+    export = Export(period=period, checksum="", closed_at=now, line_count=0, totals=[])
+    session.add(export)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"{period} is already closed", code="already_closed") from None
+    rows = list(summary_rows(session, sel))  # one row per influencer and currency
+    open_lines = line_filter(sel, now)
+    result = session.execute(
+        update(CommissionLine)
+        .where(open_lines)
+        .values(status="paid", export_id=export.id)
+        .execution_options(synchronize_session=False)
+    )
+    line_count = result.rowcount or 0  # type: ignore[attr-defined]
+    next_period = period_of(sel.end, zone)
+    for row in rows:
+        if row.carried_forward <= 0:
+            continue
+        base: dict[str, Any] = {
+            "influencer_id": row.influencer_id,
+            "campaign_id": _some_campaign(session, row.influencer_id, row.currency, export.id),
+            "kind": "adjustment",
+            "currency": row.currency,
+            "occurred_at": now,
+        }
+        append_line(session, **base, idempotency_key=f"carry:{period}:{row.influencer_id}:{row.currency}",
+                    amount_minor=row.carried_forward, due_at=sel.end, status="paid",
+                    export_id=export.id, reason=CARRY_REASON.format(next=next_period))
+        append_line(session, **base, idempotency_key=f"carried:{period}:{row.influencer_id}:{row.currency}",
+                    amount_minor=-row.carried_forward, due_at=sel.end,
+                    reason=f"negative balance carried forward from {period}")
+        line_count += 1
+    session.flush()
+    export.line_count = line_count
+    export.totals = _totals(rows)
+    session.flush()
+    session.expire_all()
+    export.checksum = checksum(session, period, zone)
+    return export
+
+
+def _some_campaign(session: Session, influencer_id: str, currency: str, export_id: str) -> str:
+    """A campaign to book a carry-forward line on: the earliest of the group's lines."""
+    campaign_id = session.scalar(
+        select(CommissionLine.campaign_id)
+        .where(CommissionLine.export_id == export_id,
+               CommissionLine.influencer_id == influencer_id,
+               CommissionLine.currency == currency)
+        .order_by(CommissionLine.id)
+        .limit(1)
+    )
+    assert campaign_id is not None
+    return campaign_id
+
+
+def _totals(rows: list[Any]) -> list[dict[str, Any]]:
+    by_currency: dict[str, int] = {}
+    for row in rows:
+        by_currency[row.currency] = by_currency.get(row.currency, 0) + row.net_payable
+    return [{"currency": c, "net_payable": format_amount(v, c)} for c, v in sorted(by_currency.items())]
+
+
+def close_summary(export: Export) -> dict[str, Any]:
+    return {
+        "period": export.period,
+        "checksum": export.checksum,
+        "closed_at": export.closed_at.isoformat(),
+        "lines": export.line_count,
+        "totals": export.totals,
+    }
+
+

@@ -1,0 +1,110 @@
+"""Statement rows → bytes: CSV (RFC 4180, UTF-8, formula-inert), JSON, PayPal Payouts.
+
+Deterministic: the same rows give the same bytes, with no generation timestamp.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from service.commissions.models import CommissionLine
+from service.exports.statement import SummaryRow
+from service.money import format_amount
+
+SUMMARY_COLUMNS = (
+    "period", "influencer_id", "handle", "name", "payout_email", "currency", "gross",
+    "reversals", "adjustments", "net_payable", "orders", "lines",
+)
+DETAIL_COLUMNS = (
+    "line_id", "period", "influencer_id", "campaign_id", "conversion_id", "kind", "rule",
+    "amount", "currency", "due_at", "status", "reason",
+)
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(cell: str) -> str:
+    """Make a cell that a spreadsheet would run as a formula inert; numbers stay numbers."""
+    if cell.startswith(_DANGEROUS) and not _NUMBER.match(cell):
+        return "'" + cell
+    return cell
+
+
+def _csv_lines(rows: Iterable[Sequence[str]], header: Sequence[str] | None) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    if header is not None:
+        writer.writerow(header)
+    for row in rows:
+        writer.writerow([inert(c) for c in row])
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def summary_cells(row: SummaryRow) -> list[str]:
+    money = lambda minor: format_amount(minor, row.currency)  # noqa: E731
+    return [
+        row.period, row.influencer_id, row.handle, row.name, row.payout_email, row.currency,
+        money(row.gross), money(row.reversals), money(row.adjustments), money(row.net_payable),
+        str(row.orders), str(row.lines),
+    ]
+
+
+def summary_csv(rows: Iterable[SummaryRow]) -> Iterator[bytes]:
+    return _csv_lines((summary_cells(r) for r in rows), SUMMARY_COLUMNS)
+
+
+def summary_json(period: str, rows: Iterable[SummaryRow]) -> Iterator[bytes]:
+    items = []
+    for r in rows:
+        cells = dict(zip(SUMMARY_COLUMNS, summary_cells(r), strict=True))
+        cells["orders"], cells["lines"] = r.orders, r.lines  # type: ignore[assignment]
+        cells["carried_forward"] = format_amount(r.carried_forward, r.currency)
+        items.append(cells)
+    yield json.dumps({"period": period, "rows": items}, sort_keys=True,
+                     separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def paypal_csv(period: str, rows: Iterable[SummaryRow]) -> Iterator[bytes]:
+    """PayPal Payouts bulk file: recipient, amount, currency, reference id, note,
+    recipient wallet; one row per influencer and currency with a positive net."""
+    def cells() -> Iterator[list[str]]:
+        for r in rows:
+            if r.net_payable > 0:
+                yield [r.payout_email, format_amount(r.net_payable, r.currency), r.currency,
+                       f"afftrack-{period}-{r.handle}", f"Commission {period}", "PayPal"]
+    return _csv_lines(cells(), None)
+
+
+def detail_cells(period: str, line: CommissionLine, status: str) -> list[str]:
+    rule: Any = line.rule
+    return [
+        line.id, period, line.influencer_id, line.campaign_id, line.conversion_id or "",
+        line.kind, json.dumps(rule, sort_keys=True) if rule else "",
+        format_amount(line.amount_minor, line.currency), line.currency,
+        line.due_at.isoformat(), status, line.reason or "",
+    ]
+
+
+def detail_csv(period: str, lines: Iterable[tuple[CommissionLine, str]]) -> Iterator[bytes]:
+    return _csv_lines((detail_cells(period, line, st) for line, st in lines), DETAIL_COLUMNS)
+
+
+def detail_json(period: str, lines: Iterable[tuple[CommissionLine, str]]) -> Iterator[bytes]:
+    yield b'{"period":' + json.dumps(period).encode() + b',"lines":['
+    first = True
+    for line, status in lines:
+        item = dict(zip(DETAIL_COLUMNS, detail_cells(period, line, status), strict=True))
+        item["rule"] = line.rule  # type: ignore[assignment]
+        yield (b"" if first else b",") + json.dumps(item, sort_keys=True, separators=(",", ":"),
+                                                    ensure_ascii=False).encode("utf-8")
+        first = False
+    yield b"]}"

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from service.influencers.models import Influencer
+from service.influencers.tiers import tier_for
+from service.schemas import HANDLE_RE, PLATFORMS, Id, ListQuery
+
+
+class PlatformAccountIn(Schema):
+    platform = fields.String(required=True, validate=validate.OneOf(PLATFORMS))
+    handle = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    followers = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0, max=10**12)
+    )
+
+
+class InfluencerIn(Schema):
+    handle = fields.String(
+        required=True,
+        validate=validate.Regexp(HANDLE_RE, error="lower-case [a-z0-9._-], 2 to 40 characters"),
+    )
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    payout_email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
+    platforms = fields.List(
+        fields.Nested(PlatformAccountIn), load_default=list, validate=validate.Length(max=20)
+    )
+
+
+class PlatformAccountOut(Schema):
+    platform = fields.String()
+    handle = fields.String()
+    followers = fields.Integer()
+
+
+class InfluencerOut(Schema):
+    id = fields.String()
+    handle = fields.String()
+    name = fields.String()
+    email = fields.String()
+    payout_email = fields.String(allow_none=True)
+    tier = fields.Method("_tier")
+    platforms = fields.List(fields.Nested(PlatformAccountOut))
+    created_at = fields.DateTime()
+
+    def _tier(self, influencer: Influencer) -> str:
+        return tier_for(p.followers for p in influencer.platforms)
+
+
+class InfluencerQuery(ListQuery):
+    handle = Id()

@@ -1,0 +1,48 @@
+"""API keys: created by the CLI, stored as a SHA-256 hash, each with a scope."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.errors import InvalidInput
+from service.keys.models import ApiKey
+
+SCOPES = ("read", "write")
+TOKEN_PREFIX = "aft_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_key(session: Session, name: str, scope: str) -> tuple[ApiKey, str]:
+    """Create a key; returns the row and the secret token (shown once, never stored)."""
+    if scope not in SCOPES:
+        raise InvalidInput(f"scope must be one of {', '.join(SCOPES)}", fields={"scope": scope})
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("name must be 1 to 100 characters")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(name=name, scope=scope, prefix=token[:10], key_hash=hash_token(token))
+    session.add(key)
+    session.flush()
+    return key, token
+
+
+def authenticate(session: Session, token: str) -> ApiKey | None:
+    """The live key for ``token``, or ``None``."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_token(token)))
+    if key is None or key.revoked_at is not None:
+        return None
+    return key
+
+
+def allows(key: ApiKey, scope: str) -> bool:
+    """``write`` keys may also read."""
+    return key.scope == "write" or key.scope == scope

@@ -1,0 +1,51 @@
+"""Destination checks (no open redirect) and the tracked URL the redirect sends to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+
+def destination_error(url: str, allowed_domains: Iterable[str]) -> str | None:
+    """Why ``url`` may not be a destination, or ``None`` if it may.
+
+    It must be http(s), carry no credentials, and its host must be one of the
+    campaign's allowed domains or a subdomain of one.
+    """
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower().rstrip(".")
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return "not a valid URL"
+    if parts.scheme not in ("http", "https"):
+        return "must be an http or https URL"
+    if not host:
+        return "must have a host"
+    if parts.username or parts.password:
+        return "must not carry credentials"
+    for domain in allowed_domains:
+        domain = domain.lower()
+        if host == domain or host.endswith("." + domain):
+            return None
+    return f"host {host!r} is not one of the campaign's allowed domains"
+
+
+def merge_query(url: str, ours: Mapping[str, str]) -> str:
+    """``url`` with ``ours`` merged into its query: existing parameters are kept,
+    ours win on conflict."""
+    parts = urlsplit(url)
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ours]
+    query = urlencode(kept + list(ours.items()))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def utm_params(
+    *, platform: str, medium: str, campaign_slug: str, influencer_handle: str
+) -> dict[str, str]:
+    return {
+        "utm_source": platform,
+        "utm_medium": medium,
+        "utm_campaign": campaign_slug,
+        "utm_content": influencer_handle,
+    }

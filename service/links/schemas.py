@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from service.schemas import PLATFORMS, Id, ListQuery, Url
+
+
+class LinkIn(Schema):
+    campaign_id = Id(required=True)
+    influencer_id = Id(required=True)
+    destination = Url(required=True)
+    platform = fields.String(required=True, validate=validate.OneOf(PLATFORMS))
+    slug = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=3, max=64))
+
+
+class LinkPatch(Schema):
+    status = fields.String(validate=validate.OneOf(("active", "paused")))
+    destination = Url()
+
+
+class LinkOut(Schema):
+    id = fields.String()
+    code = fields.String()
+    campaign_id = fields.String()
+    influencer_id = fields.String()
+    partnership_id = fields.String()
+    destination = fields.String()
+    platform = fields.String()
+    status = fields.String()
+    short_url = fields.String()
+    tracked_url = fields.String()
+    created_at = fields.DateTime()
+
+
+class LinkQuery(ListQuery):
+    campaign_id = Id()
+    influencer_id = Id()
+    status = fields.String(validate=validate.OneOf(("active", "paused")))

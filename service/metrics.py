@@ -1,0 +1,38 @@
+"""Prometheus metrics (SPEC §2 Operations). Counters live here so every layer shares them.
+
+Under gunicorn with several workers set ``PROMETHEUS_MULTIPROC_DIR``; ``/metrics`` then
+aggregates every process.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+    multiprocess,
+)
+
+REDIRECTS = Counter("afftrack_redirects_total", "Redirects served", ["outcome"])
+CLICKS_QUEUED = Counter("afftrack_clicks_queued_total", "Clicks appended to the Redis stream")
+CLICKS_WRITTEN = Counter("afftrack_clicks_written_total", "Clicks written to the database")
+WEBHOOKS = Counter("afftrack_webhooks_total", "Webhooks received", ["source", "outcome"])
+COMMISSION_LINES = Counter(
+    "afftrack_commission_lines_total", "Commission lines appended", ["kind"]
+)
+STREAM_LAG = Gauge(
+    "afftrack_click_stream_lag", "Clicks waiting in the stream (not yet written)",
+    multiprocess_mode="max",
+)
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -1,0 +1,36 @@
+"""Periods (``YYYY-MM``): calendar months in the deployment's zone, as UTC bounds."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from service.errors import InvalidInput
+
+PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def parse_period(text: str) -> tuple[int, int]:
+    match = PERIOD_RE.match(text or "")
+    if not match or not 2000 <= int(match.group(1)) <= 2100:
+        raise InvalidInput("period must be YYYY-MM", fields={"period": ["must be YYYY-MM"]})
+    return int(match.group(1)), int(match.group(2))
+
+
+def period_bounds(period: str, zone_name: str = "UTC") -> tuple[datetime, datetime]:
+    """``[start, end)`` of the month in UTC."""
+    year, month = parse_period(period)
+    zone = ZoneInfo(zone_name)
+    start = datetime(year, month, 1, tzinfo=zone)
+    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def period_of(moment: datetime, zone_name: str = "UTC") -> str:
+    local = moment.astimezone(ZoneInfo(zone_name))
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def month_bounds(moment: datetime, zone_name: str = "UTC") -> tuple[datetime, datetime]:
+    return period_bounds(period_of(moment, zone_name), zone_name)

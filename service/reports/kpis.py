@@ -1,0 +1,64 @@
+"""Report figures from counts and per-currency sums. Pure; exact fractions, no floats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from service.money import exponent, format_amount, round_half_even
+
+
+@dataclass
+class Figures:
+    clicks: int = 0
+    unique_clicks: int = 0
+    bot_clicks: int = 0
+    conversions: int = 0
+    revenue: dict[str, int] = field(default_factory=dict)
+    commission: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: Figures) -> None:
+        self.clicks += other.clicks
+        self.unique_clicks += other.unique_clicks
+        self.bot_clicks += other.bot_clicks
+        self.conversions += other.conversions
+        for mine, theirs in ((self.revenue, other.revenue), (self.commission, other.commission)):
+            for cur, minor in theirs.items():
+                mine[cur] = mine.get(cur, 0) + minor
+
+
+def ratio(numerator: int | Fraction, denominator: int | Fraction, places: int = 4) -> str | None:
+    """An exact ratio as a decimal string, half-even at ``places``; ``None`` over zero."""
+    if denominator == 0:
+        return None
+    scaled = round_half_even(Fraction(numerator) / Fraction(denominator) * 10**places)
+    sign = "-" if scaled < 0 else ""
+    whole, frac = divmod(abs(scaled), 10**places)
+    return f"{sign}{whole}.{frac:0{places}d}"
+
+
+def render(f: Figures) -> dict[str, Any]:
+    currencies = sorted(set(f.revenue) | set(f.commission))
+    money: dict[str, dict[str, Any]] = {}
+    for cur in currencies:
+        revenue, cost = f.revenue.get(cur, 0), f.commission.get(cur, 0)
+        epc = None
+        if f.clicks:
+            epc = format_amount(round_half_even(Fraction(cost, f.clicks)), cur)
+        money[cur] = {
+            "revenue": format_amount(revenue, cur),
+            "commission": format_amount(cost, cur),
+            "cost": format_amount(cost, cur),
+            "epc": epc,
+            "roi": ratio(revenue - cost, cost),
+        }
+        exponent(cur)
+    return {
+        "clicks": f.clicks,
+        "unique_clicks": f.unique_clicks,
+        "bot_clicks": f.bot_clicks,
+        "conversions": f.conversions,
+        "conversion_rate": ratio(f.conversions, f.unique_clicks),
+        "money": money,
+    }

@@ -1,0 +1,71 @@
+"""Marshmallow fields shared by the domain schemas."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from service.money import MAX_MINOR, is_currency
+
+PLATFORMS = (
+    "instagram", "tiktok", "youtube", "twitter", "facebook", "linkedin", "pinterest",
+    "twitch", "snapchat", "blog", "other",
+)
+HANDLE_RE = re.compile(r"^[a-z0-9._-]{2,40}$")
+DECIMAL_RE = re.compile(r"^-?\d{1,18}(\.\d{1,6})?$")
+
+
+class Currency(fields.String):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not is_currency(text):
+            raise ValidationError(f"{text!r} is not an ISO 4217 currency code")
+        return text
+
+
+class Amount(fields.String):
+    """A decimal string such as ``"12.50"``. Exactness per currency is checked where
+    the currency is known (``service.money.parse_amount``)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str):
+            raise ValidationError('money is a decimal string such as "12.50", not a number')
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not DECIMAL_RE.match(text):
+            raise ValidationError(f"{text!r} is not a decimal amount")
+        return text
+
+
+def http_url(value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("must be an http(s) URL with a host")
+
+
+class Url(fields.String):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=[validate.Length(max=2048), http_url], **kwargs)
+
+
+class Id(fields.String):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=validate.Length(min=1, max=40), **kwargs)
+
+
+class ListQuery(Schema):
+    cursor = fields.String(validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+def money_out(minor: int | None, currency: str) -> str | None:
+    from service.money import format_amount
+
+    return None if minor is None else format_amount(minor, currency)
+
+
+def check_minor(minor: int) -> None:
+    if abs(minor) > MAX_MINOR:
+        raise ValidationError("amount is too large")
