@@ -24,12 +24,16 @@ class Services:
     clicks: ClickRecorder
 
 
-def make_redis(url: str | None) -> redis_lib.Redis | None:
+def make_redis(url: str | None, socket_timeout: float = 0.5) -> redis_lib.Redis | None:
+    """A Redis client; the web default has short timeouts so a dead Redis cannot hold
+    a redirect for long. The worker, which blocks on the stream, asks for longer."""
     if not url:
         return None
-    # Short timeouts: a dead Redis must not hold a redirect for long.
     return redis_lib.Redis.from_url(
-        url, socket_connect_timeout=0.25, socket_timeout=0.5, decode_responses=True,
+        url,
+        socket_connect_timeout=0.25,
+        socket_timeout=socket_timeout,
+        decode_responses=True,
         health_check_interval=30,
     )
 
@@ -44,7 +48,9 @@ def create_app(settings: config_module.Settings | None = None, **flask_config: A
     db = Database(settings.database_url)
     redis = make_redis(settings.redis_url)
     app.extensions["afftrack"] = Services(
-        settings=settings, db=db, redis=redis,
+        settings=settings,
+        db=db,
+        redis=redis,
         clicks=ClickRecorder(db, redis, settings.click_stream),
     )
 
@@ -64,8 +70,21 @@ def create_app(settings: config_module.Settings | None = None, **flask_config: A
     from service.redirect.view import bp as redirect
     from service.reports.api import bp as reports
 
-    for blueprint in (redirect, webhooks, health, openapi, influencers, campaigns, links,
-                      promo_codes, deliverables, conversions, commissions, exports, reports):
+    for blueprint in (
+        redirect,
+        webhooks,
+        health,
+        openapi,
+        influencers,
+        campaigns,
+        links,
+        promo_codes,
+        deliverables,
+        conversions,
+        commissions,
+        exports,
+        reports,
+    ):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     app.teardown_appcontext(close_session)

@@ -50,15 +50,25 @@ def worker_command(drain: bool, batch_size: int) -> None:
 
     svc = services()
     if svc.redis is None:
-        click.echo("REDIS_URL is not set: clicks are written straight to the database; "
-                   "there is nothing to move.", err=True)
+        click.echo(
+            "REDIS_URL is not set: clicks are written straight to the database; "
+            "there is nothing to move.",
+            err=True,
+        )
         return
-    worker = ClickWorker(svc.db, svc.redis, svc.settings.click_stream, batch_size=batch_size)
+    from service.app import make_redis
+
+    # Its own client: XREADGROUP blocks for up to a second, longer than the web timeout.
+    redis = make_redis(svc.settings.redis_url, socket_timeout=10.0)
+    assert redis is not None
+    worker = ClickWorker(svc.db, redis, svc.settings.click_stream, batch_size=batch_size)
     if drain:
         stats = worker.drain(progress=lambda n: _progress(f"{n} clicks written"))
         _progress("")
-        click.echo(f"drained: {stats.written} clicks written in {stats.batches} batches"
-                   + (f", {stats.dropped} malformed dropped" if stats.dropped else ""))
+        click.echo(
+            f"drained: {stats.written} clicks written in {stats.batches} batches"
+            + (f", {stats.dropped} malformed dropped" if stats.dropped else "")
+        )
         return
     stopping = {"now": False}
 
@@ -97,8 +107,10 @@ def keys_create(name: str, scope: str) -> None:
 
     with services().db.session() as session:
         key, token = create_key(session, name, scope)
-        click.echo(f"created key {key.id} ({key.scope}) named {key.name!r}; store it now, "
-                   "it is not shown again:")
+        click.echo(
+            f"created key {key.id} ({key.scope}) named {key.name!r}; store it now, "
+            "it is not shown again:"
+        )
     click.echo(token)
 
 
@@ -115,8 +127,10 @@ def ledger_verify() -> None:
         report = verify(session, svc.settings.timezone)
     for problem in report.problems:
         click.echo(problem)
-    click.echo(f"checked {report.checked} lines: "
-               + ("no differences" if report.ok else f"{len(report.problems)} difference(s)"))
+    click.echo(
+        f"checked {report.checked} lines: "
+        + ("no differences" if report.ok else f"{len(report.problems)} difference(s)")
+    )
     if not report.ok:
         sys.exit(1)
 
@@ -130,8 +144,9 @@ export_group = AppGroup("export", help="Monthly exports.")
 @click.option("--detail", is_flag=True, help="Line-level detail instead of the summary.")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="File to write.")
 @click.option("--close", "close_month", is_flag=True, help="Close the month after exporting.")
-def export_commissions(month: str, fmt: str, detail: bool, out: str | None,
-                       close_month: bool) -> None:
+def export_commissions(
+    month: str, fmt: str, detail: bool, out: str | None, close_month: bool
+) -> None:
     """Write the commission export for a month (and optionally close it)."""
     from service.errors import AfftrackError
     from service.exports import service as exports
@@ -181,8 +196,15 @@ def demo_command() -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (serve_command, worker_command, db_group, keys_group, ledger_group,
-                    export_group, demo_command):
+    for command in (
+        serve_command,
+        worker_command,
+        db_group,
+        keys_group,
+        ledger_group,
+        export_group,
+        demo_command,
+    ):
         app.cli.add_command(command)
 
 

@@ -118,5 +118,5 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> S
         # psycopg 3 is the driver afftrack ships with.
         for plain in ("postgresql://", "postgres://"):
             if url.startswith(plain):
-                values["database_url"] = "postgresql+psycopg://" + url[len(plain):]
+                values["database_url"] = "postgresql+psycopg://" + url[len(plain) :]
     return Settings(**values)  # type: ignore[arg-type]

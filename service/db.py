@@ -152,8 +152,10 @@ def insert_ignore(
     """
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).values(rows).on_conflict_do_nothing(
-        index_elements=list(conflict), index_where=index_where
+    stmt = (
+        insert(table)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=list(conflict), index_where=index_where)
     )
     if returning is not None:
         return list(session.execute(stmt.returning(returning)).scalars())

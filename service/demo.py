@@ -35,33 +35,59 @@ def create_demo(session: Session, settings: Settings) -> list[str]:
     out: list[str] = []
     if campaign is None:
         today = clock.now_utc().date()
-        campaign = create_campaign(session, CampaignIn().load({
-            "name": "Demo spring launch",
-            "slug": DEMO_SLUG,
-            "goal": "conversions",
-            "kind": "affiliate",
-            "currency": "EUR",
-            "starts_on": (today - timedelta(days=7)).isoformat(),
-            "allowed_domains": ["shop.example.com"],
-            "fallback_url": "https://shop.example.com/",
-            "hold_days": 30,
-            "commission_rules": [{"type": "percent", "rate": "10"}],
-        }))
+        campaign = create_campaign(
+            session,
+            CampaignIn().load(
+                {
+                    "name": "Demo spring launch",
+                    "slug": DEMO_SLUG,
+                    "goal": "conversions",
+                    "kind": "affiliate",
+                    "currency": "EUR",
+                    "starts_on": (today - timedelta(days=7)).isoformat(),
+                    "allowed_domains": ["shop.example.com"],
+                    "fallback_url": "https://shop.example.com/",
+                    "hold_days": 30,
+                    "commission_rules": [{"type": "percent", "rate": "10"}],
+                }
+            ),
+        )
         for handle, name, platform, followers in DEMO_INFLUENCERS:
             influencer = session.scalar(select(Influencer).where(Influencer.handle == handle))
             if influencer is None:
-                influencer = create_influencer(session, InfluencerIn().load({
-                    "handle": handle, "name": name, "email": f"{handle}@example.com",
-                    "platforms": [{"platform": platform, "handle": handle, "followers": followers}],
-                }))
+                influencer = create_influencer(
+                    session,
+                    InfluencerIn().load(
+                        {
+                            "handle": handle,
+                            "name": name,
+                            "email": f"{handle}@example.com",
+                            "platforms": [
+                                {"platform": platform, "handle": handle, "followers": followers}
+                            ],
+                        }
+                    ),
+                )
             add_partner(session, campaign.id, {"influencer_id": influencer.id})
-            create_link(session, settings, {
-                "campaign_id": campaign.id, "influencer_id": influencer.id,
-                "destination": "https://shop.example.com/spring?ref=bio", "platform": platform,
-            })
-            create_promo_code(session, {"campaign_id": campaign.id, "influencer_id": influencer.id,
-                                        "code": handle.replace(".", "").replace("-", "")
-                                        .replace("_", "").upper()[:8] + "15"})
+            create_link(
+                session,
+                settings,
+                {
+                    "campaign_id": campaign.id,
+                    "influencer_id": influencer.id,
+                    "destination": "https://shop.example.com/spring?ref=bio",
+                    "platform": platform,
+                },
+            )
+            create_promo_code(
+                session,
+                {
+                    "campaign_id": campaign.id,
+                    "influencer_id": influencer.id,
+                    "code": handle.replace(".", "").replace("-", "").replace("_", "").upper()[:8]
+                    + "15",
+                },
+            )
         _key, token = create_key(session, "demo", "write")
         out.append(f"demo API key (write scope, shown once): {token}")
     out.append(f"campaign {campaign.name} ({campaign.slug}), id {campaign.id}")
@@ -72,6 +98,8 @@ def create_demo(session: Session, settings: Settings) -> list[str]:
         links = session.scalars(select(Link).where(Link.partnership_id == p.id)).all()
         codes = session.scalars(select(PromoCode).where(PromoCode.partnership_id == p.id)).all()
         for link in links:
-            out.append(f"  {p.influencer.handle:<12} {settings.public_url}/r/{link.code}"
-                       f"  ({link.platform})  promo code: {', '.join(c.code for c in codes)}")
+            out.append(
+                f"  {p.influencer.handle:<12} {settings.public_url}/r/{link.code}"
+                f"  ({link.platform})  promo code: {', '.join(c.code for c in codes)}"
+            )
     return out

@@ -14,8 +14,10 @@ def configure(level: str = "INFO") -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
-                      rename_fields={"levelname": "level", "asctime": "time"})
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"levelname": "level", "asctime": "time"},
+        )
     )
     handler._afftrack = True  # type: ignore[attr-defined]
     root.addHandler(handler)

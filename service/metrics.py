@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import os
 
+# The multiprocess directory must exist before the first metric is created.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -21,11 +25,10 @@ REDIRECTS = Counter("afftrack_redirects_total", "Redirects served", ["outcome"])
 CLICKS_QUEUED = Counter("afftrack_clicks_queued_total", "Clicks appended to the Redis stream")
 CLICKS_WRITTEN = Counter("afftrack_clicks_written_total", "Clicks written to the database")
 WEBHOOKS = Counter("afftrack_webhooks_total", "Webhooks received", ["source", "outcome"])
-COMMISSION_LINES = Counter(
-    "afftrack_commission_lines_total", "Commission lines appended", ["kind"]
-)
+COMMISSION_LINES = Counter("afftrack_commission_lines_total", "Commission lines appended", ["kind"])
 STREAM_LAG = Gauge(
-    "afftrack_click_stream_lag", "Clicks waiting in the stream (not yet written)",
+    "afftrack_click_stream_lag",
+    "Clicks waiting in the stream (not yet written)",
     multiprocess_mode="max",
 )
 

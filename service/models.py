@@ -15,7 +15,18 @@ from service.promo_codes.models import PromoCode
 metadata = Base.metadata
 
 __all__ = [
-    "ApiKey", "Campaign", "Click", "CommissionLine", "Conversion", "ConversionEvent",
-    "Deliverable", "Export", "Influencer", "Link", "Partnership", "PlatformAccount",
-    "PromoCode", "metadata",
+    "ApiKey",
+    "Campaign",
+    "Click",
+    "CommissionLine",
+    "Conversion",
+    "ConversionEvent",
+    "Deliverable",
+    "Export",
+    "Influencer",
+    "Link",
+    "Partnership",
+    "PlatformAccount",
+    "PromoCode",
+    "metadata",
 ]

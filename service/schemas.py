@@ -11,8 +11,17 @@ from marshmallow import Schema, ValidationError, fields, validate
 from service.money import MAX_MINOR, is_currency
 
 PLATFORMS = (
-    "instagram", "tiktok", "youtube", "twitter", "facebook", "linkedin", "pinterest",
-    "twitch", "snapchat", "blog", "other",
+    "instagram",
+    "tiktok",
+    "youtube",
+    "twitter",
+    "facebook",
+    "linkedin",
+    "pinterest",
+    "twitch",
+    "snapchat",
+    "blog",
+    "other",
 )
 HANDLE_RE = re.compile(r"^[a-z0-9._-]{2,40}$")
 DECIMAL_RE = re.compile(r"^-?\d{1,18}(\.\d{1,6})?$")

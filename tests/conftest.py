@@ -167,18 +167,31 @@ class Api:
 
     # factories -------------------------------------------------------------
     def create_influencer(self, handle: str, followers: int = 5000, **extra: Any) -> dict:
-        body = {"handle": handle, "name": handle.title(), "email": f"{handle}@example.com",
-                "platforms": [{"platform": "instagram", "handle": handle, "followers": followers}],
-                **extra}
+        body = {
+            "handle": handle,
+            "name": handle.title(),
+            "email": f"{handle}@example.com",
+            "platforms": [{"platform": "instagram", "handle": handle, "followers": followers}],
+            **extra,
+        }
         r = self.post("/api/v1/influencers", body)
         assert r.status_code == 201, r.json
         return r.json
 
     def create_campaign(self, slug: str = "spring", **extra: Any) -> dict:
-        body = {"name": slug.title(), "slug": slug, "goal": "conversions", "kind": "affiliate",
-                "currency": "EUR", "starts_on": "2026-09-01", "allowed_domains": ["shop.example"],
-                "fallback_url": "https://shop.example/sale-over", "hold_days": 14,
-                "commission_rules": [{"type": "percent", "rate": "10"}], **extra}
+        body = {
+            "name": slug.title(),
+            "slug": slug,
+            "goal": "conversions",
+            "kind": "affiliate",
+            "currency": "EUR",
+            "starts_on": "2026-09-01",
+            "allowed_domains": ["shop.example"],
+            "fallback_url": "https://shop.example/sale-over",
+            "hold_days": 14,
+            "commission_rules": [{"type": "percent", "rate": "10"}],
+            **extra,
+        }
         r = self.post("/api/v1/campaigns", body)
         assert r.status_code == 201, r.json
         return r.json
@@ -192,21 +205,34 @@ class Api:
         return r.json
 
     def create_link(self, campaign_id: str, influencer_id: str, **extra: Any) -> dict:
-        body = {"campaign_id": campaign_id, "influencer_id": influencer_id,
-                "destination": "https://shop.example/spring?ref=bio", "platform": "instagram",
-                **extra}
+        body = {
+            "campaign_id": campaign_id,
+            "influencer_id": influencer_id,
+            "destination": "https://shop.example/spring?ref=bio",
+            "platform": "instagram",
+            **extra,
+        }
         r = self.post("/api/v1/links", body)
         assert r.status_code == 201, r.json
         return r.json
 
     def create_promo_code(self, campaign_id: str, influencer_id: str, code: str) -> dict:
-        r = self.post("/api/v1/promo-codes", {"campaign_id": campaign_id,
-                                              "influencer_id": influencer_id, "code": code})
+        r = self.post(
+            "/api/v1/promo-codes",
+            {"campaign_id": campaign_id, "influencer_id": influencer_id, "code": code},
+        )
         assert r.status_code == 201, r.json
         return r.json
 
-    def webhook(self, payload: Any, *, source: str = "generic", secret: str = WEBHOOK_SECRET,
-                timestamp: int | None = None, raw: bytes | None = None) -> Any:
+    def webhook(
+        self,
+        payload: Any,
+        *,
+        source: str = "generic",
+        secret: str = WEBHOOK_SECRET,
+        timestamp: int | None = None,
+        raw: bytes | None = None,
+    ) -> Any:
         body = raw if raw is not None else json.dumps(payload).encode()
         ts = timestamp if timestamp is not None else int(clock.now_utc().timestamp())
         headers = {"Content-Type": "application/json", **sign_generic(body, secret, ts)}

@@ -10,8 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.conftest import Api
 
-HUMAN_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-            "(KHTML, like Gecko) Mobile/15E148 Instagram 309.0.0.40.113")
+HUMAN_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148 Instagram 309.0.0.40.113"
+)
 
 
 def run_flow(api: Api, frozen: Any, *, with_redis: bool) -> None:
@@ -24,8 +26,12 @@ def run_flow(api: Api, frozen: Any, *, with_redis: bool) -> None:
     api.add_partner(campaign["id"], anna["id"])  # campaign rules: percent 10
     api.add_partner(campaign["id"], ben["id"], rules=[{"type": "flat", "amount": "5.00"}])
     anna_link = api.create_link(campaign["id"], anna["id"])
-    ben_link = api.create_link(campaign["id"], ben["id"], platform="tiktok",
-                               destination="https://shop.example/p/1?utm_source=old&color=red")
+    ben_link = api.create_link(
+        campaign["id"],
+        ben["id"],
+        platform="tiktok",
+        destination="https://shop.example/p/1?utm_source=old&color=red",
+    )
     promo = api.create_promo_code(campaign["id"], anna["id"], "ANNA15")
     assert promo["code"] == "ANNA15"
     assert anna_link["short_url"] == f"https://go.example.test/r/{anna_link['code']}"
@@ -50,9 +56,13 @@ def run_flow(api: Api, frozen: Any, *, with_redis: bool) -> None:
     assert params["utm_content"] == "ben"
     click_id = params["aff_click"]
     # Same visitor again (not unique), and a link-preview crawler (bot).
-    assert api.client.get(f"/r/{ben_link['code']}", headers={"User-Agent": HUMAN_UA}).status_code == 302
-    bot = api.client.get(f"/r/{ben_link['code']}",
-                         headers={"User-Agent": "facebookexternalhit/1.1"})
+    assert (
+        api.client.get(f"/r/{ben_link['code']}", headers={"User-Agent": HUMAN_UA}).status_code
+        == 302
+    )
+    bot = api.client.get(
+        f"/r/{ben_link['code']}", headers={"User-Agent": "facebookexternalhit/1.1"}
+    )
     assert bot.status_code == 302
 
     if with_redis:
@@ -60,26 +70,43 @@ def run_flow(api: Api, frozen: Any, *, with_redis: bool) -> None:
         assert drained.exit_code == 0, drained.output
         assert "3 clicks written" in drained.output
 
-    report = api.get(f"/api/v1/reports/campaigns/{campaign['id']}"
-                     f"?from=2026-10-01&to=2026-10-31&group_by=influencer").json
+    report = api.get(
+        f"/api/v1/reports/campaigns/{campaign['id']}"
+        f"?from=2026-10-01&to=2026-10-31&group_by=influencer"
+    ).json
     assert report["totals"]["clicks"] == 2
     assert report["totals"]["unique_clicks"] == 1
     assert report["totals"]["bot_clicks"] == 1
 
     # 3. Orders: by promo code (percent) and by click id (flat) ------------------------------
     frozen.set("2026-10-03T12:00:00Z")
-    order = {"type": "order", "order_id": "1001", "occurred_at": "2026-10-03T12:00:00Z",
-             "currency": "EUR", "subtotal": "120.00", "discount": "12.00", "shipping": "5.00",
-             "tax": "20.52", "total": "133.52", "promo_codes": [" anna15 "],
-             "customer_id": "c-77"}
+    order = {
+        "type": "order",
+        "order_id": "1001",
+        "occurred_at": "2026-10-03T12:00:00Z",
+        "currency": "EUR",
+        "subtotal": "120.00",
+        "discount": "12.00",
+        "shipping": "5.00",
+        "tax": "20.52",
+        "total": "133.52",
+        "promo_codes": [" anna15 "],
+        "customer_id": "c-77",
+    }
     r = api.webhook(order)
     assert r.status_code == 200, r.json
     assert r.json["status"] == "created"
     assert api.webhook(order).json["status"] == "duplicate"
 
-    order2 = {"type": "order", "order_id": "1002", "occurred_at": "2026-10-03T12:00:00Z",
-              "currency": "EUR", "subtotal": "50.00", "total": "50.00",
-              "landing_url": f"https://shop.example/p/1?aff_click={click_id}"}
+    order2 = {
+        "type": "order",
+        "order_id": "1002",
+        "occurred_at": "2026-10-03T12:00:00Z",
+        "currency": "EUR",
+        "subtotal": "50.00",
+        "total": "50.00",
+        "landing_url": f"https://shop.example/p/1?aff_click={click_id}",
+    }
     assert api.webhook(order2).json["status"] == "created"
 
     conversions = {c["order_id"]: c for c in api.get("/api/v1/conversions").json["items"]}
@@ -102,8 +129,13 @@ def run_flow(api: Api, frozen: Any, *, with_redis: bool) -> None:
 
     # Refund 40.00 of anna's order reverses 4.00; cancelling ben's order reverses 5.00.
     frozen.set("2026-10-10T08:00:00Z")
-    refund = {"type": "refund", "order_id": "1001", "refund_id": "r-1",
-              "occurred_at": "2026-10-10T08:00:00Z", "amount": "40.00"}
+    refund = {
+        "type": "refund",
+        "order_id": "1001",
+        "refund_id": "r-1",
+        "occurred_at": "2026-10-10T08:00:00Z",
+        "amount": "40.00",
+    }
     assert api.webhook(refund).json["status"] == "applied"
     assert api.webhook(refund).json["status"] == "duplicate"
     cancel = {"type": "cancel", "order_id": "1002", "occurred_at": "2026-10-10T08:00:00Z"}
@@ -111,10 +143,14 @@ def run_flow(api: Api, frozen: Any, *, with_redis: bool) -> None:
 
     lines = api.get(f"/api/v1/commissions?influencer_id={anna['id']}").json["items"]
     assert sorted((line["kind"], line["amount"]) for line in lines) == [
-        ("reversal", "-4.00"), ("sale", "10.80")]
+        ("reversal", "-4.00"),
+        ("sale", "10.80"),
+    ]
     ben_lines = api.get(f"/api/v1/commissions?influencer_id={ben['id']}").json["items"]
     assert sorted((line["kind"], line["amount"]) for line in ben_lines) == [
-        ("reversal", "-5.00"), ("sale", "5.00")]
+        ("reversal", "-5.00"),
+        ("sale", "5.00"),
+    ]
 
     verify = api.app.test_cli_runner().invoke(args=["ledger", "verify"])
     assert verify.exit_code == 0, verify.output
@@ -133,9 +169,20 @@ def run_flow(api: Api, frozen: Any, *, with_redis: bool) -> None:
     assert by_handle["anna"]["orders"] == "1" and by_handle["anna"]["lines"] == "2"
     assert by_handle["anna"]["payout_email"] == "anna@example.com"
     assert by_handle["ben"]["net_payable"] == "0.00"
-    assert list(rows[0]) == ["period", "influencer_id", "handle", "name", "payout_email",
-                             "currency", "gross", "reversals", "adjustments", "net_payable",
-                             "orders", "lines"]
+    assert list(rows[0]) == [
+        "period",
+        "influencer_id",
+        "handle",
+        "name",
+        "payout_email",
+        "currency",
+        "gross",
+        "reversals",
+        "adjustments",
+        "net_payable",
+        "orders",
+        "lines",
+    ]
     assert body.endswith(b"\r\n")
 
     cli = api.app.test_cli_runner().invoke(args=["export", "commissions", "--month", "2026-10"])

@@ -17,7 +17,9 @@ def rules_field(**kwargs: Any) -> fields.List:
     return fields.List(fields.Dict(), validate=validate.Length(max=10), **kwargs)
 
 
-def check_rules(raw: list[dict[str, Any]] | None, currency: str, name: str) -> list[dict[str, Any]] | None:
+def check_rules(
+    raw: list[dict[str, Any]] | None, currency: str, name: str
+) -> list[dict[str, Any]] | None:
     """Validate rules; returns their canonical stored form."""
     if raw is None:
         return None
@@ -36,7 +38,9 @@ class CampaignIn(Schema):
         required=True,
         validate=validate.Regexp(SLUG_RE, error="lower-case [a-z0-9_-], 1 to 64 characters"),
     )
-    goal = fields.String(required=True, validate=validate.OneOf(("awareness", "traffic", "conversions")))
+    goal = fields.String(
+        required=True, validate=validate.OneOf(("awareness", "traffic", "conversions"))
+    )
     kind = fields.String(
         required=True, validate=validate.OneOf(("organic", "paid", "affiliate", "multichannel"))
     )
@@ -54,7 +58,9 @@ class CampaignIn(Schema):
     attribution_window_days = fields.Integer(
         load_default=30, strict=True, validate=validate.Range(min=1, max=365)
     )
-    hold_days = fields.Integer(load_default=30, strict=True, validate=validate.Range(min=0, max=365))
+    hold_days = fields.Integer(
+        load_default=30, strict=True, validate=validate.Range(min=0, max=365)
+    )
     utm_medium = fields.String(
         load_default="influencer", validate=validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$")
     )
@@ -92,7 +98,9 @@ class CampaignIn(Schema):
         data["budget_minor"] = parse_amount(budget, currency) if budget is not None else None
         cap = data.pop("monthly_cap_per_influencer", None)
         data["monthly_cap_minor"] = parse_amount(cap, currency) if cap is not None else None
-        data["commission_rules"] = check_rules(data["commission_rules"], currency, "commission_rules")
+        data["commission_rules"] = check_rules(
+            data["commission_rules"], currency, "commission_rules"
+        )
         data["allowed_domains"] = sorted({d.lower() for d in data["allowed_domains"]})
         return data
 

@@ -69,7 +69,9 @@ def add_partner(session: Session, campaign_id: str, data: dict[str, Any]) -> Par
         session.flush()
     except IntegrityError:
         session.rollback()
-        raise Conflict("the influencer is already a partner of this campaign", code="duplicate") from None
+        raise Conflict(
+            "the influencer is already a partner of this campaign", code="duplicate"
+        ) from None
     return partnership
 
 

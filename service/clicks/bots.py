@@ -18,13 +18,22 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ("telegram", r"telegrambot"),
     ("discord", r"discordbot"),
     ("linkedin", r"linkedinbot"),
-    ("search_engine", r"googlebot|bingbot|yandex(bot|images)|duckduckbot|baiduspider|applebot"
-                      r"|petalbot|sogou|seznambot|google-inspectiontool|adsbot-google"),
-    ("preview", r"skypeuripreview|embedly|pinterestbot|redditbot|iframely|vkshare|tumblr"
-                r"|snapchat.*preview|bitlybot|mastodon|viber"),
-    ("http_library", r"^(curl|wget|python-requests|python-urllib|python-httpx|aiohttp|"
-                     r"go-http-client|java/|okhttp|axios|node-fetch|undici|libwww-perl|"
-                     r"php/|guzzlehttp|ruby|httpie|wrk|apachebench|ab/)"),
+    (
+        "search_engine",
+        r"googlebot|bingbot|yandex(bot|images)|duckduckbot|baiduspider|applebot"
+        r"|petalbot|sogou|seznambot|google-inspectiontool|adsbot-google",
+    ),
+    (
+        "preview",
+        r"skypeuripreview|embedly|pinterestbot|redditbot|iframely|vkshare|tumblr"
+        r"|snapchat.*preview|bitlybot|mastodon|viber",
+    ),
+    (
+        "http_library",
+        r"^(curl|wget|python-requests|python-urllib|python-httpx|aiohttp|"
+        r"go-http-client|java/|okhttp|axios|node-fetch|undici|libwww-perl|"
+        r"php/|guzzlehttp|ruby|httpie|wrk|apachebench|ab/)",
+    ),
     ("generic_bot", r"\b(bot|crawler|spider|crawl|scraper|headlesschrome|phantomjs)\b"),
 )
 _COMPILED = tuple((reason, re.compile(pattern, re.IGNORECASE)) for reason, pattern in _PATTERNS)

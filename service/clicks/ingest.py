@@ -101,8 +101,12 @@ class ClickWorker:
 
     def _reclaim(self, min_idle_ms: int) -> list[tuple[str, dict[str, str]]]:
         result = self.redis.xautoclaim(
-            self.stream, GROUP, self.consumer, min_idle_time=min_idle_ms,
-            start_id="0-0", count=self.batch_size,
+            self.stream,
+            GROUP,
+            self.consumer,
+            min_idle_time=min_idle_ms,
+            start_id="0-0",
+            count=self.batch_size,
         )
         return [(eid, fields) for eid, fields in result[1] if fields]
 
@@ -137,7 +141,9 @@ class ClickWorker:
                 backoff = 0.5
             except (SQLAlchemyError, RedisError) as exc:
                 # The batch stays pending; it is reclaimed once things are back.
-                log.warning("click batch failed; retrying", extra={"error_type": type(exc).__name__})
+                log.warning(
+                    "click batch failed; retrying", extra={"error_type": type(exc).__name__}
+                )
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
         return self.stats

@@ -88,14 +88,19 @@ class ClickRecorder:
             try:
                 self._script(
                     keys=[self.stream, self._unique_key(click)],
-                    args=[int(UNIQUE_WINDOW.total_seconds()), "1" if click.is_bot else "0",
-                          *_flatten(click.to_fields())],
+                    args=[
+                        int(UNIQUE_WINDOW.total_seconds()),
+                        "1" if click.is_bot else "0",
+                        *_flatten(click.to_fields()),
+                    ],
                 )
                 metrics.CLICKS_QUEUED.inc()
                 return
             except RedisError as exc:
-                log.warning("redis unavailable, writing click to the database",
-                            extra={"error_type": type(exc).__name__})
+                log.warning(
+                    "redis unavailable, writing click to the database",
+                    extra={"error_type": type(exc).__name__},
+                )
         self.write_direct(click)
 
     def write_direct(self, click: ClickRecord) -> None:
@@ -115,11 +120,15 @@ def _flatten(fields: dict[str, str]) -> list[str]:
 
 
 def _seen_recently(session: Session, click: ClickRecord) -> bool:
-    stmt = select(Click.id).where(
-        Click.link_id == click.link_id,
-        Click.ip_hash == click.ip_hash,
-        Click.user_agent == click.user_agent,
-        Click.is_bot.is_(False),
-        Click.occurred_at > click.occurred_at - UNIQUE_WINDOW,
-    ).limit(1)
+    stmt = (
+        select(Click.id)
+        .where(
+            Click.link_id == click.link_id,
+            Click.ip_hash == click.ip_hash,
+            Click.user_agent == click.user_agent,
+            Click.is_bot.is_(False),
+            Click.occurred_at > click.occurred_at - UNIQUE_WINDOW,
+        )
+        .limit(1)
+    )
     return session.scalar(stmt) is not None

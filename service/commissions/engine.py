@@ -27,7 +27,10 @@ def append_line(session: Session, **values: Any) -> bool:
     values.setdefault("recorded_at", utcnow())
     values.setdefault("status", "pending")
     inserted = insert_ignore(
-        session, CommissionLine.__table__, values, ["idempotency_key"],
+        session,
+        CommissionLine.__table__,
+        values,
+        ["idempotency_key"],
         returning=CommissionLine.id,
     )
     if inserted:
@@ -38,8 +41,9 @@ def append_line(session: Session, **values: Any) -> bool:
 def _month_to_date(session: Session, conversion: Conversion, zone_name: str) -> int:
     start, _end = month_bounds(conversion.occurred_at, zone_name)
     total = session.scalar(
-        select(func.coalesce(func.sum(Conversion.amount_minor - Conversion.refunded_minor), 0))
-        .where(
+        select(
+            func.coalesce(func.sum(Conversion.amount_minor - Conversion.refunded_minor), 0)
+        ).where(
             Conversion.partnership_id == conversion.partnership_id,
             Conversion.currency == conversion.currency,
             Conversion.status != "cancelled",

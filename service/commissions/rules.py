@@ -48,7 +48,8 @@ class Rule:
                 "type": "tiered_percent",
                 "tiers": [
                     {
-                        "up_to": None if t.up_to_minor is None
+                        "up_to": None
+                        if t.up_to_minor is None
                         else format_amount(t.up_to_minor, currency),
                         "rate": _rate_str(t.rate),
                     }
@@ -117,7 +118,7 @@ def _parse_tiers(raw: object, currency: str, path: str) -> tuple[Tier, ...]:
     for i, t in enumerate(raw):
         where = f"{path}.tiers.{i}"
         if not isinstance(t, Mapping) or set(t) - {"up_to", "rate"}:
-            raise RuleError("a tier is {\"up_to\": amount or null, \"rate\": percent}", where)
+            raise RuleError('a tier is {"up_to": amount or null, "rate": percent}', where)
         up_to = t.get("up_to")
         rate = parse_rate(t.get("rate"))  # type: ignore[arg-type]
         if up_to is None:

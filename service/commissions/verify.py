@@ -62,18 +62,27 @@ def verify(session: Session, zone: str = "UTC") -> Report:
         assert partnership is not None
         campaign = partnership.campaign
         rules = rules_from_json(partnership.effective_rules, campaign.currency)
-        for sale in sale_lines(rules, basis_minor=conv.amount_minor, order_currency=conv.currency,
-                               campaign_currency=campaign.currency):
+        for sale in sale_lines(
+            rules,
+            basis_minor=conv.amount_minor,
+            order_currency=conv.currency,
+            campaign_currency=campaign.currency,
+        ):
             if sale.rule.type == "tiered_percent":
                 seen.add(f"sale:{conv.id}:{sale.rule_index}")  # depends on month order; see docs
                 continue
-            expect(f"sale:{conv.id}:{sale.rule_index}", sale.amount_minor, sale.currency,
-                   f"order {conv.source}/{conv.order_id}")
-        sales = [line for line in lines
-                 if line.conversion_id == conv.id and line.kind == "sale"]
+            expect(
+                f"sale:{conv.id}:{sale.rule_index}",
+                sale.amount_minor,
+                sale.currency,
+                f"order {conv.source}/{conv.order_id}",
+            )
+        sales = [line for line in lines if line.conversion_id == conv.id and line.kind == "sale"]
         events = session.scalars(
             select(ConversionEvent)
-            .where(ConversionEvent.conversion_id == conv.id, ConversionEvent.applied_at.is_not(None))
+            .where(
+                ConversionEvent.conversion_id == conv.id, ConversionEvent.applied_at.is_not(None)
+            )
             .order_by(ConversionEvent.applied_at, ConversionEvent.id)
         ).all()
         refunded = 0
@@ -83,9 +92,12 @@ def verify(session: Session, zone: str = "UTC") -> Report:
                 key = f"reversal:{ev.id}:{sale.id}"
                 if sale.status == "rejected" and key not in by_key:
                     continue
-                expect(key, reversal_amount(sale.amount_minor, conv.amount_minor, refunded,
-                                            now_amount), sale.currency,
-                       f"{ev.kind} {ev.external_id} of order {conv.order_id}")
+                expect(
+                    key,
+                    reversal_amount(sale.amount_minor, conv.amount_minor, refunded, now_amount),
+                    sale.currency,
+                    f"{ev.kind} {ev.external_id} of order {conv.order_id}",
+                )
             refunded += now_amount
         if refunded != conv.refunded_minor:
             report.problems.append(
@@ -99,7 +111,9 @@ def verify(session: Session, zone: str = "UTC") -> Report:
         if line.status == "paid" and line.export_id is None:
             report.problems.append(f"line {line.id} is paid but belongs to no export")
         if line.kind in ("sale", "reversal") and line.idempotency_key not in seen:
-            report.problems.append(f"line {line.id} ({line.idempotency_key}) has no event behind it")
+            report.problems.append(
+                f"line {line.id} ({line.idempotency_key}) has no event behind it"
+            )
     by_id = {line.id: line for line in lines}
     for line_id, total in reversed_total.items():
         if abs(total) > abs(by_id[line_id].amount_minor):

@@ -62,17 +62,22 @@ def _receive(source: str) -> tuple[Response, int]:
         s.commit()
     except OperationalError as exc:
         s.rollback()
-        log.warning("webhook transaction failed; asking the sender to retry",
-                    extra={"source": source, "error_type": type(exc.orig).__name__})
+        log.warning(
+            "webhook transaction failed; asking the sender to retry",
+            extra={"source": source, "error_type": type(exc.orig).__name__},
+        )
         raise Unavailable("busy; retry later", code="retry") from None
     except Exception:
         s.rollback()
         raise
     metrics.WEBHOOKS.labels(source, outcome.status).inc()
-    log.info("webhook", extra={"source": source, "outcome": outcome.status,
-                               "conversion_id": outcome.conversion_id})
-    return jsonify({"status": outcome.status, "conversion_id": outcome.conversion_id,
-                    "detail": outcome.detail}), 200
+    log.info(
+        "webhook",
+        extra={"source": source, "outcome": outcome.status, "conversion_id": outcome.conversion_id},
+    )
+    return jsonify(
+        {"status": outcome.status, "conversion_id": outcome.conversion_id, "detail": outcome.detail}
+    ), 200
 
 
 @bp.get("")

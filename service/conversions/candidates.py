@@ -35,9 +35,9 @@ def promo_candidates(session: Session, codes: Sequence[str]) -> list[Candidate]:
         uses_left = None
         if promo.max_uses is not None:
             used = session.scalar(
-                select(func.count()).select_from(Conversion).where(
-                    Conversion.promo_code_id == promo.id
-                )
+                select(func.count())
+                .select_from(Conversion)
+                .where(Conversion.promo_code_id == promo.id)
             )
             uses_left = promo.max_uses - int(used or 0)
         out.append(

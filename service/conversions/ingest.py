@@ -98,7 +98,9 @@ def _order(session: Session, settings: Settings, source: str, order: OrderEvent)
             "influencer_id": cand.influencer_id if cand else None,
             "link_id": cand.link_id if cand else None,
             "promo_code_id": cand.promo_code_id if cand and found.method == "promo_code" else None,
-            "attributed_promo_code": cand.promo_code if found and found.method == "promo_code" else None,
+            "attributed_promo_code": cand.promo_code
+            if found and found.method == "promo_code"
+            else None,
             "attributed_click_id": found.click_id if found else None,
             "raw": order.raw,
         },
@@ -107,8 +109,9 @@ def _order(session: Session, settings: Settings, source: str, order: OrderEvent)
     )
     if not inserted:
         existing = session.scalar(
-            select(Conversion.id).where(Conversion.source == source,
-                                        Conversion.order_id == order.order_id)
+            select(Conversion.id).where(
+                Conversion.source == source, Conversion.order_id == order.order_id
+            )
         )
         return Outcome("duplicate", existing)
     conversion = session.get(Conversion, conversion_id)
@@ -118,8 +121,11 @@ def _order(session: Session, settings: Settings, source: str, order: OrderEvent)
     # Refunds or a cancel that arrived before the order.
     waiting = session.scalars(
         select(ConversionEvent)
-        .where(ConversionEvent.source == source, ConversionEvent.order_id == order.order_id,
-               ConversionEvent.applied_at.is_(None))
+        .where(
+            ConversionEvent.source == source,
+            ConversionEvent.order_id == order.order_id,
+            ConversionEvent.applied_at.is_(None),
+        )
         .order_by(ConversionEvent.occurred_at, ConversionEvent.id)
     ).all()
     for ev in waiting:
@@ -141,7 +147,9 @@ def _refund_or_cancel(session: Session, source: str, event: RefundEvent | Cancel
         try:
             parse_amount(amount_text, conversion.currency)
         except MoneyError as exc:
-            raise InvalidInput("refund amount is not valid", fields={"amount": [str(exc)]}) from None
+            raise InvalidInput(
+                "refund amount is not valid", fields={"amount": [str(exc)]}
+            ) from None
     event_id = new_id("evt")
     inserted = insert_ignore(
         session,

@@ -27,8 +27,13 @@ def commissions(period: str) -> Response:
     # own that the stream closes when it ends (or when the client goes away).
     own = services().db.sessions()
     try:
-        built = service.build(own, period, fmt=request.args.get("format", "csv"),
-                              detail=detail == "lines", zone=settings().timezone)
+        built = service.build(
+            own,
+            period,
+            fmt=request.args.get("format", "csv"),
+            detail=detail == "lines",
+            zone=settings().timezone,
+        )
     except Exception:
         own.close()
         raise
@@ -42,8 +47,10 @@ def commissions(period: str) -> Response:
     return Response(
         stream(),
         content_type=built.content_type,
-        headers={"Content-Disposition": f'attachment; filename="{built.filename}"',
-                 "Cache-Control": "no-store"},
+        headers={
+            "Content-Disposition": f'attachment; filename="{built.filename}"',
+            "Cache-Control": "no-store",
+        },
     )
 
 

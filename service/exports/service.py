@@ -38,8 +38,9 @@ class Built:
     filename: str
 
 
-def build(session: Session, period: str, *, fmt: str = "csv", detail: bool = False,
-          zone: str = "UTC") -> Built:
+def build(
+    session: Session, period: str, *, fmt: str = "csv", detail: bool = False, zone: str = "UTC"
+) -> Built:
     """The export body, streamed. Changes nothing."""
     if fmt not in FORMATS:
         raise InvalidInput("unknown format", fields={"format": [f"one of {', '.join(FORMATS)}"]})
@@ -48,7 +49,9 @@ def build(session: Session, period: str, *, fmt: str = "csv", detail: bool = Fal
     name = f"commissions-{period}{'-lines' if detail else ''}"
     if detail:
         if fmt == "paypal":
-            raise InvalidInput("the PayPal file has no detail", fields={"detail": ["not with paypal"]})
+            raise InvalidInput(
+                "the PayPal file has no detail", fields={"detail": ["not with paypal"]}
+            )
         lines = ((line, status_of(line, now)) for line in detail_lines(session, sel))
         if fmt == "json":
             return Built(writers.detail_json(period, lines), "application/json", f"{name}.json")
@@ -57,8 +60,9 @@ def build(session: Session, period: str, *, fmt: str = "csv", detail: bool = Fal
     if fmt == "json":
         return Built(writers.summary_json(period, rows), "application/json", f"{name}.json")
     if fmt == "paypal":
-        return Built(writers.paypal_csv(period, rows), "text/csv; charset=utf-8",
-                     f"{name}-paypal.csv")
+        return Built(
+            writers.paypal_csv(period, rows), "text/csv; charset=utf-8", f"{name}-paypal.csv"
+        )
     return Built(writers.summary_csv(rows), "text/csv; charset=utf-8", f"{name}.csv")
 
 
@@ -105,12 +109,24 @@ def close(session: Session, period: str, zone: str = "UTC") -> Export:
             "currency": row.currency,
             "occurred_at": now,
         }
-        append_line(session, **base, idempotency_key=f"carry:{period}:{row.influencer_id}:{row.currency}",
-                    amount_minor=row.carried_forward, due_at=sel.end, status="paid",
-                    export_id=export.id, reason=CARRY_REASON.format(next=next_period))
-        append_line(session, **base, idempotency_key=f"carried:{period}:{row.influencer_id}:{row.currency}",
-                    amount_minor=-row.carried_forward, due_at=sel.end,
-                    reason=f"negative balance carried forward from {period}")
+        append_line(
+            session,
+            **base,
+            idempotency_key=f"carry:{period}:{row.influencer_id}:{row.currency}",
+            amount_minor=row.carried_forward,
+            due_at=sel.end,
+            status="paid",
+            export_id=export.id,
+            reason=CARRY_REASON.format(next=next_period),
+        )
+        append_line(
+            session,
+            **base,
+            idempotency_key=f"carried:{period}:{row.influencer_id}:{row.currency}",
+            amount_minor=-row.carried_forward,
+            due_at=sel.end,
+            reason=f"negative balance carried forward from {period}",
+        )
         line_count += 1
     session.flush()
     export.line_count = line_count
@@ -125,9 +141,11 @@ def _some_campaign(session: Session, influencer_id: str, currency: str, export_i
     """A campaign to book a carry-forward line on: the earliest of the group's lines."""
     campaign_id = session.scalar(
         select(CommissionLine.campaign_id)
-        .where(CommissionLine.export_id == export_id,
-               CommissionLine.influencer_id == influencer_id,
-               CommissionLine.currency == currency)
+        .where(
+            CommissionLine.export_id == export_id,
+            CommissionLine.influencer_id == influencer_id,
+            CommissionLine.currency == currency,
+        )
         .order_by(CommissionLine.id)
         .limit(1)
     )
@@ -139,7 +157,9 @@ def _totals(rows: list[Any]) -> list[dict[str, Any]]:
     by_currency: dict[str, int] = {}
     for row in rows:
         by_currency[row.currency] = by_currency.get(row.currency, 0) + row.net_payable
-    return [{"currency": c, "net_payable": format_amount(v, c)} for c, v in sorted(by_currency.items())]
+    return [
+        {"currency": c, "net_payable": format_amount(v, c)} for c, v in sorted(by_currency.items())
+    ]
 
 
 def close_summary(export: Export) -> dict[str, Any]:
@@ -150,5 +170,3 @@ def close_summary(export: Export) -> dict[str, Any]:
         "lines": export.line_count,
         "totals": export.totals,
     }
-
-

@@ -83,8 +83,17 @@ def summary_rows(session: Session, sel: Selection) -> Iterator[SummaryRow]:
             func.sum(case((L.kind.in_(GROSS_KINDS), amount), else_=0)),
             func.sum(case((L.kind == "reversal", amount), else_=0)),
             func.sum(case((L.kind == "adjustment", amount), else_=0)),
-            func.sum(case((and_(L.kind == "adjustment", L.reason.like("negative balance%"),
-                                amount > 0), amount), else_=0)),
+            func.sum(
+                case(
+                    (
+                        and_(
+                            L.kind == "adjustment", L.reason.like("negative balance%"), amount > 0
+                        ),
+                        amount,
+                    ),
+                    else_=0,
+                )
+            ),
             func.count(func.distinct(case((L.kind == "sale", L.conversion_id), else_=None))),
             func.count(),
             Influencer.handle,
@@ -93,20 +102,50 @@ def summary_rows(session: Session, sel: Selection) -> Iterator[SummaryRow]:
         )
         .join(Influencer, Influencer.id == L.influencer_id)
         .where(line_filter(sel))
-        .group_by(L.influencer_id, L.currency, Influencer.handle, Influencer.name,
-                  Influencer.payout_email, Influencer.email)
+        .group_by(
+            L.influencer_id,
+            L.currency,
+            Influencer.handle,
+            Influencer.name,
+            Influencer.payout_email,
+            Influencer.email,
+        )
         .order_by(Influencer.handle, L.currency)
     )
-    for (inf_id, currency, gross, rev, adj, carried, orders, count,
-         handle, name, email) in session.execute(stmt):
+    for (
+        inf_id,
+        currency,
+        gross,
+        rev,
+        adj,
+        carried,
+        orders,
+        count,
+        handle,
+        name,
+        email,
+    ) in session.execute(stmt):
         gross, rev, adj, carried = int(gross), int(rev), int(adj), int(carried)
         net = gross + rev + adj
         lines = int(count)
         if not sel.closed and net < 0:
             # Shown as it will be written on close (see the module docstring).
             carried, adj, net, lines = -net, adj - net, 0, lines + 1
-        yield SummaryRow(sel.period, inf_id, handle, name, email, currency, gross, rev, adj,
-                         carried, net, int(orders), lines)
+        yield SummaryRow(
+            sel.period,
+            inf_id,
+            handle,
+            name,
+            email,
+            currency,
+            gross,
+            rev,
+            adj,
+            carried,
+            net,
+            int(orders),
+            lines,
+        )
 
 
 def detail_lines(session: Session, sel: Selection) -> Iterator[CommissionLine]:

@@ -17,12 +17,32 @@ from service.exports.statement import SummaryRow
 from service.money import format_amount
 
 SUMMARY_COLUMNS = (
-    "period", "influencer_id", "handle", "name", "payout_email", "currency", "gross",
-    "reversals", "adjustments", "net_payable", "orders", "lines",
+    "period",
+    "influencer_id",
+    "handle",
+    "name",
+    "payout_email",
+    "currency",
+    "gross",
+    "reversals",
+    "adjustments",
+    "net_payable",
+    "orders",
+    "lines",
 )
 DETAIL_COLUMNS = (
-    "line_id", "period", "influencer_id", "campaign_id", "conversion_id", "kind", "rule",
-    "amount", "currency", "due_at", "status", "reason",
+    "line_id",
+    "period",
+    "influencer_id",
+    "campaign_id",
+    "conversion_id",
+    "kind",
+    "rule",
+    "amount",
+    "currency",
+    "due_at",
+    "status",
+    "reason",
 )
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
@@ -52,9 +72,18 @@ def _csv_lines(rows: Iterable[Sequence[str]], header: Sequence[str] | None) -> I
 def summary_cells(row: SummaryRow) -> list[str]:
     money = lambda minor: format_amount(minor, row.currency)  # noqa: E731
     return [
-        row.period, row.influencer_id, row.handle, row.name, row.payout_email, row.currency,
-        money(row.gross), money(row.reversals), money(row.adjustments), money(row.net_payable),
-        str(row.orders), str(row.lines),
+        row.period,
+        row.influencer_id,
+        row.handle,
+        row.name,
+        row.payout_email,
+        row.currency,
+        money(row.gross),
+        money(row.reversals),
+        money(row.adjustments),
+        money(row.net_payable),
+        str(row.orders),
+        str(row.lines),
     ]
 
 
@@ -69,28 +98,45 @@ def summary_json(period: str, rows: Iterable[SummaryRow]) -> Iterator[bytes]:
         cells["orders"], cells["lines"] = r.orders, r.lines  # type: ignore[assignment]
         cells["carried_forward"] = format_amount(r.carried_forward, r.currency)
         items.append(cells)
-    yield json.dumps({"period": period, "rows": items}, sort_keys=True,
-                     separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    yield json.dumps(
+        {"period": period, "rows": items}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
 
 
 def paypal_csv(period: str, rows: Iterable[SummaryRow]) -> Iterator[bytes]:
     """PayPal Payouts bulk file: recipient, amount, currency, reference id, note,
     recipient wallet; one row per influencer and currency with a positive net."""
+
     def cells() -> Iterator[list[str]]:
         for r in rows:
             if r.net_payable > 0:
-                yield [r.payout_email, format_amount(r.net_payable, r.currency), r.currency,
-                       f"afftrack-{period}-{r.handle}", f"Commission {period}", "PayPal"]
+                yield [
+                    r.payout_email,
+                    format_amount(r.net_payable, r.currency),
+                    r.currency,
+                    f"afftrack-{period}-{r.handle}",
+                    f"Commission {period}",
+                    "PayPal",
+                ]
+
     return _csv_lines(cells(), None)
 
 
 def detail_cells(period: str, line: CommissionLine, status: str) -> list[str]:
     rule: Any = line.rule
     return [
-        line.id, period, line.influencer_id, line.campaign_id, line.conversion_id or "",
-        line.kind, json.dumps(rule, sort_keys=True) if rule else "",
-        format_amount(line.amount_minor, line.currency), line.currency,
-        line.due_at.isoformat(), status, line.reason or "",
+        line.id,
+        period,
+        line.influencer_id,
+        line.campaign_id,
+        line.conversion_id or "",
+        line.kind,
+        json.dumps(rule, sort_keys=True) if rule else "",
+        format_amount(line.amount_minor, line.currency),
+        line.currency,
+        line.due_at.isoformat(),
+        status,
+        line.reason or "",
     ]
 
 
@@ -104,7 +150,8 @@ def detail_json(period: str, lines: Iterable[tuple[CommissionLine, str]]) -> Ite
     for line, status in lines:
         item = dict(zip(DETAIL_COLUMNS, detail_cells(period, line, status), strict=True))
         item["rule"] = line.rule  # type: ignore[assignment]
-        yield (b"" if first else b",") + json.dumps(item, sort_keys=True, separators=(",", ":"),
-                                                    ensure_ascii=False).encode("utf-8")
+        yield (b"" if first else b",") + json.dumps(
+            item, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")
         first = False
     yield b"]}"

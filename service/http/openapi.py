@@ -12,7 +12,12 @@ from marshmallow import Schema
 
 from service import __version__
 from service.campaigns.schemas import (
-    CampaignIn, CampaignOut, CampaignQuery, PartnershipIn, PartnershipOut, PartnershipQuery,
+    CampaignIn,
+    CampaignOut,
+    CampaignQuery,
+    PartnershipIn,
+    PartnershipOut,
+    PartnershipQuery,
 )
 from service.commissions.schemas import AdjustmentIn, CommissionOut, CommissionQuery, RejectIn
 from service.conversions.schemas import ConversionOut, ConversionQuery
@@ -25,7 +30,9 @@ from service.reports.api import ReportQuery
 bp = Blueprint("openapi", __name__)
 
 # (path, method, summary, scope, body, answer, query, status, is_list)
-Op = tuple[str, str, str, str, type[Schema] | None, type[Schema] | None, type[Schema] | None, int, bool]
+Op = tuple[
+    str, str, str, str, type[Schema] | None, type[Schema] | None, type[Schema] | None, int, bool
+]
 
 _RESOURCES: list[tuple[str, str, type[Schema], type[Schema], type[Schema]]] = [
     ("influencers", "influencer_id", InfluencerIn, InfluencerOut, InfluencerQuery),
@@ -42,27 +49,149 @@ def _operations() -> list[Op]:
         ops += [
             (f"/{name}", "post", f"Create one of {name}", "write", body, out, None, 201, False),
             (f"/{name}", "get", f"List {name}", "read", None, out, query, 200, True),
-            (f"/{name}/{{{id_name}}}", "get", f"Show one of {name}", "read", None, out, None, 200, False),
+            (
+                f"/{name}/{{{id_name}}}",
+                "get",
+                f"Show one of {name}",
+                "read",
+                None,
+                out,
+                None,
+                200,
+                False,
+            ),
         ]
     ops += [
-        ("/links/{link_id}", "patch", "Pause, resume or re-point a link", "write", LinkPatch, LinkOut, None, 200, False),
-        ("/campaigns/{campaign_id}/partners", "post", "Enrol an influencer", "write", PartnershipIn, PartnershipOut, None, 201, False),
-        ("/campaigns/{campaign_id}/partners", "get", "List a campaign's partners", "read", None, PartnershipOut, PartnershipQuery, 200, True),
-        ("/deliverables/{deliverable_id}/approve", "post", "Approve a post (per-post fee)", "write", None, DeliverableOut, None, 200, False),
-        ("/conversions", "get", "List conversions", "read", None, ConversionOut, ConversionQuery, 200, True),
-        ("/conversions/{conversion_id}", "get", "Show a conversion", "read", None, ConversionOut, None, 200, False),
-        ("/commissions", "get", "List ledger lines", "read", None, CommissionOut, CommissionQuery, 200, True),
-        ("/commissions/{line_id}", "get", "Show a ledger line", "read", None, CommissionOut, None, 200, False),
-        ("/commissions/adjustments", "post", "Add a manual adjustment", "write", AdjustmentIn, CommissionOut, None, 201, False),
-        ("/commissions/{line_id}/reject", "post", "Reject an unpaid line", "write", RejectIn, CommissionOut, None, 200, False),
-        ("/reports/campaigns/{campaign_id}", "get", "Campaign report", "read", None, None, ReportQuery, 200, False),
+        (
+            "/links/{link_id}",
+            "patch",
+            "Pause, resume or re-point a link",
+            "write",
+            LinkPatch,
+            LinkOut,
+            None,
+            200,
+            False,
+        ),
+        (
+            "/campaigns/{campaign_id}/partners",
+            "post",
+            "Enrol an influencer",
+            "write",
+            PartnershipIn,
+            PartnershipOut,
+            None,
+            201,
+            False,
+        ),
+        (
+            "/campaigns/{campaign_id}/partners",
+            "get",
+            "List a campaign's partners",
+            "read",
+            None,
+            PartnershipOut,
+            PartnershipQuery,
+            200,
+            True,
+        ),
+        (
+            "/deliverables/{deliverable_id}/approve",
+            "post",
+            "Approve a post (per-post fee)",
+            "write",
+            None,
+            DeliverableOut,
+            None,
+            200,
+            False,
+        ),
+        (
+            "/conversions",
+            "get",
+            "List conversions",
+            "read",
+            None,
+            ConversionOut,
+            ConversionQuery,
+            200,
+            True,
+        ),
+        (
+            "/conversions/{conversion_id}",
+            "get",
+            "Show a conversion",
+            "read",
+            None,
+            ConversionOut,
+            None,
+            200,
+            False,
+        ),
+        (
+            "/commissions",
+            "get",
+            "List ledger lines",
+            "read",
+            None,
+            CommissionOut,
+            CommissionQuery,
+            200,
+            True,
+        ),
+        (
+            "/commissions/{line_id}",
+            "get",
+            "Show a ledger line",
+            "read",
+            None,
+            CommissionOut,
+            None,
+            200,
+            False,
+        ),
+        (
+            "/commissions/adjustments",
+            "post",
+            "Add a manual adjustment",
+            "write",
+            AdjustmentIn,
+            CommissionOut,
+            None,
+            201,
+            False,
+        ),
+        (
+            "/commissions/{line_id}/reject",
+            "post",
+            "Reject an unpaid line",
+            "write",
+            RejectIn,
+            CommissionOut,
+            None,
+            200,
+            False,
+        ),
+        (
+            "/reports/campaigns/{campaign_id}",
+            "get",
+            "Campaign report",
+            "read",
+            None,
+            None,
+            ReportQuery,
+            200,
+            False,
+        ),
     ]
     return ops
 
 
 def _path_params(path: str) -> list[dict[str, Any]]:
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
-    return [{"in": "path", "name": n, "required": True, "schema": {"type": "string"}} for n in names]
+    return [
+        {"in": "path", "name": n, "required": True, "schema": {"type": "string"}} for n in names
+    ]
 
 
 @cache
@@ -77,11 +206,24 @@ def document() -> dict[str, Any]:
     spec.components.security_scheme("apiKey", {"type": "http", "scheme": "bearer"})
     spec.components.schema(
         "Error",
-        {"type": "object", "properties": {"error": {"type": "object", "properties": {
-            "code": {"type": "string"}, "message": {"type": "string"},
-            "fields": {"type": "object"}}}}},
+        {
+            "type": "object",
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "properties": {
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                        "fields": {"type": "object"},
+                    },
+                }
+            },
+        },
     )
-    error = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    error = {
+        "description": "error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
     paths: dict[str, dict[str, Any]] = {}
     for path, method, summary, scope, body, out, query, status, is_list in _operations():
         op: dict[str, Any] = {
@@ -94,32 +236,63 @@ def document() -> dict[str, Any]:
         if query is not None:
             op["parameters"].append({"in": "query", "schema": query})
         if body is not None:
-            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": body}},
+            }
         if out is None:
             answer: dict[str, Any] = {"type": "object"}
         elif is_list:
-            answer = {"type": "object", "properties": {
-                "items": {"type": "array", "items": out},
-                "next_cursor": {"type": "string", "nullable": True}}}
+            answer = {
+                "type": "object",
+                "properties": {
+                    "items": {"type": "array", "items": out},
+                    "next_cursor": {"type": "string", "nullable": True},
+                },
+            }
         else:
             answer = out  # type: ignore[assignment]
         op["responses"][str(status)] = {
-            "description": "ok", "content": {"application/json": {"schema": answer}}}
+            "description": "ok",
+            "content": {"application/json": {"schema": answer}},
+        }
         paths.setdefault(path, {})[method] = op
-    paths["/exports/commissions/{period}"] = {"get": {
-        "summary": "Monthly commission export (csv, json or paypal; detail=lines)",
-        "security": [{"apiKey": []}],
-        "parameters": _path_params("/{period}") + [
-            {"in": "query", "name": "format", "schema": {"type": "string", "enum": ["csv", "json", "paypal"]}},
-            {"in": "query", "name": "detail", "schema": {"type": "string", "enum": ["lines"]}}],
-        "responses": {"200": {"description": "the export body", "content": {"text/csv": {}, "application/json": {}}}, "422": error},
-    }}
-    paths["/exports/commissions/{period}/close"] = {"post": {
-        "summary": "Close a month: mark its lines paid and store the checksum",
-        "security": [{"apiKey": []}],
-        "parameters": _path_params("/{period}"),
-        "responses": {"200": {"description": "closed", "content": {"application/json": {"schema": {"type": "object"}}}}, "409": error},
-    }}
+    paths["/exports/commissions/{period}"] = {
+        "get": {
+            "summary": "Monthly commission export (csv, json or paypal; detail=lines)",
+            "security": [{"apiKey": []}],
+            "parameters": [
+                *_path_params("/{period}"),
+                {
+                    "in": "query",
+                    "name": "format",
+                    "schema": {"type": "string", "enum": ["csv", "json", "paypal"]},
+                },
+                {"in": "query", "name": "detail", "schema": {"type": "string", "enum": ["lines"]}},
+            ],
+            "responses": {
+                "200": {
+                    "description": "the export body",
+                    "content": {"text/csv": {}, "application/json": {}},
+                },
+                "422": error,
+            },
+        }
+    }
+    paths["/exports/commissions/{period}/close"] = {
+        "post": {
+            "summary": "Close a month: mark its lines paid and store the checksum",
+            "security": [{"apiKey": []}],
+            "parameters": _path_params("/{period}"),
+            "responses": {
+                "200": {
+                    "description": "closed",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "409": error,
+            },
+        }
+    }
     for path in sorted(paths):
         spec.path(path=path, operations=paths[path])
     return spec.to_dict()

@@ -15,4 +15,6 @@ def one(schema: Schema, obj: Any, status: int = 200) -> tuple[Response, int]:
 
 
 def page(schema: Schema, result: Page[Any]) -> Response:
-    return jsonify({"items": schema.dump(result.items, many=True), "next_cursor": result.next_cursor})
+    return jsonify(
+        {"items": schema.dump(result.items, many=True), "next_cursor": result.next_cursor}
+    )

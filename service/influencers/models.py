@@ -20,7 +20,9 @@ class Influencer(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     platforms: Mapped[list[PlatformAccount]] = relationship(
-        back_populates="influencer", cascade="all, delete-orphan", order_by="PlatformAccount.id",
+        back_populates="influencer",
+        cascade="all, delete-orphan",
+        order_by="PlatformAccount.id",
         lazy="selectin",
     )
 

@@ -22,7 +22,9 @@ class InfluencerIn(Schema):
     )
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    payout_email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
+    payout_email = fields.Email(
+        load_default=None, allow_none=True, validate=validate.Length(max=254)
+    )
     platforms = fields.List(
         fields.Nested(PlatformAccountIn), load_default=list, validate=validate.Length(max=20)
     )

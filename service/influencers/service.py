@@ -23,15 +23,20 @@ def create_influencer(session: Session, data: dict[str, Any]) -> Influencer:
         seen.add(key)
         accounts.append(PlatformAccount(**p))
     influencer = Influencer(
-        handle=data["handle"], name=data["name"], email=data["email"],
-        payout_email=data.get("payout_email"), platforms=accounts,
+        handle=data["handle"],
+        name=data["name"],
+        email=data["email"],
+        payout_email=data.get("payout_email"),
+        platforms=accounts,
     )
     session.add(influencer)
     try:
         session.flush()
     except IntegrityError:
         session.rollback()
-        raise Conflict(f"an influencer with handle {data['handle']!r} exists", code="duplicate") from None
+        raise Conflict(
+            f"an influencer with handle {data['handle']!r} exists", code="duplicate"
+        ) from None
     return influencer
 
 

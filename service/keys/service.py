@@ -12,7 +12,7 @@ from service.errors import InvalidInput
 from service.keys.models import ApiKey
 
 SCOPES = ("read", "write")
-TOKEN_PREFIX = "aft_"
+TOKEN_PREFIX = "aft_"  # noqa: S105 - a public marker, not a secret
 
 
 def hash_token(token: str) -> str:

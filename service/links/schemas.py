@@ -10,7 +10,9 @@ class LinkIn(Schema):
     influencer_id = Id(required=True)
     destination = Url(required=True)
     platform = fields.String(required=True, validate=validate.OneOf(PLATFORMS))
-    slug = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=3, max=64))
+    slug = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=3, max=64)
+    )
 
 
 class LinkPatch(Schema):

@@ -25,7 +25,9 @@ def create_link(session: Session, settings: Settings, data: dict[str, Any]) -> L
     if slug is not None and not valid_vanity(slug):
         raise InvalidInput(
             "slug is not valid",
-            fields={"slug": ["3 to 64 of [A-Za-z0-9_-], starting with a letter or digit, not reserved"]},
+            fields={
+                "slug": ["3 to 64 of [A-Za-z0-9_-], starting with a letter or digit, not reserved"]
+            },
         )
     maker = CodeMaker(settings.hashids_salt)
     for _attempt in range(5):

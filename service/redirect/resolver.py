@@ -29,8 +29,14 @@ class Target:
 def resolve(session: Session, code: str) -> Target | None:
     row = session.execute(
         select(
-            Link.id, Link.destination, Link.platform, Link.status,
-            Campaign.slug, Campaign.utm_medium, Campaign.fallback_url, Campaign.ends_on,
+            Link.id,
+            Link.destination,
+            Link.platform,
+            Link.status,
+            Campaign.slug,
+            Campaign.utm_medium,
+            Campaign.fallback_url,
+            Campaign.ends_on,
             Influencer.handle,
         )
         .join(Partnership, Partnership.id == Link.partnership_id)
@@ -42,7 +48,11 @@ def resolve(session: Session, code: str) -> Target | None:
         return None
     tracked = merge_query(
         row.destination,
-        utm_params(platform=row.platform, medium=row.utm_medium,
-                   campaign_slug=row.slug, influencer_handle=row.handle),
+        utm_params(
+            platform=row.platform,
+            medium=row.utm_medium,
+            campaign_slug=row.slug,
+            influencer_handle=row.handle,
+        ),
     )
     return Target(row.id, tracked, row.fallback_url, row.status == "active", row.ends_on)

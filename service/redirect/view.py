@@ -40,7 +40,9 @@ def follow(code: str) -> Response:
             target = resolve(session, code)
     if target is None:
         metrics.REDIRECTS.labels("not_found").inc()
-        return Response(NOT_FOUND_PAGE, 404, {**_HEADERS, "Content-Type": "text/html; charset=utf-8"})
+        return Response(
+            NOT_FOUND_PAGE, 404, {**_HEADERS, "Content-Type": "text/html; charset=utf-8"}
+        )
 
     now = clock.now_utc()
     click_id = new_click_id()
@@ -68,7 +70,9 @@ def follow(code: str) -> Response:
             ip_hash=ip_hash(settings.ip_hash_key, address),
             user_agent=user_agent,
             referrer=(request.headers.get("Referer") or None) and request.headers["Referer"][:1024],
-            country=_country(request.headers.get("CF-IPCountry") if settings.trusted_proxies else None),
+            country=_country(
+                request.headers.get("CF-IPCountry") if settings.trusted_proxies else None
+            ),
             is_bot=reason is not None,
             bot_reason=reason,
             outcome=outcome,

@@ -34,7 +34,9 @@ def campaign_report(
         return groups.setdefault(str(key) if key is not None else "", Figures())
 
     click_key = {
-        "influencer": Link.influencer_id, "link": Link.id, "platform": Link.platform,
+        "influencer": Link.influencer_id,
+        "link": Link.id,
+        "platform": Link.platform,
         "day": _day(Click.occurred_at),
     }[group_by]
     for key, humans, unique, bots in session.execute(
@@ -52,15 +54,25 @@ def campaign_report(
         f.clicks, f.unique_clicks, f.bot_clicks = int(humans or 0), int(unique or 0), int(bots or 0)
 
     conv_key = {
-        "influencer": Conversion.influencer_id, "link": Conversion.link_id,
-        "platform": func.coalesce(Link.platform, ""), "day": _day(Conversion.occurred_at),
+        "influencer": Conversion.influencer_id,
+        "link": Conversion.link_id,
+        "platform": func.coalesce(Link.platform, ""),
+        "day": _day(Conversion.occurred_at),
     }[group_by]
     for key, currency, count, revenue in session.execute(
-        select(conv_key, Conversion.currency, func.count(),
-               func.sum(Conversion.amount_minor - Conversion.refunded_minor))
+        select(
+            conv_key,
+            Conversion.currency,
+            func.count(),
+            func.sum(Conversion.amount_minor - Conversion.refunded_minor),
+        )
         .outerjoin(Link, Link.id == Conversion.link_id)
-        .where(Conversion.campaign_id == campaign.id, Conversion.status != "cancelled",
-               Conversion.occurred_at >= lo, Conversion.occurred_at < hi)
+        .where(
+            Conversion.campaign_id == campaign.id,
+            Conversion.status != "cancelled",
+            Conversion.occurred_at >= lo,
+            Conversion.occurred_at < hi,
+        )
         .group_by(conv_key, Conversion.currency)
     ):
         f = fig(key)
@@ -68,15 +80,21 @@ def campaign_report(
         f.revenue[currency] = f.revenue.get(currency, 0) + int(revenue or 0)
 
     line_key = {
-        "influencer": CommissionLine.influencer_id, "link": Conversion.link_id,
-        "platform": func.coalesce(Link.platform, ""), "day": _day(CommissionLine.occurred_at),
+        "influencer": CommissionLine.influencer_id,
+        "link": Conversion.link_id,
+        "platform": func.coalesce(Link.platform, ""),
+        "day": _day(CommissionLine.occurred_at),
     }[group_by]
     for key, currency, amount in session.execute(
         select(line_key, CommissionLine.currency, func.sum(CommissionLine.amount_minor))
         .outerjoin(Conversion, Conversion.id == CommissionLine.conversion_id)
         .outerjoin(Link, Link.id == Conversion.link_id)
-        .where(CommissionLine.campaign_id == campaign.id, CommissionLine.status != "rejected",
-               CommissionLine.occurred_at >= lo, CommissionLine.occurred_at < hi)
+        .where(
+            CommissionLine.campaign_id == campaign.id,
+            CommissionLine.status != "rejected",
+            CommissionLine.occurred_at >= lo,
+            CommissionLine.occurred_at < hi,
+        )
         .group_by(line_key, CommissionLine.currency)
     ):
         f = fig(key)
@@ -95,4 +113,3 @@ def campaign_report(
         "rows": rows,
         "totals": render(totals),
     }
-

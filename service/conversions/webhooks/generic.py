@@ -32,7 +32,8 @@ class GenericOrder(Schema):
     tax = Amount(load_default="0")
     total = Amount(load_default=None, allow_none=True)
     promo_codes = fields.List(
-        fields.String(validate=validate.Length(max=64)), load_default=list,
+        fields.String(validate=validate.Length(max=64)),
+        load_default=list,
         validate=validate.Length(max=20),
     )
     click_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
@@ -104,8 +105,9 @@ def parse(payload: dict[str, Any]) -> ShopEvent:
         )
     if kind == "refund":
         data = GenericRefund().load(payload)
-        return RefundEvent(data["order_id"], data["refund_id"], data["occurred_at"],
-                           data["amount"], payload)
+        return RefundEvent(
+            data["order_id"], data["refund_id"], data["occurred_at"], data["amount"], payload
+        )
     if kind == "cancel":
         data = GenericCancel().load(payload)
         return CancelEvent(data["order_id"], data["occurred_at"], payload)

@@ -21,8 +21,9 @@ def _check_fresh(timestamp: str | None, now: int) -> int:
         raise Unauthorized("the signature timestamp is missing or malformed", code="bad_signature")
     ts = int(timestamp)
     if abs(now - ts) > TOLERANCE_SECONDS:
-        raise Unauthorized("the signature timestamp is outside the 5-minute tolerance",
-                           code="stale_signature")
+        raise Unauthorized(
+            "the signature timestamp is outside the 5-minute tolerance", code="stale_signature"
+        )
     return ts
 
 

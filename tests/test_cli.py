@@ -1,0 +1,120 @@
+"""The `afftrack` command, through Flask's CLI runner and as a real console script."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+
+from sqlalchemy import text
+
+from tests.flow import run_flow
+
+
+def db_of(app):
+    return app.extensions["afftrack"].db
+
+
+def test_keys_are_hashed_at_rest_and_scoped(pg_api):
+    token = pg_api.make_key("read")
+    with db_of(pg_api.app).engine.connect() as conn:
+        stored = conn.execute(text("SELECT key_hash, scope FROM api_keys")).all()
+    assert (hashlib.sha256(token.encode()).hexdigest(), "read") in stored
+    assert all(token not in row.key_hash for row in stored)
+    assert pg_api.get("/api/v1/influencers", key=token).status_code == 200
+    assert pg_api.post("/api/v1/influencers", {"handle": "x"}, key=token).status_code == 403
+
+
+def test_keys_create_refuses_a_bad_scope(sqlite_app):
+    result = sqlite_app.test_cli_runner().invoke(
+        args=["keys", "create", "--name", "x", "--scope", "admin"]
+    )
+    assert result.exit_code != 0
+
+
+def test_ledger_verify_finds_a_tampered_line(pg_api, frozen):
+    run_flow(pg_api, frozen, with_redis=True)
+    runner = pg_api.app.test_cli_runner()
+    assert runner.invoke(args=["ledger", "verify"]).exit_code == 0
+    with db_of(pg_api.app).engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE commission_lines SET amount_minor = amount_minor + 1 "
+                "WHERE kind = 'sale' AND amount_minor = 1080"
+            )
+        )
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 1
+    assert "expected 1080 EUR" in result.output
+
+
+def test_export_to_a_file_and_close(sqlite_api, frozen, tmp_path):
+    run_flow(sqlite_api, frozen, with_redis=False)  # closes 2026-10
+    runner = sqlite_api.app.test_cli_runner()
+    out = tmp_path / "oct.csv"
+    result = runner.invoke(args=["export", "commissions", "--month", "2026-10", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == sqlite_api.get("/api/v1/exports/commissions/2026-10").data
+    again = runner.invoke(args=["export", "commissions", "--month", "2026-10", "--close"])
+    assert again.exit_code != 0 and "already closed" in again.output
+    detail = runner.invoke(
+        args=["export", "commissions", "--month", "2026-10", "--detail", "--format", "json"]
+    )
+    assert detail.exit_code == 0 and '"kind":"reversal"' in detail.output
+
+
+def test_close_refuses_a_month_that_has_not_ended(sqlite_api, frozen):
+    frozen.set("2026-10-20T00:00:00Z")
+    result = sqlite_api.app.test_cli_runner().invoke(
+        args=["export", "commissions", "--month", "2026-10", "--close"]
+    )
+    assert result.exit_code != 0 and "has not ended" in result.output
+    response = sqlite_api.post("/api/v1/exports/commissions/2026-10/close")
+    assert response.status_code == 409 and response.json["error"]["code"] == "period_open"
+
+
+def test_worker_without_redis_says_so(sqlite_app):
+    result = sqlite_app.test_cli_runner().invoke(args=["worker", "--drain"])
+    assert result.exit_code == 0 and "REDIS_URL is not set" in result.output
+
+
+def test_demo_then_redirect_as_a_new_user_would(tmp_path):
+    """`afftrack demo` on a bare directory (embedded SQLite), then follow a printed URL."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
+    script = os.path.join(os.path.dirname(sys.executable), "afftrack")
+    first = subprocess.run(
+        [script, "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "afftrack.db").exists()
+    urls = [word for word in first.stdout.split() if "/r/" in word]
+    assert len(urls) == 3
+    second = subprocess.run(
+        [script, "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert second.returncode == 0
+    assert [w for w in second.stdout.split() if "/r/" in w] == urls  # idempotent
+
+    from service.app import create_app
+    from service.config import from_env
+
+    app = create_app(from_env({}, database_url=f"sqlite:///{tmp_path / 'afftrack.db'}"))
+    code = urls[0].rsplit("/", 1)[1]
+    response = app.test_client().get(f"/r/{code}", headers={"User-Agent": "Mozilla/5.0"})
+    assert response.status_code == 302
+    assert "utm_campaign=demo-spring" in response.headers["Location"]
+    assert "aff_click=" in response.headers["Location"]
+    app.extensions["afftrack"].db.dispose()
