@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 from importlib.resources import files
 
-from alembic import command
-from alembic.config import Config
+# Alembic's INFO lines (plugins, each step) are noise in `afftrack demo`/`serve` output.
+logging.getLogger("alembic").setLevel(logging.WARNING)
+
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
 
 
 def alembic_config(database_url: str) -> Config:
@@ -17,6 +20,4 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    # Alembic's per-step INFO lines are noise in `afftrack demo`/`serve` output.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     command.upgrade(alembic_config(database_url), revision)

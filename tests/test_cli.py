@@ -118,3 +118,49 @@ def test_demo_then_redirect_as_a_new_user_would(tmp_path):
     assert "utm_campaign=demo-spring" in response.headers["Location"]
     assert "aff_click=" in response.headers["Location"]
     app.extensions["afftrack"].db.dispose()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_runs_gunicorn_with_the_deploy_config(tmp_path):
+    """The README's first command: demo, then serve; a real HTTP redirect comes back."""
+    import http.client
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
+    env["GUNICORN_WORKERS"] = "1"
+    script = os.path.join(os.path.dirname(sys.executable), "afftrack")
+    demo = subprocess.run([script, "demo"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    code = next(w for w in demo.stdout.split() if "/r/" in w).rsplit("/", 1)[1]
+    port = _free_port()
+    server = subprocess.Popen([script, "serve", "--port", str(port)], cwd=tmp_path, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            try:
+                conn.request("GET", "/healthz")
+                assert conn.getresponse().status == 200
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "serve did not answer within 30 s"
+                time.sleep(0.2)
+            finally:
+                conn.close()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", f"/r/{code}", headers={"User-Agent": "Mozilla/5.0"})
+        response = conn.getresponse()
+        conn.close()
+        assert response.status == 302
+        assert "utm_source=" in response.getheader("Location")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
