@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,7 @@ def make_redis(url: str | None, socket_timeout: float = 0.5) -> redis_lib.Redis 
 def create_app(settings: config_module.Settings | None = None, **flask_config: Any) -> Flask:
     settings = settings or config_module.from_env()
     logs.configure(settings.log_level)
+    logging.getLogger(__name__).info("afftrack starting", extra={"settings": settings.redacted()})
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False, **flask_config)
     app.json.sort_keys = False  # type: ignore[attr-defined]

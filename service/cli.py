@@ -35,8 +35,16 @@ def serve_command(host: str, port: int) -> None:
     conf = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
     if not conf.exists():
         conf = Path.cwd() / "deploy" / "gunicorn.conf.py"
-    args = [sys.executable, "-m", "gunicorn", "-c", str(conf), "--bind", f"{host}:{port}",
-            "service.wsgi:app"]
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        str(conf),
+        "--bind",
+        f"{host}:{port}",
+        "service.wsgi:app",
+    ]
     click.echo(f"afftrack serving on http://{host}:{port}", err=True)
     os.execv(args[0], args)  # noqa: S606 - replaces this process with gunicorn
 

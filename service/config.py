@@ -14,6 +14,8 @@ class ConfigError(ValueError):
 
 
 DEFAULT_SQLITE_FILE = "afftrack.db"
+# Fine for the embedded demo; refused with a real database (see Settings.__post_init__).
+DEV_DEFAULTS = {"hashids_salt": "afftrack-dev-salt", "ip_hash_key": "afftrack-dev-ip-key"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,15 @@ class Settings:
         if not self.public_url.startswith(("http://", "https://")):
             raise ConfigError("AFFTRACK_PUBLIC_URL must be an http(s) URL")
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
+
+        if not self.is_sqlite:
+            # The development defaults are public; a real deployment must set its own.
+            for name, var in (
+                ("hashids_salt", "AFFTRACK_HASHIDS_SALT"),
+                ("ip_hash_key", "AFFTRACK_IP_HASH_KEY"),
+            ):
+                if getattr(self, name) == DEV_DEFAULTS[name]:
+                    raise ConfigError(f"{var} must be set when DATABASE_URL is not SQLite")
 
     @property
     def zone(self) -> ZoneInfo:

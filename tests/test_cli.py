@@ -136,12 +136,24 @@ def test_serve_runs_gunicorn_with_the_deploy_config(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
     env["GUNICORN_WORKERS"] = "1"
     script = os.path.join(os.path.dirname(sys.executable), "afftrack")
-    demo = subprocess.run([script, "demo"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    demo = subprocess.run(
+        [script, "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     code = next(w for w in demo.stdout.split() if "/r/" in w).rsplit("/", 1)[1]
     port = _free_port()
-    server = subprocess.Popen([script, "serve", "--port", str(port)], cwd=tmp_path, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [script, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
