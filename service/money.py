@@ -56,7 +56,7 @@ EXPONENTS: dict[str, int] = {code: _EXPONENT_OVERRIDES.get(code, 2) for code in 
 # BIGINT overflow while allowing any real order.
 MAX_MINOR = 10**15
 
-_AMOUNT_RE = re.compile(r"^(-)?(\d{1,18})(?:\.(\d{1,6}))?$")
+_AMOUNT_RE = re.compile(r"^(-)?([0-9]{1,18})(?:\.([0-9]{1,6}))?\Z")
 
 
 class MoneyError(ValueError):
@@ -117,7 +117,7 @@ def round_half_even(value: Fraction) -> int:
     return floor
 
 
-_RATE_RE = re.compile(r"^\d{1,3}(?:\.\d{1,6})?$")
+_RATE_RE = re.compile(r"^[0-9]{1,3}(?:\.[0-9]{1,6})?\Z")
 
 
 def parse_rate(text: str) -> Fraction:

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 from service.errors import InvalidInput
 
-PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+PERIOD_RE = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])\Z")
 
 
 def parse_period(text: str) -> tuple[int, int]:
-    match = PERIOD_RE.match(text or "")
+    match = PERIOD_RE.match(text) if isinstance(text, str) else None
     if not match or not 2000 <= int(match.group(1)) <= 2100:
         raise InvalidInput("period must be YYYY-MM", fields={"period": ["must be YYYY-MM"]})
     return int(match.group(1)), int(match.group(2))

@@ -23,8 +23,8 @@ PLATFORMS = (
     "blog",
     "other",
 )
-HANDLE_RE = re.compile(r"^[a-z0-9._-]{2,40}$")
-DECIMAL_RE = re.compile(r"^-?\d{1,18}(\.\d{1,6})?$")
+HANDLE_RE = re.compile(r"^[a-z0-9._-]{2,40}\Z")
+DECIMAL_RE = re.compile(r"^-?[0-9]{1,18}(\.[0-9]{1,6})?\Z")
 
 
 class Currency(fields.String):
@@ -48,8 +48,19 @@ class Amount(fields.String):
         return text
 
 
+def unsafe_url_chars(value: str) -> bool:
+    """Backslashes, spaces and control characters: browsers and Python disagree on what
+    such a URL means (``https://evil.com\\.shop.example`` goes to evil.com)."""
+    return "\\" in value or any(ord(c) <= 32 or ord(c) == 127 for c in value)
+
+
 def http_url(value: str) -> None:
-    parts = urlsplit(value)
+    if unsafe_url_chars(value):
+        raise ValidationError("must not contain backslashes, spaces or control characters")
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        raise ValidationError("not a valid URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError("must be an http(s) URL with a host")
 

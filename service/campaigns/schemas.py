@@ -6,11 +6,12 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from service.campaigns.models import Campaign, Partnership
 from service.commissions.rules import RuleError, parse_rules
+from service.links.destinations import destination_error
 from service.money import MoneyError, parse_amount
 from service.schemas import Amount, Currency, Id, ListQuery, Url, money_out
 
-SLUG_RE = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-DOMAIN_RE = r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$|^localhost$"
+SLUG_RE = r"^[a-z0-9][a-z0-9_-]{0,63}\Z"
+DOMAIN_RE = r"^(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z|^localhost\Z"
 
 
 def rules_field(**kwargs: Any) -> fields.List:
@@ -62,7 +63,7 @@ class CampaignIn(Schema):
         load_default=30, strict=True, validate=validate.Range(min=0, max=365)
     )
     utm_medium = fields.String(
-        load_default="influencer", validate=validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$")
+        load_default="influencer", validate=validate.Regexp(r"^[A-Za-z0-9._-]{1,64}\Z")
     )
     commission_rules = rules_field(required=True)
 
@@ -72,8 +73,15 @@ class CampaignIn(Schema):
         start, end = data.get("starts_on"), data.get("ends_on")
         if start and (start.year < 2000 or start.year > 2100):
             errors["starts_on"] = ["must be between 2000 and 2100"]
-        if start and end and end < start:
+        if end and (end.year < 2000 or end.year > 2100):
+            errors["ends_on"] = ["must be between 2000 and 2100"]
+        elif start and end and end < start:
             errors["ends_on"] = ["must not be before starts_on"]
+        domains, fallback = data.get("allowed_domains"), data.get("fallback_url")
+        if domains and fallback:
+            problem = destination_error(fallback, domains)
+            if problem:
+                errors["fallback_url"] = [problem]
         currency = data.get("currency")
         if currency:
             for name in ("budget", "monthly_cap_per_influencer"):

@@ -12,10 +12,10 @@ import re
 _PATTERNS: tuple[tuple[str, str], ...] = (
     ("facebook", r"facebookexternalhit|facebookcatalog|facebot|meta-externalagent"),
     ("instagram", r"instagram.*bot|ig_preview"),
-    ("twitter", r"twitterbot"),
     ("slack", r"slackbot|slack-imgproxy"),
     ("whatsapp", r"whatsapp/"),
-    ("telegram", r"telegrambot"),
+    ("telegram", r"telegrambot"),  # before twitter: "TelegramBot (like TwitterBot)"
+    ("twitter", r"twitterbot"),
     ("discord", r"discordbot"),
     ("linkedin", r"linkedinbot"),
     (
@@ -34,7 +34,8 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"go-http-client|java/|okhttp|axios|node-fetch|undici|libwww-perl|"
         r"php/|guzzlehttp|ruby|httpie|wrk|apachebench|ab/)",
     ),
-    ("generic_bot", r"\b(bot|crawler|spider|crawl|scraper|headlesschrome|phantomjs)\b"),
+    # "AhrefsBot", "GPTBot", "bingbot/2.0": bot at the end of a word.
+    ("generic_bot", r"bot\b|\b(crawler|spider|crawl|scraper|headlesschrome|phantomjs)\b"),
 )
 _COMPILED = tuple((reason, re.compile(pattern, re.IGNORECASE)) for reason, pattern in _PATTERNS)
 

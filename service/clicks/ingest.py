@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from redis import Redis
 from redis.exceptions import RedisError, ResponseError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from service import metrics
 from service.clicks.models import Click
@@ -84,8 +84,20 @@ class ClickWorker:
             except (KeyError, ValueError):
                 bad.append(entry_id)
         if rows:
-            with self.db.session() as session:
-                insert_ignore(session, Click.__table__, rows, ["id"])
+            try:
+                self._insert(rows)
+            except (IntegrityError, DataError):
+                # One poisoned row (an unknown link, say) must not hold the batch back
+                # forever: write the rows one by one and drop those the database refuses.
+                good_rows, good_ids = [], []
+                for entry_id, row in zip(ids, rows, strict=True):
+                    try:
+                        self._insert([row])
+                        good_rows.append(row)
+                        good_ids.append(entry_id)
+                    except (IntegrityError, DataError):
+                        bad.append(entry_id)
+                rows, ids = good_rows, good_ids
         if bad:
             log.error("dropping malformed click entries", extra={"count": len(bad)})
             self.stats.dropped += len(bad)
@@ -98,6 +110,10 @@ class ClickWorker:
         self.stats.written += len(rows)
         self.stats.batches += 1
         metrics.CLICKS_WRITTEN.inc(len(rows))
+
+    def _insert(self, rows: list[dict[str, object]]) -> None:
+        with self.db.session() as session:
+            insert_ignore(session, Click.__table__, rows, ["id"])
 
     def _reclaim(self, min_idle_ms: int) -> list[tuple[str, dict[str, str]]]:
         result = self.redis.xautoclaim(

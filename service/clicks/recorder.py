@@ -61,10 +61,13 @@ class ClickRecord:
 
 def row_from_fields(fields: dict[str, str]) -> dict[str, Any]:
     """A stream entry back into a ``clicks`` row (raises on a malformed entry)."""
+    occurred_at = datetime.fromisoformat(fields["occurred_at"])
+    if occurred_at.tzinfo is None:
+        raise ValueError("click time without a zone")
     return {
         "id": fields["id"],
         "link_id": fields["link_id"],
-        "occurred_at": datetime.fromisoformat(fields["occurred_at"]),
+        "occurred_at": occurred_at,
         "ip_hash": fields["ip_hash"],
         "user_agent": fields.get("user_agent", ""),
         "referrer": fields.get("referrer") or None,
@@ -126,7 +129,8 @@ def _seen_recently(session: Session, click: ClickRecord) -> bool:
             Click.link_id == click.link_id,
             Click.ip_hash == click.ip_hash,
             Click.user_agent == click.user_agent,
-            Click.is_bot.is_(False),
+            # Measured from the visitor's last *counted* click, as the Redis key does.
+            Click.is_unique.is_(True),
             Click.occurred_at > click.occurred_at - UNIQUE_WINDOW,
         )
         .limit(1)

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, and_, not_, select
 from sqlalchemy.orm import Session
 
 from service import clock
-from service.campaigns.models import Partnership
+from service.campaigns.service import find_partnership
 from service.commissions.engine import append_line
 from service.commissions.models import CommissionLine
 from service.db import new_id
@@ -60,17 +60,7 @@ def get_line(session: Session, line_id: str) -> CommissionLine:
 
 def adjust(session: Session, data: dict[str, Any], key_id: str) -> CommissionLine:
     """A manual adjustment line, due now, carrying its reason and the key that made it."""
-    partnership = session.scalar(
-        select(Partnership).where(
-            Partnership.campaign_id == data["campaign_id"],
-            Partnership.influencer_id == data["influencer_id"],
-        )
-    )
-    if partnership is None:
-        raise InvalidInput(
-            "unknown reference",
-            fields={"influencer_id": ["this influencer is not a partner of the campaign"]},
-        )
+    partnership = find_partnership(session, data["campaign_id"], data["influencer_id"])
     try:
         amount = parse_amount(data["amount"], data["currency"], allow_negative=True)
     except MoneyError as exc:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import logging
 
 from flask import Blueprint, Response, jsonify, request
@@ -14,7 +13,7 @@ from service.conversions.webhooks import SOURCES, is_woocommerce_ping
 from service.errors import AfftrackError, NotFound, NotSupported, Unavailable
 from service.http.auth import require
 from service.http.context import session, settings
-from service.http.request import load_query
+from service.http.request import load_query, parse_json_object
 from service.http.views import one, page
 
 log = logging.getLogger(__name__)
@@ -49,13 +48,10 @@ def _receive(source: str) -> tuple[Response, int]:
         # Verified, but this source's format is not understood yet: 501 makes the
         # platform retry later rather than lose the order.
         raise NotSupported(f"{source} payloads are not supported yet")
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise AfftrackError("the body is not valid JSON", code="malformed_json") from None
-    if not isinstance(payload, dict):
+    if not body.lstrip().startswith(b"{"):
+        # A platform's event is always an object; anything else is a broken delivery.
         raise AfftrackError("the body must be a JSON object", code="malformed_json")
-    event = spec.parse(payload)
+    event = spec.parse(parse_json_object(body))
     s = session()
     try:
         outcome = ingest(s, settings(), source, event)

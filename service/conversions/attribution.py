@@ -90,9 +90,9 @@ def query_params(url: str | None) -> dict[str, str]:
 
 def click_id_from(explicit: str | None, landing_url: str | None, param: str) -> str | None:
     """The click id given outright, else the one carried in the landing URL."""
-    if explicit:
-        return explicit.strip() or None
-    return query_params(landing_url).get(param) or None
+    found = explicit.strip() if explicit else query_params(landing_url).get(param)
+    # Ours are 16 URL-safe characters; anything long is not one of ours.
+    return found if found and len(found) <= 40 else None
 
 
 def utm_from(landing_url: str | None) -> tuple[str, str] | None:

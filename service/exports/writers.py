@@ -44,7 +44,7 @@ DETAIL_COLUMNS = (
     "status",
     "reason",
 )
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?\Z")
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 

@@ -8,7 +8,7 @@ import secrets
 from hashids import Hashids
 
 MIN_LENGTH = 6
-VANITY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
+VANITY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}\Z")
 # Paths under /r/ that must never be taken by a vanity slug.
 RESERVED = frozenset({"api", "admin", "healthz", "readyz", "metrics", "static", "dashboard"})
 

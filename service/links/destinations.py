@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from service.schemas import unsafe_url_chars
+
 
 def destination_error(url: str, allowed_domains: Iterable[str]) -> str | None:
     """Why ``url`` may not be a destination, or ``None`` if it may.
@@ -12,6 +14,8 @@ def destination_error(url: str, allowed_domains: Iterable[str]) -> str | None:
     It must be http(s), carry no credentials, and its host must be one of the
     campaign's allowed domains or a subdomain of one.
     """
+    if unsafe_url_chars(url):
+        return "must not contain backslashes, spaces or control characters"
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower().rstrip(".")

@@ -6,7 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from service.schemas import Id, ListQuery
 
-CODE_RE = r"^\s*[A-Za-z0-9][A-Za-z0-9_-]{2,31}\s*$"
+CODE_RE = r"^[ \t]*[A-Za-z0-9][A-Za-z0-9_-]{2,31}[ \t]*\Z"
 
 
 class PromoCodeIn(Schema):

@@ -20,6 +20,9 @@ class ReportQuery(Schema):
 
     @validates_schema
     def _range(self, data: dict[str, Any], **_: Any) -> None:
+        for name, key in (("from", "from_"), ("to", "to")):
+            if not 2000 <= data[key].year <= 2100:
+                raise ValidationError({name: ["must be between 2000 and 2100"]})
         if data["to"] < data["from_"]:
             raise ValidationError({"to": ["must not be before from"]})
         if (data["to"] - data["from_"]).days > 3660:

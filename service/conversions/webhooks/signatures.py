@@ -5,11 +5,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 
 from service.errors import Unauthorized
 
 TOLERANCE_SECONDS = 300
+_TIMESTAMP_RE = re.compile(r"[0-9]{1,12}\Z")
+
+
+def _same(expected: str, given: str) -> bool:
+    """Constant-time comparison that also refuses non-ASCII input instead of raising."""
+    return given.isascii() and hmac.compare_digest(expected.encode(), given.encode())
 
 
 def _hmac(secret: str, message: bytes) -> bytes:
@@ -17,9 +24,9 @@ def _hmac(secret: str, message: bytes) -> bytes:
 
 
 def _check_fresh(timestamp: str | None, now: int) -> int:
-    if not timestamp or not timestamp.strip().isdigit() or len(timestamp.strip()) > 12:
+    if not timestamp or not _TIMESTAMP_RE.match(timestamp.strip()):
         raise Unauthorized("the signature timestamp is missing or malformed", code="bad_signature")
-    ts = int(timestamp)
+    ts = int(timestamp.strip())
     if abs(now - ts) > TOLERANCE_SECONDS:
         raise Unauthorized(
             "the signature timestamp is outside the 5-minute tolerance", code="stale_signature"
@@ -32,7 +39,7 @@ def verify_base64_hmac(body: bytes, header: str | None, secret: str) -> None:
     if not header:
         raise Unauthorized("the signature header is missing", code="bad_signature")
     expected = base64.b64encode(_hmac(secret, body)).decode()
-    if not hmac.compare_digest(expected, header.strip()):
+    if not _same(expected, header.strip()):
         raise Unauthorized("the signature does not match the body", code="bad_signature")
 
 
@@ -46,7 +53,7 @@ def verify_stripe(body: bytes, header: str | None, secret: str, now: int) -> Non
         parts.setdefault(key, []).append(value)
     ts = _check_fresh((parts.get("t") or [None])[0], now)
     expected = _hmac(secret, f"{ts}.".encode() + body).hex()
-    if not any(hmac.compare_digest(expected, sig) for sig in parts.get("v1", [])):
+    if not any(_same(expected, sig) for sig in parts.get("v1", [])):
         raise Unauthorized("the signature does not match the body", code="bad_signature")
 
 
@@ -58,7 +65,7 @@ def verify_generic(body: bytes, headers: Mapping[str, str], secret: str, now: in
     if scheme != "sha256" or not signature:
         raise Unauthorized("X-Afftrack-Signature must be sha256=<hex>", code="bad_signature")
     expected = _hmac(secret, f"{ts}.".encode() + body).hex()
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    if not _same(expected, signature.strip().lower()):
         raise Unauthorized("the signature does not match the body", code="bad_signature")
 
 
