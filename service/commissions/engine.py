@@ -118,6 +118,10 @@ def record_reversal(
         amount = reversal_amount(
             sale.amount_minor, conversion.amount_minor, refunded_before_minor, refunded_now_minor
         )
+        if conversion.amount_minor <= 0 and event.kind == "cancel":
+            # A fully discounted order has no refundable share, but a flat line on it
+            # still goes when the order is cancelled.
+            amount = -sale.amount_minor
         if amount == 0:
             continue
         written += append_line(

@@ -99,8 +99,26 @@ def reject(session: Session, line_id: str, reason: str, key_id: str) -> Commissi
         raise Conflict("the line is already paid; add an adjustment instead", code="already_paid")
     if line.status == "rejected":
         raise Conflict("the line is already rejected", code="already_rejected")
+    if line.kind == "reversal":
+        raise Conflict(
+            "a reversal follows its line; reject the line it reverses instead",
+            code="not_rejectable",
+        )
+    # The line's reversals go with it, or the influencer would owe for a rejected sale.
+    reversals = session.scalars(
+        select(CommissionLine)
+        .where(CommissionLine.reverses_line_id == line.id, CommissionLine.kind == "reversal")
+        .with_for_update()
+    ).all()
+    if any(r.status == "paid" or r.export_id is not None for r in reversals):
+        raise Conflict(
+            "a reversal of this line is already paid; add an adjustment instead",
+            code="already_paid",
+        )
     now = clock.now_utc()
     line.status = "rejected"
+    for reversal in reversals:
+        reversal.status = "rejected"
     append_line(
         session,
         idempotency_key=f"rejection:{line.id}",

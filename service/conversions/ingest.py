@@ -184,7 +184,7 @@ def _apply(session: Session, conversion: Conversion, event: ConversionEvent) -> 
     event.conversion_id = conversion.id
     event.applied_at = now
     remaining = conversion.amount_minor - conversion.refunded_minor
-    if conversion.status == "cancelled" or remaining <= 0:
+    if conversion.status == "cancelled" or (remaining <= 0 and event.kind != "cancel"):
         event.amount_minor = 0
         event.note = "nothing left to reverse"
         return

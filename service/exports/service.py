@@ -19,7 +19,9 @@ from service.errors import Conflict, InvalidInput
 from service.exports import writers
 from service.exports.models import Export
 from service.exports.statement import (
+    CARRY_KEY,
     CARRY_REASON,
+    Selection,
     detail_lines,
     line_filter,
     select_period,
@@ -89,15 +91,17 @@ def close(session: Session, period: str, zone: str = "UTC") -> Export:
     except IntegrityError:
         session.rollback()
         raise Conflict(f"{period} is already closed", code="already_closed") from None
-    rows = list(summary_rows(session, sel))  # one row per influencer and currency
-    open_lines = line_filter(sel, now)
+    # Take the lines first, then compute from exactly the lines taken: a line written
+    # meanwhile is either in both or in neither.
     result = session.execute(
         update(CommissionLine)
-        .where(open_lines)
+        .where(line_filter(sel, now))
         .values(status="paid", export_id=export.id)
         .execution_options(synchronize_session=False)
     )
     line_count = result.rowcount or 0  # type: ignore[attr-defined]
+    taken = Selection(sel.period, sel.start, sel.end, export)
+    rows = list(summary_rows(session, taken, project_carry=True))
     next_period = period_of(sel.end, zone)
     for row in rows:
         if row.carried_forward <= 0:
@@ -112,7 +116,7 @@ def close(session: Session, period: str, zone: str = "UTC") -> Export:
         append_line(
             session,
             **base,
-            idempotency_key=f"carry:{period}:{row.influencer_id}:{row.currency}",
+            idempotency_key=f"{CARRY_KEY}:{period}:{row.influencer_id}:{row.currency}",
             amount_minor=row.carried_forward,
             due_at=sel.end,
             status="paid",

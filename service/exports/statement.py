@@ -24,6 +24,7 @@ from service.periods import period_bounds
 
 GROSS_KINDS = ("sale", "cpc", "per_post", "true_up")
 CARRY_REASON = "negative balance carried forward to {next}"
+CARRY_KEY = "carry"  # idempotency-key prefix of the line that carries a balance out
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,13 @@ def line_filter(sel: Selection, now: datetime | None = None) -> ColumnElement[bo
     )
 
 
-def summary_rows(session: Session, sel: Selection) -> Iterator[SummaryRow]:
+def summary_rows(
+    session: Session, sel: Selection, *, project_carry: bool | None = None
+) -> Iterator[SummaryRow]:
+    """Rows per influencer and currency. ``project_carry`` (default: for an open month)
+    shows a negative net as carried forward, as closing will write it."""
+    if project_carry is None:
+        project_carry = not sel.closed
     L = CommissionLine
     amount = L.amount_minor
     stmt = (
@@ -86,9 +93,8 @@ def summary_rows(session: Session, sel: Selection) -> Iterator[SummaryRow]:
             func.sum(
                 case(
                     (
-                        and_(
-                            L.kind == "adjustment", L.reason.like("negative balance%"), amount > 0
-                        ),
+                        # Known by its key, never by its (free-text) reason.
+                        L.idempotency_key.like(f"{CARRY_KEY}:%"),
                         amount,
                     ),
                     else_=0,
@@ -128,7 +134,7 @@ def summary_rows(session: Session, sel: Selection) -> Iterator[SummaryRow]:
         gross, rev, adj, carried = int(gross), int(rev), int(adj), int(carried)
         net = gross + rev + adj
         lines = int(count)
-        if not sel.closed and net < 0:
+        if project_carry and net < 0:
             # Shown as it will be written on close (see the module docstring).
             carried, adj, net, lines = -net, adj - net, 0, lines + 1
         yield SummaryRow(
