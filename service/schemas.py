@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from service.money import MAX_MINOR, is_currency
+from service.money import is_currency
 
 PLATFORMS = (
     "instagram",
@@ -84,8 +84,3 @@ def money_out(minor: int | None, currency: str) -> str | None:
     from service.money import format_amount
 
     return None if minor is None else format_amount(minor, currency)
-
-
-def check_minor(minor: int) -> None:
-    if abs(minor) > MAX_MINOR:
-        raise ValidationError("amount is too large")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from service.money import exponent, format_amount, round_half_even
+from service.money import format_amount, round_half_even
 
 
 @dataclass
@@ -53,7 +53,6 @@ def render(f: Figures) -> dict[str, Any]:
             "epc": epc,
             "roi": ratio(revenue - cost, cost),
         }
-        exponent(cur)
     return {
         "clicks": f.clicks,
         "unique_clicks": f.unique_clicks,
