@@ -79,32 +79,31 @@ def test_worker_without_redis_says_so(sqlite_app):
     assert result.exit_code == 0 and "REDIS_URL is not set" in result.output
 
 
-def test_demo_then_redirect_as_a_new_user_would(tmp_path):
-    """`afftrack demo` on a bare directory (embedded SQLite), then follow a printed URL."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
-    script = os.path.join(os.path.dirname(sys.executable), "afftrack")
-    first = subprocess.run(
-        [script, "demo"],
-        cwd=tmp_path,
+AFFTRACK = os.path.join(os.path.dirname(sys.executable), "afftrack")
+
+
+def run_demo(cwd, env) -> subprocess.CompletedProcess:
+    """The installed console script, as a new user runs it."""
+    return subprocess.run(
+        [AFFTRACK, "demo"],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_demo_then_redirect_as_a_new_user_would(tmp_path):
+    """`afftrack demo` on a bare directory (embedded SQLite), then follow a printed URL."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
+    first = run_demo(tmp_path, env)
     assert first.returncode == 0, first.stderr
     assert (tmp_path / "afftrack.db").exists()
     urls = [word for word in first.stdout.split() if "/r/" in word]
     assert len(urls) == 3
-    second = subprocess.run(
-        [script, "demo"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    second = run_demo(tmp_path, env)
     assert second.returncode == 0
     assert [w for w in second.stdout.split() if "/r/" in w] == urls  # idempotent
 
@@ -135,20 +134,12 @@ def test_serve_runs_gunicorn_with_the_deploy_config(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
     env["GUNICORN_WORKERS"] = "1"
-    script = os.path.join(os.path.dirname(sys.executable), "afftrack")
-    demo = subprocess.run(
-        [script, "demo"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+
+    demo = run_demo(tmp_path, env)
     code = next(w for w in demo.stdout.split() if "/r/" in w).rsplit("/", 1)[1]
     port = _free_port()
     server = subprocess.Popen(
-        [script, "serve", "--port", str(port)],
+        [AFFTRACK, "serve", "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -59,8 +59,7 @@ def lock_order(session: Session, source: str, order_id: str) -> None:
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-def _attribution(session: Session, settings: Settings, order: OrderEvent) -> Attribution | None:
-    click_id = click_id_from(order.click_id, order.landing_url, settings.click_param)
+def _attribution(session: Session, order: OrderEvent, click_id: str | None) -> Attribution | None:
     utm = utm_from(order.landing_url)
     return attribute(
         order.occurred_at,
@@ -71,7 +70,8 @@ def _attribution(session: Session, settings: Settings, order: OrderEvent) -> Att
 
 
 def _order(session: Session, settings: Settings, source: str, order: OrderEvent) -> Outcome:
-    found = _attribution(session, settings, order)
+    click_id = click_id_from(order.click_id, order.landing_url, settings.click_param)
+    found = _attribution(session, order, click_id)
     cand = found.candidate if found else None
     conversion_id = new_id("cnv")
     inserted = insert_ignore(
@@ -89,7 +89,7 @@ def _order(session: Session, settings: Settings, source: str, order: OrderEvent)
             "refunded_minor": 0,
             "status": "open",
             "promo_codes": order.promo_codes,
-            "click_id": click_id_from(order.click_id, order.landing_url, settings.click_param),
+            "click_id": click_id,
             "customer_id": order.customer_id,
             "landing_url": order.landing_url,
             "method": found.method if found else None,
