@@ -8,11 +8,14 @@ from typing import Any
 
 import redis as redis_lib
 from flask import Flask
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from service import config as config_module
 from service import logs
-from service.clicks.recorder import ClickRecorder
 from service.db import Database
+from service.redirect.api import RedirectMiddleware
+from service.redirect.service import Redirector, watch_changes
 
 MAX_BODY_BYTES = 1024 * 1024  # SPEC §7: bodies over 1 MiB are refused (413)
 
@@ -22,7 +25,7 @@ class Services:
     settings: config_module.Settings
     db: Database
     redis: redis_lib.Redis | None
-    clicks: ClickRecorder
+    redirector: Redirector
 
 
 def make_redis(url: str | None, socket_timeout: float = 0.5) -> redis_lib.Redis | None:
@@ -36,6 +39,8 @@ def make_redis(url: str | None, socket_timeout: float = 0.5) -> redis_lib.Redis 
         socket_timeout=socket_timeout,
         decode_responses=True,
         health_check_interval=30,
+        # No silent retries: a dead Redis must cost one timeout, then the breaker opens.
+        retry=Retry(NoBackoff(), 0),
     )
 
 
@@ -49,12 +54,13 @@ def create_app(settings: config_module.Settings | None = None, **flask_config: A
 
     db = Database(settings.database_url)
     redis = make_redis(settings.redis_url)
+    redirector = Redirector(settings, db, redis)
+    watch_changes(db.sessions, redirector)
     app.extensions["afftrack"] = Services(
-        settings=settings,
-        db=db,
-        redis=redis,
-        clicks=ClickRecorder(db, redis, settings.click_stream),
+        settings=settings, db=db, redis=redis, redirector=redirector
     )
+    # /r/<code> is answered before Flask sees the request (service/redirect/api.py).
+    app.wsgi_app = RedirectMiddleware(app.wsgi_app, redirector, settings)  # type: ignore[method-assign]
 
     from service.campaigns.api import bp as campaigns
     from service.commissions.api import bp as commissions
@@ -69,11 +75,9 @@ def create_app(settings: config_module.Settings | None = None, **flask_config: A
     from service.influencers.api import bp as influencers
     from service.links.api import bp as links
     from service.promo_codes.api import bp as promo_codes
-    from service.redirect.view import bp as redirect
     from service.reports.api import bp as reports
 
     for blueprint in (
-        redirect,
         webhooks,
         health,
         openapi,

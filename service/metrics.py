@@ -24,6 +24,12 @@ from prometheus_client import (
 REDIRECTS = Counter("afftrack_redirects_total", "Redirects served", ["outcome"])
 CLICKS_QUEUED = Counter("afftrack_clicks_queued_total", "Clicks appended to the Redis stream")
 CLICKS_WRITTEN = Counter("afftrack_clicks_written_total", "Clicks written to the database")
+CLICKS_LOST = Counter(
+    "afftrack_clicks_lost_total", "Clicks that could not be recorded (Redis and database down)"
+)
+REDIS_FALLBACKS = Counter(
+    "afftrack_redirect_redis_fallbacks_total", "Redirects served without Redis"
+)
 WEBHOOKS = Counter("afftrack_webhooks_total", "Webhooks received", ["source", "outcome"])
 COMMISSION_LINES = Counter("afftrack_commission_lines_total", "Commission lines appended", ["kind"])
 STREAM_LAG = Gauge(

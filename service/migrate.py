@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from importlib.resources import files
 
 # Alembic's INFO lines (plugins, each step) are noise in `afftrack demo`/`serve` output.
@@ -10,6 +11,8 @@ logging.getLogger("alembic").setLevel(logging.WARNING)
 
 from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
+
+_PARTITION = re.compile(r"^clicks_\d{4}_\d{2}$")
 
 
 def alembic_config(database_url: str) -> Config:
@@ -21,3 +24,13 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """What autogenerate compares: not the clicks table's monthly partitions (they are
+    created at run time, :mod:`service.clicks.partitions`), nor their indexes."""
+    table = getattr(obj, "table", obj) if type_ != "table" else obj
+    table_name = getattr(table, "name", name) or ""
+    return not (reflected and _PARTITION.match(table_name))

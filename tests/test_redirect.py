@@ -573,13 +573,20 @@ def test_visitor_counts_again_once_the_redis_key_expires(pg_api):
 # --- client address and its hash ---------------------------------------------------------------
 
 
+def day_of(clicks: dict[str, dict[str, Any]]):
+    """The UTC day of the stored clicks (the daily salt the hashes were made with)."""
+    days = {row["occurred_at"].date() for row in clicks.values()}
+    assert len(days) == 1
+    return days.pop()
+
+
 def test_forwarded_for_is_ignored_without_trusted_proxies(any_api):
     link = tracked_link(any_api)
     first = visit(any_api, link.code, X_Forwarded_For="198.51.100.1")
     second = visit(any_api, link.code, X_Forwarded_For="198.51.100.2")
     clicks = stored_clicks(any_api)
     assert clicks[click_id(first)]["ip_hash"] == clicks[click_id(second)]["ip_hash"]
-    assert clicks[click_id(first)]["ip_hash"] == ip_hash("test-ip-key", VISITOR_IP)
+    assert clicks[click_id(first)]["ip_hash"] == ip_hash("test-ip-key", VISITOR_IP, day_of(clicks))
     assert uniqueness_of(any_api, [first, second]) == [True, False]
 
 
@@ -591,8 +598,8 @@ def test_last_forwarded_hop_is_the_client_behind_one_proxy(build_pg_api):
     b = visit(api, link.code, ip=proxy, X_Forwarded_For="198.51.100.2")
     a_forged = visit(api, link.code, ip=proxy, X_Forwarded_For="6.6.6.6, 198.51.100.1")
     clicks = stored_clicks(api)
-    assert clicks[click_id(a)]["ip_hash"] == ip_hash("test-ip-key", "198.51.100.1")
-    assert clicks[click_id(b)]["ip_hash"] == ip_hash("test-ip-key", "198.51.100.2")
+    assert clicks[click_id(a)]["ip_hash"] == ip_hash("test-ip-key", "198.51.100.1", day_of(clicks))
+    assert clicks[click_id(b)]["ip_hash"] == ip_hash("test-ip-key", "198.51.100.2", day_of(clicks))
     assert clicks[click_id(a_forged)]["ip_hash"] == clicks[click_id(a)]["ip_hash"]
     assert uniqueness_of(api, [a, b, a_forged]) == [True, True, False]
 
@@ -606,8 +613,8 @@ def test_raw_ip_is_never_stored_and_the_hash_depends_on_the_key(build_pg_api):
     theirs = click_id(visit(rotated, link.code, **forwarded))
 
     clicks = stored_clicks(api) | stored_clicks(rotated)
-    assert clicks[ours]["ip_hash"] == ip_hash("test-ip-key", "198.51.100.23")
-    assert clicks[theirs]["ip_hash"] == ip_hash("another-ip-key", "198.51.100.23")
+    assert clicks[ours]["ip_hash"] == ip_hash("test-ip-key", "198.51.100.23", day_of(clicks))
+    assert clicks[theirs]["ip_hash"] == ip_hash("another-ip-key", "198.51.100.23", day_of(clicks))
     assert clicks[ours]["ip_hash"] != clicks[theirs]["ip_hash"]
     assert clicks[ours]["referrer"] == "https://l.instagram.com/"
     for row in clicks.values():

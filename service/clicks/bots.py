@@ -8,6 +8,7 @@ but not the crawler tokens below.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _PATTERNS: tuple[tuple[str, str], ...] = (
     ("facebook", r"facebookexternalhit|facebookcatalog|facebot|meta-externalagent"),
@@ -38,17 +39,39 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ("generic_bot", r"bot\b|\b(crawler|spider|crawl|scraper|headlesschrome|phantomjs)\b"),
 )
 _COMPILED = tuple((reason, re.compile(pattern, re.IGNORECASE)) for reason, pattern in _PATTERNS)
+# One pass that rejects the common case (a human) without trying each pattern in turn.
+_ANY = re.compile("|".join(f"(?:{pattern})" for _, pattern in _PATTERNS), re.IGNORECASE)
+_PREFETCH_TOKENS = frozenset(("prefetch", "prerender", "preview"))
+
+
+def is_prefetch(*purposes: str | None) -> bool:
+    """``Sec-Purpose: prefetch;prerender``, ``Purpose: prefetch``, ``X-Moz: prefetch``,
+    ``X-Purpose: preview``: a browser or an app fetching ahead, not a person clicking."""
+    for value in purposes:
+        if value:
+            for token in re.split(r"[;,\s]+", value.lower()):
+                if token in _PREFETCH_TOKENS:
+                    return True
+    return False
+
+
+@lru_cache(maxsize=4096)
+def user_agent_reason(user_agent: str) -> str | None:
+    """Why this user agent is a bot, or ``None`` (cached: user agents repeat a lot)."""
+    if not user_agent.strip():
+        return "empty_user_agent"
+    if _ANY.search(user_agent) is None:
+        return None
+    for reason, pattern in _COMPILED:
+        if pattern.search(user_agent):
+            return reason
+    return None  # pragma: no cover - _ANY matched, so one of the patterns does
 
 
 def bot_reason(user_agent: str, *, method: str = "GET", purpose: str | None = None) -> str | None:
     """Why this request is a bot, or ``None`` for a human."""
     if method == "HEAD":
         return "head_request"
-    if purpose and purpose.lower() in ("prefetch", "preview"):
+    if is_prefetch(purpose):
         return "prefetch"
-    if not user_agent.strip():
-        return "empty_user_agent"
-    for reason, pattern in _COMPILED:
-        if pattern.search(user_agent):
-            return reason
-    return None
+    return user_agent_reason(user_agent)

@@ -15,14 +15,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import psycopg
 from redis import Redis
 from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from service import metrics
-from service.clicks.models import Click
+from service import clock, metrics
+from service.clicks.partitions import copy_clicks, ensure_ahead, insert_clicks
 from service.clicks.recorder import row_from_fields
-from service.db import Database, insert_ignore
+from service.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,17 @@ class ClickWorker:
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
         self.stats = WorkerStats()
+        self._partitions_checked_at = 0.0
         ensure_group(redis, stream)
+
+    def ensure_partitions(self) -> list[str]:
+        """Create this month's and the next two months' click partitions (PostgreSQL)."""
+        with self.db.engine.begin() as conn:
+            created = ensure_ahead(conn, clock.now_utc())
+        if created:
+            log.info("created click partitions", extra={"partitions": created})
+        self._partitions_checked_at = time.monotonic()
+        return created
 
     def _write(self, entries: list[tuple[str, dict[str, str]]]) -> None:
         rows, ids, bad = [], [], []
@@ -86,7 +97,7 @@ class ClickWorker:
         if rows:
             try:
                 self._insert(rows)
-            except (IntegrityError, DataError):
+            except (IntegrityError, DataError, psycopg.DataError, psycopg.IntegrityError):
                 # One poisoned row (an unknown link, say) must not hold the batch back
                 # forever: write the rows one by one and drop those the database refuses.
                 good_rows, good_ids = [], []
@@ -95,7 +106,7 @@ class ClickWorker:
                         self._insert([row])
                         good_rows.append(row)
                         good_ids.append(entry_id)
-                    except (IntegrityError, DataError):
+                    except (IntegrityError, DataError, psycopg.DataError, psycopg.IntegrityError):
                         bad.append(entry_id)
                 rows, ids = good_rows, good_ids
         if bad:
@@ -112,8 +123,12 @@ class ClickWorker:
         metrics.CLICKS_WRITTEN.inc(len(rows))
 
     def _insert(self, rows: list[dict[str, object]]) -> None:
-        with self.db.session() as session:
-            insert_ignore(session, Click.__table__, rows, ["id"])
+        if self.db.engine.dialect.name == "postgresql" and len(rows) > 1:
+            with self.db.engine.begin() as conn:
+                copy_clicks(conn, rows)
+        else:
+            with self.db.session() as session:
+                insert_clicks(session, rows)
 
     def _reclaim(self, min_idle_ms: int) -> list[tuple[str, dict[str, str]]]:
         result = self.redis.xautoclaim(
@@ -152,6 +167,8 @@ class ClickWorker:
         backoff = 0.5
         while not should_stop():
             try:
+                if time.monotonic() - self._partitions_checked_at > 3600:
+                    self.ensure_partitions()
                 self.step()
                 metrics.STREAM_LAG.set(stream_lag(self.redis, self.stream))
                 backoff = 0.5

@@ -9,14 +9,22 @@ from service.db import Base, UTCDateTime
 
 
 class Click(Base):
-    """One request to a tracked link. The raw IP is never stored, only a keyed hash."""
+    """One request to a tracked link. The raw IP is never stored, only a keyed hash.
+
+    On PostgreSQL the table is partitioned by month of ``occurred_at``
+    (:mod:`service.clicks.partitions`), which is why the key includes it.
+    """
 
     __tablename__ = "clicks"
-    __table_args__ = (Index("ix_clicks_link_id_occurred_at", "link_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_clicks_link_id_occurred_at", "link_id", "occurred_at"),
+        Index("ix_clicks_id", "id"),
+        {"postgresql_partition_by": "RANGE (occurred_at)"},
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     link_id: Mapped[str] = mapped_column(ForeignKey("links.id"))
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     ip_hash: Mapped[str] = mapped_column(String(64))
     user_agent: Mapped[str] = mapped_column(String(512))
     referrer: Mapped[str | None] = mapped_column(String(1024))

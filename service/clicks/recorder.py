@@ -1,45 +1,29 @@
-"""Recording a click: one Redis round trip to the stream, or straight to the database.
+"""A click as the redirect hands it over, and the way it reaches the database without
+Redis: written directly, in the request, with uniqueness decided by a query.
 
-With Redis, a Lua script decides uniqueness (SET NX with a 24 h expiry) and appends the
-click to the stream atomically. Without Redis — or when Redis fails — the click is
-written to the database in the request, so it is never lost.
+The common path — the Redis stream, drained by :mod:`service.clicks.ingest` — is written
+by the redirect's one-round-trip script (:mod:`service.redirect.cache`); a stream entry
+turns back into a row with :func:`row_from_fields`.
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from redis import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service import metrics
-from service.clicks.identity import visitor_key
 from service.clicks.models import Click
-from service.db import Database, insert_ignore
-
-log = logging.getLogger(__name__)
+from service.clicks.partitions import insert_clicks
+from service.db import Database
 
 UNIQUE_WINDOW = timedelta(hours=24)
 
-# KEYS[1] stream, KEYS[2] uniqueness key; ARGV[1] ttl, ARGV[2] is_bot, then field pairs.
-_RECORD_LUA = """
-local unique = '0'
-if ARGV[2] == '0' then
-  if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then unique = '1' end
-end
-local fields = {'is_unique', unique}
-for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('XADD', KEYS[1], '*', unpack(fields))
-return unique
-"""
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClickRecord:
     id: str
     link_id: str
@@ -50,13 +34,20 @@ class ClickRecord:
     country: str | None
     is_bot: bool
     bot_reason: str | None
-    outcome: str
+    outcome: str  # "redirect", or "fallback" for a paused link or an ended campaign
 
-    def to_fields(self) -> dict[str, str]:
-        out = {k: "" if v is None else str(v) for k, v in asdict(self).items()}
-        out["occurred_at"] = self.occurred_at.isoformat()
-        out["is_bot"] = "1" if self.is_bot else "0"
-        return out
+    def stream_fields(self) -> list[str]:
+        """The entry's field/value pairs, flat (the script adds link, outcome, unique)."""
+        return [
+            "id", self.id,
+            "occurred_at", self.occurred_at.isoformat(),
+            "ip_hash", self.ip_hash,
+            "user_agent", self.user_agent,
+            "referrer", self.referrer or "",
+            "country", self.country or "",
+            "is_bot", "1" if self.is_bot else "0",
+            "bot_reason", self.bot_reason or "",
+        ]  # fmt: skip
 
 
 def row_from_fields(fields: dict[str, str]) -> dict[str, Any]:
@@ -79,55 +70,38 @@ def row_from_fields(fields: dict[str, str]) -> dict[str, Any]:
     }
 
 
-class ClickRecorder:
-    def __init__(self, db: Database, redis: Redis | None, stream: str) -> None:
-        self.db = db
-        self.redis = redis
-        self.stream = stream
-        self._script = redis.register_script(_RECORD_LUA) if redis is not None else None
-
-    def record(self, click: ClickRecord) -> None:
-        if self._script is not None:
-            try:
-                self._script(
-                    keys=[self.stream, self._unique_key(click)],
-                    args=[
-                        int(UNIQUE_WINDOW.total_seconds()),
-                        "1" if click.is_bot else "0",
-                        *_flatten(click.to_fields()),
-                    ],
-                )
-                metrics.CLICKS_QUEUED.inc()
-                return
-            except RedisError as exc:
-                log.warning(
-                    "redis unavailable, writing click to the database",
-                    extra={"error_type": type(exc).__name__},
-                )
-        self.write_direct(click)
-
-    def write_direct(self, click: ClickRecord) -> None:
-        with self.db.session() as session:
-            row = row_from_fields(click.to_fields())
-            row["is_unique"] = not click.is_bot and not _seen_recently(session, click)
-            insert_ignore(session, Click.__table__, row, ["id"])
-        metrics.CLICKS_WRITTEN.inc()
-
-    @staticmethod
-    def _unique_key(click: ClickRecord) -> str:
-        return f"afftrack:uniq:{click.link_id}:{visitor_key(click.ip_hash, click.user_agent)}"
+def write_direct(db: Database, click: ClickRecord, seen_as: tuple[str, ...]) -> None:
+    """Write one click now (Redis is unavailable). ``seen_as`` are the visitor's address
+    hashes that count as "the same visitor" for uniqueness (today's and yesterday's)."""
+    with db.session() as session:
+        unique = (
+            not click.is_bot
+            and click.outcome == "redirect"
+            and not _seen_recently(session, click, seen_as)
+        )
+        row = {
+            "id": click.id,
+            "link_id": click.link_id,
+            "occurred_at": click.occurred_at,
+            "ip_hash": click.ip_hash,
+            "user_agent": click.user_agent,
+            "referrer": click.referrer,
+            "country": click.country,
+            "is_bot": click.is_bot,
+            "bot_reason": click.bot_reason,
+            "is_unique": unique,
+            "outcome": click.outcome,
+        }
+        insert_clicks(session, [row])
+    metrics.CLICKS_WRITTEN.inc()
 
 
-def _flatten(fields: dict[str, str]) -> list[str]:
-    return [item for pair in fields.items() for item in pair]
-
-
-def _seen_recently(session: Session, click: ClickRecord) -> bool:
+def _seen_recently(session: Session, click: ClickRecord, seen_as: tuple[str, ...]) -> bool:
     stmt = (
         select(Click.id)
         .where(
             Click.link_id == click.link_id,
-            Click.ip_hash == click.ip_hash,
+            Click.ip_hash.in_(seen_as),
             Click.user_agent == click.user_agent,
             # Measured from the visitor's last *counted* click, as the Redis key does.
             Click.is_unique.is_(True),

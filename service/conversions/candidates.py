@@ -56,7 +56,8 @@ def promo_candidates(session: Session, codes: Sequence[str]) -> list[Candidate]:
 def click_fact(session: Session, click_id: str) -> ClickFact | None:
     if len(click_id) > 40:
         return None
-    click = session.get(Click, click_id)
+    # By id alone: the table is keyed (and partitioned) by (id, occurred_at).
+    click = session.scalars(select(Click).where(Click.id == click_id).limit(1)).first()
     if click is None:
         return None
     link = session.get(Link, click.link_id)

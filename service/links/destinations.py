@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
 
 from service.schemas import unsafe_url_chars
 
@@ -36,11 +36,15 @@ def destination_error(url: str, allowed_domains: Iterable[str]) -> str | None:
 
 
 def merge_query(url: str, ours: Mapping[str, str]) -> str:
-    """``url`` with ``ours`` merged into its query: existing parameters are kept,
-    ours win on conflict."""
+    """``url`` with ``ours`` merged into its query: existing parameters are kept
+    byte for byte (``?flag``, odd escapes and all), ours win on conflict."""
     parts = urlsplit(url)
-    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ours]
-    query = urlencode(kept + list(ours.items()))
+    kept = [
+        piece
+        for piece in parts.query.split("&")
+        if piece and unquote_plus(piece.partition("=")[0]) not in ours
+    ]
+    query = "&".join([*kept, urlencode(list(ours.items()))]) if ours else "&".join(kept)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 

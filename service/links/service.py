@@ -14,6 +14,26 @@ from service.links.destinations import destination_error, merge_query, utm_param
 from service.links.models import Link
 from service.paging import Page, paginate
 
+# Codes whose redirect changes when the session commits; the redirect cache listens.
+CHANGED_CODES = "afftrack.changed_link_codes"
+
+
+def mark_changed(session: Session, codes: list[str] | set[str]) -> None:
+    """Note that these codes' redirects change once ``session`` commits."""
+    session.info.setdefault(CHANGED_CODES, set()).update(codes)
+
+
+def codes_of(
+    session: Session, *, campaign_id: str | None = None, influencer_id: str | None = None
+) -> list[str]:
+    """The codes of a campaign's or an influencer's links."""
+    stmt = select(Link.code)
+    if campaign_id is not None:
+        stmt = stmt.where(Link.campaign_id == campaign_id)
+    if influencer_id is not None:
+        stmt = stmt.where(Link.influencer_id == influencer_id)
+    return list(session.scalars(stmt))
+
 
 def create_link(session: Session, settings: Settings, data: dict[str, Any]) -> Link:
     partnership = find_partnership(session, data["campaign_id"], data["influencer_id"])
@@ -52,6 +72,7 @@ def create_link(session: Session, settings: Settings, data: dict[str, Any]) -> L
     except IntegrityError:
         session.rollback()
         raise Conflict(f"the code {code!r} is taken", code="duplicate") from None
+    mark_changed(session, {code})  # a scan may have cached the code as unknown
     return link
 
 
@@ -72,6 +93,7 @@ def update_link(session: Session, link_id: str, data: dict[str, Any]) -> Link:
     if "status" in data:
         link.status = data["status"]
     session.flush()
+    mark_changed(session, {link.code})
     return link
 
 

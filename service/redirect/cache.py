@@ -1,0 +1,104 @@
+"""The Redis side of a redirect: the link cache and the one-round-trip click script.
+
+``afftrack:link:<code>`` is a hash holding a :class:`~service.redirect.resolver.Target`
+(or ``unknown=1`` for a code that does not exist, kept briefly so a scan of random codes
+cannot hammer the database). :data:`FOLLOW_LUA` reads it, decides whether the click is
+unique and appends the click to the stream — one round trip for a cached link.
+
+The uniqueness keys are built inside the script from the link id, so on Redis Cluster
+the link, uniqueness and stream keys would need one hash slot; afftrack targets a single
+Redis (with a replica), where this does not matter.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from service.redirect.resolver import Target
+
+log = logging.getLogger(__name__)
+
+LINK_PREFIX = "afftrack:link:"
+UNIQUE_PREFIX = "afftrack:uniq:"
+UNIQUE_WINDOW = timedelta(hours=24)
+# A cached link lives this long even if an invalidation was lost (Redis down during the
+# change): the upper bound on how stale a redirect can be.
+LINK_TTL = timedelta(minutes=10)
+UNKNOWN_TTL = timedelta(seconds=30)
+
+# KEYS[1] link key, KEYS[2] stream.
+# ARGV[1] today (ISO, campaign zone), ARGV[2] is_bot, ARGV[3] visitor key today,
+# ARGV[4] visitor key yesterday, ARGV[5] window seconds, ARGV[6..] click field pairs.
+# Returns {'miss'}, {'unknown'}, {'redirect', link id, head, tail} or {'fallback', link
+# id, url}.
+FOLLOW_LUA = (
+    """
+local l = redis.call('HMGET', KEYS[1], 'link_id', 'head', 'tail', 'fallback', 'active',
+                     'ends_on', 'unknown')
+if not l[1] then
+  if l[7] then return {'unknown'} end
+  return {'miss'}
+end
+local live = l[5] == '1' and (l[6] == '' or ARGV[1] <= l[6])
+local outcome, unique = 'fallback', '0'
+if live then
+  outcome = 'redirect'
+  if ARGV[2] == '0' then
+    local base = '"""
+    + UNIQUE_PREFIX
+    + """' .. l[1] .. ':'
+    if redis.call('EXISTS', base .. ARGV[4]) == 0
+       and redis.call('SET', base .. ARGV[3], '1', 'NX', 'EX', ARGV[5]) then
+      unique = '1'
+    end
+  end
+end
+local fields = {'link_id', l[1], 'outcome', outcome, 'is_unique', unique}
+for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('XADD', KEYS[2], '*', unpack(fields))
+if live then return {outcome, l[1], l[2], l[3]} end
+return {outcome, l[1], l[4]}
+"""
+)
+
+
+def link_key(code: str) -> str:
+    return LINK_PREFIX + code
+
+
+class LinkCache:
+    """Fills and invalidates the link hashes the click script reads."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    def store(self, code: str, target: Target | None) -> None:
+        key = link_key(code)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(key)
+        if target is None:
+            pipe.hset(key, "unknown", "1")
+            pipe.expire(key, UNKNOWN_TTL)
+        else:
+            pipe.hset(key, mapping=target.to_fields())
+            pipe.expire(key, LINK_TTL)
+        pipe.execute()
+
+    def invalidate(self, codes: Iterable[str]) -> None:
+        """Forget these codes (after the change is committed). Best effort: if Redis is
+        unreachable the entries expire within :data:`LINK_TTL`."""
+        keys = [link_key(code) for code in set(codes)]
+        if not keys:
+            return
+        try:
+            self.redis.delete(*keys)
+        except RedisError as exc:
+            log.warning(
+                "could not invalidate cached links; they expire on their own",
+                extra={"count": len(keys), "error_type": type(exc).__name__},
+            )

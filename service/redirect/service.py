@@ -1,0 +1,221 @@
+"""Following a short link: resolve the code, record the click, say where to go.
+
+The common case is one Redis round trip (:data:`~service.redirect.cache.FOLLOW_LUA`):
+the cached link is read, the click's uniqueness decided and the click appended to the
+stream, atomically. A cache miss loads the link from the database and fills the cache.
+
+When Redis fails, a circuit breaker stops asking it for a few seconds, so no request
+waits on a dead Redis longer than one socket timeout; meanwhile links come from a small
+in-process cache (or the database) and each click is written straight to the database.
+When the database is down too, the redirect still answers from the in-process cache,
+but that click is lost (counted in ``afftrack_clicks_lost_total`` and logged).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from dataclasses import dataclass, replace
+from zoneinfo import ZoneInfo
+
+import pybreaker
+from cachetools import TTLCache
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from service import clock, metrics
+from service.clicks.bots import bot_reason
+from service.clicks.identity import visitor_keys
+from service.clicks.recorder import ClickRecord, write_direct
+from service.config import Settings
+from service.db import Database
+from service.links.service import CHANGED_CODES
+from service.redirect.cache import FOLLOW_LUA, UNIQUE_WINDOW, LinkCache, link_key
+from service.redirect.resolver import Target, resolve
+
+log = logging.getLogger(__name__)
+
+MAX_CODE_LENGTH = 64
+_WINDOW_SECONDS = str(int(UNIQUE_WINDOW.total_seconds()))
+_QUEUED = metrics.CLICKS_QUEUED
+_FALLBACKS = metrics.REDIS_FALLBACKS
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """What the redirect needs to know about the request."""
+
+    method: str
+    user_agent: str
+    address: str
+    referrer: str | None = None
+    country: str | None = None
+    purpose: str | None = None  # Sec-Purpose / Purpose / X-Purpose / X-Moz, joined
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int  # 302, 404 or 503
+    outcome: str  # redirect, fallback, not_found, unavailable
+    location: str | None = None
+    click_id: str | None = None
+
+
+NOT_FOUND = Answer(404, "not_found")
+UNAVAILABLE = Answer(503, "unavailable")
+
+
+def new_click_id() -> str:
+    """Short and unguessable: 96 random bits, 16 URL-safe characters."""
+    return secrets.token_urlsafe(12)
+
+
+class Redirector:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        redis: Redis | None,
+        *,
+        breaker_reset_s: float = 5.0,
+        local_ttl_s: float = 60.0,
+    ) -> None:
+        self.db = db
+        self.redis = redis
+        self.stream = settings.click_stream
+        self.click_param = settings.click_param
+        self.ip_key = settings.ip_hash_key
+        self.zone = ZoneInfo(settings.timezone)
+        self.cache = LinkCache(redis) if redis is not None else None
+        self._script = redis.register_script(FOLLOW_LUA) if redis is not None else None
+        # Two failures in a row open the circuit; after breaker_reset_s one request tries.
+        self.breaker = pybreaker.CircuitBreaker(
+            fail_max=2, reset_timeout=breaker_reset_s, exclude=[SQLAlchemyError]
+        )
+        self._local: TTLCache[str, Target | None] = TTLCache(maxsize=20_000, ttl=local_ttl_s)
+        self._local_lock = threading.Lock()
+
+    # --- the request -----------------------------------------------------------------
+
+    def follow(self, code: str, visit: Visit) -> Answer:
+        if not code or len(code) > MAX_CODE_LENGTH:
+            return NOT_FOUND
+        now = clock.now_utc()
+        today = now.astimezone(self.zone).date().isoformat()
+        reason = bot_reason(visit.user_agent, method=visit.method, purpose=visit.purpose)
+        digest, digest_before, seen_today, seen_yesterday = visitor_keys(
+            self.ip_key, visit.address, visit.user_agent, now.date()
+        )
+        click = ClickRecord(
+            id=new_click_id(),
+            link_id="",
+            occurred_at=now,
+            ip_hash=digest,
+            user_agent=visit.user_agent,
+            referrer=visit.referrer,
+            country=visit.country,
+            is_bot=reason is not None,
+            bot_reason=reason,
+            outcome="",
+        )
+        if self._script is not None and self.breaker.current_state != pybreaker.STATE_OPEN:
+            args = [
+                today,
+                "1" if click.is_bot else "0",
+                seen_today,
+                seen_yesterday,
+                _WINDOW_SECONDS,
+                *click.stream_fields(),
+            ]
+            try:
+                return self.breaker.call(self._follow_cached, code, click.id, args)
+            except (RedisError, pybreaker.CircuitBreakerError) as exc:
+                log.warning(
+                    "redis unavailable; redirecting without it",
+                    extra={"error_type": type(exc).__name__},
+                )
+            except SQLAlchemyError:
+                return UNAVAILABLE  # a cache miss while the database is down
+        return self._follow_degraded(code, click, today, (digest, digest_before))
+
+    def _follow_cached(self, code: str, click_id: str, args: list[str]) -> Answer:
+        assert self._script is not None and self.cache is not None
+        key = link_key(code)
+        result = self._script(keys=[key, self.stream], args=args)
+        if result[0] == "miss":
+            with self.db.session() as session:
+                target = resolve(session, code, self.click_param)
+            self.cache.store(code, target)
+            result = self._script(keys=[key, self.stream], args=args)
+        outcome = result[0]
+        if outcome in ("redirect", "fallback"):
+            _QUEUED.inc()
+        if outcome == "redirect":
+            return Answer(302, outcome, result[2] + click_id + result[3], click_id)
+        if outcome == "fallback":
+            return Answer(302, outcome, result[2], click_id)
+        return NOT_FOUND  # "unknown" (or "miss" again, if the link vanished meanwhile)
+
+    def _follow_degraded(
+        self, code: str, click: ClickRecord, today: str, seen_as: tuple[str, ...]
+    ) -> Answer:
+        _FALLBACKS.inc()
+        try:
+            target = self._local_target(code)
+        except SQLAlchemyError:
+            return UNAVAILABLE
+        if target is None:
+            return NOT_FOUND
+        live = target.live_on(today)
+        click = replace(click, link_id=target.link_id, outcome="redirect" if live else "fallback")
+        self._record_without_redis(click, seen_as)
+        if live:
+            return Answer(302, "redirect", target.location(click.id), click.id)
+        return Answer(302, "fallback", target.fallback_url, click.id)
+
+    def _local_target(self, code: str) -> Target | None:
+        with self._local_lock:
+            if code in self._local:
+                return self._local[code]
+        with self.db.session() as session:
+            target = resolve(session, code, self.click_param)
+        with self._local_lock:
+            self._local[code] = target
+        return target
+
+    def _record_without_redis(self, click: ClickRecord, seen_as: tuple[str, ...]) -> None:
+        try:
+            write_direct(self.db, click, seen_as)
+        except SQLAlchemyError as exc:
+            metrics.CLICKS_LOST.inc()
+            log.error(
+                "redis and the database are both unavailable; click lost",
+                extra={"error_type": type(exc).__name__, "link_id": click.link_id},
+            )
+
+    def forget(self, codes: set[str]) -> None:
+        """Drop these codes from both caches (their link, campaign or influencer changed)."""
+        with self._local_lock:
+            for code in codes:
+                self._local.pop(code, None)
+        if self.cache is not None:
+            self.cache.invalidate(codes)
+
+
+def watch_changes(sessions: sessionmaker[Session], redirector: Redirector) -> None:
+    """After each commit that changed a redirect, forget the cached links."""
+
+    def after_commit(session: Session) -> None:
+        codes = session.info.pop(CHANGED_CODES, None)
+        if codes:
+            redirector.forget(codes)
+
+    def after_rollback(session: Session) -> None:
+        session.info.pop(CHANGED_CODES, None)
+
+    event.listen(sessions, "after_commit", after_commit)
+    event.listen(sessions, "after_rollback", after_rollback)
