@@ -71,6 +71,7 @@ def worker_command(drain: bool, batch_size: int) -> None:
     redis = make_redis(svc.settings.redis_url, socket_timeout=10.0)
     assert redis is not None
     worker = ClickWorker(svc.db, redis, svc.settings.click_stream, batch_size=batch_size)
+    worker.ensure_partitions()
     if drain:
         stats = worker.drain(progress=lambda n: _progress(f"{n} clicks written"))
         _progress("")
@@ -204,10 +205,52 @@ def demo_command() -> None:
         click.echo(line)
 
 
+clicks_group = AppGroup("clicks", help="The clicks table: monthly partitions, retention.")
+
+
+@clicks_group.command("partitions")
+def clicks_partitions() -> None:
+    """Create this month's and the next two months' partitions; list them all."""
+    from service.clicks.partitions import ensure_ahead, is_partitioned, partitions
+    from service.clock import now_utc
+
+    with services().db.engine.begin() as conn:
+        if not is_partitioned(conn):
+            click.echo("clicks is not partitioned on this database (SQLite)")
+            return
+        ensure_ahead(conn, now_utc())
+        for name in partitions(conn):
+            click.echo(name)
+
+
+@clicks_group.command("detach")
+@click.option("--before", "before", required=True, help="YYYY-MM: detach the months before it.")
+def clicks_detach(before: str) -> None:
+    """Detach old monthly partitions (retention); they stay as plain tables to archive."""
+    from datetime import date
+
+    from service.clicks.partitions import detach_before
+    from service.errors import InvalidInput
+    from service.periods import parse_period
+
+    try:
+        year, number = parse_period(before)
+    except InvalidInput:
+        raise click.BadParameter("must be YYYY-MM", param_hint="--before") from None
+    month = date(year, number, 1)
+    with services().db.engine.begin() as conn:
+        detached = detach_before(conn, month)
+    for name in detached:
+        click.echo(f"detached {name}")
+    if not detached:
+        click.echo("nothing to detach")
+
+
 def register(app: Flask) -> None:
     for command in (
         serve_command,
         worker_command,
+        clicks_group,
         db_group,
         keys_group,
         ledger_group,

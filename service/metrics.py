@@ -38,6 +38,17 @@ STREAM_LAG = Gauge(
     multiprocess_mode="max",
 )
 
+STREAM_PENDING = Gauge(
+    "afftrack_click_stream_pending",
+    "Clicks read by a worker but not yet acknowledged",
+    multiprocess_mode="max",
+)
+STREAM_OLDEST_AGE = Gauge(
+    "afftrack_click_stream_oldest_age_seconds",
+    "Age of the oldest click still in the stream",
+    multiprocess_mode="max",
+)
+
 
 def render() -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

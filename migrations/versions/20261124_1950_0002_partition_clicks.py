@@ -57,7 +57,6 @@ def upgrade() -> None:
         with op.batch_alter_table("clicks", recreate="always") as batch:
             batch.drop_constraint("pk_clicks", type_="primary")
             batch.create_primary_key("pk_clicks", ["id", "occurred_at"])
-        op.create_index("ix_clicks_id", "clicks", ["id"])
         return
 
     op.execute("ALTER TABLE clicks RENAME TO clicks_unpartitioned")
@@ -75,7 +74,6 @@ def upgrade() -> None:
         postgresql_partition_by="RANGE (occurred_at)",
     )
     op.create_index("ix_clicks_link_id_occurred_at", "clicks", ["link_id", "occurred_at"])
-    op.create_index("ix_clicks_id", "clicks", ["id"])
 
     bind = op.get_bind()
     months = {
@@ -103,7 +101,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
-        op.drop_index("ix_clicks_id", table_name="clicks")
         with op.batch_alter_table("clicks", recreate="always") as batch:
             batch.drop_constraint("pk_clicks", type_="primary")
             batch.create_primary_key("pk_clicks", ["id"])
@@ -111,7 +108,6 @@ def downgrade() -> None:
     op.execute("ALTER TABLE clicks RENAME TO clicks_partitioned")
     op.execute("ALTER INDEX pk_clicks RENAME TO pk_clicks_partitioned")
     op.execute("ALTER INDEX ix_clicks_link_id_occurred_at RENAME TO ix_clicks_partitioned_link")
-    op.execute("ALTER INDEX ix_clicks_id RENAME TO ix_clicks_partitioned_id")
     op.execute(
         "ALTER TABLE clicks_partitioned RENAME CONSTRAINT fk_clicks_link_id_links "
         "TO fk_clicks_partitioned_link"

@@ -54,6 +54,26 @@ def stream_lag(redis: Redis, stream: str) -> int:
     return int(redis.xlen(stream))
 
 
+def stream_status(redis: Redis, stream: str, now_ms: int) -> dict[str, int | float]:
+    """Lag, in-flight entries and the age of the oldest unwritten click, in one trip."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.xlen(stream)
+    pipe.xrange(stream, count=1)
+    pipe.xpending(stream, GROUP)
+    try:
+        length, oldest, pending = pipe.execute()
+    except ResponseError:  # no group yet: nothing has been read
+        length, oldest, pending = int(redis.xlen(stream)), redis.xrange(stream, count=1), {}
+    age = 0.0
+    if oldest:
+        age = max(0.0, (now_ms - int(oldest[0][0].split("-")[0])) / 1000)
+    return {
+        "lag": int(length),
+        "pending": int((pending or {}).get("pending", 0)),
+        "oldest_age_seconds": round(age, 3),
+    }
+
+
 class ClickWorker:
     def __init__(
         self,
@@ -65,6 +85,7 @@ class ClickWorker:
         batch_size: int = 1000,
         block_ms: int = 1000,
         claim_idle_ms: int = 60_000,
+        drain_claim_idle_ms: int = 2_000,
     ) -> None:
         self.db = db
         self.redis = redis
@@ -73,6 +94,10 @@ class ClickWorker:
         self.batch_size = batch_size
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
+        self.drain_claim_idle_ms = drain_claim_idle_ms
+        # The same connections, without redis-py's reply parsing for XREADGROUP.
+        self._raw = Redis(connection_pool=redis.connection_pool)
+        self._raw.response_callbacks.pop("XREADGROUP", None)
         self.stats = WorkerStats()
         self._partitions_checked_at = 0.0
         ensure_group(redis, stream)
@@ -142,14 +167,26 @@ class ClickWorker:
         return [(eid, fields) for eid, fields in result[1] if fields]
 
     def _read_new(self, block_ms: int | None) -> list[tuple[str, dict[str, str]]]:
-        response = self.redis.xreadgroup(
-            GROUP, self.consumer, {self.stream: ">"}, count=self.batch_size, block=block_ms
-        )
-        return [entry for _stream, entries in response or [] for entry in entries]
+        args: list[str | int] = ["GROUP", GROUP, self.consumer, "COUNT", self.batch_size]
+        if block_ms is not None:
+            args += ["BLOCK", block_ms]
+        # The raw reply, turned into dicts here: redis-py's generic stream parsing costs
+        # more than the rest of a click's trip to the database (docs/BENCHMARKS.md).
+        response = self._raw.execute_command("XREADGROUP", *args, "STREAMS", self.stream, ">")
+        if not response:
+            return []
+        # {stream: entries} (RESP3) or [[stream, entries]] (RESP2); one stream either way.
+        streams = response.values() if isinstance(response, dict) else (e for _, e in response)
+        return [
+            (entry_id, dict(zip(it := iter(flat), it, strict=False)))
+            for entries in streams
+            for entry_id, flat in entries
+            if flat
+        ]
 
     def step(self, *, drain: bool = False) -> int:
         """One batch: reclaimed entries first, then new ones. Returns how many."""
-        entries = self._reclaim(0 if drain else self.claim_idle_ms)
+        entries = self._reclaim(self.drain_claim_idle_ms if drain else self.claim_idle_ms)
         if not entries:
             entries = self._read_new(None if drain else self.block_ms)
         if entries:
@@ -157,11 +194,24 @@ class ClickWorker:
         return len(entries)
 
     def drain(self, progress: Callable[[int], None] | None = None) -> WorkerStats:
-        """Write every queued click, then return."""
-        while self.step(drain=True):
-            if progress:
-                progress(self.stats.written)
-        return self.stats
+        """Write every queued click, then return.
+
+        Entries another consumer holds are left to it while they are fresh (it is
+        probably writing them right now) and taken over once idle for
+        ``drain_claim_idle_ms`` (that consumer died); the drain ends when nothing is
+        queued and nothing is pending.
+        """
+        while True:
+            if self.step(drain=True):
+                if progress:
+                    progress(self.stats.written)
+                continue
+            if not self._pending():
+                return self.stats
+            time.sleep(0.05)
+
+    def _pending(self) -> int:
+        return int(self.redis.xpending(self.stream, GROUP).get("pending", 0))
 
     def run(self, should_stop: Callable[[], bool]) -> WorkerStats:
         backoff = 0.5

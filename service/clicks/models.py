@@ -12,13 +12,13 @@ class Click(Base):
     """One request to a tracked link. The raw IP is never stored, only a keyed hash.
 
     On PostgreSQL the table is partitioned by month of ``occurred_at``
-    (:mod:`service.clicks.partitions`), which is why the key includes it.
+    (:mod:`service.clicks.partitions`), which is why the key includes it; the key's
+    leading ``id`` still serves a lookup by click id alone.
     """
 
     __tablename__ = "clicks"
     __table_args__ = (
         Index("ix_clicks_link_id_occurred_at", "link_id", "occurred_at"),
-        Index("ix_clicks_id", "id"),
         {"postgresql_partition_by": "RANGE (occurred_at)"},
     )
 

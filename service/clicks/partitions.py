@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -137,32 +138,48 @@ def insert_clicks(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def copy_clicks(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """The fast path for a batch on PostgreSQL: COPY into a temporary table, then one
-    INSERT … SELECT … ON CONFLICT DO NOTHING into ``clicks``."""
+    """The fast path for a batch on PostgreSQL.
+
+    First a plain COPY straight into ``clicks``: the common case, a batch never seen
+    before. If any of its clicks is already there (a batch retried after a crash), the
+    COPY fails as a whole and the batch goes through a temporary table and
+    ``INSERT … ON CONFLICT DO NOTHING`` instead, so the result is the same either way.
+    """
     if not rows:
         return
+    months = {month_of(r["occurred_at"]) for r in rows}
+    for attempt in range(2):
+        try:
+            with conn.begin_nested():
+                _copy(conn, "clicks", rows)
+            return
+        except psycopg.errors.UniqueViolation:
+            break
+        except psycopg.errors.CheckViolation as exc:
+            if attempt or not _missing_partition(exc):
+                raise
+            ensure_partitions(conn, months)
     conn.execute(
         text(
             "CREATE TEMP TABLE IF NOT EXISTS clicks_incoming "
             "(LIKE clicks INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
     )
+    _copy(conn, "clicks_incoming", rows)
+    conn.execute(
+        text(
+            f"INSERT INTO clicks ({', '.join(COLUMNS)}) "  # noqa: S608 - fixed column names
+            f"SELECT {', '.join(COLUMNS)} FROM clicks_incoming "
+            "ON CONFLICT (id, occurred_at) DO NOTHING"
+        )
+    )
+    conn.execute(text("TRUNCATE clicks_incoming"))
+
+
+def _copy(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> None:
     raw = conn.connection.driver_connection
     assert raw is not None
-    sql = f"COPY clicks_incoming ({', '.join(COLUMNS)}) FROM STDIN"
+    sql = f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN"
     with raw.cursor() as cur, cur.copy(sql) as copy:
         for row in rows:
             copy.write_row([row[c] for c in COLUMNS])
-    insert = text(
-        f"INSERT INTO clicks ({', '.join(COLUMNS)}) "  # noqa: S608 - fixed column names
-        f"SELECT {', '.join(COLUMNS)} FROM clicks_incoming "
-        "ON CONFLICT (id, occurred_at) DO NOTHING"
-    )
-    try:
-        with conn.begin_nested():
-            conn.execute(insert)
-    except IntegrityError as exc:
-        if not _missing_partition(exc):
-            raise
-        ensure_partitions(conn, {month_of(r["occurred_at"]) for r in rows})
-        conn.execute(insert)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from contextlib import suppress
 
 from flask import Blueprint, Response, jsonify
+from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
 
-from service import metrics
-from service.clicks.ingest import stream_lag
+from service import clock, metrics
+from service.clicks.ingest import stream_status
 from service.http.context import services
 
 bp = Blueprint("health", __name__)
@@ -36,7 +37,7 @@ def readyz() -> tuple[Response, int]:
         try:
             svc.redis.ping()
             checks["redis"] = "ok"
-            checks["click_stream_lag"] = stream_lag(svc.redis, svc.settings.click_stream)
+            checks["click_stream"] = _stream(svc.redis, svc.settings.click_stream)
         except Exception as exc:
             checks["redis"] = f"error: {type(exc).__name__}"
             ok = False
@@ -53,6 +54,14 @@ def metrics_view() -> Response:
     if svc.redis is not None:
         # The lag is best effort on a scrape: a dead Redis shows in /readyz instead.
         with suppress(RedisError):
-            metrics.STREAM_LAG.set(stream_lag(svc.redis, svc.settings.click_stream))
+            _stream(svc.redis, svc.settings.click_stream)
     body, content_type = metrics.render()
     return Response(body, content_type=content_type)
+
+
+def _stream(redis: Redis, stream: str) -> dict[str, int | float]:
+    status = stream_status(redis, stream, int(clock.now_utc().timestamp() * 1000))
+    metrics.STREAM_LAG.set(status["lag"])
+    metrics.STREAM_PENDING.set(status["pending"])
+    metrics.STREAM_OLDEST_AGE.set(status["oldest_age_seconds"])
+    return status

@@ -72,7 +72,6 @@ def create_link(session: Session, settings: Settings, data: dict[str, Any]) -> L
     except IntegrityError:
         session.rollback()
         raise Conflict(f"the code {code!r} is taken", code="duplicate") from None
-    mark_changed(session, {code})  # a scan may have cached the code as unknown
     return link
 
 
@@ -93,7 +92,6 @@ def update_link(session: Session, link_id: str, data: dict[str, Any]) -> Link:
     if "status" in data:
         link.status = data["status"]
     session.flush()
-    mark_changed(session, {link.code})
     return link
 
 

@@ -23,17 +23,20 @@ import pybreaker
 from cachetools import TTLCache
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import clock, metrics
+from service.campaigns.models import Campaign
 from service.clicks.bots import bot_reason
 from service.clicks.identity import visitor_keys
 from service.clicks.recorder import ClickRecord, write_direct
 from service.config import Settings
 from service.db import Database
-from service.links.service import CHANGED_CODES
+from service.influencers.models import Influencer
+from service.links.models import Link
+from service.links.service import CHANGED_CODES, codes_of, mark_changed
 from service.redirect.cache import FOLLOW_LUA, UNIQUE_WINDOW, LinkCache, link_key
 from service.redirect.resolver import Target, resolve
 
@@ -206,16 +209,42 @@ class Redirector:
             self.cache.invalidate(codes)
 
 
+# What a cached redirect is made of: a change to any of these drops the cached links.
+_LINK_FIELDS = ("code", "destination", "status", "platform", "partnership_id")
+_CAMPAIGN_FIELDS = ("slug", "utm_medium", "fallback_url", "ends_on")
+_INFLUENCER_FIELDS = ("handle",)
+
+
+def _changed(obj: object, names: tuple[str, ...]) -> bool:
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in names)
+
+
 def watch_changes(sessions: sessionmaker[Session], redirector: Redirector) -> None:
-    """After each commit that changed a redirect, forget the cached links."""
+    """Forget cached links after any commit that changes what their redirect does:
+    a new link (its code may be cached as unknown), a link, its campaign or its
+    influencer changed — through the API, the CLI or any code using these sessions."""
+
+    def before_flush(session: Session, _context: object, _instances: object) -> None:
+        codes: set[str] = set()
+        with session.no_autoflush:
+            for obj in (*session.new, *session.dirty):
+                if isinstance(obj, Link) and (obj in session.new or _changed(obj, _LINK_FIELDS)):
+                    codes.add(obj.code)
+                    history = inspect(obj).attrs["code"].history
+                    codes.update(c for c in history.deleted if c)
+                elif isinstance(obj, Campaign) and _changed(obj, _CAMPAIGN_FIELDS):
+                    codes.update(codes_of(session, campaign_id=obj.id))
+                elif isinstance(obj, Influencer) and _changed(obj, _INFLUENCER_FIELDS):
+                    codes.update(codes_of(session, influencer_id=obj.id))
+        if codes:
+            # Kept until a commit; after a rollback, forgetting them anyway is harmless.
+            mark_changed(session, codes)
 
     def after_commit(session: Session) -> None:
         codes = session.info.pop(CHANGED_CODES, None)
         if codes:
             redirector.forget(codes)
 
-    def after_rollback(session: Session) -> None:
-        session.info.pop(CHANGED_CODES, None)
-
+    event.listen(sessions, "before_flush", before_flush)
     event.listen(sessions, "after_commit", after_commit)
-    event.listen(sessions, "after_rollback", after_rollback)
