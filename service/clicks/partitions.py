@@ -66,10 +66,11 @@ def ensure_partitions(conn: Connection, months: Iterable[date]) -> list[str]:
         return []
     created = []
     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    existing = set(partitions(conn))
     for month in sorted(set(months)):
         name = partition_name(month)
-        if name in existing:
+        # A table of that name that is not attached was detached for retention: clicks
+        # for that month are refused (and dropped by the worker), not re-attached.
+        if conn.scalar(text("SELECT to_regclass(:n)"), {"n": name}) is not None:
             continue
         conn.execute(
             text(
