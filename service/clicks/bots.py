@@ -11,8 +11,12 @@ import re
 from functools import lru_cache
 
 _PATTERNS: tuple[tuple[str, str], ...] = (
-    ("facebook", r"facebookexternalhit|facebookcatalog|facebot|meta-externalagent"),
-    ("instagram", r"instagram.*bot|ig_preview"),
+    (
+        "facebook",
+        r"facebookexternalhit|facebookcatalog|facebot|meta-externalagent|meta-externalfetcher",
+    ),
+    # Instagram's link previews come from facebookexternalhit; its in-app browser is human.
+    ("instagram", r"ig_preview"),
     ("slack", r"slackbot|slack-imgproxy"),
     ("whatsapp", r"whatsapp/"),
     ("telegram", r"telegrambot"),  # before twitter: "TelegramBot (like TwitterBot)"
@@ -32,11 +36,17 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "http_library",
         r"^(curl|wget|python-requests|python-urllib|python-httpx|aiohttp|"
-        r"go-http-client|java/|okhttp|axios|node-fetch|undici|libwww-perl|"
-        r"php/|guzzlehttp|ruby|httpie|wrk|apachebench|ab/)",
+        r"go-http-client|java/|java-http-client|apache-httpclient|okhttp|axios|node-fetch|"
+        r"node$|undici|libwww-perl|php/|guzzlehttp|ruby|httpie|wrk|apachebench|ab/|"
+        r"scrapy|postmanruntime|dart/|deno/|bun/)|\baiohttp/",
     ),
-    # "AhrefsBot", "GPTBot", "bingbot/2.0": bot at the end of a word.
-    ("generic_bot", r"bot\b|\b(crawler|spider|crawl|scraper|headlesschrome|phantomjs)\b"),
+    # "AhrefsBot/7.0", "GPTBot/1.0", "(compatible; DotBot)", "a bot": not "CUBOT;" (a
+    # phone maker in an in-app browser's user agent).
+    (
+        "generic_bot",
+        r"bot/|\bbot\b|compatible;[^)]*bot"
+        r"|\b(crawler|spider|crawl|scraper|headlesschrome|phantomjs)\b",
+    ),
 )
 _COMPILED = tuple((reason, re.compile(pattern, re.IGNORECASE)) for reason, pattern in _PATTERNS)
 # One pass that rejects the common case (a human) without trying each pattern in turn.

@@ -81,11 +81,10 @@ class RedirectMiddleware:
     def visit(self, environ: dict[str, Any], method: str) -> Visit:
         trusted = self.trusted_proxies
         country = environ.get("HTTP_CF_IPCOUNTRY") if trusted else None
-        purpose = (
-            environ.get("HTTP_SEC_PURPOSE")
-            or environ.get("HTTP_PURPOSE")
-            or environ.get("HTTP_X_PURPOSE")
-            or environ.get("HTTP_X_MOZ")
+        purpose = ";".join(
+            environ[name]
+            for name in ("HTTP_SEC_PURPOSE", "HTTP_PURPOSE", "HTTP_X_PURPOSE", "HTTP_X_MOZ")
+            if name in environ
         )
         return Visit(
             method=method,
@@ -95,7 +94,7 @@ class RedirectMiddleware:
             ),
             referrer=environ.get("HTTP_REFERER", "")[:1024] or None,
             country=_country(country),
-            purpose=purpose,
+            purpose=purpose or None,
         )
 
 

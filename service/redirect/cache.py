@@ -24,25 +24,28 @@ from service.redirect.resolver import Target
 log = logging.getLogger(__name__)
 
 LINK_PREFIX = "afftrack:link:"
+GENERATION_PREFIX = "afftrack:linkgen:"
 UNIQUE_PREFIX = "afftrack:uniq:"
 UNIQUE_WINDOW = timedelta(hours=24)
 # A cached link lives this long even if an invalidation was lost (Redis down during the
 # change): the upper bound on how stale a redirect can be.
 LINK_TTL = timedelta(minutes=10)
 UNKNOWN_TTL = timedelta(seconds=30)
+# A code's generation outlives any cache fill that could race with its change.
+GENERATION_TTL = timedelta(days=1)
 
-# KEYS[1] link key, KEYS[2] stream.
+# KEYS[1] link key, KEYS[2] stream, KEYS[3] the code's generation.
 # ARGV[1] today (ISO, campaign zone), ARGV[2] is_bot, ARGV[3] visitor key today,
 # ARGV[4] visitor key yesterday, ARGV[5] window seconds, ARGV[6..] click field pairs.
-# Returns {'miss'}, {'unknown'}, {'redirect', link id, head, tail} or {'fallback', link
-# id, url}.
+# Returns {'miss', generation}, {'unknown'}, {'redirect', link id, head, tail} or
+# {'fallback', link id, url}.
 FOLLOW_LUA = (
     """
 local l = redis.call('HMGET', KEYS[1], 'link_id', 'head', 'tail', 'fallback', 'active',
                      'ends_on', 'unknown')
 if not l[1] then
   if l[7] then return {'unknown'} end
-  return {'miss'}
+  return {'miss', redis.call('GET', KEYS[3]) or '0'}
 end
 local live = l[5] == '1' and (l[6] == '' or ARGV[1] <= l[6])
 local outcome, unique = 'fallback', '0'
@@ -67,8 +70,25 @@ return {outcome, l[1], l[4]}
 )
 
 
+# Fill the cache only if the code has not changed since the miss read its generation:
+# a fill racing with a change must not put the old link back for LINK_TTL.
+# KEYS[1] link key, KEYS[2] generation; ARGV[1] generation seen, ARGV[2] ttl, ARGV[3..]
+# field pairs. Returns 1 if stored.
+STORE_LUA = """
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+
 def link_key(code: str) -> str:
     return LINK_PREFIX + code
+
+
+def generation_key(code: str) -> str:
+    return GENERATION_PREFIX + code
 
 
 class LinkCache:
@@ -76,27 +96,36 @@ class LinkCache:
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        self._store = redis.register_script(STORE_LUA)
 
-    def store(self, code: str, target: Target | None) -> None:
-        key = link_key(code)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(key)
+    def store(self, code: str, target: Target | None, generation: str) -> bool:
+        """Cache ``target`` (or "unknown") unless the code changed since ``generation``
+        was read; returns whether it was stored."""
         if target is None:
-            pipe.hset(key, "unknown", "1")
-            pipe.expire(key, UNKNOWN_TTL)
+            fields, ttl = ["unknown", "1"], UNKNOWN_TTL
         else:
-            pipe.hset(key, mapping=target.to_fields())
-            pipe.expire(key, LINK_TTL)
-        pipe.execute()
+            fields = [item for pair in target.to_fields().items() for item in pair]
+            ttl = LINK_TTL
+        stored = self._store(
+            keys=[link_key(code), generation_key(code)],
+            args=[generation, int(ttl.total_seconds()), *fields],
+        )
+        return bool(stored)
 
     def invalidate(self, codes: Iterable[str]) -> None:
         """Forget these codes (after the change is committed). Best effort: if Redis is
         unreachable the entries expire within :data:`LINK_TTL`."""
-        keys = [link_key(code) for code in set(codes)]
-        if not keys:
+        codes = set(codes)
+        if not codes:
             return
+        keys = [link_key(code) for code in codes]
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(*keys)
+        for code in codes:  # a fill that read the old link before this is now refused
+            pipe.incr(generation_key(code))
+            pipe.expire(generation_key(code), GENERATION_TTL)
         try:
-            self.redis.delete(*keys)
+            pipe.execute()
         except RedisError as exc:
             log.warning(
                 "could not invalidate cached links; they expire on their own",

@@ -6,7 +6,8 @@ stream, atomically. A cache miss loads the link from the database and fills the 
 
 When Redis fails, a circuit breaker stops asking it for a few seconds, so no request
 waits on a dead Redis longer than one socket timeout; meanwhile links come from a small
-in-process cache (or the database) and each click is written straight to the database.
+in-process cache kept for seconds (or the database) and each click is written straight
+to the database. Without Redis configured at all, every redirect asks the database.
 When the database is down too, the redirect still answers from the in-process cache,
 but that click is lost (counted in ``afftrack_clicks_lost_total`` and logged).
 """
@@ -37,7 +38,13 @@ from service.db import Database
 from service.influencers.models import Influencer
 from service.links.models import Link
 from service.links.service import CHANGED_CODES, codes_of, mark_changed
-from service.redirect.cache import FOLLOW_LUA, UNIQUE_WINDOW, LinkCache, link_key
+from service.redirect.cache import (
+    FOLLOW_LUA,
+    UNIQUE_WINDOW,
+    LinkCache,
+    generation_key,
+    link_key,
+)
 from service.redirect.resolver import Target, resolve
 
 log = logging.getLogger(__name__)
@@ -85,7 +92,7 @@ class Redirector:
         redis: Redis | None,
         *,
         breaker_reset_s: float = 5.0,
-        local_ttl_s: float = 60.0,
+        local_ttl_s: float = 5.0,
     ) -> None:
         self.db = db
         self.redis = redis
@@ -135,7 +142,12 @@ class Redirector:
                 *click.stream_fields(),
             ]
             try:
-                return self.breaker.call(self._follow_cached, code, click.id, args)
+                answer = self.breaker.call(self._follow_cached, code, click.id, args)
+                if isinstance(answer, Answer):
+                    return answer
+                # The cache could not be filled (the link changed meanwhile): answer from
+                # what was read, and write the click directly — rare, and never lost.
+                return self._serve(answer, click, today, (digest, digest_before))
             except (RedisError, pybreaker.CircuitBreakerError) as exc:
                 log.warning(
                     "redis unavailable; redirecting without it",
@@ -145,23 +157,29 @@ class Redirector:
                 return UNAVAILABLE  # a cache miss while the database is down
         return self._follow_degraded(code, click, today, (digest, digest_before))
 
-    def _follow_cached(self, code: str, click_id: str, args: list[str]) -> Answer:
+    def _follow_cached(self, code: str, click_id: str, args: list[str]) -> Answer | Target:
         assert self._script is not None and self.cache is not None
-        key = link_key(code)
-        result = self._script(keys=[key, self.stream], args=args)
+        keys = [link_key(code), self.stream, generation_key(code)]
+        result = self._script(keys=keys, args=args)
         if result[0] == "miss":
             with self.db.session() as session:
                 target = resolve(session, code, self.click_param)
-            self.cache.store(code, target)
-            result = self._script(keys=[key, self.stream], args=args)
+            stored = self.cache.store(code, target, result[1])
+            if target is None:
+                return NOT_FOUND
+            if not stored:
+                return target
+            result = self._script(keys=keys, args=args)
+            if result[0] in ("miss", "unknown"):  # changed again between fill and follow
+                return target
         outcome = result[0]
-        if outcome in ("redirect", "fallback"):
-            _QUEUED.inc()
         if outcome == "redirect":
+            _QUEUED.inc()
             return Answer(302, outcome, result[2] + click_id + result[3], click_id)
         if outcome == "fallback":
+            _QUEUED.inc()
             return Answer(302, outcome, result[2], click_id)
-        return NOT_FOUND  # "unknown" (or "miss" again, if the link vanished meanwhile)
+        return NOT_FOUND
 
     def _follow_degraded(
         self, code: str, click: ClickRecord, today: str, seen_as: tuple[str, ...]
@@ -173,6 +191,12 @@ class Redirector:
             return UNAVAILABLE
         if target is None:
             return NOT_FOUND
+        return self._serve(target, click, today, seen_as)
+
+    def _serve(
+        self, target: Target, click: ClickRecord, today: str, seen_as: tuple[str, ...]
+    ) -> Answer:
+        """Answer from ``target`` and write the click straight to the database."""
         live = target.live_on(today)
         click = replace(click, link_id=target.link_id, outcome="redirect" if live else "fallback")
         self._record_without_redis(click, seen_as)
@@ -181,6 +205,11 @@ class Redirector:
         return Answer(302, "fallback", target.fallback_url, click.id)
 
     def _local_target(self, code: str) -> Target | None:
+        """The link from the in-process cache (only while Redis is down: it cannot be
+        invalidated from other processes, so it is kept for seconds) or the database."""
+        if self.redis is None:  # no Redis at all: the database (SQLite, local) each time
+            with self.db.session() as session:
+                return resolve(session, code, self.click_param)
         with self._local_lock:
             if code in self._local:
                 return self._local[code]
@@ -222,14 +251,18 @@ def _changed(obj: object, names: tuple[str, ...]) -> bool:
 
 def watch_changes(sessions: sessionmaker[Session], redirector: Redirector) -> None:
     """Forget cached links after any commit that changes what their redirect does:
-    a new link (its code may be cached as unknown), a link, its campaign or its
-    influencer changed — through the API, the CLI or any code using these sessions."""
+    a new or deleted link (a new code may be cached as unknown), a link, its campaign or
+    its influencer changed — through the API, the CLI or any code using these ORM
+    sessions. Bulk ``update()``/``delete()`` statements bypass this (none exist); the
+    cache's TTL bounds what they could leave stale."""
 
     def before_flush(session: Session, _context: object, _instances: object) -> None:
         codes: set[str] = set()
         with session.no_autoflush:
-            for obj in (*session.new, *session.dirty):
-                if isinstance(obj, Link) and (obj in session.new or _changed(obj, _LINK_FIELDS)):
+            for obj in (*session.new, *session.deleted, *session.dirty):
+                if isinstance(obj, Link) and (
+                    obj in session.new or obj in session.deleted or _changed(obj, _LINK_FIELDS)
+                ):
                     codes.add(obj.code)
                     history = inspect(obj).attrs["code"].history
                     codes.update(c for c in history.deleted if c)
