@@ -100,6 +100,7 @@ class ClickWorker:
         self._raw.response_callbacks.pop("XREADGROUP", None)
         self.stats = WorkerStats()
         self._partitions_checked_at = 0.0
+        self._retry_own = True
         ensure_group(redis, stream)
 
     def ensure_partitions(self) -> list[str]:
@@ -166,13 +167,16 @@ class ClickWorker:
         )
         return [(eid, fields) for eid, fields in result[1] if fields]
 
-    def _read_new(self, block_ms: int | None) -> list[tuple[str, dict[str, str]]]:
+    def _read_new(
+        self, block_ms: int | None, start: str = ">"
+    ) -> list[tuple[str, dict[str, str]]]:
+        """New entries (``start=">"``), or this consumer's own pending ones (``"0"``)."""
         args: list[str | int] = ["GROUP", GROUP, self.consumer, "COUNT", self.batch_size]
-        if block_ms is not None:
+        if block_ms is not None and start == ">":
             args += ["BLOCK", block_ms]
         # The raw reply, turned into dicts here: redis-py's generic stream parsing costs
         # more than the rest of a click's trip to the database (docs/BENCHMARKS.md).
-        response = self._raw.execute_command("XREADGROUP", *args, "STREAMS", self.stream, ">")
+        response = self._raw.execute_command("XREADGROUP", *args, "STREAMS", self.stream, start)
         if not response:
             return []
         # {stream: entries} (RESP3) or [[stream, entries]] (RESP2); one stream either way.
@@ -186,11 +190,22 @@ class ClickWorker:
 
     def step(self, *, drain: bool = False) -> int:
         """One batch: reclaimed entries first, then new ones. Returns how many."""
-        entries = self._reclaim(self.drain_claim_idle_ms if drain else self.claim_idle_ms)
+        entries: list[tuple[str, dict[str, str]]] = []
+        if self._retry_own:
+            # A batch of ours failed (or we restarted under the same name): write our
+            # own pending entries again now rather than after claim_idle_ms.
+            entries = self._read_new(None, start="0")
+            self._retry_own = bool(entries)
+        if not entries:
+            entries = self._reclaim(self.drain_claim_idle_ms if drain else self.claim_idle_ms)
         if not entries:
             entries = self._read_new(None if drain else self.block_ms)
         if entries:
-            self._write(entries)
+            try:
+                self._write(entries)
+            except Exception:
+                self._retry_own = True  # still pending under our name: next step retries
+                raise
         return len(entries)
 
     def drain(self, progress: Callable[[int], None] | None = None) -> WorkerStats:
@@ -223,7 +238,7 @@ class ClickWorker:
                 metrics.STREAM_LAG.set(stream_lag(self.redis, self.stream))
                 backoff = 0.5
             except (SQLAlchemyError, RedisError) as exc:
-                # The batch stays pending; it is reclaimed once things are back.
+                # The batch stays pending; step() retries it first once things are back.
                 log.warning(
                     "click batch failed; retrying", extra={"error_type": type(exc).__name__}
                 )

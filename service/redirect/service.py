@@ -132,7 +132,7 @@ class Redirector:
             bot_reason=reason,
             outcome="",
         )
-        if self._script is not None and self.breaker.current_state != pybreaker.STATE_OPEN:
+        if self._script is not None:
             args = [
                 today,
                 "1" if click.is_bot else "0",
@@ -148,7 +148,9 @@ class Redirector:
                 # The cache could not be filled (the link changed meanwhile): answer from
                 # what was read, and write the click directly — rare, and never lost.
                 return self._serve(answer, click, today, (digest, digest_before))
-            except (RedisError, pybreaker.CircuitBreakerError) as exc:
+            except pybreaker.CircuitBreakerError:
+                pass  # open: Redis is not asked until the breaker's reset timeout has passed
+            except RedisError as exc:
                 log.warning(
                     "redis unavailable; redirecting without it",
                     extra={"error_type": type(exc).__name__},
