@@ -15,7 +15,7 @@ changed through the environment; nothing secret lives here.
 | GUNICORN_TIMEOUT          | 30                     | timeout             |
 | GUNICORN_GRACEFUL_TIMEOUT | 30                     | graceful_timeout    |
 | GUNICORN_KEEPALIVE        | 5                      | keepalive           |
-| GUNICORN_MAX_REQUESTS     | 10000 (0 turns it off) | max_requests        |
+| GUNICORN_MAX_REQUESTS     | 1000000 (0: off)       | max_requests        |
 | GUNICORN_LOGLEVEL         | info                   | loglevel            |
 | GUNICORN_ACCESSLOG        | unset: off             | accesslog ("-" on)  |
 | FORWARDED_ALLOW_IPS       | 127.0.0.1,::1          | forwarded_allow_ips |
@@ -75,8 +75,11 @@ graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30, minimum=1)
 keepalive = _env_int("GUNICORN_KEEPALIVE", 5, minimum=0)
 
 # Recycle workers now and then so a slow leak can never grow without bound; the jitter
-# keeps all workers from restarting at the same moment.
-max_requests = _env_int("GUNICORN_MAX_REQUESTS", 10000, minimum=0)
+# keeps all workers from restarting at the same moment. A million, not the usual ten
+# thousand: a redirect worker serves thousands of requests a second, and a restart
+# (re-importing the app) costs about a second of CPU — at 10,000 the recycling alone cut
+# throughput by a quarter (docs/BENCHMARKS.md).
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 1_000_000, minimum=0)
 max_requests_jitter = max_requests // 10
 
 # Not preloading: every worker builds its own app, database engine and Redis client

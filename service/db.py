@@ -101,7 +101,11 @@ def make_engine(url: str) -> Engine:
         def _sqlite_begin(conn: Any) -> None:
             # Take the write lock up front so concurrent writers queue instead of
             # failing on lock upgrade; that is what makes redelivery safe on SQLite.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Read-only work (Database.read_session) begins deferred and takes no lock.
+            if conn.get_execution_options().get("afftrack_read_only"):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
@@ -114,6 +118,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            self.engine.execution_options(afftrack_read_only=True), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -130,6 +137,17 @@ class Database:
             session.rollback()
             raise
         finally:
+            session.close()
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for reading only: on SQLite it takes no write lock, so a reader
+        never waits behind (or holds up) a writer."""
+        session = self._readers()
+        try:
+            yield session
+        finally:
+            session.rollback()
             session.close()
 
     def dispose(self) -> None:

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pybreaker
 import pytest
 import redis as redis_lib
 from flask import Flask
@@ -228,7 +227,7 @@ def test_redis_killed_mid_traffic_redirects_write_clicks_directly_then_return_to
 
         durable_redis.kill()
         outage = [traffic.redirect(link["code"], within=0.7) for _ in range(2)]
-        assert breaker.current_state == pybreaker.STATE_OPEN  # two failures in a row
+        assert breaker.state == "open"  # two failures in a row
         opened = [traffic.redirect(link["code"], within=OPEN_BREAKER_BOUND) for _ in range(10)]
         record("redis killed: failing requests", outage)
         record("redis killed: breaker open", opened)
@@ -267,7 +266,7 @@ def test_redis_hung_costs_one_socket_timeout_per_request_until_the_breaker_opens
         redis_server.pause()
         try:
             hung = [traffic.redirect(link["code"], within=1.0) for _ in range(2)]
-            assert breaker.current_state == pybreaker.STATE_OPEN
+            assert breaker.state == "open"
             opened = [traffic.redirect(link["code"], within=OPEN_BREAKER_BOUND) for _ in range(10)]
             # Each of the first two waited for the socket timeout, not much longer.
             assert all(h.seconds >= SOCKET_TIMEOUT * 0.9 for h in hung), hung
@@ -309,7 +308,7 @@ def test_redirects_return_to_redis_once_the_breaker_reset_timeout_has_elapsed(
         try:
             for _ in range(3):
                 traffic.redirect(link["code"], within=1.0)
-            assert breaker.current_state == pybreaker.STATE_OPEN
+            assert breaker.state == "open"
         finally:
             if fault == "killed":
                 redis_server.start()
@@ -323,7 +322,7 @@ def test_redirects_return_to_redis_once_the_breaker_reset_timeout_has_elapsed(
         for _ in range(5):
             traffic.redirect(link["code"], within=1.0)
         assert svc(app).redis.xlen(stream_of(app)) > queued, "no redirect went through Redis"
-        assert breaker.current_state == pybreaker.STATE_CLOSED
+        assert breaker.state == "closed"
 
 
 # --- 3. PostgreSQL down ------------------------------------------------------------------------
@@ -358,7 +357,7 @@ def test_postgres_down_cached_links_redirect_and_clicks_wait_in_the_stream(
             assert hit.seconds < 0.7
         record("postgres down: uncached codes (503)", undecided)
         assert traffic.follow("NoSuchCodeCached").status == 404  # negatively cached
-        assert redirector(app).breaker.current_state == pybreaker.STATE_CLOSED
+        assert redirector(app).breaker.state == "closed"
         assert api.client.get("/readyz").status_code == 503
 
         stuck = ClickWorker(svc(app).db, redis, stream, consumer="stuck", block_ms=10)
@@ -421,7 +420,7 @@ def test_both_down_a_locally_cached_link_still_redirects_and_the_lost_click_is_c
         lost_before = metrics.CLICKS_LOST._value.get()
         page_before = _lost_on_metrics_page(api)
         both = [traffic.redirect(link["code"], within=0.7) for _ in range(5)]
-        assert redirector(app).breaker.current_state == pybreaker.STATE_OPEN
+        assert redirector(app).breaker.state == "open"
         record("both down: in-process cache", both)
         assert all(h.seconds < OPEN_BREAKER_BOUND for h in both[1:])
         assert metrics.CLICKS_LOST._value.get() - lost_before == len(both)

@@ -20,7 +20,6 @@ import threading
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
-import pybreaker
 from cachetools import TTLCache
 from redis import Redis
 from redis.exceptions import RedisError
@@ -38,6 +37,7 @@ from service.db import Database
 from service.influencers.models import Influencer
 from service.links.models import Link
 from service.links.service import CHANGED_CODES, codes_of, mark_changed
+from service.redirect.breaker import Breaker
 from service.redirect.cache import (
     FOLLOW_LUA,
     UNIQUE_WINDOW,
@@ -103,9 +103,7 @@ class Redirector:
         self.cache = LinkCache(redis) if redis is not None else None
         self._script = redis.register_script(FOLLOW_LUA) if redis is not None else None
         # Two failures in a row open the circuit; after breaker_reset_s one request tries.
-        self.breaker = pybreaker.CircuitBreaker(
-            fail_max=2, reset_timeout=breaker_reset_s, exclude=[SQLAlchemyError]
-        )
+        self.breaker = Breaker(fail_max=2, reset_timeout=breaker_reset_s)
         self._local: TTLCache[str, Target | None] = TTLCache(maxsize=20_000, ttl=local_ttl_s)
         self._local_lock = threading.Lock()
 
@@ -132,7 +130,7 @@ class Redirector:
             bot_reason=reason,
             outcome="",
         )
-        if self._script is not None:
+        if self._script is not None and self.breaker.allow():
             args = [
                 today,
                 "1" if click.is_bot else "0",
@@ -142,21 +140,23 @@ class Redirector:
                 *click.stream_fields(),
             ]
             try:
-                answer = self.breaker.call(self._follow_cached, code, click.id, args)
-                if isinstance(answer, Answer):
-                    return answer
-                # The cache could not be filled (the link changed meanwhile): answer from
-                # what was read, and write the click directly — rare, and never lost.
-                return self._serve(answer, click, today, (digest, digest_before))
-            except pybreaker.CircuitBreakerError:
-                pass  # open: Redis is not asked until the breaker's reset timeout has passed
+                answer = self._follow_cached(code, click.id, args)
             except RedisError as exc:
+                self.breaker.failure()
                 log.warning(
                     "redis unavailable; redirecting without it",
                     extra={"error_type": type(exc).__name__},
                 )
             except SQLAlchemyError:
+                self.breaker.success()  # Redis answered; the database did not
                 return UNAVAILABLE  # a cache miss while the database is down
+            else:
+                self.breaker.success()
+                if isinstance(answer, Answer):
+                    return answer
+                # The cache could not be filled (the link changed meanwhile): answer from
+                # what was read and write the click directly — rare, and never lost.
+                return self._serve(answer, click, today, (digest, digest_before))
         return self._follow_degraded(code, click, today, (digest, digest_before))
 
     def _follow_cached(self, code: str, click_id: str, args: list[str]) -> Answer | Target:
@@ -164,7 +164,7 @@ class Redirector:
         keys = [link_key(code), self.stream, generation_key(code)]
         result = self._script(keys=keys, args=args)
         if result[0] == "miss":
-            with self.db.session() as session:
+            with self.db.read_session() as session:
                 target = resolve(session, code, self.click_param)
             stored = self.cache.store(code, target, result[1])
             if target is None:
@@ -210,12 +210,12 @@ class Redirector:
         """The link from the in-process cache (only while Redis is down: it cannot be
         invalidated from other processes, so it is kept for seconds) or the database."""
         if self.redis is None:  # no Redis at all: the database (SQLite, local) each time
-            with self.db.session() as session:
+            with self.db.read_session() as session:
                 return resolve(session, code, self.click_param)
         with self._local_lock:
             if code in self._local:
                 return self._local[code]
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             target = resolve(session, code, self.click_param)
         with self._local_lock:
             self._local[code] = target
