@@ -23,7 +23,7 @@ from service.db import Database
 UNIQUE_WINDOW = timedelta(hours=24)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClickRecord:
     id: str
     link_id: str

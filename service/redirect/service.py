@@ -55,7 +55,7 @@ _QUEUED = metrics.CLICKS_QUEUED
 _FALLBACKS = metrics.REDIS_FALLBACKS
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Visit:
     """What the redirect needs to know about the request."""
 
@@ -67,7 +67,7 @@ class Visit:
     purpose: str | None = None  # Sec-Purpose / Purpose / X-Purpose / X-Moz, joined
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Answer:
     status: int  # 302, 404 or 503
     outcome: str  # redirect, fallback, not_found, unavailable
