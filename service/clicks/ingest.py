@@ -167,9 +167,7 @@ class ClickWorker:
         )
         return [(eid, fields) for eid, fields in result[1] if fields]
 
-    def _read_new(
-        self, block_ms: int | None, start: str = ">"
-    ) -> list[tuple[str, dict[str, str]]]:
+    def _read_new(self, block_ms: int | None, start: str = ">") -> list[tuple[str, dict[str, str]]]:
         """New entries (``start=">"``), or this consumer's own pending ones (``"0"``)."""
         args: list[str | int] = ["GROUP", GROUP, self.consumer, "COUNT", self.batch_size]
         if block_ms is not None and start == ">":
