@@ -740,3 +740,14 @@ def test_repeated_forwarded_for_lines_are_one_list(build_pg_api, trusted, client
         True,
         False,
     ]
+
+
+def test_a_non_ascii_destination_goes_out_percent_encoded(pg_api):
+    # A Location header is bytes (latin-1 in WSGI): UTF-8 percent-escapes, not raw text.
+    link = tracked_link(pg_api, destination="https://shop.example/résumé?q=ü&x=%7E#bas-é")
+    r = visit(pg_api, link.code)
+    assert r.status_code == 302
+    location = r.headers["Location"]
+    assert location.isascii()
+    assert location.startswith("https://shop.example/r%C3%A9sum%C3%A9?q=%C3%BC&x=%7E&")
+    assert location.endswith(f"aff_click={click_id(r)}#bas-%C3%A9")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from service.schemas import unsafe_url_chars
 
@@ -57,3 +57,29 @@ def utm_params(
         "utm_campaign": campaign_slug,
         "utm_content": influencer_handle,
     }
+
+
+# Every printable ASCII character but the space: quote() then only touches non-ASCII
+# (and spaces), and existing %-escapes stay as they are.
+_PRINTABLE = "".join(chr(c) for c in range(0x21, 0x7F))
+
+
+def ascii_url(url: str) -> str:
+    """``url`` as an HTTP header can carry it: an internationalised host in IDNA form,
+    non-ASCII characters elsewhere percent-encoded as UTF-8."""
+    if url.isascii():
+        return url
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if not netloc.isascii():
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+        netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return urlunsplit(
+        (
+            parts.scheme,
+            netloc,
+            quote(parts.path, safe=_PRINTABLE),
+            quote(parts.query, safe=_PRINTABLE),
+            quote(parts.fragment, safe=_PRINTABLE),
+        )
+    )

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from service.campaigns.models import Campaign, Partnership
 from service.influencers.models import Influencer
-from service.links.destinations import merge_query, utm_params
+from service.links.destinations import ascii_url, merge_query, utm_params
 from service.links.models import Link
 
 # Stands for the click id while the tracked URL is built; it is then cut out, so that a
@@ -81,13 +81,14 @@ def resolve(session: Session, code: str, click_param: str) -> Target | None:
         campaign_slug=row.slug,
         influencer_handle=row.handle,
     )
-    tracked = merge_query(row.destination, {**ours, click_param: _PLACEHOLDER})
+    # A Location header is bytes: non-ASCII destinations go out percent-encoded.
+    tracked = ascii_url(merge_query(row.destination, {**ours, click_param: _PLACEHOLDER}))
     head, _, tail = tracked.rpartition(_PLACEHOLDER)
     return Target(
         row.id,
         head,
         tail,
-        row.fallback_url,
+        ascii_url(row.fallback_url),
         row.status == "active",
         row.ends_on.isoformat() if row.ends_on else "",
     )
