@@ -68,9 +68,7 @@ def main() -> None:
         visit = Visit(
             method=request.method,
             user_agent=request.headers.get("User-Agent", "")[:512],
-            address=client_address(
-                request.remote_addr, request.headers.get("X-Forwarded-For"), 0
-            ),
+            address=client_address(request.remote_addr, request.headers.get("X-Forwarded-For"), 0),
             referrer=request.headers.get("Referer"),
         )
         answer = svc.redirector.follow(code, visit)

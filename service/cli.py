@@ -225,11 +225,13 @@ def clicks_partitions() -> None:
 
 @clicks_group.command("detach")
 @click.option("--before", "before", required=True, help="YYYY-MM: detach the months before it.")
-def clicks_detach(before: str) -> None:
+@click.option("--force", is_flag=True, help="Allow detaching this month's partition too.")
+def clicks_detach(before: str, force: bool) -> None:
     """Detach old monthly partitions (retention); they stay as plain tables to archive."""
     from datetime import date
 
     from service.clicks.partitions import detach_before
+    from service.clock import now_utc
     from service.errors import InvalidInput
     from service.periods import parse_period
 
@@ -238,6 +240,13 @@ def clicks_detach(before: str) -> None:
     except InvalidInput:
         raise click.BadParameter("must be YYYY-MM", param_hint="--before") from None
     month = date(year, number, 1)
+    now = now_utc()
+    if month > date(now.year, now.month, 1) and not force:
+        raise click.BadParameter(
+            "would detach the current month, whose clicks would then be refused; "
+            "pass --force if that is really meant",
+            param_hint="--before",
+        )
     with services().db.engine.begin() as conn:
         detached = detach_before(conn, month)
     for name in detached:

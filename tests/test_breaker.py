@@ -62,3 +62,12 @@ def test_close_by_hand():
     assert b.state == OPEN
     b.close()
     assert b.state == CLOSED and b.allow()
+
+
+def test_an_unexpected_error_in_the_trial_does_not_keep_the_breaker_half_open():
+    b = Breaker(fail_max=1, reset_timeout=0.01)
+    b.failure()
+    time.sleep(0.02)
+    assert b.allow()  # the trial...
+    b.release()  # ...ended with neither success nor failure (a bug, a 500)
+    assert b.allow()  # the next request may try again

@@ -5,11 +5,12 @@ and /metrics. Against the real PostgreSQL and Redis."""
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from service.clicks.partitions import (
     copy_clicks,
@@ -174,3 +175,42 @@ def test_stream_status_in_readyz_and_metrics(api):
     status = api.client.get("/readyz").get_json()["checks"]["click_stream"]
     assert status == {"lag": 0, "pending": 0, "oldest_age_seconds": 0.0}
     assert stream_of(api)  # the app's own stream was the one measured
+
+
+def test_detach_refuses_the_current_month_without_force(api):
+    runner = api.app.test_cli_runner()
+    with services(api).db.engine.connect() as conn:
+        before = partitions(conn)
+    ahead = datetime.now(UTC) + timedelta(days=40)
+    result = runner.invoke(args=["clicks", "detach", "--before", f"{ahead:%Y-%m}"])
+    assert result.exit_code == 2 and "--force" in result.output
+    with services(api).db.engine.connect() as conn:
+        assert partitions(conn) == before
+
+
+def test_the_running_worker_survives_a_raw_driver_error(api):
+    # COPY runs on the driver's own cursor, so its errors are psycopg's, not SQLAlchemy's:
+    # a lock timeout there must not kill `afftrack worker` (the batch stays pending).
+    link = new_link(api)
+    redirect(api, link, times=2)
+    db = services(api).db
+    locker = db.engine.connect()
+    try:
+        locker.execute(text("LOCK TABLE clicks IN ACCESS EXCLUSIVE MODE"))
+        w = worker(api, consumer="impatient", batch_size=10)
+        w._partitions_checked_at = time.monotonic()  # straight to the batch's COPY
+
+        @event.listens_for(db.engine, "begin")
+        def short_lock_timeout(conn: Any) -> None:
+            conn.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+
+        steps = []
+        try:
+            stats = w.run(lambda: steps.append(1) or len(steps) > 2)
+        finally:
+            event.remove(db.engine, "begin", short_lock_timeout)
+        assert stats.written == 0
+    finally:
+        locker.rollback()
+        locker.close()
+    assert "2 clicks written" in drain(api)

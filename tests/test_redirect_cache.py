@@ -751,3 +751,29 @@ def test_a_non_ascii_destination_goes_out_percent_encoded(pg_api):
     assert location.isascii()
     assert location.startswith("https://shop.example/r%C3%A9sum%C3%A9?q=%C3%BC&x=%7E&")
     assert location.endswith(f"aff_click={click_id(r)}#bas-%C3%A9")
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        "https://evil.com\uff3c.shop.example/",  # IDNA turns U+FF3C into "\": evil.com
+        "https://evil.com\ufe68.shop.example/",
+        "https://" + "ü" * 64 + ".shop.example/",  # a label IDNA cannot encode
+        "https://ü..shop.example/",
+    ],
+)
+def test_destinations_are_judged_as_the_browser_will_see_them(pg_api, destination):
+    campaign = pg_api.create_campaign("idna-check")
+    influencer = pg_api.create_influencer("idna_checker")
+    pg_api.add_partner(campaign["id"], influencer["id"])
+    r = pg_api.post(
+        "/api/v1/links",
+        {
+            "campaign_id": campaign["id"],
+            "influencer_id": influencer["id"],
+            "destination": destination,
+            "platform": "instagram",
+        },
+    )
+    assert r.status_code == 422, r.json
+    assert "destination" in r.json["error"]["fields"]

@@ -235,7 +235,8 @@ class ClickWorker:
                 self.step()
                 metrics.STREAM_LAG.set(stream_lag(self.redis, self.stream))
                 backoff = 0.5
-            except (SQLAlchemyError, RedisError) as exc:
+            except (SQLAlchemyError, RedisError, psycopg.Error) as exc:
+                # (psycopg errors come unwrapped from the COPY on the raw connection.)
                 # The batch stays pending; step() retries it first once things are back.
                 log.warning(
                     "click batch failed; retrying", extra={"error_type": type(exc).__name__}

@@ -16,6 +16,15 @@ def destination_error(url: str, allowed_domains: Iterable[str]) -> str | None:
     """
     if unsafe_url_chars(url):
         return "must not contain backslashes, spaces or control characters"
+    # Judge the URL the browser will get (what the redirect sends, see ascii_url): IDNA
+    # maps look-alikes such as U+FF3C to a plain backslash, which a browser would read
+    # as the end of the host.
+    try:
+        url = ascii_url(url)
+    except (UnicodeError, ValueError):
+        return "not a valid URL"
+    if unsafe_url_chars(url):
+        return "must not contain backslashes, spaces or control characters"
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower().rstrip(".")

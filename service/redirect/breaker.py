@@ -61,6 +61,13 @@ class Breaker:
             if self._failures >= self.fail_max or self._opened_at is not None:
                 self._opened_at = time.monotonic()
 
+    def release(self) -> None:
+        """The call ended without telling about Redis (an unexpected error): let the
+        next request make the half-open trial instead."""
+        if self._trial:
+            with self._lock:
+                self._trial = False
+
     def close(self) -> None:
         """Close it by hand (an operator, or a test that does not want to wait)."""
         with self._lock:

@@ -119,11 +119,13 @@ class LinkCache:
         if not codes:
             return
         keys = [link_key(code) for code in codes]
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.delete(*keys)
-        for code in codes:  # a fill that read the old link before this is now refused
+        # One transaction, generations first: a fill that read the old link is refused
+        # whether it reaches Redis before or after this.
+        pipe = self.redis.pipeline(transaction=True)
+        for code in codes:
             pipe.incr(generation_key(code))
             pipe.expire(generation_key(code), GENERATION_TTL)
+        pipe.delete(*keys)
         try:
             pipe.execute()
         except RedisError as exc:

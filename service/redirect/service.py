@@ -150,6 +150,9 @@ class Redirector:
             except SQLAlchemyError:
                 self.breaker.success()  # Redis answered; the database did not
                 return UNAVAILABLE  # a cache miss while the database is down
+            except BaseException:
+                self.breaker.release()  # never leave a half-open trial taken
+                raise
             else:
                 self.breaker.success()
                 if isinstance(answer, Answer):
