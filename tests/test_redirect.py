@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
@@ -282,10 +282,11 @@ def test_client_address(remote, forwarded_for, trusted, client):
 
 
 def test_ip_hash_is_keyed():
-    digest = ip_hash("key-one", VISITOR_IP)
-    assert digest == ip_hash("key-one", VISITOR_IP)
-    assert digest != ip_hash("key-two", VISITOR_IP)
-    assert digest != ip_hash("key-one", "203.0.113.8")
+    day = date(2026, 10, 1)
+    digest = ip_hash("key-one", VISITOR_IP, day)
+    assert digest == ip_hash("key-one", VISITOR_IP, day)
+    assert digest != ip_hash("key-two", VISITOR_IP, day)
+    assert digest != ip_hash("key-one", "203.0.113.8", day)
     assert VISITOR_IP not in digest and len(digest) >= 32
 
 

@@ -57,6 +57,25 @@ def merge_query(url: str, ours: Mapping[str, str]) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
+def tracked(
+    destination: str,
+    *,
+    platform: str,
+    medium: str,
+    campaign_slug: str,
+    influencer_handle: str,
+    extra: Mapping[str, str] | None = None,
+) -> str:
+    """The destination with the link's UTM parameters (and ``extra``) merged in."""
+    ours = utm_params(
+        platform=platform,
+        medium=medium,
+        campaign_slug=campaign_slug,
+        influencer_handle=influencer_handle,
+    )
+    return merge_query(destination, {**ours, **(extra or {})})
+
+
 def utm_params(
     *, platform: str, medium: str, campaign_slug: str, influencer_handle: str
 ) -> dict[str, str]:

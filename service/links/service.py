@@ -10,7 +10,7 @@ from service.campaigns.service import find_partnership
 from service.config import Settings
 from service.errors import Conflict, InvalidInput, NotFound
 from service.links.codes import CodeMaker, valid_vanity
-from service.links.destinations import destination_error, merge_query, utm_params
+from service.links.destinations import destination_error, tracked
 from service.links.models import Link
 from service.paging import Page, paginate
 
@@ -105,15 +105,13 @@ def list_links(session: Session, query: dict[str, Any]) -> Page[Link]:
 
 def tracked_url(link: Link) -> str:
     """The destination with this link's UTM parameters merged in."""
-    partnership = link.partnership
-    return merge_query(
+    campaign = link.partnership.campaign
+    return tracked(
         link.destination,
-        utm_params(
-            platform=link.platform,
-            medium=partnership.campaign.utm_medium,
-            campaign_slug=partnership.campaign.slug,
-            influencer_handle=partnership.influencer.handle,
-        ),
+        platform=link.platform,
+        medium=campaign.utm_medium,
+        campaign_slug=campaign.slug,
+        influencer_handle=link.partnership.influencer.handle,
     )
 
 

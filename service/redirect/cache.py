@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 LINK_PREFIX = "afftrack:link:"
 GENERATION_PREFIX = "afftrack:linkgen:"
 UNIQUE_PREFIX = "afftrack:uniq:"
-UNIQUE_WINDOW = timedelta(hours=24)
 # A cached link lives this long even if an invalidation was lost (Redis down during the
 # change): the upper bound on how stale a redirect can be.
 LINK_TTL = timedelta(minutes=10)

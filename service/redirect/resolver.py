@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from service.campaigns.models import Campaign, Partnership
 from service.influencers.models import Influencer
-from service.links.destinations import ascii_url, merge_query, utm_params
+from service.links.destinations import ascii_url, tracked
 from service.links.models import Link
 
 # Stands for the click id while the tracked URL is built; it is then cut out, so that a
@@ -75,15 +75,16 @@ def resolve(session: Session, code: str, click_param: str) -> Target | None:
     ).first()
     if row is None:
         return None
-    ours = utm_params(
+    # A Location header is bytes: non-ASCII destinations go out percent-encoded.
+    url = tracked(
+        row.destination,
         platform=row.platform,
         medium=row.utm_medium,
         campaign_slug=row.slug,
         influencer_handle=row.handle,
+        extra={click_param: _PLACEHOLDER},
     )
-    # A Location header is bytes: non-ASCII destinations go out percent-encoded.
-    tracked = ascii_url(merge_query(row.destination, {**ours, click_param: _PLACEHOLDER}))
-    head, _, tail = tracked.rpartition(_PLACEHOLDER)
+    head, _, tail = ascii_url(url).rpartition(_PLACEHOLDER)
     return Target(
         row.id,
         head,

@@ -31,7 +31,7 @@ from service import clock, metrics
 from service.campaigns.models import Campaign
 from service.clicks.bots import bot_reason
 from service.clicks.identity import visitor_keys
-from service.clicks.recorder import ClickRecord, write_direct
+from service.clicks.recorder import UNIQUE_WINDOW, ClickRecord, write_direct
 from service.config import Settings
 from service.db import Database
 from service.influencers.models import Influencer
@@ -40,7 +40,6 @@ from service.links.service import CHANGED_CODES, codes_of, mark_changed
 from service.redirect.breaker import Breaker
 from service.redirect.cache import (
     FOLLOW_LUA,
-    UNIQUE_WINDOW,
     LinkCache,
     generation_key,
     link_key,
