@@ -145,6 +145,33 @@ def ledger_verify() -> None:
         sys.exit(1)
 
 
+conversions_group = AppGroup("conversions", help="Orders received from the shop.")
+
+
+@conversions_group.command("replay")
+@click.option(
+    "--id",
+    "ident",
+    required=True,
+    help="A stored delivery (whd_…) or a conversion (cnv_…).",
+)
+def conversions_replay(ident: str) -> None:
+    """Verify a stored webhook delivery again and re-run it; attribute its order if it
+    was left unattributed and can be attributed now. Exit 1 if it cannot be replayed."""
+    from service.conversions.deliveries import replay
+    from service.errors import AfftrackError
+
+    svc = services()
+    try:
+        with svc.db.session() as session:
+            report = replay(session, svc.settings, ident.strip())
+    except AfftrackError as exc:
+        click.echo(f"cannot replay {ident}: {exc}", err=True)
+        sys.exit(1)
+    for line in report:
+        click.echo(line)
+
+
 export_group = AppGroup("export", help="Monthly exports.")
 
 
@@ -260,6 +287,7 @@ def register(app: Flask) -> None:
         serve_command,
         worker_command,
         clicks_group,
+        conversions_group,
         db_group,
         keys_group,
         ledger_group,

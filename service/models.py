@@ -3,7 +3,7 @@
 from service.campaigns.models import Campaign, Partnership
 from service.clicks.models import Click
 from service.commissions.models import CommissionLine
-from service.conversions.models import Conversion, ConversionEvent
+from service.conversions.models import Conversion, ConversionEvent, WebhookDelivery
 from service.db import Base
 from service.deliverables.models import Deliverable
 from service.exports.models import Export
@@ -28,5 +28,6 @@ __all__ = [
     "Partnership",
     "PlatformAccount",
     "PromoCode",
+    "WebhookDelivery",
     "metadata",
 ]

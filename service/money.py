@@ -76,24 +76,31 @@ def exponent(currency: str) -> int:
 
 def parse_amount(text: str, currency: str, *, allow_negative: bool = False) -> int:
     """``"120.50"`` in EUR → ``12050``. Refuses floats, over-precision and junk."""
+    return parse_decimal(text, exponent(currency), allow_negative=allow_negative, unit=currency)
+
+
+def parse_decimal(
+    text: str, places: int, *, allow_negative: bool = False, unit: str | None = None
+) -> int:
+    """A decimal string as an integer count of ``10**-places`` (exact, no float)."""
     if not isinstance(text, str):
         raise MoneyError('amount must be a decimal string such as "12.50"')
-    exp = exponent(currency)
     match = _AMOUNT_RE.match(text.strip())
     if not match:
         raise MoneyError(f"{text!r} is not a decimal amount")
     sign, whole, frac = match.groups()
     frac = frac or ""
-    if len(frac) > exp:
-        if frac[exp:].strip("0"):
-            raise MoneyError(f"{currency} has {exp} decimal places; {text!r} has more")
-        frac = frac[:exp]
-    minor = int(whole) * 10**exp + int(frac.ljust(exp, "0") or "0")
+    if len(frac) > places:
+        if frac[places:].strip("0"):
+            what = unit or "the amount"
+            raise MoneyError(f"{what} has {places} decimal places; {text!r} has more")
+        frac = frac[:places]
+    minor = int(whole) * 10**places + int(frac.ljust(places, "0") or "0")
     if sign:
         if not allow_negative and minor != 0:
             raise MoneyError("amount must not be negative")
         minor = -minor
-    if abs(minor) > MAX_MINOR:
+    if abs(minor) > MAX_MINOR * 10 ** max(0, places - 3):
         raise MoneyError("amount is too large")
     return minor
 

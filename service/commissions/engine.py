@@ -6,6 +6,7 @@ webhook or a second worker never writes a line twice.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from service import metrics
 from service.campaigns.models import Partnership
 from service.commissions.models import CommissionLine
-from service.commissions.rules import reversal_amount, rules_from_json, sale_lines
+from service.commissions.rules import Rule, reversal_amount, rules_from_json, sale_lines
 from service.conversions.models import Conversion, ConversionEvent
 from service.db import insert_ignore, new_id, utcnow
 from service.periods import month_bounds
@@ -38,58 +39,129 @@ def append_line(session: Session, **values: Any) -> bool:
     return bool(inserted)
 
 
-def _month_to_date(session: Session, conversion: Conversion, zone_name: str) -> int:
-    start, _end = month_bounds(conversion.occurred_at, zone_name)
-    total = session.scalar(
-        select(
-            func.coalesce(func.sum(Conversion.amount_minor - Conversion.refunded_minor), 0)
-        ).where(
-            Conversion.partnership_id == conversion.partnership_id,
-            Conversion.currency == conversion.currency,
-            Conversion.status != "cancelled",
-            Conversion.occurred_at >= start,
-            Conversion.occurred_at < conversion.occurred_at,
-            Conversion.id != conversion.id,
+@dataclass(frozen=True)
+class SaleTerms:
+    """What a partnership's sale lines depend on, however it was looked up."""
+
+    partnership_id: str
+    campaign_id: str
+    influencer_id: str
+    rules: list[dict[str, Any]]  # the effective rules, as stored
+    campaign_currency: str
+    hold_days: int
+
+    @classmethod
+    def of(cls, partnership: Partnership) -> SaleTerms:
+        campaign = partnership.campaign
+        return cls(
+            partnership.id,
+            campaign.id,
+            partnership.influencer_id,
+            partnership.effective_rules,
+            campaign.currency,
+            campaign.hold_days,
         )
+
+    def parsed_rules(self) -> list[Rule]:
+        return rules_from_json(self.rules, self.campaign_currency)
+
+    def needs_month_to_date(self) -> bool:
+        return any(rule.get("type") == "tiered_percent" for rule in self.rules)
+
+
+def month_to_date(
+    session: Session,
+    partnership_id: str,
+    currency: str,
+    occurred_at: datetime,
+    zone_name: str,
+    conversion_id: str | None = None,
+) -> int:
+    """The partnership's net attributable sales in ``currency`` for the month of
+    ``occurred_at``, before it (tiered brackets)."""
+    start, _end = month_bounds(occurred_at, zone_name)
+    stmt = select(
+        func.coalesce(func.sum(Conversion.amount_minor - Conversion.refunded_minor), 0)
+    ).where(
+        Conversion.partnership_id == partnership_id,
+        Conversion.currency == currency,
+        Conversion.status != "cancelled",
+        Conversion.occurred_at >= start,
+        Conversion.occurred_at < occurred_at,
     )
-    return int(total or 0)
+    if conversion_id is not None:
+        stmt = stmt.where(Conversion.id != conversion_id)
+    return int(session.scalar(stmt) or 0)
+
+
+def sale_line_rows(
+    terms: SaleTerms,
+    *,
+    conversion_id: str,
+    occurred_at: datetime,
+    basis_minor: int,
+    currency: str,
+    month_to_date_minor: int = 0,
+) -> list[dict[str, Any]]:
+    """The ledger rows (ready to insert) of one attributed order's sale lines."""
+    rules = terms.parsed_rules()
+    due_at = occurred_at + timedelta(days=terms.hold_days)
+    now = utcnow()
+    return [
+        {
+            "id": new_id("cml"),
+            "idempotency_key": f"sale:{conversion_id}:{line.rule_index}",
+            "influencer_id": terms.influencer_id,
+            "campaign_id": terms.campaign_id,
+            "partnership_id": terms.partnership_id,
+            "conversion_id": conversion_id,
+            "kind": "sale",
+            "rule": {**line.rule.to_json(terms.campaign_currency), "index": line.rule_index},
+            "basis_minor": basis_minor,
+            "amount_minor": line.amount_minor,
+            "currency": line.currency,
+            "status": "pending",
+            "occurred_at": occurred_at,
+            "due_at": due_at,
+            "recorded_at": now,
+        }
+        for line in sale_lines(
+            rules,
+            basis_minor=basis_minor,
+            order_currency=currency,
+            campaign_currency=terms.campaign_currency,
+            month_to_date_minor=month_to_date_minor,
+        )
+    ]
 
 
 def record_sale(session: Session, conversion: Conversion, zone_name: str = "UTC") -> int:
     """The sale lines of an attributed order. Returns how many were written."""
     partnership = session.get(Partnership, conversion.partnership_id)
     assert partnership is not None
-    campaign = partnership.campaign
-    rules = rules_from_json(partnership.effective_rules, campaign.currency)
+    terms = SaleTerms.of(partnership)
     mtd = (
-        _month_to_date(session, conversion, zone_name)
-        if any(r.type == "tiered_percent" for r in rules)
+        month_to_date(
+            session,
+            conversion.partnership_id or "",
+            conversion.currency,
+            conversion.occurred_at,
+            zone_name,
+            conversion.id,
+        )
+        if terms.needs_month_to_date()
         else 0
     )
-    due_at = conversion.occurred_at + timedelta(days=campaign.hold_days)
     written = 0
-    for line in sale_lines(
-        rules,
+    for row in sale_line_rows(
+        terms,
+        conversion_id=conversion.id,
+        occurred_at=conversion.occurred_at,
         basis_minor=conversion.amount_minor,
-        order_currency=conversion.currency,
-        campaign_currency=campaign.currency,
+        currency=conversion.currency,
         month_to_date_minor=mtd,
     ):
-        written += append_line(
-            session,
-            idempotency_key=f"sale:{conversion.id}:{line.rule_index}",
-            influencer_id=partnership.influencer_id,
-            campaign_id=partnership.campaign_id,
-            partnership_id=partnership.id,
-            conversion_id=conversion.id,
-            kind="sale",
-            rule={**line.rule.to_json(campaign.currency), "index": line.rule_index},
-            basis_minor=conversion.amount_minor,
-            amount_minor=line.amount_minor,
-            currency=line.currency,
-            occurred_at=conversion.occurred_at,
-            due_at=due_at,
-        )
+        written += append_line(session, **row)
     return written
 
 

@@ -1,16 +1,17 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import OperationalError
 
 from service import clock, metrics
 from service.conversions import service
-from service.conversions.ingest import ingest
+from service.conversions.deliveries import receive_delivery
 from service.conversions.schemas import ConversionOut, ConversionQuery
 from service.conversions.webhooks import SOURCES, is_woocommerce_ping
-from service.errors import AfftrackError, NotFound, NotSupported, Unavailable
+from service.errors import AfftrackError, NotFound, Unavailable
 from service.http.auth import require
 from service.http.context import session, settings
 from service.http.request import load_query, parse_json_object
@@ -44,17 +45,13 @@ def _receive(source: str) -> tuple[Response, int]:
         metrics.WEBHOOKS.labels(source, "ping").inc()
         return jsonify({"status": "ping"}), 200
     spec.verify(body, request.headers, secret, int(clock.now_utc().timestamp()))
-    if spec.parse is None:
-        # Verified, but this source's format is not understood yet: 501 makes the
-        # platform retry later rather than lose the order.
-        raise NotSupported(f"{source} payloads are not supported yet")
     if not body.lstrip().startswith(b"{"):
         # A platform's event is always an object; anything else is a broken delivery.
         raise AfftrackError("the body must be a JSON object", code="malformed_json")
-    event = spec.parse(parse_json_object(body))
+    payload = parse_json_object(body, numbers_as_text=spec.numbers_as_text)
     s = session()
     try:
-        outcome = ingest(s, settings(), source, event)
+        outcomes = receive_delivery(s, settings(), spec, body, request.headers, payload)
         s.commit()
     except OperationalError as exc:
         s.rollback()
@@ -66,14 +63,31 @@ def _receive(source: str) -> tuple[Response, int]:
     except Exception:
         s.rollback()
         raise
-    metrics.WEBHOOKS.labels(source, outcome.status).inc()
-    log.info(
-        "webhook",
-        extra={"source": source, "outcome": outcome.status, "conversion_id": outcome.conversion_id},
-    )
-    return jsonify(
-        {"status": outcome.status, "conversion_id": outcome.conversion_id, "detail": outcome.detail}
-    ), 200
+    topic = spec.topic(payload, request.headers)
+    for outcome in outcomes:
+        metrics.WEBHOOKS.labels(source, outcome.status).inc()
+        log.info(
+            "webhook",
+            extra={
+                "source": source,
+                "topic": topic,
+                "outcome": outcome.status,
+                "conversion_id": outcome.conversion_id,
+                "detail": outcome.detail,
+            },
+        )
+    first = outcomes[0]
+    answer: dict[str, Any] = {
+        "status": first.status,
+        "conversion_id": first.conversion_id,
+        "detail": first.detail,
+    }
+    if len(outcomes) > 1:
+        answer["events"] = [
+            {"status": o.status, "conversion_id": o.conversion_id, "detail": o.detail}
+            for o in outcomes
+        ]
+    return jsonify(answer), 200
 
 
 @bp.get("")

@@ -1,80 +1,237 @@
-"""Database look-ups that feed the pure attribution decision."""
+"""Database look-ups that feed the pure attribution decision.
+
+:func:`gather` reads everything an order's attribution and sale lines need — matching
+promo codes (with their uses), the click, the UTM partnership, and each candidate's
+commission terms — in one statement. On PostgreSQL the same statement takes the
+order's advisory lock, so a new order costs this read, one write and the commit.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    case,
+    func,
+    literal_column,
+    null,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from service.campaigns.models import Campaign, Partnership
 from service.clicks.models import Click
+from service.commissions.engine import SaleTerms
 from service.conversions.attribution import Candidate, ClickFact
 from service.conversions.models import Conversion
+from service.db import UTCDateTime
 from service.influencers.models import Influencer
 from service.links.models import Link
-from service.promo_codes.service import active_codes
+from service.promo_codes.models import PromoCode, normalize_code
 
 
-def _candidate(p: Partnership, **extra: object) -> Candidate:
-    c: Campaign = p.campaign
-    return Candidate(
-        partnership_id=p.id,
-        campaign_id=c.id,
-        influencer_id=p.influencer_id,
-        campaign_starts_on=c.starts_on,
-        campaign_ends_on=c.ends_on,
-        attribution_window_days=c.attribution_window_days,
-        **extra,  # type: ignore[arg-type]
+@dataclass
+class Facts:
+    promo: list[Candidate] = field(default_factory=list)
+    click: ClickFact | None = None
+    utm: Candidate | None = None
+    terms: dict[str, SaleTerms] = field(default_factory=dict)  # by partnership id
+    locked: bool = True
+
+
+def _common(kind: str) -> list[ColumnElement[Any]]:
+    return [
+        literal_column(f"'{kind}'", String).label("kind"),
+        Partnership.id.label("partnership_id"),
+        Partnership.influencer_id.label("influencer_id"),
+        Campaign.id.label("campaign_id"),
+        Campaign.starts_on.label("starts_on"),
+        Campaign.ends_on.label("ends_on"),
+        Campaign.attribution_window_days.label("window_days"),
+        Campaign.hold_days.label("hold_days"),
+        Campaign.currency.label("campaign_currency"),
+        Partnership.commission_rules.label("own_rules"),
+        Campaign.commission_rules.label("campaign_rules"),
+    ]
+
+
+def _none(*names_types: tuple[str, Any]) -> list[ColumnElement[Any]]:
+    return [null().cast(type_).label(name) for name, type_ in names_types]
+
+
+_PROMO_COLS = (
+    ("promo_code_id", PromoCode.id.type),
+    ("promo_code", PromoCode.code.type),
+    ("promo_starts_at", UTCDateTime),
+    ("promo_ends_at", UTCDateTime),
+    ("promo_max_uses", PromoCode.max_uses.type),
+    ("promo_used", PromoCode.max_uses.type),
+)
+_CLICK_COLS = (
+    ("link_id", Link.id.type),
+    ("click_id", Click.id.type),
+    ("click_at", UTCDateTime),
+    ("click_is_bot", Click.is_bot.type),
+)
+
+
+def _promo_query(codes: Sequence[str]) -> Select[Any] | None:
+    wanted = list(dict.fromkeys(normalize_code(c) for c in codes if c and c.strip()))
+    if not wanted:
+        return None
+    used = (
+        select(func.count())
+        .select_from(Conversion)
+        .where(Conversion.promo_code_id == PromoCode.id)
+        .scalar_subquery()
     )
-
-
-def promo_candidates(session: Session, codes: Sequence[str]) -> list[Candidate]:
-    out = []
-    for promo in active_codes(session, codes):
-        uses_left = None
-        if promo.max_uses is not None:
-            used = session.scalar(
-                select(func.count())
-                .select_from(Conversion)
-                .where(Conversion.promo_code_id == promo.id)
-            )
-            uses_left = promo.max_uses - int(used or 0)
-        out.append(
-            _candidate(
-                promo.partnership,
-                promo_code_id=promo.id,
-                promo_code=promo.code,
-                promo_starts_at=promo.starts_at,
-                promo_ends_at=promo.ends_at,
-                promo_uses_left=uses_left,
-            )
+    return (
+        select(
+            *_common("promo"),
+            PromoCode.id.label("promo_code_id"),
+            PromoCode.code.label("promo_code"),
+            PromoCode.starts_at.label("promo_starts_at"),
+            PromoCode.ends_at.label("promo_ends_at"),
+            PromoCode.max_uses.label("promo_max_uses"),
+            case((PromoCode.max_uses.is_(None), null()), else_=used).label("promo_used"),
+            *_none(*_CLICK_COLS),
+            PromoCode.normalized.label("sort_key"),
         )
-    return out
-
-
-def click_fact(session: Session, click_id: str) -> ClickFact | None:
-    if len(click_id) > 40:
-        return None
-    # By id alone: the table is keyed (and partitioned) by (id, occurred_at).
-    click = session.scalars(select(Click).where(Click.id == click_id).limit(1)).first()
-    if click is None:
-        return None
-    link = session.get(Link, click.link_id)
-    assert link is not None
-    return ClickFact(
-        click_id=click.id,
-        occurred_at=click.occurred_at,
-        is_bot=click.is_bot,
-        candidate=_candidate(link.partnership, link_id=link.id),
+        .join(Partnership, Partnership.id == PromoCode.partnership_id)
+        .join(Campaign, Campaign.id == Partnership.campaign_id)
+        .where(PromoCode.normalized.in_(wanted), PromoCode.status == "active")
     )
 
 
-def utm_candidate(session: Session, campaign_slug: str, handle: str) -> Candidate | None:
-    partnership = session.scalar(
-        select(Partnership)
+def _click_query(click_id: str) -> Select[Any]:
+    return (
+        select(
+            *_common("click"),
+            *_none(*_PROMO_COLS),
+            Link.id.label("link_id"),
+            Click.id.label("click_id"),
+            Click.occurred_at.label("click_at"),
+            Click.is_bot.label("click_is_bot"),
+            literal_column("''", String).label("sort_key"),
+        )
+        .join(Link, Link.id == Click.link_id)
+        .join(Partnership, Partnership.id == Link.partnership_id)
+        .join(Campaign, Campaign.id == Partnership.campaign_id)
+        .where(Click.id == click_id)
+        .limit(1)
+    )
+
+
+def _utm_query(campaign_slug: str, handle: str) -> Select[Any]:
+    return (
+        select(
+            *_common("utm"),
+            *_none(*_PROMO_COLS),
+            *_none(*_CLICK_COLS),
+            literal_column("''", String).label("sort_key"),
+        )
+        .select_from(Partnership)
         .join(Campaign, Campaign.id == Partnership.campaign_id)
         .join(Influencer, Influencer.id == Partnership.influencer_id)
         .where(Campaign.slug == campaign_slug, Influencer.handle == handle)
+        .limit(1)
     )
-    return _candidate(partnership) if partnership else None
+
+
+def gather(
+    session: Session,
+    codes: Sequence[str],
+    click_id: str | None,
+    utm: tuple[str, str] | None,
+    lock_key: int | None = None,
+) -> Facts:
+    """Every fact the order's attribution needs, in one round trip; with ``lock_key``
+    (PostgreSQL) the statement also tries the order's transaction-scoped advisory lock
+    (``Facts.locked`` says whether it got it)."""
+    parts = [
+        q
+        for q in (
+            _promo_query(codes),
+            _click_query(click_id) if click_id and len(click_id) <= 40 else None,
+            _utm_query(*utm) if utm else None,
+        )
+        if q is not None
+    ]
+    facts = Facts()
+    if not parts and lock_key is None:
+        return facts
+    rows: list[Any]
+    if lock_key is None:
+        found = union_all(*(p.subquery().select() for p in parts)).subquery()
+        rows = list(session.execute(select(found)))
+    else:
+        lock = select(func.pg_try_advisory_xact_lock(lock_key).label("locked")).subquery()
+        if parts:
+            found = union_all(*(p.subquery().select() for p in parts)).subquery()
+            stmt = select(lock.c.locked, found).select_from(lock.outerjoin(found, true()))
+        else:
+            stmt = select(lock.c.locked)
+        rows = list(session.execute(stmt))
+        facts.locked = bool(rows and rows[0].locked)
+        if not facts.locked:
+            return facts
+        rows = [r for r in rows if getattr(r, "kind", None) is not None]
+    wanted = [normalize_code(c) for c in codes if c and c.strip()]
+    promo_rows = sorted(
+        (r for r in rows if r.kind == "promo"), key=lambda r: wanted.index(r.sort_key)
+    )
+    for row in rows:
+        facts.terms.setdefault(
+            row.partnership_id,
+            SaleTerms(
+                row.partnership_id,
+                row.campaign_id,
+                row.influencer_id,
+                row.campaign_rules if row.own_rules is None else row.own_rules,
+                row.campaign_currency,
+                row.hold_days,
+            ),
+        )
+    for row in promo_rows:
+        facts.promo.append(
+            _candidate(
+                row,
+                promo_code_id=row.promo_code_id,
+                promo_code=row.promo_code,
+                promo_starts_at=row.promo_starts_at,
+                promo_ends_at=row.promo_ends_at,
+                promo_uses_left=None
+                if row.promo_max_uses is None
+                else row.promo_max_uses - int(row.promo_used or 0),
+            )
+        )
+    for row in rows:
+        if row.kind == "click":
+            facts.click = ClickFact(
+                click_id=row.click_id,
+                occurred_at=row.click_at,
+                is_bot=bool(row.click_is_bot),
+                candidate=_candidate(row, link_id=row.link_id),
+            )
+        elif row.kind == "utm":
+            facts.utm = _candidate(row)
+    return facts
+
+
+def _candidate(row: Any, **extra: Any) -> Candidate:
+    return Candidate(
+        partnership_id=row.partnership_id,
+        campaign_id=row.campaign_id,
+        influencer_id=row.influencer_id,
+        campaign_starts_on=row.starts_on,
+        campaign_ends_on=row.ends_on,
+        attribution_window_days=row.window_days,
+        **extra,
+    )

@@ -3,31 +3,43 @@ a refund or cancel once and reverse the refunded share.
 
 Idempotent under redelivery in any order and concurrently: one conversion per
 (source, order id) and one event per (source, order id, kind, refund id), both by
-insert-or-ignore on a unique key; the conversion row is locked while an event is applied.
+insert-or-ignore on a unique key, with every event of one order serialised by a lock.
 A refund or cancel that arrives before its order is kept and applied when it arrives.
+
+A new order on PostgreSQL costs two statements and the commit: :func:`gather` takes the
+order's lock and reads every fact attribution needs; :func:`write_order` inserts the
+delivery, the conversion and its ledger lines and asks whether refunds were waiting.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, exists, func, literal_column, null, or_, select, union_all
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from service import clock
-from service.commissions.engine import record_reversal, record_sale
+from service import clock, metrics
+from service.commissions.engine import month_to_date, record_reversal, sale_line_rows
+from service.commissions.models import CommissionLine
 from service.config import Settings
 from service.conversions.attribution import Attribution, attribute, click_id_from, utm_from
-from service.conversions.candidates import click_fact, promo_candidates, utm_candidate
+from service.conversions.candidates import Facts, gather
 from service.conversions.events import CancelEvent, IgnoredEvent, OrderEvent, RefundEvent, ShopEvent
-from service.conversions.models import Conversion, ConversionEvent
+from service.conversions.models import Conversion, ConversionEvent, WebhookDelivery
+from service.conversions.refunds import OrderBasis, share_of
 from service.db import insert_ignore, new_id, utcnow
-from service.errors import InvalidInput
+from service.errors import InvalidInput, Unavailable
 from service.money import MoneyError, parse_amount
 
 log = logging.getLogger(__name__)
+
+LOCK_WAIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -37,119 +49,386 @@ class Outcome:
     detail: str | None = None
 
 
-def ingest(session: Session, settings: Settings, source: str, event: ShopEvent) -> Outcome:
-    """Apply one verified webhook event. The caller commits."""
-    if isinstance(event, IgnoredEvent):
-        return Outcome("ignored", detail=event.reason)
-    lock_order(session, source, event.order_id)
-    if isinstance(event, OrderEvent):
-        return _order(session, settings, source, event)
-    return _refund_or_cancel(session, source, event)
+@dataclass(frozen=True)
+class Delivery:
+    """A verified body as received, and the headers needed to verify it again."""
+
+    source: str
+    body: bytes
+    headers: Mapping[str, str]
+    topic: str | None = None
+    id: str = field(default_factory=lambda: new_id("whd"))
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "body_sha256": self.sha256,
+            "body": self.body,
+            "headers": dict(self.headers),
+            "topic": (self.topic or "")[:80] or None,
+            "received_at": utcnow(),
+        }
 
 
-def lock_order(session: Session, source: str, order_id: str) -> None:
+def ingest(
+    session: Session,
+    settings: Settings,
+    source: str,
+    events: Iterable[ShopEvent],
+    delivery: Delivery | None = None,
+) -> list[Outcome]:
+    """Apply the events of one verified delivery, in order. The caller commits."""
+    events = list(events)
+    real = [e for e in events if not isinstance(e, IgnoredEvent)]
+    outcomes: list[Outcome] = []
+    delivery_id: str | None = None
+    order = real[0] if real and isinstance(real[0], OrderEvent) else None
+    if order is not None:
+        outcome, delivery_id = _order(session, settings, source, order, delivery)
+        outcomes.append(outcome)
+        rest = real[1:]
+    else:
+        rest = real
+        for key in dict.fromkeys(e.lock_key for e in real):
+            lock_order(session, source, key)
+        if delivery is not None:
+            delivery_id = store_delivery(session, delivery)
+    for event in rest:
+        if isinstance(event, OrderEvent):  # never in practice: one order per delivery
+            outcomes.append(_order(session, settings, source, event, None)[0])
+        else:
+            lock_order(session, source, event.lock_key)
+            outcomes.append(_refund_or_cancel(session, source, event, delivery_id))
+    for event in events:
+        if isinstance(event, IgnoredEvent):
+            outcomes.append(Outcome("ignored", detail=event.reason))
+    return outcomes
+
+
+# Locks -------------------------------------------------------------------------------
+
+
+def lock_key(source: str, key: str) -> int:
+    digest = hashlib.sha256(f"{source}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def lock_order(session: Session, source: str, key: str) -> None:
     """Serialise every event of one order, so an order and its early refund cannot
-    miss each other. PostgreSQL: a transaction-scoped advisory lock; SQLite's
-    BEGIN IMMEDIATE already serialises writers."""
-    if session.get_bind().dialect.name != "postgresql":
+    miss each other. PostgreSQL: a transaction-scoped advisory lock, waited for at most
+    LOCK_WAIT_SECONDS (then 503: the platform retries); SQLite's BEGIN IMMEDIATE
+    already serialises writers."""
+    if not _postgres(session):
         return
-    digest = hashlib.sha256(f"{source}:{order_id}".encode()).digest()
-    key = int.from_bytes(digest[:8], "big", signed=True)
-    session.execute(text("SET LOCAL lock_timeout = '5s'"))
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    number = lock_key(source, key)
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    pause = 0.005
+    while not session.scalar(select(func.pg_try_advisory_xact_lock(number))):
+        if time.monotonic() > deadline:
+            raise Unavailable("this order is busy; retry later", code="retry")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
-def _attribution(session: Session, order: OrderEvent, click_id: str | None) -> Attribution | None:
-    utm = utm_from(order.landing_url)
-    return attribute(
-        order.occurred_at,
-        promo_candidates(session, order.promo_codes),
-        click_fact(session, click_id) if click_id else None,
-        utm_candidate(session, *utm) if utm else None,
+# Deliveries --------------------------------------------------------------------------
+
+
+def _delivery_id_expr(delivery: Delivery) -> Any:
+    return (
+        select(WebhookDelivery.id)
+        .where(
+            WebhookDelivery.source == delivery.source,
+            WebhookDelivery.body_sha256 == delivery.sha256,
+        )
+        .scalar_subquery()
     )
 
 
-def _order(session: Session, settings: Settings, source: str, order: OrderEvent) -> Outcome:
-    click_id = click_id_from(order.click_id, order.landing_url, settings.click_param)
-    found = _attribution(session, order, click_id)
-    cand = found.candidate if found else None
-    conversion_id = new_id("cnv")
+def store_delivery(session: Session, delivery: Delivery) -> str:
+    """Keep the delivery (once per identical body); its id."""
     inserted = insert_ignore(
         session,
-        Conversion.__table__,
-        {
-            "id": conversion_id,
-            "source": source,
-            "order_id": order.order_id,
-            "occurred_at": order.occurred_at,
-            "received_at": utcnow(),
-            "currency": order.currency,
-            "amount_minor": order.amount_minor,
-            "total_minor": order.total_minor,
-            "refunded_minor": 0,
-            "status": "open",
-            "promo_codes": order.promo_codes,
-            "click_id": click_id,
-            "customer_id": order.customer_id,
-            "landing_url": order.landing_url,
-            "method": found.method if found else None,
-            "partnership_id": cand.partnership_id if cand else None,
-            "campaign_id": cand.campaign_id if cand else None,
-            "influencer_id": cand.influencer_id if cand else None,
-            "link_id": cand.link_id if cand else None,
-            "promo_code_id": cand.promo_code_id if cand and found.method == "promo_code" else None,
-            "attributed_promo_code": cand.promo_code
-            if found and found.method == "promo_code"
-            else None,
-            "attributed_click_id": found.click_id if found else None,
-            "raw": order.raw,
-        },
-        ["source", "order_id"],
-        returning=Conversion.id,
+        WebhookDelivery.__table__,
+        delivery.row(),
+        ["source", "body_sha256"],
+        returning=WebhookDelivery.id,
     )
-    if not inserted:
-        existing = session.scalar(
-            select(Conversion.id).where(
-                Conversion.source == source, Conversion.order_id == order.order_id
+    if inserted:
+        return str(inserted[0])
+    return str(session.scalar(select(_delivery_id_expr(delivery))))
+
+
+# Orders ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Written:
+    inserted: bool
+    conversion_id: str
+    lines: int
+    waiting: bool
+    delivery_id: str | None
+
+
+def _order(
+    session: Session,
+    settings: Settings,
+    source: str,
+    order: OrderEvent,
+    delivery: Delivery | None,
+) -> tuple[Outcome, str | None]:
+    click_id = click_id_from(order.click_id, order.landing_url, settings.click_param)
+    utm = order.utm or utm_from(order.landing_url)
+    pg = _postgres(session)
+    facts = gather(
+        session,
+        order.promo_codes,
+        click_id,
+        utm,
+        lock_key(source, order.lock_key) if pg else None,
+    )
+    if not facts.locked:
+        lock_order(session, source, order.lock_key)
+        facts = gather(session, order.promo_codes, click_id, utm)
+    found = attribute(order.occurred_at, facts.promo, facts.click, facts.utm)
+    conversion_id = new_id("cnv")
+    values = _conversion_row(conversion_id, source, order, click_id, found)
+    lines = _sale_rows(session, settings, facts, found, conversion_id, order)
+    written = write_order(session, values, lines, delivery, order)
+    if not written.inserted:
+        return Outcome("duplicate", written.conversion_id), written.delivery_id
+    if written.lines:
+        metrics.COMMISSION_LINES.labels("sale").inc(written.lines)
+    if written.waiting:
+        conversion = session.get(Conversion, conversion_id, with_for_update=True)
+        assert conversion is not None
+        waiting = session.scalars(
+            select(ConversionEvent)
+            .where(
+                ConversionEvent.source == source,
+                ConversionEvent.order_id.in_(_refs(order)),
+                ConversionEvent.applied_at.is_(None),
+            )
+            .order_by(ConversionEvent.occurred_at, ConversionEvent.id)
+        ).all()
+        for event in waiting:
+            _apply(session, conversion, event)
+    return Outcome("created", conversion_id), written.delivery_id
+
+
+def _refs(order: OrderEvent) -> list[str]:
+    return [order.order_id] + ([order.order_ref] if order.order_ref else [])
+
+
+def _conversion_row(
+    conversion_id: str,
+    source: str,
+    order: OrderEvent,
+    click_id: str | None,
+    found: Attribution | None,
+) -> dict[str, Any]:
+    cand = found.candidate if found else None
+    by_promo = found is not None and found.method == "promo_code"
+    return {
+        "id": conversion_id,
+        "source": source,
+        "order_id": order.order_id,
+        "order_ref": order.order_ref,
+        "occurred_at": order.occurred_at,
+        "received_at": utcnow(),
+        "currency": order.currency,
+        "amount_minor": order.amount_minor,
+        "total_minor": order.total_minor,
+        "tax_minor": order.tax_minor,
+        "prices_include_tax": order.prices_include_tax,
+        "refunded_minor": 0,
+        "status": "open",
+        "promo_codes": order.promo_codes,
+        "click_id": click_id,
+        "customer_id": order.customer_id,
+        "landing_url": order.landing_url,
+        "method": found.method if found else None,
+        "partnership_id": cand.partnership_id if cand else None,
+        "campaign_id": cand.campaign_id if cand else None,
+        "influencer_id": cand.influencer_id if cand else None,
+        "link_id": cand.link_id if cand else None,
+        "promo_code_id": cand.promo_code_id if cand and by_promo else None,
+        "attributed_promo_code": cand.promo_code if cand and by_promo else None,
+        "attributed_click_id": found.click_id if found else None,
+        "raw": order.raw,
+    }
+
+
+def _sale_rows(
+    session: Session,
+    settings: Settings,
+    facts: Facts,
+    found: Attribution | None,
+    conversion_id: str,
+    order: OrderEvent,
+) -> list[dict[str, Any]]:
+    if found is None:
+        return []
+    terms = facts.terms[found.candidate.partnership_id]
+    mtd = 0
+    if terms.needs_month_to_date():
+        mtd = month_to_date(
+            session, terms.partnership_id, order.currency, order.occurred_at, settings.timezone
+        )
+    return sale_line_rows(
+        terms,
+        conversion_id=conversion_id,
+        occurred_at=order.occurred_at,
+        basis_minor=order.amount_minor,
+        currency=order.currency,
+        month_to_date_minor=mtd,
+    )
+
+
+def write_order(
+    session: Session,
+    conversion: dict[str, Any],
+    lines: list[dict[str, Any]],
+    delivery: Delivery | None,
+    order: OrderEvent,
+) -> Written:
+    """Insert the delivery, the conversion (unless the order is known) and its lines,
+    and say whether refunds were waiting for it. One statement on PostgreSQL."""
+    source = conversion["source"]
+    waiting_q = exists().where(
+        ConversionEvent.source == source,
+        ConversionEvent.order_id.in_(_refs(order)),
+        ConversionEvent.applied_at.is_(None),
+    )
+    existing_q = (
+        select(Conversion.id)
+        .where(Conversion.source == source, Conversion.order_id == conversion["order_id"])
+        .scalar_subquery()
+    )
+    if not _postgres(session):
+        delivery_id = store_delivery(session, delivery) if delivery else None
+        conversion["delivery_id"] = delivery_id
+        inserted = insert_ignore(
+            session,
+            Conversion.__table__,
+            conversion,
+            ["source", "order_id"],
+            returning=Conversion.id,
+        )
+        if not inserted:
+            return Written(False, str(session.scalar(select(existing_q))), 0, False, delivery_id)
+        count = 0
+        if lines:
+            count = len(
+                insert_ignore(
+                    session,
+                    CommissionLine.__table__,
+                    lines,
+                    ["idempotency_key"],
+                    returning=CommissionLine.id,
+                )
+            )
+        waiting = bool(session.scalar(select(waiting_q)))
+        return Written(True, conversion["id"], count, waiting, delivery_id)
+
+    ctes: list[Any] = []
+    if delivery is not None:
+        d = (
+            postgresql.insert(WebhookDelivery)
+            .values(delivery.row())
+            .on_conflict_do_nothing(index_elements=["source", "body_sha256"])
+            .returning(WebhookDelivery.id)
+            .cte("d")
+        )
+        delivery_id_expr = func.coalesce(
+            select(d.c.id).scalar_subquery(), _delivery_id_expr(delivery)
+        )
+        conversion = {**conversion, "delivery_id": delivery_id_expr}
+        ctes.append(d)
+    else:
+        delivery_id_expr = None
+    c = (
+        postgresql.insert(Conversion)
+        .values(conversion)
+        .on_conflict_do_nothing(index_elements=["source", "order_id"])
+        .returning(Conversion.id)
+        .cte("c")
+    )
+    line_count: Any = 0
+    if lines:
+        table = CommissionLine.__table__
+        names = list(lines[0])
+        rows = union_all(
+            *(
+                select(*(_bind(table.c[n], row[n]) for n in names)).where(exists(select(c.c.id)))
+                for row in lines
             )
         )
-        return Outcome("duplicate", existing)
-    conversion = session.get(Conversion, conversion_id)
-    assert conversion is not None
-    if conversion.partnership_id:
-        record_sale(session, conversion, settings.timezone)
-    # Refunds or a cancel that arrived before the order.
-    waiting = session.scalars(
-        select(ConversionEvent)
-        .where(
-            ConversionEvent.source == source,
-            ConversionEvent.order_id == order.order_id,
-            ConversionEvent.applied_at.is_(None),
+        ln = (
+            postgresql.insert(table)
+            .from_select(names, rows)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(table.c.id)
+            .cte("l")
         )
-        .order_by(ConversionEvent.occurred_at, ConversionEvent.id)
-    ).all()
-    for ev in waiting:
-        _apply(session, conversion, ev)
-    return Outcome("created", conversion.id)
+        line_count = select(func.count()).select_from(ln).scalar_subquery()
+    stmt = select(
+        select(c.c.id).scalar_subquery().label("new_id"),
+        existing_q.label("existing_id"),
+        (line_count if lines else literal_column("0")).label("lines"),
+        waiting_q.label("waiting"),
+        (delivery_id_expr if delivery_id_expr is not None else null()).label("delivery_id"),
+    )
+    row = session.execute(stmt).one()
+    delivery_id = row.delivery_id if delivery_id_expr is not None else None
+    if row.new_id is None:
+        return Written(False, str(row.existing_id), 0, False, delivery_id)
+    return Written(True, str(row.new_id), int(row.lines), bool(row.waiting), delivery_id)
 
 
-def _refund_or_cancel(session: Session, source: str, event: RefundEvent | CancelEvent) -> Outcome:
+def _bind(column: Any, value: Any) -> Any:
+    return bindparam(None, value, type_=column.type).label(column.name)
+
+
+# Refunds and cancellations -----------------------------------------------------------
+
+
+def _refund_or_cancel(
+    session: Session, source: str, event: RefundEvent | CancelEvent, delivery_id: str | None
+) -> Outcome:
     if isinstance(event, RefundEvent):
-        kind, external_id, amount_text = "refund", event.refund_id, event.amount_text
+        claim = event.claim
+        kind, external_id = "refund", event.refund_id
+        basis, amount_text, tax_text = claim.basis, claim.amount, claim.tax
+        currency, paid_text = claim.currency, claim.paid
     else:
-        kind, external_id, amount_text = "cancel", "cancel", None
+        kind, external_id = "cancel", "cancel"
+        basis = amount_text = tax_text = currency = paid_text = None
     conversion = session.scalar(
         select(Conversion)
-        .where(Conversion.source == source, Conversion.order_id == event.order_id)
+        .where(
+            Conversion.source == source,
+            or_(Conversion.order_id == event.order_id, Conversion.order_ref == event.order_id),
+        )
         .with_for_update()
     )
     if conversion is not None and amount_text is not None:
-        try:
-            parse_amount(amount_text, conversion.currency)
-        except MoneyError as exc:
-            raise InvalidInput(
-                "refund amount is not valid", fields={"amount": [str(exc)]}
-            ) from None
+        for name, value in (("amount", amount_text), ("tax", tax_text), ("paid", paid_text)):
+            try:
+                parse_amount(value or "0", currency or conversion.currency)
+            except MoneyError as exc:
+                raise InvalidInput(
+                    f"refund {name} is not valid", fields={name: [str(exc)]}
+                ) from None
     event_id = new_id("evt")
     inserted = insert_ignore(
         session,
@@ -160,10 +439,15 @@ def _refund_or_cancel(session: Session, source: str, event: RefundEvent | Cancel
             "order_id": event.order_id,
             "kind": kind,
             "external_id": external_id,
+            "basis": basis,
             "amount_text": amount_text,
+            "tax_text": tax_text,
+            "paid_text": paid_text,
+            "currency": currency,
             "occurred_at": event.occurred_at,
             "received_at": utcnow(),
             "raw": event.raw,
+            "delivery_id": delivery_id,
         },
         ["source", "order_id", "kind", "external_id"],
         returning=ConversionEvent.id,
@@ -176,6 +460,24 @@ def _refund_or_cancel(session: Session, source: str, event: RefundEvent | Cancel
     assert stored is not None
     _apply(session, conversion, stored)
     return Outcome("applied", conversion.id)
+
+
+def _gross_applied(session: Session, conversion: Conversion) -> int:
+    rows = session.scalars(
+        select(ConversionEvent.amount_text).where(
+            ConversionEvent.conversion_id == conversion.id,
+            ConversionEvent.basis == "gross",
+            ConversionEvent.applied_at.is_not(None),
+            ConversionEvent.amount_minor > 0,
+        )
+    ).all()
+    total = 0
+    for amount in rows:
+        try:
+            total += parse_amount(amount or "0", conversion.currency)
+        except MoneyError:
+            continue
+    return total
 
 
 def _apply(session: Session, conversion: Conversion, event: ConversionEvent) -> None:
@@ -191,17 +493,29 @@ def _apply(session: Session, conversion: Conversion, event: ConversionEvent) -> 
     if event.kind == "cancel":
         amount = remaining
     else:
-        try:
-            requested = parse_amount(event.amount_text or "", conversion.currency)
-        except MoneyError as exc:
-            event.amount_minor = 0
-            event.note = f"not applied: {exc}"
-            log.warning("refund amount not valid for its order", extra={"event_id": event.id})
-            return
-        amount = min(requested, remaining)
-        if amount < requested:
-            event.note = f"capped at what was left of the order ({amount} minor units)"
+        share = share_of(
+            event.basis or "attributable",
+            event.amount_text or "",
+            event.tax_text,
+            event.currency,
+            OrderBasis(
+                currency=conversion.currency,
+                attributable_minor=conversion.amount_minor,
+                tax_minor=conversion.tax_minor,
+                prices_include_tax=conversion.prices_include_tax,
+                remaining_minor=remaining,
+                gross_refunded_minor=_gross_applied(session, conversion)
+                if event.basis == "gross"
+                else 0,
+            ),
+            event.paid_text,
+        )
+        amount, event.note = share.amount_minor, share.note
+        if share.note and share.note.startswith("not applied"):
+            log.warning("refund not applied to its order", extra={"event_id": event.id})
     event.amount_minor = amount
+    if amount == 0 and event.kind != "cancel":
+        return
     before = conversion.refunded_minor
     conversion.refunded_minor = before + amount
     if event.kind == "cancel":

@@ -3,7 +3,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, JSONType, UTCDateTime, new_id, utcnow
@@ -13,7 +23,10 @@ class Conversion(Base):
     """One order from the shop, attributed or not, with its raw payload for audit."""
 
     __tablename__ = "conversions"
-    __table_args__ = (UniqueConstraint("source", "order_id"),)
+    __table_args__ = (
+        UniqueConstraint("source", "order_id"),
+        Index("ix_conversions_source_order_ref", "source", "order_ref"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cnv"))
     source: Mapped[str] = mapped_column(String(20))
@@ -24,6 +37,14 @@ class Conversion(Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)  # attributable: subtotal - discount
     total_minor: Mapped[int | None] = mapped_column(BigInteger)
     refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Tax on the attributable items: what a gross refund is shared against (SPEC §2).
+    tax_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    prices_include_tax: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The platform's second reference for the order, used by its refunds (Stripe's
+    # payment intent).
+    order_ref: Mapped[str | None] = mapped_column(String(128))
+    # The stored delivery that created it (None for orders older than deliveries).
+    delivery_id: Mapped[str | None] = mapped_column(ForeignKey("webhook_deliveries.id"))
     status: Mapped[str] = mapped_column(String(20), default="open")
     promo_codes: Mapped[list[str]] = mapped_column(JSONType, default=list)
     click_id: Mapped[str | None] = mapped_column(String(64))
@@ -56,12 +77,34 @@ class ConversionEvent(Base):
     kind: Mapped[str] = mapped_column(String(10))  # refund | cancel
     external_id: Mapped[str] = mapped_column(String(128))
     conversion_id: Mapped[str | None] = mapped_column(ForeignKey("conversions.id"), index=True)
-    # The refund amount as sent (a decimal string in the order's currency, or minor
-    # units for sources that send integers); ``amount_minor`` is what was applied.
+    # The refund as the platform put it (events.RefundClaim): ``basis`` attributable,
+    # items or gross; ``amount_text``/``tax_text`` decimal strings in ``currency`` (None:
+    # the order's). ``amount_minor`` is what was applied.
+    basis: Mapped[str | None] = mapped_column(String(12))
     amount_text: Mapped[str | None] = mapped_column(String(40))
+    tax_text: Mapped[str | None] = mapped_column(String(40))
+    paid_text: Mapped[str | None] = mapped_column(String(40))
+    currency: Mapped[str | None] = mapped_column(String(3))
     amount_minor: Mapped[int | None] = mapped_column(BigInteger)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
     note: Mapped[str | None] = mapped_column(Text)
+    delivery_id: Mapped[str | None] = mapped_column(ForeignKey("webhook_deliveries.id"))
+
+
+class WebhookDelivery(Base):
+    """A verified webhook body exactly as received, with the headers needed to verify
+    it again; identical redeliveries are stored once (by body digest)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("source", "body_sha256"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("whd"))
+    source: Mapped[str] = mapped_column(String(20))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[dict[str, str]] = mapped_column(JSONType)
+    topic: Mapped[str | None] = mapped_column(String(80))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -18,10 +18,14 @@ def json_body() -> dict[str, Any]:
     return parse_json_object(request.get_data(cache=True))
 
 
-def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """A JSON object from a raw body, or a clear 4xx (never a 500)."""
+def parse_json_object(raw: bytes, *, numbers_as_text: bool = False) -> dict[str, Any]:
+    """A JSON object from a raw body, or a clear 4xx (never a 500).
+
+    ``numbers_as_text``: a JSON number with a fraction or exponent is kept as its exact
+    source text (a platform that writes money as JSON numbers, such as Shopify's refund
+    lines, is read without ever becoming a float)."""
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_float=str) if numbers_as_text else json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise AfftrackError("the request body is not valid JSON", code="malformed_json") from None
     if not isinstance(data, dict):

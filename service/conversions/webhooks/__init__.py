@@ -1,4 +1,5 @@
-"""Checkout webhook sources: how each verifies its signature and what its body means."""
+"""Checkout webhook sources: how each verifies its signature, names its topic, and what
+its body means (docs/webhooks/)."""
 
 from __future__ import annotations
 
@@ -7,39 +8,74 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.conversions.events import ShopEvent
-from service.conversions.webhooks import generic, signatures
+from service.conversions.webhooks import generic, shopify, signatures, stripe, woocommerce
+
+Verify = Callable[[bytes, Mapping[str, str], str, int], None]
+Parse = Callable[[dict[str, Any], Mapping[str, str], str], list[ShopEvent]]
 
 
 @dataclass(frozen=True)
 class Source:
     name: str
-    verify: Callable[[bytes, Mapping[str, str], str, int], None]
-    # None: signature checked, but the body format is not understood yet.
-    parse: Callable[[dict[str, Any]], ShopEvent] | None
+    verify: Verify
+    parse: Parse
+    topic: Callable[[Mapping[str, Any], Mapping[str, str]], str]
+    # The headers kept with a stored delivery: enough to verify it again and to see
+    # what the platform said it was.
+    kept_headers: tuple[str, ...]
+    # Money may come as JSON numbers: read them as their exact text, never as floats.
+    numbers_as_text: bool = True
 
 
 SOURCES: dict[str, Source] = {
-    "generic": Source("generic", signatures.verify_generic, generic.parse),
+    "generic": Source(
+        "generic",
+        signatures.verify_generic,
+        generic.parse,
+        lambda payload, _headers: generic.topic_of(payload),
+        ("X-Afftrack-Signature", "X-Afftrack-Timestamp"),
+        numbers_as_text=False,  # our own format: money is a decimal string, always
+    ),
     "shopify": Source(
         "shopify",
         lambda body, headers, secret, _now: signatures.verify_base64_hmac(
             body, headers.get("X-Shopify-Hmac-Sha256"), secret
         ),
-        None,
+        shopify.parse,
+        lambda _payload, headers: shopify.topic_of(headers),
+        (
+            "X-Shopify-Hmac-Sha256",
+            "X-Shopify-Topic",
+            "X-Shopify-Shop-Domain",
+            "X-Shopify-Webhook-Id",
+            "X-Shopify-Event-Id",
+            "X-Shopify-Triggered-At",
+            "X-Shopify-API-Version",
+        ),
     ),
     "woocommerce": Source(
         "woocommerce",
         lambda body, headers, secret, _now: signatures.verify_base64_hmac(
             body, headers.get("X-WC-Webhook-Signature"), secret
         ),
-        None,
+        woocommerce.parse,
+        lambda _payload, headers: woocommerce.topic_of(headers),
+        (
+            "X-WC-Webhook-Signature",
+            "X-WC-Webhook-Topic",
+            "X-WC-Webhook-Source",
+            "X-WC-Webhook-ID",
+            "X-WC-Webhook-Delivery-ID",
+        ),
     ),
     "stripe": Source(
         "stripe",
         lambda body, headers, secret, now: signatures.verify_stripe(
             body, headers.get("Stripe-Signature"), secret, now
         ),
-        None,
+        stripe.parse,
+        lambda payload, _headers: stripe.topic_of(payload),
+        ("Stripe-Signature",),
     ),
 }
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from service.conversions.events import CancelEvent, OrderEvent, RefundEvent, ShopEvent
+from service.conversions.events import CancelEvent, OrderEvent, RefundClaim, RefundEvent, ShopEvent
 from service.money import MoneyError, parse_amount
 from service.schemas import Amount, Currency
 
@@ -83,7 +84,16 @@ class GenericCancel(Schema):
     occurred_at = _When(required=True)
 
 
-def parse(payload: dict[str, Any]) -> ShopEvent:
+def parse(payload: dict[str, Any], headers: Mapping[str, str], click_param: str) -> list[ShopEvent]:
+    return [_parse(payload)]
+
+
+def topic_of(payload: Mapping[str, Any]) -> str:
+    kind = payload.get("type")
+    return kind if isinstance(kind, str) else ""
+
+
+def _parse(payload: dict[str, Any]) -> ShopEvent:
     kind = payload.get("type")
     if kind == "order":
         data = GenericOrder().load(payload)
@@ -106,7 +116,11 @@ def parse(payload: dict[str, Any]) -> ShopEvent:
     if kind == "refund":
         data = GenericRefund().load(payload)
         return RefundEvent(
-            data["order_id"], data["refund_id"], data["occurred_at"], data["amount"], payload
+            data["order_id"],
+            data["refund_id"],
+            data["occurred_at"],
+            RefundClaim("attributable", data["amount"]),
+            payload,
         )
     if kind == "cancel":
         data = GenericCancel().load(payload)

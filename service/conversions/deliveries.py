@@ -1,0 +1,135 @@
+"""One verified webhook delivery → events → the ledger; and replaying a stored one.
+
+``afftrack conversions replay --id <delivery or conversion id>`` verifies a stored
+delivery again (against the secret configured now, at the time it was received), runs
+it through the same ingestion (idempotent: nothing already recorded changes), and
+attributes an order that was left unattributed if it can be attributed now — e.g. its
+click had not reached the database yet, or its promo code was created late. An order
+already attributed stays as it is (SPEC §4: attributed once).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.commissions.engine import record_reversal, record_sale
+from service.config import Settings
+from service.conversions.attribution import attribute, click_id_from, utm_from
+from service.conversions.candidates import gather
+from service.conversions.events import OrderEvent
+from service.conversions.ingest import Delivery, Outcome, ingest
+from service.conversions.models import Conversion, ConversionEvent, WebhookDelivery
+from service.conversions.webhooks import SOURCES, Source
+from service.errors import AfftrackError, NotFound, Unavailable
+
+
+def receive_delivery(
+    session: Session,
+    settings: Settings,
+    spec: Source,
+    body: bytes,
+    headers: Mapping[str, str],
+    payload: dict[str, Any],
+) -> list[Outcome]:
+    """Parse a verified body and apply it. The caller commits."""
+    events = spec.parse(payload, headers, settings.click_param)
+    kept = {name: headers[name] for name in spec.kept_headers if headers.get(name)}
+    delivery = Delivery(spec.name, body, kept, spec.topic(payload, headers))
+    return ingest(session, settings, spec.name, events, delivery)
+
+
+def replay(session: Session, settings: Settings, ident: str) -> list[str]:
+    """Re-run a stored delivery (``whd_…``) or a conversion's attribution (``cnv_…``).
+    Returns what happened, one line per fact. The caller commits."""
+    if ident.startswith("cnv_"):
+        conversion = session.get(Conversion, ident)
+        if conversion is None:
+            raise NotFound(f"no conversion {ident!r}")
+        if conversion.delivery_id is None:
+            return [_reattribute(session, settings, conversion, None)]
+        ident = conversion.delivery_id
+    stored = session.get(WebhookDelivery, ident)
+    if stored is None:
+        raise NotFound(f"no stored delivery {ident!r}")
+    spec = SOURCES[stored.source]
+    secret = settings.webhook_secret_for(stored.source)
+    if not secret:
+        raise Unavailable(f"the {stored.source} webhook is not configured", code="source_disabled")
+    spec.verify(stored.body, stored.headers, secret, int(stored.received_at.timestamp()))
+    try:
+        payload = (
+            json.loads(stored.body, parse_float=str)
+            if spec.numbers_as_text
+            else json.loads(stored.body)
+        )
+    except ValueError:
+        raise AfftrackError("the stored body is not JSON", code="malformed_json") from None
+    events = spec.parse(payload, stored.headers, settings.click_param)
+    delivery = Delivery(stored.source, stored.body, stored.headers, stored.topic, stored.id)
+    report = [
+        f"{o.status}: {o.conversion_id or '-'}{f' ({o.detail})' if o.detail else ''}"
+        for o in ingest(session, settings, stored.source, events, delivery)
+    ]
+    for event in events:
+        if isinstance(event, OrderEvent):
+            conversion = session.scalar(
+                select(Conversion).where(
+                    Conversion.source == stored.source, Conversion.order_id == event.order_id
+                )
+            )
+            if conversion is not None:
+                report.append(_reattribute(session, settings, conversion, event))
+    return report
+
+
+def _reattribute(
+    session: Session, settings: Settings, conversion: Conversion, order: OrderEvent | None
+) -> str:
+    if conversion.partnership_id:
+        return f"{conversion.id}: already attributed ({conversion.method}); unchanged"
+    session.refresh(conversion, with_for_update=True)
+    codes = order.promo_codes if order else list(conversion.promo_codes or [])
+    landing = order.landing_url if order else conversion.landing_url
+    click_id = click_id_from(
+        order.click_id if order else conversion.click_id, landing, settings.click_param
+    )
+    utm = (order.utm if order else None) or utm_from(landing)
+    facts = gather(session, codes, click_id, utm)
+    found = attribute(conversion.occurred_at, facts.promo, facts.click, facts.utm)
+    if found is None:
+        return f"{conversion.id}: still unattributed"
+    cand = found.candidate
+    by_promo = found.method == "promo_code"
+    conversion.method = found.method
+    conversion.partnership_id = cand.partnership_id
+    conversion.campaign_id = cand.campaign_id
+    conversion.influencer_id = cand.influencer_id
+    conversion.link_id = cand.link_id
+    conversion.promo_code_id = cand.promo_code_id if by_promo else None
+    conversion.attributed_promo_code = cand.promo_code if by_promo else None
+    conversion.attributed_click_id = found.click_id
+    conversion.click_id = conversion.click_id or click_id
+    session.flush()
+    lines = record_sale(session, conversion, settings.timezone)
+    # Refunds and a cancel applied while it was unattributed reverse its new lines.
+    before = 0
+    applied = session.scalars(
+        select(ConversionEvent)
+        .where(ConversionEvent.conversion_id == conversion.id, ConversionEvent.amount_minor > 0)
+        .order_by(ConversionEvent.applied_at, ConversionEvent.id)
+    ).all()
+    for event in applied:
+        amount = int(event.amount_minor or 0)
+        lines += record_reversal(
+            session, conversion, event, before, amount, event.applied_at or conversion.received_at
+        )
+        before += amount
+    return (
+        f"{conversion.id}: attributed by {found.method} to influencer {cand.influencer_id}, "
+        f"{lines} ledger line(s) written"
+    )

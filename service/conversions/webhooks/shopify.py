@@ -1,0 +1,165 @@
+"""Shopify order webhooks (topic in ``X-Shopify-Topic``; docs/webhooks/shopify.md).
+
+Money is in the shop currency (``currency``, the fields without ``_set``). The
+attributable amount is ``subtotal_price`` (after every discount, before shipping and
+tax; tips and duties are outside it), less the line items' tax when the shop's prices
+include tax (``taxes_included``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from service.conversions.attribution import query_params
+from service.conversions.events import (
+    CancelEvent,
+    IgnoredEvent,
+    OrderEvent,
+    RefundClaim,
+    RefundEvent,
+    ShopEvent,
+)
+from service.conversions.webhooks.fields import (
+    currency,
+    header,
+    ident,
+    items,
+    moment,
+    money,
+    obj,
+    opt_text,
+    scaled,
+    unscaled,
+)
+
+ORDER_TOPICS = ("orders/create", "orders/paid", "orders/updated", "orders/cancelled")
+# An order counts once money is committed: not while payment is pending, nor after an
+# authorization expired or was voided without capture.
+UNPAID = ("pending", "voided", "expired")
+
+
+def topic_of(headers: Mapping[str, str]) -> str:
+    return header(headers, "X-Shopify-Topic")
+
+
+def parse(payload: dict[str, Any], headers: Mapping[str, str], click_param: str) -> list[ShopEvent]:
+    topic = topic_of(headers)
+    if topic == "refunds/create":
+        order_id = ident(payload.get("order_id"), "order_id")
+        refund = _refund(payload, order_id, None, "")
+        return [refund] if refund else [IgnoredEvent("refund of shipping or nothing attributable")]
+    if topic not in ORDER_TOPICS:
+        return [IgnoredEvent(f"topic {topic or '(none)'} is not used")]
+    if payload.get("test") is True:
+        return [IgnoredEvent("test order")]
+    order = _order(payload, click_param)
+    events: list[ShopEvent] = []
+    status = payload.get("financial_status")
+    if status in UNPAID:
+        events.append(IgnoredEvent(f"order not paid (financial_status {status})"))
+    else:
+        events.append(order)
+    for path, entry in items(payload.get("refunds"), "refunds"):
+        refund = _refund(entry, order.order_id, order.currency, f"{path}.")
+        if refund:
+            events.append(refund)
+    if topic == "orders/cancelled" or payload.get("cancelled_at"):
+        # Always: the order may have been recorded while it was authorized or paid.
+        when = payload.get("cancelled_at") or payload.get("updated_at")
+        events.append(CancelEvent(order.order_id, moment(when, "cancelled_at"), payload))
+    return events
+
+
+def _order(p: dict[str, Any], click_param: str) -> OrderEvent:
+    cur = currency(p.get("currency"), "currency")
+    subtotal = money(p.get("subtotal_price"), cur, "subtotal_price")
+    item_tax = 0
+    for path, line in items(p.get("line_items"), "line_items"):
+        for tax_path, tax in items(line.get("tax_lines"), f"{path}.tax_lines"):
+            item_tax += money(tax.get("price"), cur, f"{tax_path}.price")
+    included = p.get("taxes_included") is True
+    amount = subtotal - item_tax if included else subtotal
+    if amount < 0:
+        amount = 0
+    landing = opt_text(p.get("landing_site"), "landing_site", 4096)
+    click_id = query_params(landing).get(click_param)
+    if not click_id:
+        for _path, attr in items(p.get("note_attributes"), "note_attributes", 200):
+            if attr.get("name") in (click_param, f"_{click_param}"):
+                click_id = opt_text(attr.get("value"), "note_attributes.value", 64)
+                break
+    codes = [
+        code
+        for path, d in items(p.get("discount_codes"), "discount_codes", 50)
+        if (code := opt_text(d.get("code"), f"{path}.code", 64))
+    ]
+    customer = p.get("customer")
+    customer_id = (
+        opt_text(obj(customer, "customer").get("id"), "customer.id", 128) if customer else None
+    )
+    total = p.get("total_price")
+    return OrderEvent(
+        order_id=ident(p.get("id"), "id"),
+        occurred_at=moment(p.get("processed_at") or p.get("created_at"), "created_at"),
+        currency=cur,
+        amount_minor=amount,
+        total_minor=money(total, cur, "total_price") if total is not None else None,
+        promo_codes=codes,
+        click_id=click_id,
+        customer_id=customer_id,
+        landing_url=landing,
+        raw=p,
+        tax_minor=item_tax,
+        prices_include_tax=included,
+    )
+
+
+def _refund(
+    r: Mapping[str, Any], order_id: str, cur: str | None, prefix: str
+) -> RefundEvent | None:
+    """A refund object (the refunds/create body, or an entry of an order's ``refunds``).
+
+    Sums are exact in millionths: a refunds/create body may not say its currency, so
+    the claim is judged in the order's currency when the two meet.
+    """
+    refund_id = ident(r.get("id"), f"{prefix}id")
+    when = moment(r.get("processed_at") or r.get("created_at"), f"{prefix}created_at")
+    lines = list(items(r.get("refund_line_items"), f"{prefix}refund_line_items"))
+    for path, tx in items(r.get("transactions"), f"{prefix}transactions"):
+        if cur is None and tx.get("currency"):
+            cur = currency(tx.get("currency"), f"{path}.currency")
+    if lines:
+        subtotal = tax = 0
+        for path, line in lines:
+            subtotal += scaled(line.get("subtotal", "0"), f"{path}.subtotal")
+            tax += scaled(line.get("total_tax", "0"), f"{path}.total_tax")
+        # The money actually returned for the items (a merchant may refund less than
+        # their value): the refund transactions less any shipping refund.
+        paid = _money_returned(r, prefix) if isinstance(r.get("transactions"), list) else None
+        claim = RefundClaim(
+            "items",
+            unscaled(subtotal),
+            unscaled(tax),
+            cur,
+            None if paid is None else unscaled(max(paid, 0)),
+        )
+    else:
+        gross = _money_returned(r, prefix)
+        if gross <= 0:
+            return None
+        claim = RefundClaim("gross", unscaled(gross), "0", cur)
+    return RefundEvent(order_id, refund_id, when, claim, dict(r))
+
+
+def _money_returned(r: Mapping[str, Any], prefix: str) -> int:
+    """Successful refund transactions less shipping refunds, in millionths."""
+    gross = 0
+    for path, tx in items(r.get("transactions"), f"{prefix}transactions"):
+        if tx.get("kind") == "refund" and tx.get("status") in ("success", "pending", None):
+            gross += abs(scaled(tx.get("amount"), f"{path}.amount"))
+    for path, adj in items(r.get("order_adjustments"), f"{prefix}order_adjustments"):
+        if adj.get("kind") == "shipping_refund":
+            gross -= abs(scaled(adj.get("amount", "0"), f"{path}.amount"))
+            gross -= abs(scaled(adj.get("tax_amount", "0"), f"{path}.tax_amount"))
+    return gross
