@@ -70,7 +70,15 @@ def worker_command(drain: bool, batch_size: int) -> None:
     # Its own client: XREADGROUP blocks for up to a second, longer than the web timeout.
     redis = make_redis(svc.settings.redis_url, socket_timeout=10.0)
     assert redis is not None
-    worker = ClickWorker(svc.db, redis, svc.settings.click_stream, batch_size=batch_size)
+    from service.conversions.deliveries import attribute_late
+
+    worker = ClickWorker(
+        svc.db,
+        redis,
+        svc.settings.click_stream,
+        batch_size=batch_size,
+        on_written=lambda ids: attribute_late(svc.db, svc.settings, ids),
+    )
     worker.ensure_partitions()
     if drain:
         stats = worker.drain(progress=lambda n: _progress(f"{n} clicks written"))

@@ -1,6 +1,8 @@
-"""``afftrack conversions replay --id``: a stored delivery is verified again and re-run;
-an order left unattributed (its click was still queued in Redis when the order came)
-is attributed once the click is in the database, and its refunds reverse the new lines."""
+"""Orders left unattributed at first: the worker attributes an order whose click was
+still queued in Redis when the order came, as soon as it writes that click; and
+``afftrack conversions replay --id`` verifies a stored delivery again and re-runs it,
+attributing an order whose promo code was created late. Refunds applied meanwhile
+reverse the new lines."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ def lines(api: Api, influencer_id: str) -> list[tuple[str, str]]:
     return sorted((x["kind"], x["amount"]) for x in items)
 
 
-def test_replay_attributes_an_order_whose_click_was_still_queued(pg_api: Api, frozen: Any):
+def test_the_worker_attributes_an_order_whose_click_was_still_queued(pg_api: Api, frozen: Any):
     frozen.set("2026-10-03T11:00:00Z")
     anna = pg_api.create_influencer("anna")
     campaign = pg_api.create_campaign("spring")
@@ -65,20 +67,50 @@ def test_replay_attributes_an_order_whose_click_was_still_queued(pg_api: Api, fr
 
     drained = pg_api.app.test_cli_runner().invoke(args=["worker", "--drain"])
     assert drained.exit_code == 0, drained.output
-
-    result = replay(pg_api.app, conversion_id)
-    assert result.exit_code == 0, result.output
-    assert "attributed by click" in result.output
     conversion = pg_api.get(f"/api/v1/conversions/{conversion_id}").json
     assert conversion["attribution"]["method"] == "click"
     assert conversion["attribution"]["click_id"] == click_id
     assert conversion["attribution"]["influencer_id"] == anna["id"]
     # 10 % of 200.00, less 10 % of the 50.00 refunded before attribution.
     assert lines(pg_api, anna["id"]) == [("reversal", "-5.00"), ("sale", "20.00")]
+    assert "already attributed" in replay(pg_api.app, conversion_id).output
+
+
+def test_replay_attributes_an_order_once_its_promo_code_exists(pg_api: Api, frozen: Any):
+    frozen.set("2026-10-03T12:01:00Z")
+    anna = pg_api.create_influencer("anna")
+    campaign = pg_api.create_campaign("spring")
+    pg_api.add_partner(campaign["id"], anna["id"])
+    order = {
+        "type": "order",
+        "order_id": "R-3",
+        "occurred_at": "2026-10-03T12:00:00Z",
+        "currency": "EUR",
+        "subtotal": "80.00",
+        "promo_codes": ["ANNA-LATE"],
+    }
+    conversion_id = pg_api.webhook(order).json["conversion_id"]
+    refund = {
+        "type": "refund",
+        "order_id": "R-3",
+        "refund_id": "rf-3",
+        "occurred_at": "2026-10-03T12:30:00Z",
+        "amount": "20.00",
+    }
+    assert pg_api.webhook(refund).json["status"] == "applied"
+    assert pg_api.get(f"/api/v1/conversions/{conversion_id}").json["attribution"] is None
+    pg_api.create_promo_code(campaign["id"], anna["id"], "ANNA-LATE")
+
+    result = replay(pg_api.app, conversion_id)
+    assert result.exit_code == 0, result.output
+    assert "attributed by promo_code" in result.output
+    attribution = pg_api.get(f"/api/v1/conversions/{conversion_id}").json["attribution"]
+    assert attribution["method"] == "promo_code"
+    assert attribution["promo_code"] == "ANNA-LATE"
+    assert lines(pg_api, anna["id"]) == [("reversal", "-2.00"), ("sale", "8.00")]
 
     # Attributed once: replaying again (by conversion or by delivery) changes nothing.
-    again = replay(pg_api.app, conversion_id)
-    assert "already attributed" in again.output
+    assert "already attributed" in replay(pg_api.app, conversion_id).output
     db = pg_api.app.extensions["afftrack"].db
     with db.engine.connect() as conn:
         delivery_ids = [row[0] for row in conn.execute(text("SELECT id FROM webhook_deliveries"))]
@@ -87,7 +119,7 @@ def test_replay_attributes_an_order_whose_click_was_still_queued(pg_api: Api, fr
         out = replay(pg_api.app, delivery_id)
         assert out.exit_code == 0, out.output
         assert "duplicate" in out.output
-    assert lines(pg_api, anna["id"]) == [("reversal", "-5.00"), ("sale", "20.00")]
+    assert lines(pg_api, anna["id"]) == [("reversal", "-2.00"), ("sale", "8.00")]
     assert pg_api.rows("conversion_events") == 1
 
 

@@ -54,6 +54,7 @@ def upgrade() -> None:
             ["id"],
         )
         batch.create_index("ix_conversions_source_order_ref", ["source", "order_ref"])
+        batch.create_index("ix_conversions_click_id", ["click_id"])
     with op.batch_alter_table("conversion_events") as batch:
         batch.add_column(sa.Column("basis", sa.String(length=12), nullable=True))
         batch.add_column(sa.Column("tax_text", sa.String(length=40), nullable=True))
@@ -84,6 +85,7 @@ def downgrade() -> None:
         batch.drop_column("tax_text")
         batch.drop_column("basis")
     with op.batch_alter_table("conversions") as batch:
+        batch.drop_index("ix_conversions_click_id")
         batch.drop_index("ix_conversions_source_order_ref")
         batch.drop_constraint(
             op.f("fk_conversions_delivery_id_webhook_deliveries"), type_="foreignkey"

@@ -86,6 +86,7 @@ class ClickWorker:
         block_ms: int = 1000,
         claim_idle_ms: int = 60_000,
         drain_claim_idle_ms: int = 2_000,
+        on_written: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.db = db
         self.redis = redis
@@ -95,6 +96,9 @@ class ClickWorker:
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
         self.drain_claim_idle_ms = drain_claim_idle_ms
+        # Called with the ids of each committed batch (late attribution of orders that
+        # came while their click was still queued); its failures never stop the worker.
+        self.on_written = on_written
         # The same connections, without redis-py's reply parsing for XREADGROUP.
         self._raw = Redis(connection_pool=redis.connection_pool)
         self._raw.response_callbacks.pop("XREADGROUP", None)
@@ -147,6 +151,11 @@ class ClickWorker:
         self.stats.written += len(rows)
         self.stats.batches += 1
         metrics.CLICKS_WRITTEN.inc(len(rows))
+        if rows and self.on_written is not None:
+            try:
+                self.on_written([str(row["id"]) for row in rows])
+            except Exception:
+                log.exception("after-write hook failed; the clicks are written")
 
     def _insert(self, rows: list[dict[str, object]]) -> None:
         if self.db.engine.dialect.name == "postgresql" and len(rows) > 1:

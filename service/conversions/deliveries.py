@@ -11,7 +11,8 @@ already attributed stays as it is (SPEC §4: attributed once).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -22,10 +23,13 @@ from service.config import Settings
 from service.conversions.attribution import attribute, click_id_from, utm_from
 from service.conversions.candidates import gather
 from service.conversions.events import OrderEvent
-from service.conversions.ingest import Delivery, Outcome, ingest
+from service.conversions.ingest import Delivery, Outcome, ingest, lock_order
 from service.conversions.models import Conversion, ConversionEvent, WebhookDelivery
 from service.conversions.webhooks import SOURCES, Source
+from service.db import Database
 from service.errors import AfftrackError, NotFound, Unavailable
+
+log = logging.getLogger(__name__)
 
 
 def receive_delivery(
@@ -85,6 +89,30 @@ def replay(session: Session, settings: Settings, ident: str) -> list[str]:
             if conversion is not None:
                 report.append(_reattribute(session, settings, conversion, event))
     return report
+
+
+def attribute_late(db: Database, settings: Settings, click_ids: Sequence[str]) -> int:
+    """Attribute the orders that arrived while their click was still queued: called by
+    the worker with each batch of clicks it wrote. Returns how many it attributed."""
+    if not click_ids:
+        return 0
+    with db.read_session() as reader:
+        waiting = reader.execute(
+            select(
+                Conversion.id, Conversion.source, Conversion.order_id, Conversion.order_ref
+            ).where(Conversion.click_id.in_(list(click_ids)), Conversion.partnership_id.is_(None))
+        ).all()
+    done = 0
+    for conversion_id, source, order_id, order_ref in waiting:
+        with db.session() as session:
+            lock_order(session, source, order_ref or order_id)
+            conversion = session.get(Conversion, conversion_id)
+            if conversion is None or conversion.partnership_id:
+                continue
+            line = _reattribute(session, settings, conversion, None)
+            done += "attributed by" in line
+            log.info("late attribution", extra={"conversion_id": conversion_id, "result": line})
+    return done
 
 
 def _reattribute(

@@ -47,7 +47,7 @@ class Conversion(Base):
     delivery_id: Mapped[str | None] = mapped_column(ForeignKey("webhook_deliveries.id"))
     status: Mapped[str] = mapped_column(String(20), default="open")
     promo_codes: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    click_id: Mapped[str | None] = mapped_column(String(64))
+    click_id: Mapped[str | None] = mapped_column(String(64), index=True)
     customer_id: Mapped[str | None] = mapped_column(String(128))
     landing_url: Mapped[str | None] = mapped_column(String(4096))
     # Attribution (SPEC §4); all null for an unattributed order.
