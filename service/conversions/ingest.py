@@ -44,7 +44,7 @@ LOCK_WAIT_SECONDS = 5.0
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # created | duplicate | applied | pending_order | ignored
+    status: str  # created | duplicate | applied | not_applied | pending_order | ignored
     conversion_id: str | None = None
     detail: str | None = None
 
@@ -459,7 +459,9 @@ def _refund_or_cancel(
     stored = session.get(ConversionEvent, event_id)
     assert stored is not None
     _apply(session, conversion, stored)
-    return Outcome("applied", conversion.id)
+    if stored.note and stored.note.startswith("not applied"):
+        return Outcome("not_applied", conversion.id, stored.note)
+    return Outcome("applied", conversion.id, stored.note)
 
 
 def _gross_applied(session: Session, conversion: Conversion) -> int:

@@ -116,40 +116,61 @@ def _order(p: dict[str, Any], click_param: str) -> OrderEvent:
 
 
 def _refund(
-    r: Mapping[str, Any], order_id: str, cur: str | None, prefix: str
+    r: Mapping[str, Any], order_id: str, shop_currency: str | None, prefix: str
 ) -> RefundEvent | None:
     """A refund object (the refunds/create body, or an entry of an order's ``refunds``).
 
-    Sums are exact in millionths: a refunds/create body may not say its currency, so
-    the claim is judged in the order's currency when the two meet.
+    Refund lines are in the shop currency (their ``subtotal_set.shop_money``); the refund
+    transactions are in the buyer's (presentment) currency. Sums are exact in
+    millionths; a claim whose currency is not known is judged in the order's.
     """
     refund_id = ident(r.get("id"), f"{prefix}id")
     when = moment(r.get("processed_at") or r.get("created_at"), f"{prefix}created_at")
     lines = list(items(r.get("refund_line_items"), f"{prefix}refund_line_items"))
+    shop = shop_currency or _shop_currency(lines, prefix)
+    paid_in = None
     for path, tx in items(r.get("transactions"), f"{prefix}transactions"):
-        if cur is None and tx.get("currency"):
-            cur = currency(tx.get("currency"), f"{path}.currency")
+        if tx.get("currency"):
+            paid_in = currency(tx.get("currency"), f"{path}.currency")
+            break
     if lines:
         subtotal = tax = 0
         for path, line in lines:
             subtotal += scaled(line.get("subtotal", "0"), f"{path}.subtotal")
             tax += scaled(line.get("total_tax", "0"), f"{path}.total_tax")
         # The money actually returned for the items (a merchant may refund less than
-        # their value): the refund transactions less any shipping refund.
-        paid = _money_returned(r, prefix) if isinstance(r.get("transactions"), list) else None
+        # their value): the refund transactions less any shipping refund — comparable
+        # only when it was paid back in the shop currency.
+        paid = None
+        if isinstance(r.get("transactions"), list) and (
+            paid_in is None or shop is None or paid_in == shop
+        ):
+            paid = max(_money_returned(r, prefix), 0)
         claim = RefundClaim(
             "items",
             unscaled(subtotal),
             unscaled(tax),
-            cur,
-            None if paid is None else unscaled(max(paid, 0)),
+            shop,
+            None if paid is None else unscaled(paid),
         )
     else:
         gross = _money_returned(r, prefix)
         if gross <= 0:
             return None
-        claim = RefundClaim("gross", unscaled(gross), "0", cur)
+        # In the currency it was paid back in: a refund in another currency than the
+        # shop's cannot be shared without FX, and is recorded, not applied.
+        claim = RefundClaim("gross", unscaled(gross), "0", paid_in or shop)
     return RefundEvent(order_id, refund_id, when, claim, dict(r))
+
+
+def _shop_currency(lines: list[tuple[str, Mapping[str, Any]]], prefix: str) -> str | None:
+    for path, line in lines:
+        bag = line.get("subtotal_set")
+        if isinstance(bag, Mapping) and isinstance(bag.get("shop_money"), Mapping):
+            code = bag["shop_money"].get("currency_code")
+            if code:
+                return currency(code, f"{path}.subtotal_set.shop_money.currency_code")
+    return None
 
 
 def _money_returned(r: Mapping[str, Any], prefix: str) -> int:

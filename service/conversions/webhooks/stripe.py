@@ -126,9 +126,11 @@ def _order(s: Mapping[str, Any], event: dict[str, Any], click_param: str) -> Ord
         promo = d.get("promotion_code")
         if isinstance(promo, Mapping) and (code := opt_text(promo.get("code"), path, 64)):
             codes.append(code)
-    click_id = opt_text(s.get("client_reference_id"), f"{p}.client_reference_id", 64)
+    # metadata[<click param>] names the click outright; client_reference_id is the
+    # shop's own reference and only carries the click id when the shop puts it there.
+    click_id = opt_text(metadata.get(click_param), f"{p}.metadata.{click_param}", 64)
     if not click_id:
-        click_id = opt_text(metadata.get(click_param), f"{p}.metadata.{click_param}", 64)
+        click_id = opt_text(s.get("client_reference_id"), f"{p}.client_reference_id", 64)
     payment_intent = s.get("payment_intent")
     if isinstance(payment_intent, Mapping):  # expanded
         payment_intent = payment_intent.get("id")
