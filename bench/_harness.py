@@ -622,3 +622,57 @@ def summary(values: Sequence[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.0f}"
     return f"{min(values):.0f}..{max(values):.0f} (sd {statistics.stdev(values):.0f})"
+
+
+# --- latency samples, PostgreSQL scratch databases, commands (used by webhooks.py) -----
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """The nearest-rank ``q``-th percentile (0 < q <= 100) of already sorted values."""
+    if not ordered:
+        return float("nan")
+    rank = max(1, -(-len(ordered) * q // 100))  # ceil(n * q / 100), at least 1
+    return ordered[min(len(ordered), int(rank)) - 1]
+
+
+def recreate_pg_database(admin_url: str, name: str) -> str:
+    """Drop (forcing out any session) and create ``name``; its URL, next to ``admin_url``."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        ident = sql.Identifier(name)
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(ident))
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_pg_database(admin_url: str, name: str) -> None:
+    """Drop ``name`` if it exists, forcing out any session still connected."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        ident = sql.Identifier(name)
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+
+
+def run_checked(
+    argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 120
+) -> str:
+    """Run a command to completion; its stdout, or BenchError with its stderr."""
+    try:
+        done = subprocess.run(
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"{' '.join(argv)} did not finish within {timeout:.0f}s") from exc
+    if done.returncode != 0:
+        raise BenchError(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr}")
+    return done.stdout

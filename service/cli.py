@@ -70,7 +70,7 @@ def worker_command(drain: bool, batch_size: int) -> None:
     # Its own client: XREADGROUP blocks for up to a second, longer than the web timeout.
     redis = make_redis(svc.settings.redis_url, socket_timeout=10.0)
     assert redis is not None
-    from service.conversions.deliveries import attribute_late
+    from service.conversions.deliveries import attribute_late, sweep_unattributed
 
     worker = ClickWorker(
         svc.db,
@@ -78,6 +78,7 @@ def worker_command(drain: bool, batch_size: int) -> None:
         svc.settings.click_stream,
         batch_size=batch_size,
         on_written=lambda ids: attribute_late(svc.db, svc.settings, ids),
+        every_minute=lambda: sweep_unattributed(svc.db, svc.settings),
     )
     worker.ensure_partitions()
     if drain:

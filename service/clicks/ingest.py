@@ -87,6 +87,7 @@ class ClickWorker:
         claim_idle_ms: int = 60_000,
         drain_claim_idle_ms: int = 2_000,
         on_written: Callable[[list[str]], None] | None = None,
+        every_minute: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
         self.redis = redis
@@ -99,6 +100,9 @@ class ClickWorker:
         # Called with the ids of each committed batch (late attribution of orders that
         # came while their click was still queued); its failures never stop the worker.
         self.on_written = on_written
+        # Housekeeping that must not wait for clicks (e.g. the late-attribution sweep).
+        self.every_minute = every_minute
+        self._minute_done_at = time.monotonic()
         # The same connections, without redis-py's reply parsing for XREADGROUP.
         self._raw = Redis(connection_pool=redis.connection_pool)
         self._raw.response_callbacks.pop("XREADGROUP", None)
@@ -229,8 +233,20 @@ class ClickWorker:
                     progress(self.stats.written)
                 continue
             if not self._pending():
+                self._housekeeping(force=True)
                 return self.stats
             time.sleep(0.05)
+
+    def _housekeeping(self, *, force: bool = False) -> None:
+        if self.every_minute is None:
+            return
+        if not force and time.monotonic() - self._minute_done_at < 60:
+            return
+        self._minute_done_at = time.monotonic()
+        try:
+            self.every_minute()
+        except Exception:
+            log.exception("worker housekeeping failed; will retry in a minute")
 
     def _pending(self) -> int:
         return int(self.redis.xpending(self.stream, GROUP).get("pending", 0))
@@ -243,6 +259,7 @@ class ClickWorker:
                     self.ensure_partitions()
                 self.step()
                 metrics.STREAM_LAG.set(stream_lag(self.redis, self.stream))
+                self._housekeeping()
                 backoff = 0.5
             except (SQLAlchemyError, RedisError, psycopg.Error) as exc:
                 # (psycopg errors come unwrapped from the COPY on the raw connection.)

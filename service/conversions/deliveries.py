@@ -13,11 +13,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
+from service import clock
+from service.clicks.models import Click
 from service.commissions.engine import record_reversal, record_sale
 from service.config import Settings
 from service.conversions.attribution import attribute, click_id_from, utm_from
@@ -55,6 +58,7 @@ def replay(session: Session, settings: Settings, ident: str) -> list[str]:
         if conversion is None:
             raise NotFound(f"no conversion {ident!r}")
         if conversion.delivery_id is None:
+            lock_order(session, conversion.source, conversion.order_ref or conversion.order_id)
             return [_reattribute(session, settings, conversion, None)]
         ident = conversion.delivery_id
     stored = session.get(WebhookDelivery, ident)
@@ -96,11 +100,41 @@ def attribute_late(db: Database, settings: Settings, click_ids: Sequence[str]) -
     the worker with each batch of clicks it wrote. Returns how many it attributed."""
     if not click_ids:
         return 0
+    return _attribute_waiting(
+        db,
+        settings,
+        Conversion.click_id.in_(list(click_ids)),
+    )
+
+
+SWEEP_WINDOW = timedelta(hours=1)
+SWEEP_LIMIT = 500
+
+
+def sweep_unattributed(db: Database, settings: Settings) -> int:
+    """The worker's minutely sweep: an order committed just after its click's batch was
+    written (the two transactions crossed) is found here — any unattributed order of
+    the last hour whose click is now in the database."""
+    since = clock.now_utc() - SWEEP_WINDOW
+    return _attribute_waiting(
+        db,
+        settings,
+        Conversion.received_at >= since,
+        exists().where(Click.id == Conversion.click_id),
+    )
+
+
+def _attribute_waiting(db: Database, settings: Settings, *where: Any) -> int:
     with db.read_session() as reader:
         waiting = reader.execute(
-            select(
-                Conversion.id, Conversion.source, Conversion.order_id, Conversion.order_ref
-            ).where(Conversion.click_id.in_(list(click_ids)), Conversion.partnership_id.is_(None))
+            select(Conversion.id, Conversion.source, Conversion.order_id, Conversion.order_ref)
+            .where(
+                Conversion.partnership_id.is_(None),
+                Conversion.click_id.is_not(None),
+                *where,
+            )
+            .order_by(Conversion.id)
+            .limit(SWEEP_LIMIT)
         ).all()
     done = 0
     for conversion_id, source, order_id, order_ref in waiting:
@@ -110,17 +144,18 @@ def attribute_late(db: Database, settings: Settings, click_ids: Sequence[str]) -
             if conversion is None or conversion.partnership_id:
                 continue
             line = _reattribute(session, settings, conversion, None)
-            done += "attributed by" in line
-            log.info("late attribution", extra={"conversion_id": conversion_id, "result": line})
+            if "attributed by" in line:
+                done += 1
+                log.info("late attribution", extra={"conversion_id": conversion_id})
     return done
 
 
 def _reattribute(
     session: Session, settings: Settings, conversion: Conversion, order: OrderEvent | None
 ) -> str:
+    session.refresh(conversion, with_for_update=True)
     if conversion.partnership_id:
         return f"{conversion.id}: already attributed ({conversion.method}); unchanged"
-    session.refresh(conversion, with_for_update=True)
     codes = order.promo_codes if order else list(conversion.promo_codes or [])
     landing = order.landing_url if order else conversion.landing_url
     click_id = click_id_from(
@@ -148,7 +183,10 @@ def _reattribute(
     before = 0
     applied = session.scalars(
         select(ConversionEvent)
-        .where(ConversionEvent.conversion_id == conversion.id, ConversionEvent.amount_minor > 0)
+        .where(
+            ConversionEvent.conversion_id == conversion.id,
+            or_(ConversionEvent.amount_minor > 0, ConversionEvent.kind == "cancel"),
+        )
         .order_by(ConversionEvent.applied_at, ConversionEvent.id)
     ).all()
     for event in applied:

@@ -82,32 +82,32 @@ def ingest(
     events: Iterable[ShopEvent],
     delivery: Delivery | None = None,
 ) -> list[Outcome]:
-    """Apply the events of one verified delivery, in order. The caller commits."""
+    """Apply the events of one verified delivery, in order; one outcome per event, in
+    the same order. The caller commits."""
     events = list(events)
     real = [e for e in events if not isinstance(e, IgnoredEvent)]
-    outcomes: list[Outcome] = []
+    done: dict[int, Outcome] = {}
     delivery_id: str | None = None
-    order = real[0] if real and isinstance(real[0], OrderEvent) else None
-    if order is not None:
-        outcome, delivery_id = _order(session, settings, source, order, delivery)
-        outcomes.append(outcome)
-        rest = real[1:]
+    first = real[0] if real else None
+    if isinstance(first, OrderEvent):
+        done[id(first)], delivery_id = _order(session, settings, source, first, delivery)
     else:
-        rest = real
         for key in dict.fromkeys(e.lock_key for e in real):
             lock_order(session, source, key)
         if delivery is not None:
             delivery_id = store_delivery(session, delivery)
-    for event in rest:
+    for event in real:
+        if id(event) in done:
+            continue
         if isinstance(event, OrderEvent):  # never in practice: one order per delivery
-            outcomes.append(_order(session, settings, source, event, None)[0])
+            done[id(event)] = _order(session, settings, source, event, None)[0]
         else:
             lock_order(session, source, event.lock_key)
-            outcomes.append(_refund_or_cancel(session, source, event, delivery_id))
-    for event in events:
-        if isinstance(event, IgnoredEvent):
-            outcomes.append(Outcome("ignored", detail=event.reason))
-    return outcomes
+            done[id(event)] = _refund_or_cancel(session, source, event, delivery_id)
+    return [
+        Outcome("ignored", detail=e.reason) if isinstance(e, IgnoredEvent) else done[id(e)]
+        for e in events
+    ]
 
 
 # Locks -------------------------------------------------------------------------------
@@ -464,13 +464,16 @@ def _refund_or_cancel(
     return Outcome("applied", conversion.id, stored.note)
 
 
-def _gross_applied(session: Session, conversion: Conversion) -> int:
+def _gross_applied(session: Session, conversion: Conversion, current: str) -> int:
+    """The gross of the gross claims already applied to ``conversion`` — even those whose
+    share rounded to nothing, so the cumulative rounding stays exact."""
     rows = session.scalars(
         select(ConversionEvent.amount_text).where(
             ConversionEvent.conversion_id == conversion.id,
             ConversionEvent.basis == "gross",
             ConversionEvent.applied_at.is_not(None),
-            ConversionEvent.amount_minor > 0,
+            ConversionEvent.id != current,
+            or_(ConversionEvent.note.is_(None), ~ConversionEvent.note.startswith("not applied")),
         )
     ).all()
     total = 0
@@ -506,7 +509,7 @@ def _apply(session: Session, conversion: Conversion, event: ConversionEvent) -> 
                 tax_minor=conversion.tax_minor,
                 prices_include_tax=conversion.prices_include_tax,
                 remaining_minor=remaining,
-                gross_refunded_minor=_gross_applied(session, conversion)
+                gross_refunded_minor=_gross_applied(session, conversion, event.id)
                 if event.basis == "gross"
                 else 0,
             ),

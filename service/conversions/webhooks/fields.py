@@ -11,7 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from service.errors import InvalidInput
-from service.money import MoneyError, format_amount, is_currency, parse_amount, parse_decimal
+from service.money import (
+    MAX_MINOR,
+    MoneyError,
+    format_amount,
+    is_currency,
+    parse_amount,
+    parse_decimal,
+)
 
 MAX_ID = 128
 
@@ -89,6 +96,13 @@ def minor_int(value: Any, path: str, *, default: int | None = None) -> int:
     if abs(value) > 10**15:
         raise bad(path, "is too large")
     return value
+
+
+def bounded(total: int, path: str, *, scale: int = 0) -> int:
+    """A sum of amounts kept within what afftrack stores (``scale``: millionths)."""
+    if abs(total) > MAX_MINOR * 10**scale:
+        raise bad(path, "the amounts add up to more than afftrack accepts")
+    return total
 
 
 def decimal(minor: int, cur: str) -> str:

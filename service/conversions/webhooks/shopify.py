@@ -21,6 +21,7 @@ from service.conversions.events import (
     ShopEvent,
 )
 from service.conversions.webhooks.fields import (
+    bounded,
     currency,
     header,
     ident,
@@ -78,6 +79,7 @@ def _order(p: dict[str, Any], click_param: str) -> OrderEvent:
     for path, line in items(p.get("line_items"), "line_items"):
         for tax_path, tax in items(line.get("tax_lines"), f"{path}.tax_lines"):
             item_tax += money(tax.get("price"), cur, f"{tax_path}.price")
+    item_tax = bounded(item_tax, "line_items")
     included = p.get("taxes_included") is True
     amount = subtotal - item_tax if included else subtotal
     if amount < 0:
@@ -130,7 +132,7 @@ def _refund(
     shop = shop_currency or _shop_currency(lines, prefix)
     paid_in = None
     for path, tx in items(r.get("transactions"), f"{prefix}transactions"):
-        if tx.get("currency"):
+        if tx.get("kind") == "refund" and tx.get("currency"):
             paid_in = currency(tx.get("currency"), f"{path}.currency")
             break
     if lines:
@@ -142,10 +144,10 @@ def _refund(
         # their value): the refund transactions less any shipping refund — comparable
         # only when it was paid back in the shop currency.
         paid = None
-        if isinstance(r.get("transactions"), list) and (
-            paid_in is None or shop is None or paid_in == shop
-        ):
-            paid = max(_money_returned(r, prefix), 0)
+        if isinstance(r.get("transactions"), list) and shop is not None and paid_in in (None, shop):
+            paid = max(_money_returned(r, prefix, paid_in or shop), 0)
+        bounded(subtotal, f"{prefix}refund_line_items", scale=6)
+        bounded(tax, f"{prefix}refund_line_items", scale=6)
         claim = RefundClaim(
             "items",
             unscaled(subtotal),
@@ -154,7 +156,7 @@ def _refund(
             None if paid is None else unscaled(paid),
         )
     else:
-        gross = _money_returned(r, prefix)
+        gross = _money_returned(r, prefix, paid_in)
         if gross <= 0:
             return None
         # In the currency it was paid back in: a refund in another currency than the
@@ -173,8 +175,13 @@ def _shop_currency(lines: list[tuple[str, Mapping[str, Any]]], prefix: str) -> s
     return None
 
 
-def _money_returned(r: Mapping[str, Any], prefix: str) -> int:
-    """Successful refund transactions less shipping refunds, in millionths."""
+def _money_returned(r: Mapping[str, Any], prefix: str, paid_in: str | None) -> int:
+    """Successful refund transactions less refunded shipping, in millionths.
+
+    Refunded shipping is an ``order_adjustments`` entry of kind ``shipping_refund`` in
+    API versions before 2024-10, ``refund_shipping_lines`` after (whose money bag in the
+    currency the transactions were paid back in is taken).
+    """
     gross = 0
     for path, tx in items(r.get("transactions"), f"{prefix}transactions"):
         if tx.get("kind") == "refund" and tx.get("status") in ("success", "pending", None):
@@ -183,4 +190,18 @@ def _money_returned(r: Mapping[str, Any], prefix: str) -> int:
         if adj.get("kind") == "shipping_refund":
             gross -= abs(scaled(adj.get("amount", "0"), f"{path}.amount"))
             gross -= abs(scaled(adj.get("tax_amount", "0"), f"{path}.tax_amount"))
-    return gross
+    for path, line in items(r.get("refund_shipping_lines"), f"{prefix}refund_shipping_lines"):
+        for name in ("subtotal_amount_set", "tax_amount_set"):
+            gross -= abs(_bag(line.get(name), paid_in, f"{path}.{name}"))
+    return bounded(gross, f"{prefix}transactions", scale=6)
+
+
+def _bag(bag: Any, cur: str | None, path: str) -> int:
+    """The amount (millionths) of a Shopify money bag in ``cur``; 0 if it has none."""
+    if not isinstance(bag, Mapping) or cur is None:
+        return 0
+    for side in ("shop_money", "presentment_money"):
+        money_ = bag.get(side)
+        if isinstance(money_, Mapping) and money_.get("currency_code") == cur:
+            return scaled(money_.get("amount", "0"), f"{path}.{side}.amount")
+    return 0

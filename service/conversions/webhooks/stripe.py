@@ -20,6 +20,7 @@ from service.conversions.events import (
 )
 from service.conversions.webhooks.fields import (
     bad,
+    bounded,
     currency,
     decimal,
     ident,
@@ -113,10 +114,14 @@ def _order(s: Mapping[str, Any], event: dict[str, Any], click_param: str) -> Ord
     shipping_cost = s.get("shipping_cost")
     shipping_tax = 0
     if shipping_cost:
-        shipping_tax = amount(
-            obj(shipping_cost, f"{p}.shipping_cost").get("amount_tax"),
-            f"{p}.shipping_cost.amount_tax",
-        )
+        cost = obj(shipping_cost, f"{p}.shipping_cost")
+        shipping_tax = amount(cost.get("amount_tax"), f"{p}.shipping_cost.amount_tax")
+        if amount(cost.get("amount_total"), f"{p}.shipping_cost.amount_total") == amount(
+            cost.get("amount_subtotal"), f"{p}.shipping_cost.amount_subtotal"
+        ):
+            # The shipping's tax is inside its price (inclusive): it is part of the
+            # inclusive tax above, and not the items'.
+            inclusive = max(inclusive - shipping_tax, 0)
     metadata = obj(s.get("metadata") or {}, f"{p}.metadata")
     codes: list[str] = []
     raw_codes = opt_text(metadata.get("promo_code"), f"{p}.metadata.promo_code", 500)
@@ -141,8 +146,8 @@ def _order(s: Mapping[str, Any], event: dict[str, Any], click_param: str) -> Ord
         order_id=ident(s.get("id"), f"{p}.id"),
         occurred_at=moment(s.get("created"), f"{p}.created"),
         currency=cur,
-        amount_minor=max(subtotal - discount - inclusive, 0),
-        total_minor=total,
+        amount_minor=bounded(max(subtotal - discount - inclusive, 0), f"{p}.amount_subtotal"),
+        total_minor=bounded(total, f"{p}.amount_total"),
         promo_codes=codes,
         click_id=click_id,
         customer_id=opt_text(customer, f"{p}.customer", 128),

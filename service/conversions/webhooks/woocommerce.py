@@ -21,6 +21,7 @@ from service.conversions.events import (
     ShopEvent,
 )
 from service.conversions.webhooks.fields import (
+    bounded,
     currency,
     header,
     ident,
@@ -53,7 +54,7 @@ def parse(payload: dict[str, Any], headers: Mapping[str, str], click_param: str)
     events: list[ShopEvent] = [order]
     changed = payload.get("date_modified_gmt") or payload.get("date_created_gmt")
     for path, refund in items(payload.get("refunds"), "refunds"):
-        gross = abs(scaled(refund.get("total"), f"{path}.total"))
+        gross = bounded(abs(scaled(refund.get("total"), f"{path}.total")), path, scale=6)
         if gross:
             events.append(
                 RefundEvent(
@@ -79,6 +80,7 @@ def _order(p: dict[str, Any], click_param: str) -> OrderEvent:
     for path, line in items(p.get("line_items"), "line_items"):
         amount += money(line.get("total"), cur, f"{path}.total")
         tax += money(line.get("total_tax"), cur, f"{path}.total_tax", default="0")
+    amount, tax = bounded(amount, "line_items"), bounded(tax, "line_items")
     meta: dict[str, Any] = {}
     for _path, entry in items(p.get("meta_data"), "meta_data", 500):
         key = entry.get("key")
