@@ -199,23 +199,10 @@ def gather(
     """Every fact the order's attribution needs, in one round trip; with ``lock_key``
     (PostgreSQL) the statement also tries the order's transaction-scoped advisory lock
     (``Facts.locked`` says whether it got it)."""
-    parts = [
-        q
-        for q in (
-            _promo_query(codes),
-            _click_query(click_id) if click_id and len(click_id) <= 40 else None,
-            _utm_query(*utm) if utm else None,
-        )
-        if q is not None
-    ]
     facts = Facts()
-    if not parts and lock_key is None:
-        return facts
+    click = click_id if click_id and len(click_id) <= 40 else None
     rows: list[Any]
-    if lock_key is None:
-        found = union_all(*(p.subquery().select() for p in parts)).subquery()
-        rows = list(session.execute(select(found)))
-    else:
+    if lock_key is not None:
         rows = list(
             session.execute(
                 _PG_GATHER,
@@ -224,7 +211,7 @@ def gather(
                     "codes": list(
                         dict.fromkeys(normalize_code(c) for c in codes if c and c.strip())
                     ),
-                    "click_id": click_id if click_id and len(click_id) <= 40 else None,
+                    "click_id": click,
                     "slug": utm[0] if utm else None,
                     "handle": utm[1] if utm else None,
                 },
@@ -233,7 +220,21 @@ def gather(
         facts.locked = bool(rows and rows[0].locked)
         if not facts.locked:
             return facts
-        rows = [r for r in rows if getattr(r, "kind", None) is not None]
+        rows = [r for r in rows if r.kind is not None]
+    else:
+        parts = [
+            q
+            for q in (
+                _promo_query(codes),
+                _click_query(click) if click else None,
+                _utm_query(*utm) if utm else None,
+            )
+            if q is not None
+        ]
+        if not parts:
+            return facts
+        found = union_all(*(p.subquery().select() for p in parts)).subquery()
+        rows = list(session.execute(select(found)))
     wanted = [normalize_code(c) for c in codes if c and c.strip()]
     promo_rows = sorted(
         (r for r in rows if r.kind == "promo"), key=lambda r: wanted.index(r.sort_key)

@@ -14,14 +14,15 @@ delivery, the conversion and its ledger lines and asks whether refunds were wait
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, literal_column, null, or_, select, union_all
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from service import clock, metrics
@@ -304,6 +305,8 @@ def write_order(
     """Insert the delivery, the conversion (unless the order is known) and its lines,
     and say whether refunds were waiting for it. One statement on PostgreSQL."""
     source = conversion["source"]
+    if _postgres(session):
+        return _write_order_pg(session, conversion, lines, delivery, order)
     waiting_q = exists().where(
         ConversionEvent.source == source,
         ConversionEvent.order_id.in_(_refs(order)),
@@ -314,89 +317,120 @@ def write_order(
         .where(Conversion.source == source, Conversion.order_id == conversion["order_id"])
         .scalar_subquery()
     )
-    if not _postgres(session):
-        delivery_id = store_delivery(session, delivery) if delivery else None
-        conversion["delivery_id"] = delivery_id
-        inserted = insert_ignore(
-            session,
-            Conversion.__table__,
-            conversion,
-            ["source", "order_id"],
-            returning=Conversion.id,
-        )
-        if not inserted:
-            return Written(False, str(session.scalar(select(existing_q))), 0, False, delivery_id)
-        count = 0
-        if lines:
-            count = len(
-                insert_ignore(
-                    session,
-                    CommissionLine.__table__,
-                    lines,
-                    ["idempotency_key"],
-                    returning=CommissionLine.id,
-                )
-            )
-        waiting = bool(session.scalar(select(waiting_q)))
-        return Written(True, conversion["id"], count, waiting, delivery_id)
-
-    ctes: list[Any] = []
-    if delivery is not None:
-        d = (
-            postgresql.insert(WebhookDelivery)
-            .values(delivery.row())
-            .on_conflict_do_nothing(index_elements=["source", "body_sha256"])
-            .returning(WebhookDelivery.id)
-            .cte("d")
-        )
-        delivery_id_expr = func.coalesce(
-            select(d.c.id).scalar_subquery(), _delivery_id_expr(delivery)
-        )
-        conversion = {**conversion, "delivery_id": delivery_id_expr}
-        ctes.append(d)
-    else:
-        delivery_id_expr = None
-    c = (
-        postgresql.insert(Conversion)
-        .values(conversion)
-        .on_conflict_do_nothing(index_elements=["source", "order_id"])
-        .returning(Conversion.id)
-        .cte("c")
+    delivery_id = store_delivery(session, delivery) if delivery else None
+    conversion["delivery_id"] = delivery_id
+    inserted = insert_ignore(
+        session,
+        Conversion.__table__,
+        conversion,
+        ["source", "order_id"],
+        returning=Conversion.id,
     )
-    line_count: Any = 0
+    if not inserted:
+        return Written(False, str(session.scalar(select(existing_q))), 0, False, delivery_id)
+    count = 0
     if lines:
-        table = CommissionLine.__table__
-        names = list(lines[0])
-        rows = union_all(
-            *(
-                select(*(_bind(table.c[n], row[n]) for n in names)).where(exists(select(c.c.id)))
-                for row in lines
+        count = len(
+            insert_ignore(
+                session,
+                CommissionLine.__table__,
+                lines,
+                ["idempotency_key"],
+                returning=CommissionLine.id,
             )
         )
-        ln = (
-            postgresql.insert(table)
-            .from_select(names, rows)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(table.c.id)
-            .cte("l")
-        )
-        line_count = select(func.count()).select_from(ln).scalar_subquery()
-    stmt = select(
-        select(c.c.id).scalar_subquery().label("new_id"),
-        existing_q.label("existing_id"),
-        (line_count if lines else literal_column("0")).label("lines"),
-        waiting_q.label("waiting"),
-        (delivery_id_expr if delivery_id_expr is not None else null()).label("delivery_id"),
-    )
-    row = session.execute(stmt).one()
-    delivery_id = row.delivery_id if delivery_id_expr is not None else None
+    waiting = bool(session.scalar(select(waiting_q)))
+    return Written(True, conversion["id"], count, waiting, delivery_id)
+
+
+def _write_order_pg(
+    session: Session,
+    conversion: dict[str, Any],
+    lines: list[dict[str, Any]],
+    delivery: Delivery | None,
+    order: OrderEvent,
+) -> Written:
+    source = conversion["source"]
+    row = session.execute(
+        _PG_WRITE_ORDER,
+        {
+            "source": source,
+            "order_id": conversion["order_id"],
+            "refs": _refs(order),
+            "conversion": json.dumps(conversion, default=_json_default),
+            "lines": json.dumps(lines, default=_json_default),
+            **_delivery_params(delivery),
+        },
+    ).one()
     if row.new_id is None:
-        return Written(False, str(row.existing_id), 0, False, delivery_id)
-    return Written(True, str(row.new_id), int(row.lines), bool(row.waiting), delivery_id)
+        return Written(False, str(row.existing_id), 0, False, row.delivery_id)
+    return Written(True, str(row.new_id), int(row.lines), bool(row.waiting), row.delivery_id)
 
 
-def _bind(column: Any, value: Any) -> Any:
-    return bindparam(None, value, type_=column.type).label(column.name)
+# One fixed statement on PostgreSQL (see module docstring): the rows travel as JSON and
+# become table rows with jsonb_populate_record, so the text never changes, SQLAlchemy
+# compiles it once and psycopg prepares it. Every column is given in the JSON (no
+# server defaults apply this way).
+_PG_WRITE_ORDER = text(
+    """
+WITH d AS (
+  INSERT INTO webhook_deliveries (id, source, body_sha256, body, headers, topic, received_at)
+  SELECT CAST(:d_id AS varchar), :source, :d_sha, :d_body, CAST(:d_headers AS jsonb),
+         :d_topic, CAST(:d_received_at AS timestamptz)
+  WHERE CAST(:d_id AS varchar) IS NOT NULL
+  ON CONFLICT (source, body_sha256) DO NOTHING
+  RETURNING id
+), delivery AS (
+  SELECT COALESCE(
+    (SELECT id FROM d),
+    (SELECT id FROM webhook_deliveries WHERE source = :source AND body_sha256 = :d_sha)
+  ) AS id
+), c AS (
+  INSERT INTO conversions
+  SELECT (jsonb_populate_record(
+    NULL::conversions,
+    CAST(:conversion AS jsonb) || jsonb_build_object('delivery_id', (SELECT id FROM delivery))
+  )).*
+  ON CONFLICT (source, order_id) DO NOTHING
+  RETURNING id
+), l AS (
+  INSERT INTO commission_lines
+  SELECT r.* FROM jsonb_populate_recordset(NULL::commission_lines, CAST(:lines AS jsonb)) AS r
+  WHERE EXISTS (SELECT 1 FROM c)
+  ON CONFLICT (idempotency_key) DO NOTHING
+  RETURNING 1
+)
+SELECT
+  (SELECT id FROM c) AS new_id,
+  (SELECT id FROM conversions WHERE source = :source AND order_id = :order_id) AS existing_id,
+  (SELECT count(*) FROM l) AS lines,
+  EXISTS (
+    SELECT 1 FROM conversion_events
+    WHERE source = :source AND order_id = ANY(CAST(:refs AS varchar[])) AND applied_at IS NULL
+  ) AS waiting,
+  (SELECT id FROM delivery) AS delivery_id
+"""
+)
+
+
+def _delivery_params(delivery: Delivery | None) -> dict[str, Any]:
+    if delivery is None:
+        return dict.fromkeys(("d_id", "d_sha", "d_body", "d_headers", "d_topic", "d_received_at"))
+    row = delivery.row()
+    return {
+        "d_id": row["id"],
+        "d_sha": row["body_sha256"],
+        "d_body": row["body"],
+        "d_headers": json.dumps(row["headers"]),
+        "d_topic": row["topic"],
+        "d_received_at": row["received_at"],
+    }
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 # Refunds and cancellations -----------------------------------------------------------
