@@ -41,9 +41,7 @@ def upgrade() -> None:
             sa.Column("tax_minor", sa.BigInteger(), nullable=False, server_default="0")
         )
         batch.add_column(
-            sa.Column(
-                "prices_include_tax", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
+            sa.Column("prices_include_tax", sa.Boolean(), nullable=False, server_default=sa.false())
         )
         batch.add_column(sa.Column("order_ref", sa.String(length=128), nullable=True))
         batch.add_column(sa.Column("delivery_id", sa.String(length=40), nullable=True))
@@ -53,8 +51,15 @@ def upgrade() -> None:
             ["delivery_id"],
             ["id"],
         )
-        batch.create_index("ix_conversions_source_order_ref", ["source", "order_ref"])
+        batch.create_index(
+            "ix_conversions_source_order_ref",
+            ["source", "order_ref"],
+            postgresql_where=sa.text("order_ref IS NOT NULL"),
+            sqlite_where=sa.text("order_ref IS NOT NULL"),
+        )
         batch.create_index("ix_conversions_click_id", ["click_id"])
+        # Promo codes with max_uses count their conversions on every order.
+        batch.create_index("ix_conversions_promo_code_id", ["promo_code_id"])
     with op.batch_alter_table("conversion_events") as batch:
         batch.add_column(sa.Column("basis", sa.String(length=12), nullable=True))
         batch.add_column(sa.Column("tax_text", sa.String(length=40), nullable=True))
@@ -85,6 +90,7 @@ def downgrade() -> None:
         batch.drop_column("tax_text")
         batch.drop_column("basis")
     with op.batch_alter_table("conversions") as batch:
+        batch.drop_index("ix_conversions_promo_code_id")
         batch.drop_index("ix_conversions_click_id")
         batch.drop_index("ix_conversions_source_order_ref")
         batch.drop_constraint(

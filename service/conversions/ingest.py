@@ -387,10 +387,10 @@ WITH d AS (
   ) AS id
 ), c AS (
   INSERT INTO conversions
-  SELECT (jsonb_populate_record(
+  SELECT r.* FROM jsonb_populate_record(
     NULL::conversions,
     CAST(:conversion AS jsonb) || jsonb_build_object('delivery_id', (SELECT id FROM delivery))
-  )).*
+  ) AS r
   ON CONFLICT (source, order_id) DO NOTHING
   RETURNING id
 ), l AS (

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,7 +26,13 @@ class Conversion(Base):
     __tablename__ = "conversions"
     __table_args__ = (
         UniqueConstraint("source", "order_id"),
-        Index("ix_conversions_source_order_ref", "source", "order_ref"),
+        Index(
+            "ix_conversions_source_order_ref",
+            "source",
+            "order_ref",
+            postgresql_where=text("order_ref IS NOT NULL"),
+            sqlite_where=text("order_ref IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cnv"))
@@ -56,7 +63,7 @@ class Conversion(Base):
     campaign_id: Mapped[str | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     influencer_id: Mapped[str | None] = mapped_column(ForeignKey("influencers.id"), index=True)
     link_id: Mapped[str | None] = mapped_column(ForeignKey("links.id"))
-    promo_code_id: Mapped[str | None] = mapped_column(ForeignKey("promo_codes.id"))
+    promo_code_id: Mapped[str | None] = mapped_column(ForeignKey("promo_codes.id"), index=True)
     attributed_promo_code: Mapped[str | None] = mapped_column(String(64))
     attributed_click_id: Mapped[str | None] = mapped_column(String(64))
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
