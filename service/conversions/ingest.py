@@ -202,7 +202,7 @@ def _order(
         facts = gather(session, order.promo_codes, click_id, utm)
     found = attribute(order.occurred_at, facts.promo, facts.click, facts.utm)
     conversion_id = new_id("cnv")
-    values = _conversion_row(conversion_id, source, order, click_id, found)
+    values = _conversion_row(conversion_id, source, order, click_id, found, delivery is not None)
     lines = _sale_rows(session, settings, facts, found, conversion_id, order)
     written = write_order(session, values, lines, delivery, order)
     if not written.inserted:
@@ -236,6 +236,7 @@ def _conversion_row(
     order: OrderEvent,
     click_id: str | None,
     found: Attribution | None,
+    delivery_stored: bool,
 ) -> dict[str, Any]:
     cand = found.candidate if found else None
     by_promo = found is not None and found.method == "promo_code"
@@ -265,7 +266,9 @@ def _conversion_row(
         "promo_code_id": cand.promo_code_id if cand and by_promo else None,
         "attributed_promo_code": cand.promo_code if cand and by_promo else None,
         "attributed_click_id": found.click_id if found else None,
-        "raw": order.raw,
+        # The exact body is kept with its delivery (delivery_id); the parsed payload is
+        # kept here only for orders that come without one.
+        "raw": {} if delivery_stored else order.raw,
     }
 
 
