@@ -36,6 +36,14 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_webhook_deliveries_received_at"), "webhook_deliveries", ["received_at"]
     )
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql" and bind.exec_driver_sql(
+        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+    ).scalar():
+        # Every order stores its ~10 KB body: lz4 compresses it several times faster
+        # than the default pglz, on the webhook's hot path.
+        op.execute("ALTER TABLE webhook_deliveries ALTER COLUMN body SET COMPRESSION lz4")
+        op.execute("ALTER TABLE webhook_deliveries ALTER COLUMN headers SET COMPRESSION lz4")
     with op.batch_alter_table("conversions") as batch:
         batch.add_column(
             sa.Column("tax_minor", sa.BigInteger(), nullable=False, server_default="0")
