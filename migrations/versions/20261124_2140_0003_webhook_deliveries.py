@@ -37,9 +37,12 @@ def upgrade() -> None:
         op.f("ix_webhook_deliveries_received_at"), "webhook_deliveries", ["received_at"]
     )
     bind = op.get_bind()
-    if bind.dialect.name == "postgresql" and bind.exec_driver_sql(
-        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
-    ).scalar():
+    if (
+        bind.dialect.name == "postgresql"
+        and bind.exec_driver_sql(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        ).scalar()
+    ):
         # Every order stores its ~10 KB body: lz4 compresses it several times faster
         # than the default pglz, on the webhook's hot path.
         op.execute("ALTER TABLE webhook_deliveries ALTER COLUMN body SET COMPRESSION lz4")
