@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
 
@@ -246,3 +247,17 @@ def lines_of(api: Api, influencer_id: str) -> list[tuple[str, str, str]]:
 
 def commission_lines(api: Api, influencer_id: str) -> list[dict[str, Any]]:
     return api.get(f"/api/v1/commissions?influencer_id={influencer_id}").json["items"]
+
+
+@pytest.fixture(name="pg")
+def pg_fixture(pg_url: str, frozen: Any) -> Iterator[Api]:
+    """An app on the run's PostgreSQL database with the three platform secrets."""
+    with shop_api(pg_url) as api:
+        yield api
+
+
+@pytest.fixture(name="sqlite")
+def sqlite_fixture(tmp_path: Path, frozen: Any) -> Iterator[Api]:
+    """The same on the embedded SQLite default."""
+    with shop_api(f"sqlite:///{tmp_path / 'afftrack.db'}") as api:
+        yield api

@@ -7,8 +7,6 @@ uncommitted fixes in the working tree, so they stand as regression tests."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,22 +18,18 @@ from service.conversions.events import OrderEvent
 from service.conversions.ingest import ingest
 from tests.conftest import Api
 from tests.flow import HUMAN_UA
-from tests.platforms import load, post_shopify, post_stripe, setup_partners, shop_api
+from tests.platforms import (  # noqa: F401
+    load,
+    pg_fixture,
+    post_shopify,
+    post_stripe,
+    setup_partners,
+    shop_api,
+    sqlite_fixture,
+)
 
 ORDER_AT = "2026-10-03T12:05:00Z"
 SESSION_CREATED = 1791028800  # 2026-10-03T12:00:00Z
-
-
-@pytest.fixture
-def pg(pg_url: str, frozen: Any) -> Iterator[Api]:
-    with shop_api(pg_url) as api:
-        yield api
-
-
-@pytest.fixture
-def sqlite(tmp_path: Path, frozen: Any) -> Iterator[Api]:
-    with shop_api(f"sqlite:///{tmp_path / 'afftrack.db'}") as api:
-        yield api
 
 
 @pytest.fixture(params=["pg", "sqlite"])

@@ -5,26 +5,26 @@ signed as Shopify signs them, posted with the Flask test client, read back throu
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import Api
-from tests.platforms import (
+from tests.platforms import (  # noqa: F401
     body_of,
     click,
     conversion,
     in_parallel,
     lines_of,
     load,
+    pg_fixture,
     post_shopify,
     replace_ids,
     setup_partners,
     shop_api,
     shopify_headers,
+    sqlite_fixture,
     status_of,
     statuses,
     with_click,
@@ -76,18 +76,6 @@ EXPECTED: dict[str, dict[str, str]] = {
         "commission": "2.250",
     },
 }
-
-
-@pytest.fixture
-def pg(pg_url: str, frozen: Any) -> Iterator[Api]:
-    with shop_api(pg_url) as api:
-        yield api
-
-
-@pytest.fixture
-def sqlite(tmp_path: Path, frozen: Any) -> Iterator[Api]:
-    with shop_api(f"sqlite:///{tmp_path / 'afftrack.db'}") as api:
-        yield api
 
 
 def zero_like(amount: str) -> str:

@@ -7,9 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +15,7 @@ import stripe
 
 from service import clock
 from tests.conftest import Api
-from tests.platforms import (
+from tests.platforms import (  # noqa: F401
     STRIPE_SECRET,
     body_of,
     click,
@@ -25,9 +23,11 @@ from tests.platforms import (
     in_parallel,
     lines_of,
     load,
+    pg_fixture,
     post_stripe,
     setup_partners,
     shop_api,
+    sqlite_fixture,
     status_of,
     statuses,
     stripe_headers,
@@ -77,18 +77,6 @@ EXPECTED: dict[str, dict[str, str]] = {
         "commission": "9.00",
     },
 }
-
-
-@pytest.fixture
-def pg(pg_url: str, frozen: Any) -> Iterator[Api]:
-    with shop_api(pg_url) as api:
-        yield api
-
-
-@pytest.fixture
-def sqlite(tmp_path: Path, frozen: Any) -> Iterator[Api]:
-    with shop_api(f"sqlite:///{tmp_path / 'afftrack.db'}") as api:
-        yield api
 
 
 def partners_and_click(api: Api, frozen: Any) -> tuple[dict[str, Any], str]:

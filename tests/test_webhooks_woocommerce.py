@@ -5,23 +5,23 @@ them (tests/fixtures/woocommerce), signed with X-WC-Webhook-Signature, read back
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import Api
-from tests.platforms import (
+from tests.platforms import (  # noqa: F401
     body_of,
     click,
     conversion,
     in_parallel,
     lines_of,
     load,
+    pg_fixture,
     post_woocommerce,
     setup_partners,
     shop_api,
+    sqlite_fixture,
     status_of,
     statuses,
     with_click,
@@ -48,18 +48,6 @@ EXPECTED = {
     # refund 4830: 72.47 gross → 60.90, capped at the 54.00 left
     "full_refunded": "108.00",
 }
-
-
-@pytest.fixture
-def pg(pg_url: str, frozen: Any) -> Iterator[Api]:
-    with shop_api(pg_url) as api:
-        yield api
-
-
-@pytest.fixture
-def sqlite(tmp_path: Path, frozen: Any) -> Iterator[Api]:
-    with shop_api(f"sqlite:///{tmp_path / 'afftrack.db'}") as api:
-        yield api
 
 
 def without_coupon(order: dict[str, Any]) -> dict[str, Any]:
