@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from tests.flow import run_flow
 
@@ -37,12 +39,20 @@ def test_ledger_verify_finds_a_tampered_line(pg_api, frozen):
     run_flow(pg_api, frozen, with_redis=True)
     runner = pg_api.app.test_cli_runner()
     assert runner.invoke(args=["ledger", "verify"]).exit_code == 0
+    tamper = text(
+        "UPDATE commission_lines SET amount_minor = amount_minor + 1 "
+        "WHERE kind = 'sale' AND amount_minor = 1080"
+    )
+    with pytest.raises(DBAPIError, match="append-only"), db_of(pg_api.app).engine.begin() as conn:
+        conn.execute(tamper)  # the append-only trigger refuses it
+    # Someone with the power to switch the trigger off does it anyway: verify sees it.
     with db_of(pg_api.app).engine.begin() as conn:
         conn.execute(
-            text(
-                "UPDATE commission_lines SET amount_minor = amount_minor + 1 "
-                "WHERE kind = 'sale' AND amount_minor = 1080"
-            )
+            text("ALTER TABLE commission_lines DISABLE TRIGGER commission_lines_append_only")
+        )
+        conn.execute(tamper)
+        conn.execute(
+            text("ALTER TABLE commission_lines ENABLE TRIGGER commission_lines_append_only")
         )
     result = runner.invoke(args=["ledger", "verify"])
     assert result.exit_code == 1
