@@ -7,13 +7,15 @@ insert-or-do-nothing that makes every retried write idempotent on both dialects.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -75,6 +77,30 @@ def new_id(prefix: str) -> str:
         number, rest = divmod(number, 32)
         chars.append(_CROCKFORD[rest])
     return f"{prefix}_{''.join(reversed(chars))}"
+
+
+def advisory_lock(session: Session, name: str, wait_seconds: float = 5.0) -> bool:
+    """Take the transaction-scoped PostgreSQL advisory lock called ``name``, waiting up
+    to ``wait_seconds`` (tried with back-off, never blocking a connection forever).
+    Returns False on time-out. SQLite: always True (BEGIN IMMEDIATE already serialises
+    writers)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    number = advisory_key(name)
+    deadline = time.monotonic() + wait_seconds
+    pause = 0.005
+    while not session.scalar(select(func.pg_try_advisory_xact_lock(number))):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+    return True
+
+
+def advisory_key(name: str) -> int:
+    """The signed 64-bit key of an advisory lock name."""
+    digest = hashlib.sha256(name.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def utcnow() -> datetime:

@@ -16,9 +16,18 @@ from sqlalchemy.orm import Session
 from service import metrics
 from service.campaigns.models import Partnership
 from service.commissions.models import CommissionLine
-from service.commissions.rules import Rule, reversal_amount, rules_from_json, sale_lines
+from service.commissions.rules import (
+    CapRoom,
+    Rule,
+    apply_caps,
+    reversal_amount,
+    rules_from_json,
+    sale_lines,
+)
 from service.conversions.models import Conversion, ConversionEvent
-from service.db import insert_ignore, new_id, utcnow
+from service.db import advisory_lock, insert_ignore, new_id, utcnow
+from service.errors import Unavailable
+from service.money import format_amount
 from service.periods import month_bounds
 
 
@@ -49,6 +58,8 @@ class SaleTerms:
     rules: list[dict[str, Any]]  # the effective rules, as stored
     campaign_currency: str
     hold_days: int
+    monthly_cap_minor: int | None = None
+    budget_minor: int | None = None
 
     @classmethod
     def of(cls, partnership: Partnership) -> SaleTerms:
@@ -60,7 +71,12 @@ class SaleTerms:
             partnership.effective_rules,
             campaign.currency,
             campaign.hold_days,
+            campaign.monthly_cap_minor,
+            campaign.budget_minor,
         )
+
+    def capped(self) -> bool:
+        return self.monthly_cap_minor is not None or self.budget_minor is not None
 
     def parsed_rules(self) -> list[Rule]:
         return rules_from_json(self.rules, self.campaign_currency)
@@ -94,6 +110,44 @@ def month_to_date(
     return int(session.scalar(stmt) or 0)
 
 
+def cap_room(session: Session, terms: SaleTerms, occurred_at: datetime, zone_name: str) -> CapRoom:
+    """What is left under the campaign's caps for this influencer and month, counted
+    over every line not rejected, in the campaign's currency. The caller holds
+    :func:`lock_caps`, so two sales cannot both take the last of it."""
+    if not terms.capped():
+        return CapRoom()
+    start, end = month_bounds(occurred_at, zone_name)
+    counted = (
+        CommissionLine.campaign_id == terms.campaign_id,
+        CommissionLine.currency == terms.campaign_currency,
+        CommissionLine.status != "rejected",
+    )
+    total = func.coalesce(func.sum(CommissionLine.amount_minor), 0)
+    month_used = (
+        select(total)
+        .where(
+            *counted,
+            CommissionLine.influencer_id == terms.influencer_id,
+            CommissionLine.occurred_at >= start,
+            CommissionLine.occurred_at < end,
+        )
+        .scalar_subquery()
+    )
+    budget_used = select(total).where(*counted).scalar_subquery()
+    row = session.execute(select(month_used, budget_used)).one()
+    return CapRoom(
+        None if terms.monthly_cap_minor is None else terms.monthly_cap_minor - int(row[0]),
+        None if terms.budget_minor is None else terms.budget_minor - int(row[1]),
+    )
+
+
+def lock_caps(session: Session, terms: SaleTerms) -> None:
+    """Serialise the capped sales of one campaign (PostgreSQL advisory lock); 503 when
+    it stays busy, so the sender retries."""
+    if not advisory_lock(session, f"caps:{terms.campaign_id}"):
+        raise Unavailable("the campaign's caps are busy; retry later", code="retry")
+
+
 def sale_line_rows(
     terms: SaleTerms,
     *,
@@ -102,37 +156,47 @@ def sale_line_rows(
     basis_minor: int,
     currency: str,
     month_to_date_minor: int = 0,
+    room: CapRoom | None = None,
 ) -> list[dict[str, Any]]:
-    """The ledger rows (ready to insert) of one attributed order's sale lines."""
+    """The ledger rows (ready to insert) of one attributed order's sale lines, cut to
+    fit the caps' ``room``; a cut shows on the line's rule as ``cut`` and ``cap``."""
     rules = terms.parsed_rules()
     due_at = occurred_at + timedelta(days=terms.hold_days)
     now = utcnow()
-    return [
-        {
-            "id": new_id("cml"),
-            "idempotency_key": f"sale:{conversion_id}:{line.rule_index}",
-            "influencer_id": terms.influencer_id,
-            "campaign_id": terms.campaign_id,
-            "partnership_id": terms.partnership_id,
-            "conversion_id": conversion_id,
-            "kind": "sale",
-            "rule": {**line.rule.to_json(terms.campaign_currency), "index": line.rule_index},
-            "basis_minor": basis_minor,
-            "amount_minor": line.amount_minor,
-            "currency": line.currency,
-            "status": "pending",
-            "occurred_at": occurred_at,
-            "due_at": due_at,
-            "recorded_at": now,
-        }
-        for line in sale_lines(
-            rules,
-            basis_minor=basis_minor,
-            order_currency=currency,
-            campaign_currency=terms.campaign_currency,
-            month_to_date_minor=month_to_date_minor,
+    lines = sale_lines(
+        rules,
+        basis_minor=basis_minor,
+        order_currency=currency,
+        campaign_currency=terms.campaign_currency,
+        month_to_date_minor=month_to_date_minor,
+    )
+    rows = []
+    for capped in apply_caps(lines, room or CapRoom(), terms.campaign_currency):
+        line = capped.line
+        rule = {**line.rule.to_json(terms.campaign_currency), "index": line.rule_index}
+        if capped.cut_minor:
+            rule["cut"] = format_amount(capped.cut_minor, line.currency)
+            rule["cap"] = capped.cap
+        rows.append(
+            {
+                "id": new_id("cml"),
+                "idempotency_key": f"sale:{conversion_id}:{line.rule_index}",
+                "influencer_id": terms.influencer_id,
+                "campaign_id": terms.campaign_id,
+                "partnership_id": terms.partnership_id,
+                "conversion_id": conversion_id,
+                "kind": "sale",
+                "rule": rule,
+                "basis_minor": basis_minor,
+                "amount_minor": capped.amount_minor,
+                "currency": line.currency,
+                "status": "pending",
+                "occurred_at": occurred_at,
+                "due_at": due_at,
+                "recorded_at": now,
+            }
         )
-    ]
+    return rows
 
 
 def record_sale(session: Session, conversion: Conversion, zone_name: str = "UTC") -> int:
@@ -152,6 +216,10 @@ def record_sale(session: Session, conversion: Conversion, zone_name: str = "UTC"
         if terms.needs_month_to_date()
         else 0
     )
+    room = None
+    if terms.capped():
+        lock_caps(session, terms)
+        room = cap_room(session, terms, conversion.occurred_at, zone_name)
     written = 0
     for row in sale_line_rows(
         terms,
@@ -160,6 +228,7 @@ def record_sale(session: Session, conversion: Conversion, zone_name: str = "UTC"
         basis_minor=conversion.amount_minor,
         currency=conversion.currency,
         month_to_date_minor=mtd,
+        room=room,
     ):
         written += append_line(session, **row)
     return written

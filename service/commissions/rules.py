@@ -203,6 +203,52 @@ def sale_lines(
     return lines
 
 
+@dataclass(frozen=True)
+class CapRoom:
+    """What is left under each cap before a sale, in the campaign's currency (None: the
+    campaign has no such cap)."""
+
+    month: int | None = None  # monthly_cap_per_influencer less the month's net lines
+    budget: int | None = None  # the campaign budget less its net lines
+
+    @property
+    def any(self) -> bool:
+        return self.month is not None or self.budget is not None
+
+
+@dataclass(frozen=True)
+class CappedLine:
+    line: SaleLine
+    amount_minor: int  # what the ledger records
+    cut_minor: int = 0  # what the caps took off
+    cap: str | None = None  # monthly_cap | budget: the cap that cut it last
+
+
+def apply_caps(
+    lines: Sequence[SaleLine], room: CapRoom, campaign_currency: str
+) -> list[CappedLine]:
+    """Cut each positive line in the campaign's currency to fit what is left under the
+    monthly cap per influencer and the campaign budget, in order. Lines in another
+    currency are not capped (afftrack does no FX to compare them)."""
+    month, budget = room.month, room.budget
+    out: list[CappedLine] = []
+    for line in lines:
+        if line.currency != campaign_currency or line.amount_minor <= 0 or not room.any:
+            out.append(CappedLine(line, line.amount_minor))
+            continue
+        allowed, cap = line.amount_minor, None
+        if month is not None and allowed > max(month, 0):
+            allowed, cap = max(month, 0), "monthly_cap"
+        if budget is not None and allowed > max(budget, 0):
+            allowed, cap = max(budget, 0), "budget"
+        if month is not None:
+            month -= allowed
+        if budget is not None:
+            budget -= allowed
+        out.append(CappedLine(line, allowed, line.amount_minor - allowed, cap))
+    return out
+
+
 def reversal_amount(
     line_amount_minor: int, basis_minor: int, refunded_before_minor: int, refunded_now_minor: int
 ) -> int:

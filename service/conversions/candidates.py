@@ -57,6 +57,8 @@ def _common(kind: str) -> list[ColumnElement[Any]]:
         Campaign.attribution_window_days.label("window_days"),
         Campaign.hold_days.label("hold_days"),
         Campaign.currency.label("campaign_currency"),
+        Campaign.monthly_cap_minor.label("monthly_cap_minor"),
+        Campaign.budget_minor.label("budget_minor"),
         Partnership.commission_rules.label("own_rules"),
         Campaign.commission_rules.label("campaign_rules"),
     ]
@@ -155,6 +157,7 @@ LEFT JOIN (
   (SELECT 'promo' AS kind, p.id AS partnership_id, p.influencer_id, c.id AS campaign_id,
     c.starts_on, c.ends_on,
     c.attribution_window_days AS window_days, c.hold_days, c.currency AS campaign_currency,
+    c.monthly_cap_minor, c.budget_minor,
     p.commission_rules AS own_rules, c.commission_rules AS campaign_rules,
     pc.id AS promo_code_id, pc.code AS promo_code, pc.starts_at AS promo_starts_at,
     pc.ends_at AS promo_ends_at, pc.max_uses AS promo_max_uses,
@@ -169,6 +172,7 @@ LEFT JOIN (
   (SELECT 'click', p.id AS partnership_id, p.influencer_id, c.id AS campaign_id,
     c.starts_on, c.ends_on,
     c.attribution_window_days AS window_days, c.hold_days, c.currency AS campaign_currency,
+    c.monthly_cap_minor, c.budget_minor,
     p.commission_rules AS own_rules, c.commission_rules AS campaign_rules,
     NULL, NULL, NULL, NULL, NULL, NULL,
     l.id, k.id, k.occurred_at, k.is_bot, ''
@@ -179,6 +183,7 @@ LEFT JOIN (
   (SELECT 'utm', p.id AS partnership_id, p.influencer_id, c.id AS campaign_id,
     c.starts_on, c.ends_on,
     c.attribution_window_days AS window_days, c.hold_days, c.currency AS campaign_currency,
+    c.monthly_cap_minor, c.budget_minor,
     p.commission_rules AS own_rules, c.commission_rules AS campaign_rules,
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ''
   FROM partnerships p JOIN campaigns c ON c.id = p.campaign_id
@@ -249,6 +254,8 @@ def gather(
                 row.campaign_rules if row.own_rules is None else row.own_rules,
                 row.campaign_currency,
                 row.hold_days,
+                row.monthly_cap_minor,
+                row.budget_minor,
             ),
         )
     for row in promo_rows:

@@ -16,17 +16,22 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, text
+from sqlalchemy import exists, or_, select, text
 from sqlalchemy.orm import Session
 
 from service import clock, metrics
-from service.commissions.engine import month_to_date, record_reversal, sale_line_rows
+from service.commissions.engine import (
+    cap_room,
+    lock_caps,
+    month_to_date,
+    record_reversal,
+    sale_line_rows,
+)
 from service.commissions.models import CommissionLine
 from service.config import Settings
 from service.conversions.attribution import Attribution, attribute, click_id_from, utm_from
@@ -34,7 +39,7 @@ from service.conversions.candidates import Facts, gather
 from service.conversions.events import CancelEvent, IgnoredEvent, OrderEvent, RefundEvent, ShopEvent
 from service.conversions.models import Conversion, ConversionEvent, WebhookDelivery
 from service.conversions.refunds import OrderBasis, share_of
-from service.db import insert_ignore, new_id, utcnow
+from service.db import advisory_key, advisory_lock, insert_ignore, new_id, utcnow
 from service.errors import InvalidInput, Unavailable
 from service.money import MoneyError, parse_amount
 
@@ -115,8 +120,7 @@ def ingest(
 
 
 def lock_key(source: str, key: str) -> int:
-    digest = hashlib.sha256(f"{source}:{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+    return advisory_key(f"{source}:{key}")
 
 
 def _postgres(session: Session) -> bool:
@@ -128,16 +132,8 @@ def lock_order(session: Session, source: str, key: str) -> None:
     miss each other. PostgreSQL: a transaction-scoped advisory lock, waited for at most
     LOCK_WAIT_SECONDS (then 503: the platform retries); SQLite's BEGIN IMMEDIATE
     already serialises writers."""
-    if not _postgres(session):
-        return
-    number = lock_key(source, key)
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    pause = 0.005
-    while not session.scalar(select(func.pg_try_advisory_xact_lock(number))):
-        if time.monotonic() > deadline:
-            raise Unavailable("this order is busy; retry later", code="retry")
-        time.sleep(pause)
-        pause = min(pause * 2, 0.1)
+    if not advisory_lock(session, f"{source}:{key}", LOCK_WAIT_SECONDS):
+        raise Unavailable("this order is busy; retry later", code="retry")
 
 
 # Deliveries --------------------------------------------------------------------------
@@ -288,6 +284,10 @@ def _sale_rows(
         mtd = month_to_date(
             session, terms.partnership_id, order.currency, order.occurred_at, settings.timezone
         )
+    room = None
+    if terms.capped():
+        lock_caps(session, terms)
+        room = cap_room(session, terms, order.occurred_at, settings.timezone)
     return sale_line_rows(
         terms,
         conversion_id=conversion_id,
@@ -295,6 +295,7 @@ def _sale_rows(
         basis_minor=order.amount_minor,
         currency=order.currency,
         month_to_date_minor=mtd,
+        room=room,
     )
 
 
