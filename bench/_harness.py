@@ -25,6 +25,29 @@ from typing import IO, Any
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
+# A phone browser inside Instagram: afftrack takes the human path for it (wrk and the
+# load generators would otherwise be classified as bots).
+BROWSER_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148 Instagram 330.0.0.0.0"
+)
+# Inherited variables that would change what is measured.
+SCRUBBED_ENV = (
+    "GUNICORN_",
+    "AFFTRACK_",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "PROMETHEUS_",
+    "BENCH_",
+    "FORWARDED_ALLOW_IPS",
+    "WEB_CONCURRENCY",
+)
+
+
+def base_env() -> dict[str, str]:
+    """This process's environment without anything that would change what is measured."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_ENV)}
+
 
 class BenchError(RuntimeError):
     """Something that makes the figures meaningless: stop and say why."""

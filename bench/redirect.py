@@ -37,10 +37,12 @@ from typing import Any
 import psycopg
 import redis
 from _harness import (
+    BROWSER_UA,
     BenchError,
     Server,
     WrkRun,
     affinity_of,
+    base_env,
     children_of,
     connections_per_process,
     cpu_by_process,
@@ -77,21 +79,7 @@ NGINX_LOCATION = "https://shop.example/p?utm_source=instagram"
 # A phone's in-app browser: a human to afftrack's bot filter, so the click takes the
 # full path (uniqueness SET NX + XADD). wrk sends no User-Agent at all by default, which
 # afftrack classifies as a bot ("empty_user_agent") and records without the SET NX.
-DEFAULT_UA = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Mobile/15E148 Instagram 330.0.0.0.0"
-)
-# Inherited variables that would change what is measured.
-SCRUBBED_ENV = (
-    "GUNICORN_",
-    "AFFTRACK_",
-    "DATABASE_URL",
-    "REDIS_URL",
-    "PROMETHEUS_",
-    "BENCH_",
-    "FORWARDED_ALLOW_IPS",
-    "WEB_CONCURRENCY",
-)
+DEFAULT_UA = BROWSER_UA
 NOISY_SHARE = 0.05  # foreign CPU-seconds per second of run above which a run is "noisy"
 REDIS_LOCK = "bench:redirect:lock"  # makes the test suite's fixture skip this db index
 TEST_LOCK = "afftrack:test-run-lock"  # the test suite's fixture holds this db index
@@ -199,10 +187,6 @@ class Result:
 
 
 # --- setup ---------------------------------------------------------------------------
-
-
-def base_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_ENV)}
 
 
 def afftrack_cli() -> list[str]:

@@ -68,8 +68,10 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import redis
 from _harness import (
+    BROWSER_UA,
     BenchError,
     Server,
+    base_env,
     children_of,
     connections_per_process,
     cpu_by_process,
@@ -112,20 +114,6 @@ SHOP_DOMAIN = "bench-shop.myshopify.com"
 CLICK_PARAM = "aff_click"  # service.config.Settings.click_param default
 KINDS = ("promo", "click", "utm", "none")
 METHOD_OF = {"promo": "promo_code", "click": "click", "utm": "utm", "none": None}
-BROWSER_UA = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Mobile/15E148 Instagram 330.0.0.0.0"
-)
-SCRUBBED_ENV = (
-    "GUNICORN_",
-    "AFFTRACK_",
-    "DATABASE_URL",
-    "REDIS_URL",
-    "PROMETHEUS_",
-    "BENCH_",
-    "FORWARDED_ALLOW_IPS",
-    "WEB_CONCURRENCY",
-)
 REDIS_LOCK = "bench:webhooks:lock"  # makes the test suite's fixture skip this db index
 TEST_LOCK = "afftrack:test-run-lock"  # the test suite's fixture holds this db index
 ORDER_AGE_S = 5  # an order is created this long before its webhook is due
@@ -145,10 +133,6 @@ PARIS = timezone(timedelta(hours=1))
 
 
 # --- setup ---------------------------------------------------------------------------
-
-
-def base_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_ENV)}
 
 
 def afftrack_cli() -> list[str]:

@@ -49,9 +49,10 @@ def _receive(source: str) -> tuple[Response, int]:
         # A platform's event is always an object; anything else is a broken delivery.
         raise AfftrackError("the body must be a JSON object", code="malformed_json")
     payload = parse_json_object(body, numbers_as_text=spec.numbers_as_text)
+    topic = spec.topic(payload, request.headers)
     s = session()
     try:
-        outcomes = receive_delivery(s, settings(), spec, body, request.headers, payload)
+        outcomes = receive_delivery(s, settings(), spec, body, request.headers, payload, topic)
         s.commit()
     except OperationalError as exc:
         s.rollback()
@@ -63,7 +64,6 @@ def _receive(source: str) -> tuple[Response, int]:
     except Exception:
         s.rollback()
         raise
-    topic = spec.topic(payload, request.headers)
     for outcome in outcomes:
         metrics.WEBHOOKS.labels(source, outcome.status).inc()
         log.info(

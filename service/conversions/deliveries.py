@@ -42,11 +42,13 @@ def receive_delivery(
     body: bytes,
     headers: Mapping[str, str],
     payload: dict[str, Any],
+    topic: str,
 ) -> list[Outcome]:
-    """Parse a verified body and apply it. The caller commits."""
+    """Parse a verified body (its ``topic`` as ``spec.topic`` names it) and apply it.
+    The caller commits."""
     events = spec.parse(payload, headers, settings.click_param)
     kept = {name: headers[name] for name in spec.kept_headers if headers.get(name)}
-    delivery = Delivery(spec.name, body, kept, spec.topic(payload, headers))
+    delivery = Delivery(spec.name, body, kept, topic)
     return ingest(session, settings, spec.name, events, delivery)
 
 

@@ -93,22 +93,23 @@ def ingest(
     events = list(events)
     real = [e for e in events if not isinstance(e, IgnoredEvent)]
     done: dict[int, Outcome] = {}
+    locked: set[str] = set()  # each order's lock is taken once per transaction
     delivery_id: str | None = None
     first = real[0] if real else None
     if isinstance(first, OrderEvent):
         done[id(first)], delivery_id = _order(session, settings, source, first, delivery)
-    else:
-        for key in dict.fromkeys(e.lock_key for e in real):
-            lock_order(session, source, key)
-        if delivery is not None:
-            delivery_id = store_delivery(session, delivery)
+        locked.add(first.lock_key)
+    elif delivery is not None:
+        delivery_id = store_delivery(session, delivery)
     for event in real:
         if id(event) in done:
             continue
         if isinstance(event, OrderEvent):  # never in practice: one order per delivery
             done[id(event)] = _order(session, settings, source, event, None)[0]
         else:
-            lock_order(session, source, event.lock_key)
+            if event.lock_key not in locked:
+                lock_order(session, source, event.lock_key)
+                locked.add(event.lock_key)
             done[id(event)] = _refund_or_cancel(session, source, event, delivery_id)
     return [
         Outcome("ignored", detail=e.reason) if isinstance(e, IgnoredEvent) else done[id(e)]

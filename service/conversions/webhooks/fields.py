@@ -14,7 +14,6 @@ from service.errors import InvalidInput
 from service.money import (
     MAX_MINOR,
     MoneyError,
-    format_amount,
     is_currency,
     parse_amount,
     parse_decimal,
@@ -103,10 +102,6 @@ def bounded(total: int, path: str, *, scale: int = 0) -> int:
     if abs(total) > MAX_MINOR * 10**scale:
         raise bad(path, "the amounts add up to more than afftrack accepts")
     return total
-
-
-def decimal(minor: int, cur: str) -> str:
-    return format_amount(minor, cur)
 
 
 def moment(value: Any, path: str, *, naive_is_utc: bool = False) -> datetime:

@@ -22,7 +22,6 @@ from service.conversions.webhooks.fields import (
     bad,
     bounded,
     currency,
-    decimal,
     ident,
     items,
     minor_int,
@@ -30,7 +29,7 @@ from service.conversions.webhooks.fields import (
     obj,
     opt_text,
 )
-from service.money import exponent
+from service.money import exponent, format_amount
 
 # Stripe's exponents where they are not 2 (stripe.com/docs/currencies). ISK is
 # zero-decimal in ISO 4217 but two-decimal in Stripe's API (amounts in multiples of 100);
@@ -175,6 +174,6 @@ def _refund(r: Mapping[str, Any], p: str) -> RefundEvent | None:
         order_id=ident(payment_intent, f"{p}.payment_intent"),
         refund_id=ident(r.get("id"), f"{p}.id"),
         occurred_at=moment(r.get("created"), f"{p}.created"),
-        claim=RefundClaim("gross", decimal(gross, cur), "0", cur),
+        claim=RefundClaim("gross", format_amount(gross, cur), "0", cur),
         raw=dict(r),
     )
