@@ -148,7 +148,10 @@ class ClickWorker:
             self.stats.dropped += len(bad)
         done = ids + bad
         if done:
-            pipe = self.redis.pipeline(transaction=False)
+            # MULTI/EXEC: a worker killed while sending cannot leave entries acknowledged
+            # but still in the stream (never read again, never deleted); either both
+            # happen or the entries stay pending and are written again (idempotently).
+            pipe = self.redis.pipeline(transaction=True)
             pipe.xack(self.stream, GROUP, *done)
             pipe.xdel(self.stream, *done)
             pipe.execute()
