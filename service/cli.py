@@ -154,6 +154,30 @@ def ledger_verify() -> None:
         sys.exit(1)
 
 
+@ledger_group.command("settle")
+@click.option("--month", required=True, help="YYYY-MM")
+def ledger_settle(month: str) -> None:
+    """Settle an ended month now: tiered true-up and CPC lines (building or closing its
+    export does the same). Safe to repeat: nothing new, nothing written."""
+    from service.commissions.settlement import settle
+    from service.errors import AfftrackError
+
+    svc = services()
+    try:
+        with svc.db.session() as session:
+            done = settle(session, month, svc.settings.timezone)
+            session.commit()
+    except AfftrackError as exc:
+        raise click.ClickException(f"{exc.message} ({exc.code})") from None
+    if not done.months:
+        click.echo(f"{month} has not ended or has nothing to settle")
+    else:
+        click.echo(
+            f"settled {', '.join(done.months)}: {done.true_ups} true-up line(s), "
+            f"{done.cpc} cpc line(s)"
+        )
+
+
 conversions_group = AppGroup("conversions", help="Orders received from the shop.")
 
 
@@ -203,7 +227,9 @@ def export_commissions(
         with svc.db.session() as session:
             if close_month:
                 export = exports.close(session, month, zone)
-                session.commit()
+            else:
+                exports.prepare(session, month, zone)
+            session.commit()
             built = exports.build(session, month, fmt=fmt, detail=detail, zone=zone)
             written = 0
             sink = open(out, "wb") if out else sys.stdout.buffer  # noqa: SIM115

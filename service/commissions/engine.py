@@ -177,6 +177,9 @@ def sale_line_rows(
         if capped.cut_minor:
             rule["cut"] = format_amount(capped.cut_minor, line.currency)
             rule["cap"] = capped.cap
+        if line.rule.type == "tiered_percent" and line.currency == terms.campaign_currency:
+            # The month's net sales before this order: what its bracket was read from.
+            rule["before"] = format_amount(month_to_date_minor, line.currency)
         rows.append(
             {
                 "id": new_id("cml"),

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, JSONType, UTCDateTime, new_id, utcnow
@@ -18,6 +18,8 @@ class CommissionLine(Base):
     """
 
     __tablename__ = "commission_lines"
+    # Month-end settlement reads a month's true_up and cpc lines by kind.
+    __table_args__ = (Index("ix_commission_lines_kind_occurred_at", "kind", "occurred_at"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cml"))
     # What makes a retried write land once: e.g. "sale:<conversion>:<rule index>".

@@ -203,6 +203,18 @@ def sale_lines(
     return lines
 
 
+def true_up_amount(net_sales_minor: int, tiers: Sequence[Tier], recorded_minor: int) -> int:
+    """What a month's tiered lines still lack (or hold too much): the bracket formula
+    over the month's net sales, rounded half-even once, less what is recorded. A net
+    below zero earns nothing."""
+    return round_half_even(tiered_commission(max(net_sales_minor, 0), tiers)) - recorded_minor
+
+
+def cpc_amount(clicks: int, amount_minor: int) -> int:
+    """A month's cost-per-click commission: unique, non-bot clicks times the rate."""
+    return max(clicks, 0) * amount_minor
+
+
 @dataclass(frozen=True)
 class CapRoom:
     """What is left under each cap before a sale, in the campaign's currency (None: the

@@ -23,6 +23,11 @@ def commissions(period: str) -> Response:
     detail = request.args.get("detail")
     if detail not in (None, "lines"):
         raise InvalidInput("detail must be 'lines'", fields={"detail": ["must be 'lines'"]})
+    fmt = request.args.get("format", "csv")
+    service.check_options(fmt, detail == "lines")  # before anything is written
+    zone = settings().timezone
+    service.prepare(session(), period, zone)
+    session().commit()
     # The body streams after this view returns, so it reads through a session of its
     # own that the stream closes when it ends (or when the client goes away).
     own = services().db.sessions()
@@ -30,9 +35,9 @@ def commissions(period: str) -> Response:
         built = service.build(
             own,
             period,
-            fmt=request.args.get("format", "csv"),
+            fmt=fmt,
             detail=detail == "lines",
-            zone=settings().timezone,
+            zone=zone,
         )
     except Exception:
         own.close()

@@ -15,6 +15,7 @@ from service import clock
 from service.commissions.engine import append_line
 from service.commissions.ledger import status_of
 from service.commissions.models import CommissionLine
+from service.commissions.settlement import settle
 from service.errors import Conflict, InvalidInput
 from service.exports import writers
 from service.exports.models import Export
@@ -40,20 +41,31 @@ class Built:
     filename: str
 
 
+def check_options(fmt: str, detail: bool) -> None:
+    if fmt not in FORMATS:
+        raise InvalidInput("unknown format", fields={"format": [f"one of {', '.join(FORMATS)}"]})
+    if fmt == "paypal" and detail:
+        raise InvalidInput("the PayPal file has no detail", fields={"detail": ["not with paypal"]})
+
+
+def prepare(session: Session, period: str, zone: str = "UTC") -> None:
+    """Settle the month before its statement is built (tiered true-up, CPC; see
+    :mod:`service.commissions.settlement`). Settling an ended month twice writes nothing
+    the second time; a closed month is never settled again. The caller commits."""
+    sel = select_period(session, period, zone)
+    if not sel.closed:
+        settle(session, period, zone)
+
+
 def build(
     session: Session, period: str, *, fmt: str = "csv", detail: bool = False, zone: str = "UTC"
 ) -> Built:
     """The export body, streamed. Changes nothing."""
-    if fmt not in FORMATS:
-        raise InvalidInput("unknown format", fields={"format": [f"one of {', '.join(FORMATS)}"]})
+    check_options(fmt, detail)
     sel = select_period(session, period, zone)
     now = clock.now_utc()
     name = f"commissions-{period}{'-lines' if detail else ''}"
     if detail:
-        if fmt == "paypal":
-            raise InvalidInput(
-                "the PayPal file has no detail", fields={"detail": ["not with paypal"]}
-            )
         lines = ((line, status_of(line, now)) for line in detail_lines(session, sel))
         if fmt == "json":
             return Built(writers.detail_json(period, lines), "application/json", f"{name}.json")
@@ -84,6 +96,7 @@ def close(session: Session, period: str, zone: str = "UTC") -> Export:
         raise Conflict(f"{period} is already closed", code="already_closed")
     if now < sel.end:
         raise Conflict(f"{period} has not ended yet", code="period_open")
+    settle(session, period, zone)
     export = Export(period=period, checksum="", closed_at=now, line_count=0, totals=[])
     session.add(export)
     try:

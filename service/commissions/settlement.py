@@ -1,0 +1,374 @@
+"""Month-end settlement: the tiered ``true_up`` lines and the ``cpc`` lines (SPEC §5).
+
+A month is settled once it has ended, when its export is built or closed (and by
+``afftrack commissions settle``). Settling is a difference against the ledger, never a
+rewrite of it: for every partnership and rule it computes what the month must total,
+reads what the ledger already holds for that month (counting what a cap cut off), and
+appends one line for the difference. Settling again with nothing new writes nothing,
+so an export built twice has the same bytes; a later refund or a late click settles as
+one more line. Two settlers are serialised by an advisory lock, and each line's key
+ends in a sequence number, so two of them could not both write the same difference.
+
+- ``tiered_percent``: the month's net attributable sales (orders in the campaign's
+  currency with a sale line on that rule that is not rejected, less refunds,
+  cancellations at zero) through the brackets, rounded half-even once, less the sale,
+  reversal and earlier true-up lines. Refunds after the month is settled are trued up
+  again when a later month's export is built, for every month that still has unpaid
+  tiered lines.
+- ``cpc``: unique, non-bot clicks that were redirected (not sent to the fallback)
+  during the month, times the rule's amount, in the campaign's currency; one line per
+  partnership, rule and month, plus one more only if clicks arrive late.
+
+Settlement lines occur at the month's last instant, so they count against that month's
+cap and belong to its export: a ``cpc`` line is due then, a ``true_up`` line when the
+last line it corrects is due. A positive line is cut to fit the caps like a sale line.
+A rejected settlement line stays rejected: it counts as settled.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy.orm import Session, joinedload
+
+from service import clock
+from service.campaigns.models import Campaign, Partnership
+from service.clicks.models import Click
+from service.commissions.engine import SaleTerms, append_line, cap_room, lock_caps
+from service.commissions.models import CommissionLine
+from service.commissions.rules import (
+    CapRoom,
+    Rule,
+    SaleLine,
+    apply_caps,
+    cpc_amount,
+    true_up_amount,
+)
+from service.conversions.models import Conversion
+from service.db import advisory_lock
+from service.errors import Unavailable
+from service.links.models import Link
+from service.money import format_amount, parse_amount
+from service.periods import period_bounds, period_of
+
+LAST_INSTANT = timedelta(microseconds=1)
+SETTLE_LOCK = "commissions:settle"
+
+
+@dataclass
+class Settled:
+    months: list[str] = field(default_factory=list)
+    true_ups: int = 0
+    cpc: int = 0
+
+
+@dataclass
+class _Plan:
+    """One partnership's settled rules: rule index → rule."""
+
+    terms: SaleTerms
+    tiered: dict[int, Rule] = field(default_factory=dict)
+    cpc: dict[int, Rule] = field(default_factory=dict)
+
+
+@dataclass
+class _Recorded:
+    amount: int = 0  # what the ledger holds, plus what caps cut off
+    lines: int = 0  # settlement lines already written (the next key's sequence number)
+    due_at: datetime | None = None  # the latest due date among the lines counted
+
+
+def settle(session: Session, period: str, zone: str = "UTC") -> Settled:
+    """Settle ``period`` (and earlier months whose tiered lines are not all paid).
+    Does nothing for a month that has not ended. The caller commits."""
+    start, end = period_bounds(period, zone)
+    done = Settled()
+    if clock.now_utc() < end:
+        return done
+    plans = _plans(session)
+    if not plans:
+        return done
+    if not advisory_lock(session, SETTLE_LOCK, wait_seconds=30):
+        raise Unavailable("commissions are being settled; retry later", code="retry")
+    if any(plan.tiered for plan in plans.values()):
+        for month in _tiered_months(session, period, start, zone):
+            done.months.append(month)
+            done.true_ups += _true_up(session, plans, month, zone)
+    if any(plan.cpc for plan in plans.values()):
+        done.cpc += _settle_cpc(session, plans, period, zone)
+        if period not in done.months:
+            done.months.append(period)
+    return done
+
+
+def _plans(session: Session) -> dict[str, _Plan]:
+    plans: dict[str, _Plan] = {}
+    partnerships = session.scalars(
+        select(Partnership).options(joinedload(Partnership.campaign))
+    ).all()
+    for partnership in partnerships:
+        terms = SaleTerms.of(partnership)
+        if not any(r.get("type") in ("tiered_percent", "cpc") for r in terms.rules):
+            continue
+        plan = _Plan(terms)
+        for index, rule in enumerate(terms.parsed_rules()):
+            if rule.type == "tiered_percent":
+                plan.tiered[index] = rule
+            elif rule.type == "cpc":
+                plan.cpc[index] = rule
+        plans[partnership.id] = plan
+    return plans
+
+
+def _rule_index() -> ColumnElement[int]:
+    return CommissionLine.rule["index"].as_integer()
+
+
+def _tiered() -> ColumnElement[bool]:
+    return CommissionLine.rule["type"].as_string() == "tiered_percent"
+
+
+def _tiered_months(session: Session, period: str, start: datetime, zone: str) -> list[str]:
+    """``period`` and every earlier month with a tiered line not yet paid."""
+    L, C = CommissionLine, Conversion
+    earliest = session.scalar(
+        select(func.min(C.occurred_at))
+        .select_from(L)
+        .join(C, C.id == L.conversion_id)
+        .where(
+            L.kind.in_(("sale", "reversal")),
+            L.status == "pending",
+            L.export_id.is_(None),
+            _tiered(),
+            C.occurred_at < start,
+        )
+    )
+    months = []
+    month = period_of(earliest, zone) if earliest is not None else period
+    while month < period:
+        months.append(month)
+        year, number = int(month[:4]), int(month[5:])
+        month = f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+    return [*months, period]
+
+
+def _true_up(session: Session, plans: dict[str, _Plan], month: str, zone: str) -> int:
+    start, end = period_bounds(month, zone)
+    L, C = CommissionLine, Conversion
+    index = _rule_index()
+    cut = L.rule["cut"].as_string()
+    counted = case(
+        (and_(L.kind == "sale", C.status != "cancelled"), C.amount_minor - C.refunded_minor),
+        else_=0,
+    )
+    # One pass over the month's orders and their tiered lines: net sales and what is
+    # recorded, per partnership and rule (and per cut, which only capped lines have).
+    rows = session.execute(
+        select(
+            L.partnership_id,
+            index,
+            cut,
+            func.sum(counted),
+            func.sum(L.amount_minor),
+            func.count(),
+            func.max(L.due_at),
+        )
+        .select_from(C)
+        .join(L, L.conversion_id == C.id)
+        .join(Campaign, Campaign.id == L.campaign_id)
+        .where(
+            C.occurred_at >= start,
+            C.occurred_at < end,
+            L.kind.in_(("sale", "reversal")),
+            L.status != "rejected",
+            L.currency == Campaign.currency,
+            _tiered(),
+        )
+        .group_by(L.partnership_id, index, cut)
+    ).all()
+    sales: dict[tuple[str, int], int] = defaultdict(int)
+    recorded: dict[tuple[str, int], _Recorded] = defaultdict(_Recorded)
+    for pid, idx, cut_text, net, amount, count, due_at in rows:
+        key = (pid, int(idx))
+        sales[key] += int(net)
+        _count(recorded[key], plans, pid, int(amount), int(count), cut_text, due_at)
+    _add_settled_lines(session, plans, recorded, "true_up", month, start, end)
+    written = 0
+    for pid, idx in sorted(set(sales) | set(recorded)):
+        plan = plans.get(pid)
+        rule = plan.tiered.get(idx) if plan else None
+        if plan is None or rule is None:
+            continue  # the rule changed since; its lines stand as they were written
+        seen = recorded[(pid, idx)]
+        net = sales[(pid, idx)]
+        delta = true_up_amount(net, rule.tiers, seen.amount)
+        if delta == 0:
+            continue
+        due_at = max(end - LAST_INSTANT, seen.due_at or end - LAST_INSTANT)
+        working = {
+            "month": month,
+            "sales": format_amount(net, plan.terms.campaign_currency),
+            "recorded": format_amount(seen.amount, plan.terms.campaign_currency),
+        }
+        written += _write(
+            session,
+            plan,
+            "true_up",
+            idx,
+            rule,
+            delta,
+            month,
+            seen.lines,
+            end,
+            due_at,
+            zone,
+            working,
+            basis=net,
+        )
+    return written
+
+
+def _settle_cpc(session: Session, plans: dict[str, _Plan], month: str, zone: str) -> int:
+    start, end = period_bounds(month, zone)
+    clicks = dict(
+        session.execute(
+            select(Link.partnership_id, func.count())
+            .select_from(Click)
+            .join(Link, Link.id == Click.link_id)
+            .where(
+                Click.occurred_at >= start,
+                Click.occurred_at < end,
+                Click.is_unique.is_(True),
+                Click.is_bot.is_(False),
+                Click.outcome == "redirect",
+            )
+            .group_by(Link.partnership_id)
+        ).all()
+    )
+    recorded: dict[tuple[str, int], _Recorded] = defaultdict(_Recorded)
+    _add_settled_lines(session, plans, recorded, "cpc", month, start, end)
+    written = 0
+    for pid in sorted(plans):
+        plan = plans[pid]
+        for idx, rule in sorted(plan.cpc.items()):
+            count = int(clicks.get(pid, 0))
+            seen = recorded[(pid, idx)]
+            assert rule.amount_minor is not None
+            delta = cpc_amount(count, rule.amount_minor) - seen.amount
+            if delta == 0:
+                continue
+            working = {"month": month, "clicks": count}
+            written += _write(
+                session,
+                plan,
+                "cpc",
+                idx,
+                rule,
+                delta,
+                month,
+                seen.lines,
+                end,
+                end - LAST_INSTANT,
+                zone,
+                working,
+                basis=None,
+            )
+    return written
+
+
+def _add_settled_lines(
+    session: Session,
+    plans: dict[str, _Plan],
+    recorded: dict[tuple[str, int], _Recorded],
+    kind: str,
+    month: str,
+    start: datetime,
+    end: datetime,
+) -> None:
+    """Count the month's settlement lines of ``kind`` already written, rejected ones
+    included (a rejection stands)."""
+    L = CommissionLine
+    index = _rule_index()
+    cut = L.rule["cut"].as_string()
+    rows = session.execute(
+        select(
+            L.partnership_id, index, cut, func.sum(L.amount_minor), func.count(), func.max(L.due_at)
+        )
+        .where(
+            L.kind == kind,
+            L.occurred_at >= start,
+            L.occurred_at < end,
+            L.rule["month"].as_string() == month,
+        )
+        .group_by(L.partnership_id, index, cut)
+    ).all()
+    for pid, idx, cut_text, amount, count, due_at in rows:
+        seen = recorded[(pid, int(idx))]
+        _count(seen, plans, pid, int(amount), int(count), cut_text, due_at)
+        seen.lines += int(count)
+
+
+def _count(
+    seen: _Recorded,
+    plans: dict[str, _Plan],
+    pid: str,
+    amount: int,
+    count: int,
+    cut_text: str | None,
+    due_at: datetime | None,
+) -> None:
+    seen.amount += amount
+    if cut_text is not None and pid in plans:
+        seen.amount += count * parse_amount(cut_text, plans[pid].terms.campaign_currency)
+    if due_at is not None and (seen.due_at is None or due_at > seen.due_at):
+        seen.due_at = due_at
+
+
+def _write(
+    session: Session,
+    plan: _Plan,
+    kind: str,
+    index: int,
+    rule: Rule,
+    delta: int,
+    month: str,
+    sequence: int,
+    end: datetime,
+    due_at: datetime,
+    zone: str,
+    working: dict[str, Any],
+    *,
+    basis: int | None,
+) -> int:
+    terms = plan.terms
+    currency = terms.campaign_currency
+    occurred_at = end - LAST_INSTANT
+    room = CapRoom()
+    if delta > 0 and terms.capped():
+        lock_caps(session, terms)
+        room = cap_room(session, terms, occurred_at, zone)
+    (capped,) = apply_caps([SaleLine(index, rule, delta, currency)], room, currency)
+    stored = {**rule.to_json(currency), "index": index, **working}
+    if capped.cut_minor:
+        stored["cut"] = format_amount(capped.cut_minor, currency)
+        stored["cap"] = capped.cap
+    return int(
+        append_line(
+            session,
+            idempotency_key=f"{kind}:{terms.partnership_id}:{index}:{month}:{sequence}",
+            influencer_id=terms.influencer_id,
+            campaign_id=terms.campaign_id,
+            partnership_id=terms.partnership_id,
+            kind=kind,
+            rule=stored,
+            basis_minor=basis,
+            amount_minor=capped.amount_minor,
+            currency=currency,
+            occurred_at=occurred_at,
+            due_at=due_at,
+        )
+    )
