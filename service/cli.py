@@ -144,6 +144,8 @@ def ledger_verify() -> None:
     svc = services()
     with svc.db.session() as session:
         report = verify(session, svc.settings.timezone)
+    for note in report.notes:
+        click.echo(f"note: {note}")
     for problem in report.problems:
         click.echo(problem)
     click.echo(

@@ -17,8 +17,10 @@ from service import metrics
 from service.campaigns.models import Partnership
 from service.commissions.models import CommissionLine
 from service.commissions.rules import (
+    CappedLine,
     CapRoom,
     Rule,
+    SaleLine,
     apply_caps,
     reversal_amount,
     rules_from_json,
@@ -148,6 +150,53 @@ def lock_caps(session: Session, terms: SaleTerms) -> None:
         raise Unavailable("the campaign's caps are busy; retry later", code="retry")
 
 
+def stored_rule(capped: CappedLine, campaign_currency: str, **working: Any) -> dict[str, Any]:
+    """The rule as a line records it: the rule, its index, how the amount was worked
+    out, and what a cap cut off (``cut``, ``cap``)."""
+    line = capped.line
+    rule = {**line.rule.to_json(campaign_currency), "index": line.rule_index, **working}
+    if capped.cut_minor:
+        rule["cut"] = format_amount(capped.cut_minor, line.currency)
+        rule["cap"] = capped.cap
+    return rule
+
+
+def record_per_post(
+    session: Session, terms: SaleTerms, deliverable_id: str, at: datetime, zone_name: str
+) -> int:
+    """The fee lines an approved deliverable earns (one per ``per_post`` rule, in the
+    campaign's currency, due at once), cut to fit the caps like any other line."""
+    currency = terms.campaign_currency
+    fees = [
+        SaleLine(index, rule, rule.amount_minor, currency)
+        for index, rule in enumerate(terms.parsed_rules())
+        if rule.type == "per_post" and rule.amount_minor is not None
+    ]
+    if not fees:
+        return 0
+    room = CapRoom()
+    if terms.capped():
+        lock_caps(session, terms)
+        room = cap_room(session, terms, at, zone_name)
+    written = 0
+    for capped in apply_caps(fees, room, currency):
+        written += append_line(
+            session,
+            idempotency_key=f"per_post:{deliverable_id}:{capped.line.rule_index}",
+            influencer_id=terms.influencer_id,
+            campaign_id=terms.campaign_id,
+            partnership_id=terms.partnership_id,
+            deliverable_id=deliverable_id,
+            kind="per_post",
+            rule=stored_rule(capped, currency),
+            amount_minor=capped.amount_minor,
+            currency=currency,
+            occurred_at=at,
+            due_at=at,
+        )
+    return written
+
+
 def sale_line_rows(
     terms: SaleTerms,
     *,
@@ -173,10 +222,7 @@ def sale_line_rows(
     rows = []
     for capped in apply_caps(lines, room or CapRoom(), terms.campaign_currency):
         line = capped.line
-        rule = {**line.rule.to_json(terms.campaign_currency), "index": line.rule_index}
-        if capped.cut_minor:
-            rule["cut"] = format_amount(capped.cut_minor, line.currency)
-            rule["cap"] = capped.cap
+        rule = stored_rule(capped, terms.campaign_currency)
         if line.rule.type == "tiered_percent" and line.currency == terms.campaign_currency:
             # The month's net sales before this order: what its bracket was read from.
             rule["before"] = format_amount(month_to_date_minor, line.currency)

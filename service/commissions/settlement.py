@@ -38,7 +38,13 @@ from sqlalchemy.orm import Session, joinedload
 from service import clock
 from service.campaigns.models import Campaign, Partnership
 from service.clicks.models import Click
-from service.commissions.engine import SaleTerms, append_line, cap_room, lock_caps
+from service.commissions.engine import (
+    SaleTerms,
+    append_line,
+    cap_room,
+    lock_caps,
+    stored_rule,
+)
 from service.commissions.models import CommissionLine
 from service.commissions.rules import (
     CapRoom,
@@ -67,7 +73,7 @@ class Settled:
 
 
 @dataclass
-class _Plan:
+class Plan:
     """One partnership's settled rules: rule index → rule."""
 
     terms: SaleTerms
@@ -76,10 +82,12 @@ class _Plan:
 
 
 @dataclass
-class _Recorded:
+class Recorded:
     amount: int = 0  # what the ledger holds, plus what caps cut off
     lines: int = 0  # settlement lines already written (the next key's sequence number)
     due_at: datetime | None = None  # the latest due date among the lines counted
+    changed_at: datetime | None = None  # when the latest sale or reversal was recorded
+    settled_at: datetime | None = None  # when the latest settlement line was recorded
 
 
 def settle(session: Session, period: str, zone: str = "UTC") -> Settled:
@@ -89,7 +97,7 @@ def settle(session: Session, period: str, zone: str = "UTC") -> Settled:
     done = Settled()
     if clock.now_utc() < end:
         return done
-    plans = _plans(session)
+    plans = plans_of(session)
     if not plans:
         return done
     if not advisory_lock(session, SETTLE_LOCK, wait_seconds=30):
@@ -97,16 +105,18 @@ def settle(session: Session, period: str, zone: str = "UTC") -> Settled:
     if any(plan.tiered for plan in plans.values()):
         for month in _tiered_months(session, period, start, zone):
             done.months.append(month)
-            done.true_ups += _true_up(session, plans, month, zone)
+            done.true_ups += _write_gaps(
+                session, true_up_gaps(session, plans, month, zone), month, zone
+            )
     if any(plan.cpc for plan in plans.values()):
-        done.cpc += _settle_cpc(session, plans, period, zone)
+        done.cpc += _write_gaps(session, cpc_gaps(session, plans, period, zone), period, zone)
         if period not in done.months:
             done.months.append(period)
     return done
 
 
-def _plans(session: Session) -> dict[str, _Plan]:
-    plans: dict[str, _Plan] = {}
+def plans_of(session: Session) -> dict[str, Plan]:
+    plans: dict[str, Plan] = {}
     partnerships = session.scalars(
         select(Partnership).options(joinedload(Partnership.campaign))
     ).all()
@@ -114,7 +124,7 @@ def _plans(session: Session) -> dict[str, _Plan]:
         terms = SaleTerms.of(partnership)
         if not any(r.get("type") in ("tiered_percent", "cpc") for r in terms.rules):
             continue
-        plan = _Plan(terms)
+        plan = Plan(terms)
         for index, rule in enumerate(terms.parsed_rules()):
             if rule.type == "tiered_percent":
                 plan.tiered[index] = rule
@@ -156,7 +166,28 @@ def _tiered_months(session: Session, period: str, start: datetime, zone: str) ->
     return [*months, period]
 
 
-def _true_up(session: Session, plans: dict[str, _Plan], month: str, zone: str) -> int:
+@dataclass
+class Gap:
+    """What one partnership's rule earned in a month against what the ledger holds."""
+
+    plan: Plan
+    index: int
+    rule: Rule
+    kind: str  # true_up | cpc
+    month: str
+    recorded: Recorded
+    expected: int
+    working: dict[str, Any]
+    basis: int | None = None
+
+    @property
+    def delta(self) -> int:
+        return self.expected - self.recorded.amount
+
+
+def true_up_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str) -> list[Gap]:
+    """Each tiered rule's month: the bracket formula over its net sales, and what the
+    ledger holds for it. Rules changed since their lines were written are left out."""
     start, end = period_bounds(month, zone)
     L, C = CommissionLine, Conversion
     index = _rule_index()
@@ -176,6 +207,7 @@ def _true_up(session: Session, plans: dict[str, _Plan], month: str, zone: str) -
             func.sum(L.amount_minor),
             func.count(),
             func.max(L.due_at),
+            func.max(L.recorded_at),
         )
         .select_from(C)
         .join(L, L.conversion_id == C.id)
@@ -191,48 +223,35 @@ def _true_up(session: Session, plans: dict[str, _Plan], month: str, zone: str) -
         .group_by(L.partnership_id, index, cut)
     ).all()
     sales: dict[tuple[str, int], int] = defaultdict(int)
-    recorded: dict[tuple[str, int], _Recorded] = defaultdict(_Recorded)
-    for pid, idx, cut_text, net, amount, count, due_at in rows:
+    recorded: dict[tuple[str, int], Recorded] = defaultdict(Recorded)
+    for pid, idx, cut_text, net, amount, count, due_at, recorded_at in rows:
         key = (pid, int(idx))
         sales[key] += int(net)
-        _count(recorded[key], plans, pid, int(amount), int(count), cut_text, due_at)
+        seen = recorded[key]
+        _count(seen, plans, pid, int(amount), int(count), cut_text, due_at)
+        seen.changed_at = _later(seen.changed_at, recorded_at)
     _add_settled_lines(session, plans, recorded, "true_up", month, start, end)
-    written = 0
+    gaps = []
     for pid, idx in sorted(set(sales) | set(recorded)):
         plan = plans.get(pid)
         rule = plan.tiered.get(idx) if plan else None
         if plan is None or rule is None:
             continue  # the rule changed since; its lines stand as they were written
-        seen = recorded[(pid, idx)]
         net = sales[(pid, idx)]
-        delta = true_up_amount(net, rule.tiers, seen.amount)
-        if delta == 0:
-            continue
-        due_at = max(end - LAST_INSTANT, seen.due_at or end - LAST_INSTANT)
+        currency = plan.terms.campaign_currency
+        seen = recorded[(pid, idx)]
         working = {
             "month": month,
-            "sales": format_amount(net, plan.terms.campaign_currency),
-            "recorded": format_amount(seen.amount, plan.terms.campaign_currency),
+            "sales": format_amount(net, currency),
+            "recorded": format_amount(seen.amount, currency),
         }
-        written += _write(
-            session,
-            plan,
-            "true_up",
-            idx,
-            rule,
-            delta,
-            month,
-            seen.lines,
-            end,
-            due_at,
-            zone,
-            working,
-            basis=net,
-        )
-    return written
+        expected = true_up_amount(net, rule.tiers, 0)
+        gaps.append(Gap(plan, idx, rule, "true_up", month, seen, expected, working, net))
+    return gaps
 
 
-def _settle_cpc(session: Session, plans: dict[str, _Plan], month: str, zone: str) -> int:
+def cpc_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str) -> list[Gap]:
+    """Each cpc rule's month: its clicks times the rate, and what the ledger holds."""
     start, end = period_bounds(month, zone)
     clicks = dict(
         session.execute(
@@ -249,41 +268,37 @@ def _settle_cpc(session: Session, plans: dict[str, _Plan], month: str, zone: str
             .group_by(Link.partnership_id)
         ).all()
     )
-    recorded: dict[tuple[str, int], _Recorded] = defaultdict(_Recorded)
+    recorded: dict[tuple[str, int], Recorded] = defaultdict(Recorded)
     _add_settled_lines(session, plans, recorded, "cpc", month, start, end)
-    written = 0
+    gaps = []
     for pid in sorted(plans):
         plan = plans[pid]
         for idx, rule in sorted(plan.cpc.items()):
             count = int(clicks.get(pid, 0))
-            seen = recorded[(pid, idx)]
             assert rule.amount_minor is not None
-            delta = cpc_amount(count, rule.amount_minor) - seen.amount
-            if delta == 0:
-                continue
+            expected = cpc_amount(count, rule.amount_minor)
             working = {"month": month, "clicks": count}
-            written += _write(
-                session,
-                plan,
-                "cpc",
-                idx,
-                rule,
-                delta,
-                month,
-                seen.lines,
-                end,
-                end - LAST_INSTANT,
-                zone,
-                working,
-                basis=None,
-            )
+            gaps.append(Gap(plan, idx, rule, "cpc", month, recorded[(pid, idx)], expected, working))
+    return gaps
+
+
+def _write_gaps(session: Session, gaps: list[Gap], month: str, zone: str) -> int:
+    """One line per gap that is not closed, cut to fit the caps when positive."""
+    _start, end = period_bounds(month, zone)
+    last = end - LAST_INSTANT
+    written = 0
+    for gap in gaps:
+        if gap.delta == 0:
+            continue
+        due_at = max(last, gap.recorded.due_at or last) if gap.kind == "true_up" else last
+        written += _write(session, gap, last, due_at, zone)
     return written
 
 
 def _add_settled_lines(
     session: Session,
-    plans: dict[str, _Plan],
-    recorded: dict[tuple[str, int], _Recorded],
+    plans: dict[str, Plan],
+    recorded: dict[tuple[str, int], Recorded],
     kind: str,
     month: str,
     start: datetime,
@@ -296,7 +311,13 @@ def _add_settled_lines(
     cut = L.rule["cut"].as_string()
     rows = session.execute(
         select(
-            L.partnership_id, index, cut, func.sum(L.amount_minor), func.count(), func.max(L.due_at)
+            L.partnership_id,
+            index,
+            cut,
+            func.sum(L.amount_minor),
+            func.count(),
+            func.max(L.due_at),
+            func.max(L.recorded_at),
         )
         .where(
             L.kind == kind,
@@ -306,15 +327,22 @@ def _add_settled_lines(
         )
         .group_by(L.partnership_id, index, cut)
     ).all()
-    for pid, idx, cut_text, amount, count, due_at in rows:
+    for pid, idx, cut_text, amount, count, due_at, recorded_at in rows:
         seen = recorded[(pid, int(idx))]
         _count(seen, plans, pid, int(amount), int(count), cut_text, due_at)
         seen.lines += int(count)
+        seen.settled_at = _later(seen.settled_at, recorded_at)
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None:
+        return b
+    return a if b is None or a >= b else b
 
 
 def _count(
-    seen: _Recorded,
-    plans: dict[str, _Plan],
+    seen: Recorded,
+    plans: dict[str, Plan],
     pid: str,
     amount: int,
     count: int,
@@ -328,44 +356,27 @@ def _count(
         seen.due_at = due_at
 
 
-def _write(
-    session: Session,
-    plan: _Plan,
-    kind: str,
-    index: int,
-    rule: Rule,
-    delta: int,
-    month: str,
-    sequence: int,
-    end: datetime,
-    due_at: datetime,
-    zone: str,
-    working: dict[str, Any],
-    *,
-    basis: int | None,
-) -> int:
-    terms = plan.terms
+def _write(session: Session, gap: Gap, occurred_at: datetime, due_at: datetime, zone: str) -> int:
+    terms = gap.plan.terms
     currency = terms.campaign_currency
-    occurred_at = end - LAST_INSTANT
+    delta = gap.delta
     room = CapRoom()
     if delta > 0 and terms.capped():
         lock_caps(session, terms)
         room = cap_room(session, terms, occurred_at, zone)
-    (capped,) = apply_caps([SaleLine(index, rule, delta, currency)], room, currency)
-    stored = {**rule.to_json(currency), "index": index, **working}
-    if capped.cut_minor:
-        stored["cut"] = format_amount(capped.cut_minor, currency)
-        stored["cap"] = capped.cap
+    (capped,) = apply_caps([SaleLine(gap.index, gap.rule, delta, currency)], room, currency)
+    stored = stored_rule(capped, currency, **gap.working)
+    sequence = gap.recorded.lines
     return int(
         append_line(
             session,
-            idempotency_key=f"{kind}:{terms.partnership_id}:{index}:{month}:{sequence}",
+            idempotency_key=f"{gap.kind}:{terms.partnership_id}:{gap.index}:{gap.month}:{sequence}",
             influencer_id=terms.influencer_id,
             campaign_id=terms.campaign_id,
             partnership_id=terms.partnership_id,
-            kind=kind,
+            kind=gap.kind,
             rule=stored,
-            basis_minor=basis,
+            basis_minor=gap.basis,
             amount_minor=capped.amount_minor,
             currency=currency,
             occurred_at=occurred_at,

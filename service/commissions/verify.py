@@ -1,31 +1,62 @@
-"""``afftrack ledger verify``: recompute what the ledger must hold from stored events.
+"""``afftrack ledger verify``: recompute every line from stored orders, clicks,
+deliverables and events, and report each difference.
 
-Checked: each attributed order's sale lines (percent and flat, from the rules recorded
-on the line and the partnership's rules), each applied refund/cancel's reversal lines,
-each approved deliverable's per-post lines, that no line is reversed beyond its amount,
-that paid lines belong to a closed export, and that each closed export still rebuilds
-to its stored checksum.
+Each line records the rule it was written under (rules can be edited later), so a
+line is recomputed from its own rule and the facts behind it:
+
+- ``sale``: percent, flat or tiered (from the month's sales before the order, which the
+  line records) of the order's attributable amount, less what a cap cut off; every
+  attributed order has a line for each rule of its partnership unless a line exists;
+- ``reversal``: the refunded share of its line, cumulative over the order's applied
+  refunds and cancellation, never more than the line;
+- ``per_post``: the rule's fee for an approved deliverable, less any cut;
+- ``true_up`` and ``cpc``: the month's bracket formula and clicks times the rate equal what the
+  month's lines hold (a month changed since it was settled is reported as not yet
+  settled, which is not a difference);
+- ``adjustment``: a reason and the key that made it (carry-forward and rejection
+  records: their counterpart);
+- caps: no influencer's month and no campaign's budget holds more than its cap,
+  manual adjustments aside;
+- paid lines belong to a closed export, and each closed export still rebuilds to its
+  stored checksum.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from fractions import Fraction
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.campaigns.models import Partnership
+from service.campaigns.models import Campaign, Partnership
 from service.commissions.models import CommissionLine
-from service.commissions.rules import reversal_amount, rules_from_json, sale_lines
+from service.commissions.rules import (
+    Rule,
+    RuleError,
+    cpc_amount,
+    reversal_amount,
+    rules_from_json,
+    tiered_commission,
+)
+from service.commissions.settlement import cpc_gaps, plans_of, true_up_gaps
 from service.conversions.models import Conversion, ConversionEvent
+from service.deliverables.models import Deliverable
 from service.exports.models import Export
+from service.money import MoneyError, parse_amount, round_half_even
+from service.periods import period_of
+
+KINDS = ("sale", "reversal", "per_post", "true_up", "cpc", "adjustment")
 
 
 @dataclass
 class Report:
     checked: int = 0
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth knowing, not a difference
 
     @property
     def ok(self) -> bool:
@@ -37,47 +68,131 @@ def verify(session: Session, zone: str = "UTC") -> Report:
 
     report = Report()
     lines = session.scalars(select(CommissionLine).order_by(CommissionLine.id)).all()
-    by_key = {line.idempotency_key: line for line in lines}
     report.checked = len(lines)
-    seen: set[str] = set()
+    campaigns = {c.id: c for c in session.scalars(select(Campaign))}
+    check = _Checker(report, {line.idempotency_key: line for line in lines})
 
-    def expect(key: str, amount: int, currency: str, what: str) -> None:
-        line = by_key.get(key)
-        seen.add(key)
+    for line in lines:
+        if line.kind not in KINDS:
+            report.problems.append(f"line {line.id}: unknown kind {line.kind!r}")
+        if line.status == "paid" and line.export_id is None:
+            report.problems.append(f"line {line.id} is paid but belongs to no export")
+
+    _sales_and_reversals(session, check, lines, campaigns)
+    _per_post(session, check, lines, campaigns)
+    _settlements(session, report, lines, zone)
+    _adjustments(report, lines, check.by_key)
+    _caps(report, lines, campaigns, zone)
+
+    for line in lines:
+        if line.kind in ("sale", "reversal", "per_post") and line.idempotency_key not in check.seen:
+            report.problems.append(
+                f"line {line.id} ({line.idempotency_key}) has no event behind it"
+            )
+    for export in session.scalars(select(Export).order_by(Export.period)):
+        if checksum(session, export.period, zone) != export.checksum:
+            report.problems.append(f"export {export.period} no longer matches its checksum")
+    return report
+
+
+@dataclass
+class _Checker:
+    report: Report
+    by_key: dict[str, CommissionLine]
+    seen: set[str] = field(default_factory=set)
+
+    def expect(self, key: str, amount: int, currency: str, what: str) -> None:
+        line = self.by_key.get(key)
+        self.seen.add(key)
         if line is None:
             if amount != 0:
-                report.problems.append(f"missing line {key}: {what} should be {amount} {currency}")
+                self.report.problems.append(
+                    f"missing line {key}: {what} should be {amount} {currency}"
+                )
             return
         if line.amount_minor != amount or line.currency != currency:
-            report.problems.append(
+            self.report.problems.append(
                 f"line {line.id} ({key}): {line.amount_minor} {line.currency}, "
                 f"expected {amount} {currency} for {what}"
             )
 
+
+def _cut(line: CommissionLine) -> int:
+    """What a cap took off the line (0 if none); refuses a negative or unreadable cut."""
+    text = (line.rule or {}).get("cut")
+    if text is None:
+        return 0
+    value = parse_amount(text, line.currency)
+    if value < 0:
+        raise MoneyError("negative cut")
+    return value
+
+
+def _line_rule(line: CommissionLine, currency: str) -> Rule:
+    stored = {
+        k: v for k, v in (line.rule or {}).items() if k in ("type", "rate", "amount", "tiers")
+    }
+    (rule,) = rules_from_json([stored], currency)
+    return rule
+
+
+def _recompute(
+    check: _Checker,
+    line: CommissionLine,
+    campaign_currency: str,
+    what: str,
+    amount_of: Callable[[Rule], int | None],
+) -> None:
+    """Check ``line`` against ``amount_of(its rule)`` less its cut."""
+    try:
+        rule = _line_rule(line, campaign_currency)
+        cut = _cut(line)
+    except (RuleError, MoneyError, ValueError) as exc:
+        check.seen.add(line.idempotency_key)
+        check.report.problems.append(f"line {line.id}: its rule cannot be read ({exc})")
+        return
+    full = amount_of(rule)
+    if full is None:  # cannot be recomputed (an old line without its working)
+        check.seen.add(line.idempotency_key)
+        return
+    if cut > max(full, 0):
+        check.report.problems.append(f"line {line.id}: cut {cut} is more than {full}")
+    check.expect(line.idempotency_key, full - cut, line.currency, what)
+
+
+def _sales_and_reversals(
+    session: Session,
+    check: _Checker,
+    lines: list[CommissionLine],
+    campaigns: Mapping[str, Campaign],
+) -> None:
+    by_conversion: dict[str, list[CommissionLine]] = defaultdict(list)
+    for line in lines:
+        if line.conversion_id is not None and line.kind in ("sale", "reversal"):
+            by_conversion[line.conversion_id].append(line)
     conversions = session.scalars(
         select(Conversion).where(Conversion.partnership_id.is_not(None))
     ).all()
     for conv in conversions:
         partnership = session.get(Partnership, conv.partnership_id)
         assert partnership is not None
-        campaign = partnership.campaign
-        rules = rules_from_json(partnership.effective_rules, campaign.currency)
-        for sale in sale_lines(
-            rules,
-            basis_minor=conv.amount_minor,
-            order_currency=conv.currency,
-            campaign_currency=campaign.currency,
-        ):
-            if sale.rule.type == "tiered_percent":
-                seen.add(f"sale:{conv.id}:{sale.rule_index}")  # depends on month order; see docs
-                continue
-            expect(
-                f"sale:{conv.id}:{sale.rule_index}",
-                sale.amount_minor,
-                sale.currency,
-                f"order {conv.source}/{conv.order_id}",
-            )
-        sales = [line for line in lines if line.conversion_id == conv.id and line.kind == "sale"]
+        currency = campaigns[partnership.campaign_id].currency
+        mine = by_conversion.get(conv.id, [])
+        sales = [line for line in mine if line.kind == "sale"]
+        what = f"order {conv.source}/{conv.order_id}"
+        for line in sales:
+            _recompute(check, line, currency, what, _sale_amount(conv, line, currency))
+        # Every rule of the partnership that earns on an order has its line.
+        written = {line.idempotency_key for line in sales}
+        for index, rule in enumerate(rules_from_json(partnership.effective_rules, currency)):
+            key = f"sale:{conv.id}:{index}"
+            if rule.type in ("percent", "flat") and key not in written:
+                amount = (
+                    rule.amount_minor
+                    if rule.type == "flat"
+                    else round_half_even(conv.amount_minor * rule.rate)
+                )
+                check.expect(key, amount or 0, currency, what)
         events = session.scalars(
             select(ConversionEvent)
             .where(
@@ -90,36 +205,191 @@ def verify(session: Session, zone: str = "UTC") -> Report:
             now_amount = ev.amount_minor or 0
             for sale in sales:
                 key = f"reversal:{ev.id}:{sale.id}"
-                if sale.status == "rejected" and key not in by_key:
+                if sale.status == "rejected" and key not in check.by_key:
                     continue
-                expect(
+                amount = reversal_amount(sale.amount_minor, conv.amount_minor, refunded, now_amount)
+                if conv.amount_minor <= 0 and ev.kind == "cancel":
+                    amount = -sale.amount_minor
+                check.expect(
                     key,
-                    reversal_amount(sale.amount_minor, conv.amount_minor, refunded, now_amount),
+                    amount,
                     sale.currency,
                     f"{ev.kind} {ev.external_id} of order {conv.order_id}",
                 )
             refunded += now_amount
         if refunded != conv.refunded_minor:
-            report.problems.append(
+            check.report.problems.append(
                 f"conversion {conv.id}: refunded {conv.refunded_minor}, events add up to {refunded}"
             )
-
     reversed_total: dict[str, int] = defaultdict(int)
     for line in lines:
         if line.kind == "reversal" and line.reverses_line_id:
             reversed_total[line.reverses_line_id] += line.amount_minor
-        if line.status == "paid" and line.export_id is None:
-            report.problems.append(f"line {line.id} is paid but belongs to no export")
-        if line.kind in ("sale", "reversal") and line.idempotency_key not in seen:
-            report.problems.append(
-                f"line {line.id} ({line.idempotency_key}) has no event behind it"
-            )
     by_id = {line.id: line for line in lines}
     for line_id, total in reversed_total.items():
         if abs(total) > abs(by_id[line_id].amount_minor):
-            report.problems.append(f"line {line_id} is reversed by more than its amount")
+            check.report.problems.append(f"line {line_id} is reversed by more than its amount")
 
-    for export in session.scalars(select(Export).order_by(Export.period)):
-        if checksum(session, export.period, zone) != export.checksum:
-            report.problems.append(f"export {export.period} no longer matches its checksum")
-    return report
+
+def _sale_amount(
+    conv: Conversion, line: CommissionLine, campaign_currency: str
+) -> Callable[[Rule], int | None]:
+    def amount_of(rule: Rule) -> int | None:
+        if rule.type == "percent":
+            return round_half_even(conv.amount_minor * rule.rate)
+        if rule.type == "flat":
+            return rule.amount_minor
+        if rule.type == "tiered_percent":
+            if conv.currency != campaign_currency:
+                return round_half_even(conv.amount_minor * rule.tiers[0].rate)
+            before_text = (line.rule or {}).get("before")
+            if before_text is None:
+                return None
+            before = max(parse_amount(before_text, line.currency), 0)
+            exact: Fraction = tiered_commission(
+                before + conv.amount_minor, rule.tiers
+            ) - tiered_commission(before, rule.tiers)
+            return round_half_even(exact)
+        raise ValueError(f"a {rule.type} rule does not earn on an order")
+
+    return amount_of
+
+
+def _per_post(
+    session: Session,
+    check: _Checker,
+    lines: list[CommissionLine],
+    campaigns: Mapping[str, Campaign],
+) -> None:
+    for line in lines:
+        if line.kind != "per_post":
+            continue
+        deliverable = session.get(Deliverable, line.deliverable_id) if line.deliverable_id else None
+        if deliverable is None or deliverable.status != "approved":
+            check.report.problems.append(f"line {line.id}: a fee for no approved deliverable")
+            check.seen.add(line.idempotency_key)
+            continue
+        currency = campaigns[line.campaign_id].currency
+        _recompute(check, line, currency, f"deliverable {deliverable.id}", lambda r: r.amount_minor)
+
+
+def _settlements(session: Session, report: Report, lines: list[CommissionLine], zone: str) -> None:
+    months: dict[str, set[str]] = defaultdict(set)
+    latest: dict[tuple[str, int, str], CommissionLine] = {}  # the last cpc line per month
+    for line in lines:
+        if line.kind not in ("true_up", "cpc"):
+            continue
+        rule = line.rule or {}
+        month = rule.get("month")
+        if not isinstance(month, str) or period_of(line.occurred_at, zone) != month:
+            report.problems.append(f"line {line.id}: a {line.kind} line for no month")
+            continue
+        months[line.kind].add(month)
+        key = (line.partnership_id or "", rule.get("index"), month)
+        if line.kind == "cpc" and (
+            key not in latest
+            or (line.recorded_at, line.id) > (latest[key].recorded_at, latest[key].id)
+        ):
+            latest[key] = line
+    if not months:
+        return
+    plans = plans_of(session)
+    rejected = _tiered_rejections(lines, zone)
+    for kind, gaps_of in (("true_up", true_up_gaps), ("cpc", cpc_gaps)):
+        for month in sorted(months[kind]):
+            for gap in gaps_of(session, plans, month, zone):
+                if gap.recorded.lines == 0 or gap.delta == 0:
+                    continue
+                key = (gap.plan.terms.partnership_id, gap.index, month)
+                where = f"{kind} {key[0]} rule {gap.index} {month}"
+                seen = gap.recorded
+                if kind == "cpc":
+                    # Clicks that arrived since: the last line's own count was paid in full.
+                    last = latest.get(key)
+                    clicks = (last.rule or {}).get("clicks") if last is not None else None
+                    late = (
+                        isinstance(clicks, int)
+                        and clicks < gap.working["clicks"]
+                        and seen.amount == cpc_amount(clicks, gap.rule.amount_minor or 0)
+                    )
+                else:
+                    changed = max(filter(None, (seen.changed_at, rejected.get(key))), default=None)
+                    late = bool(changed and seen.settled_at and changed > seen.settled_at)
+                if late:
+                    report.notes.append(f"{where}: changed since it was settled (settle again)")
+                else:
+                    report.problems.append(
+                        f"{where}: the month's lines hold {seen.amount}, expected {gap.expected}"
+                    )
+
+
+def _tiered_rejections(
+    lines: list[CommissionLine], zone: str
+) -> dict[tuple[str, int, str], datetime]:
+    """When a tiered sale line of each partnership, rule and month was last rejected:
+    that changes the month's sales as much as a refund does."""
+    by_id = {line.id: line for line in lines}
+    rejected: dict[tuple[str, int, str], datetime] = {}
+    for line in lines:
+        target = by_id.get(line.reverses_line_id or "")
+        if not line.idempotency_key.startswith("rejection:") or target is None:
+            continue
+        rule = target.rule or {}
+        if target.kind != "sale" or rule.get("type") != "tiered_percent":
+            continue
+        key = (target.partnership_id or "", rule.get("index"), period_of(target.occurred_at, zone))
+        rejected[key] = max(rejected.get(key, line.recorded_at), line.recorded_at)
+    return rejected
+
+
+def _adjustments(
+    report: Report, lines: list[CommissionLine], by_key: Mapping[str, CommissionLine]
+) -> None:
+    by_id = {line.id: line for line in lines}
+    for line in lines:
+        if line.kind != "adjustment":
+            continue
+        key = line.idempotency_key
+        if key.startswith(("carry:", "carried:")):
+            other = by_key.get(
+                ("carried:" if key.startswith("carry:") else "carry:") + key.split(":", 1)[1]
+            )
+            if other is None or other.amount_minor != -line.amount_minor:
+                report.problems.append(f"line {line.id}: a carry-forward without its counterpart")
+            continue
+        if key.startswith("rejection:"):
+            target = by_id.get(line.reverses_line_id or "")
+            if line.amount_minor != 0 or target is None or target.status != "rejected":
+                report.problems.append(f"line {line.id}: a rejection record of no rejected line")
+            continue
+        if not (line.reason or "").strip() or line.created_by_key_id is None:
+            report.problems.append(f"line {line.id}: an adjustment without a reason or key")
+
+
+def _caps(
+    report: Report, lines: list[CommissionLine], campaigns: Mapping[str, Campaign], zone: str
+) -> None:
+    month_used: dict[tuple[str, str, str], int] = defaultdict(int)
+    budget_used: dict[str, int] = defaultdict(int)
+    for line in lines:
+        campaign = campaigns[line.campaign_id]
+        if campaign.monthly_cap_minor is None and campaign.budget_minor is None:
+            continue
+        if line.status == "rejected" or line.currency != campaign.currency:
+            continue
+        if line.kind == "adjustment" and line.amount_minor > 0:
+            continue  # a manual payment may go beyond a cap
+        month_used[(campaign.id, line.influencer_id, period_of(line.occurred_at, zone))] += (
+            line.amount_minor
+        )
+        budget_used[campaign.id] += line.amount_minor
+    for (campaign_id, influencer_id, month), used in sorted(month_used.items()):
+        cap = campaigns[campaign_id].monthly_cap_minor
+        if cap is not None and used > cap:
+            report.problems.append(
+                f"campaign {campaign_id}: {influencer_id} holds {used} in {month}, cap {cap}"
+            )
+    for campaign_id, used in sorted(budget_used.items()):
+        budget = campaigns[campaign_id].budget_minor
+        if budget is not None and used > budget:
+            report.problems.append(f"campaign {campaign_id}: {used} is over its budget {budget}")

@@ -5,7 +5,7 @@ from flask import Blueprint, Response
 from service.deliverables import service
 from service.deliverables.schemas import DeliverableIn, DeliverableOut, DeliverableQuery
 from service.http.auth import require
-from service.http.context import session
+from service.http.context import session, settings
 from service.http.request import load, load_query
 from service.http.views import one, page
 
@@ -36,6 +36,6 @@ def show(deliverable_id: str) -> tuple[Response, int]:
 @bp.post("/<deliverable_id>/approve")
 @require("write")
 def approve(deliverable_id: str) -> tuple[Response, int]:
-    deliverable = service.approve(session(), deliverable_id)
+    deliverable = service.approve(session(), deliverable_id, settings().timezone)
     session().commit()
     return one(DeliverableOut(), deliverable)

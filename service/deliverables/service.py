@@ -8,8 +8,7 @@ from sqlalchemy.orm import Session
 from service import clock
 from service.campaigns.models import Partnership
 from service.campaigns.service import find_partnership
-from service.commissions.engine import append_line
-from service.commissions.rules import rules_from_json
+from service.commissions.engine import SaleTerms, record_per_post
 from service.deliverables.models import Deliverable
 from service.errors import InvalidInput, NotFound
 from service.paging import Page, paginate
@@ -40,7 +39,7 @@ def get_deliverable(session: Session, deliverable_id: str) -> Deliverable:
     return deliverable
 
 
-def approve(session: Session, deliverable_id: str) -> Deliverable:
+def approve(session: Session, deliverable_id: str, zone_name: str = "UTC") -> Deliverable:
     """Approve a post; a ``per_post`` rule earns its fee once (approving twice is a no-op)."""
     deliverable = session.scalar(
         select(Deliverable).where(Deliverable.id == deliverable_id).with_for_update()
@@ -54,24 +53,7 @@ def approve(session: Session, deliverable_id: str) -> Deliverable:
     deliverable.approved_at = now
     partnership = session.get(Partnership, deliverable.partnership_id)
     assert partnership is not None
-    campaign = partnership.campaign
-    for index, rule in enumerate(rules_from_json(partnership.effective_rules, campaign.currency)):
-        if rule.type != "per_post":
-            continue
-        append_line(
-            session,
-            idempotency_key=f"per_post:{deliverable.id}:{index}",
-            influencer_id=partnership.influencer_id,
-            campaign_id=campaign.id,
-            partnership_id=partnership.id,
-            deliverable_id=deliverable.id,
-            kind="per_post",
-            rule={**rule.to_json(campaign.currency), "index": index},
-            amount_minor=rule.amount_minor,
-            currency=campaign.currency,
-            occurred_at=now,
-            due_at=now,
-        )
+    record_per_post(session, SaleTerms.of(partnership), deliverable.id, now, zone_name)
     session.flush()
     return deliverable
 
