@@ -173,9 +173,17 @@ def _sales_and_reversals(
     conversions = session.scalars(
         select(Conversion).where(Conversion.partnership_id.is_not(None))
     ).all()
+    partnerships = {p.id: p for p in session.scalars(select(Partnership))}
+    current: dict[str, list[Rule]] = {}  # each partnership's rules today
+    events: dict[str, list[ConversionEvent]] = defaultdict(list)
+    for ev in session.scalars(
+        select(ConversionEvent)
+        .where(ConversionEvent.applied_at.is_not(None))
+        .order_by(ConversionEvent.applied_at, ConversionEvent.id)
+    ):
+        events[ev.conversion_id or ""].append(ev)
     for conv in conversions:
-        partnership = session.get(Partnership, conv.partnership_id)
-        assert partnership is not None
+        partnership = partnerships[conv.partnership_id or ""]
         currency = campaigns[partnership.campaign_id].currency
         mine = by_conversion.get(conv.id, [])
         sales = [line for line in mine if line.kind == "sale"]
@@ -184,7 +192,9 @@ def _sales_and_reversals(
             _recompute(check, line, currency, what, _sale_amount(conv, line, currency))
         # Every rule of the partnership that earns on an order has its line.
         written = {line.idempotency_key for line in sales}
-        for index, rule in enumerate(rules_from_json(partnership.effective_rules, currency)):
+        if partnership.id not in current:
+            current[partnership.id] = rules_from_json(partnership.effective_rules, currency)
+        for index, rule in enumerate(current[partnership.id]):
             key = f"sale:{conv.id}:{index}"
             if rule.type in ("percent", "flat") and key not in written:
                 amount = (
@@ -193,15 +203,8 @@ def _sales_and_reversals(
                     else round_half_even(conv.amount_minor * rule.rate)
                 )
                 check.expect(key, amount or 0, currency, what)
-        events = session.scalars(
-            select(ConversionEvent)
-            .where(
-                ConversionEvent.conversion_id == conv.id, ConversionEvent.applied_at.is_not(None)
-            )
-            .order_by(ConversionEvent.applied_at, ConversionEvent.id)
-        ).all()
         refunded = 0
-        for ev in events:
+        for ev in events.get(conv.id, []):
             now_amount = ev.amount_minor or 0
             for sale in sales:
                 key = f"reversal:{ev.id}:{sale.id}"
