@@ -159,15 +159,18 @@ def ledger_verify() -> None:
 @ledger_group.command("settle")
 @click.option("--month", required=True, help="YYYY-MM")
 def ledger_settle(month: str) -> None:
-    """Settle an ended month now: tiered true-up and CPC lines (building or closing its
-    export does the same). Safe to repeat: nothing new, nothing written."""
-    from service.commissions.settlement import settle
+    """Write an ended month's tiered true-up and CPC lines now (closing a month does
+    this for it). For clicks or refunds that reached a month already closed: the lines
+    go into the next open export. Safe to repeat: nothing new, nothing written."""
+    from service.commissions.settlement import settle_month
     from service.errors import AfftrackError
+    from service.periods import parse_period
 
     svc = services()
     try:
         with svc.db.session() as session:
-            done = settle(session, month, svc.settings.timezone)
+            parse_period(month)
+            done = settle_month(session, month, svc.settings.timezone)
             session.commit()
     except AfftrackError as exc:
         raise click.ClickException(f"{exc.message} ({exc.code})") from None
@@ -229,9 +232,7 @@ def export_commissions(
         with svc.db.session() as session:
             if close_month:
                 export = exports.close(session, month, zone)
-            else:
-                exports.prepare(session, month, zone)
-            session.commit()
+                session.commit()
             built = exports.build(session, month, fmt=fmt, detail=detail, zone=zone)
             written = 0
             sink = open(out, "wb") if out else sys.stdout.buffer  # noqa: SIM115

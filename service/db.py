@@ -71,7 +71,18 @@ def new_id(prefix: str) -> str:
     Ids sort by creation time, which is what cursor paging relies on.
     """
     millis = int(clock.now_utc().timestamp() * 1000)
-    number = (millis << 80) | secrets.randbits(80)
+    return _encode(prefix, (millis << 80) | secrets.randbits(80))
+
+
+def derived_id(prefix: str, at: datetime, key: str) -> str:
+    """An id like :func:`new_id` for ``at`` whose random part comes from ``key``: the
+    same key always gets the same id (a line planned before it is written)."""
+    millis = int(at.timestamp() * 1000)
+    tail = int.from_bytes(hashlib.sha256(key.encode()).digest()[:10], "big")
+    return _encode(prefix, (millis << 80) | tail)
+
+
+def _encode(prefix: str, number: int) -> str:
     chars = []
     for _ in range(26):
         number, rest = divmod(number, 32)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from service.errors import InvalidInput
@@ -32,5 +32,23 @@ def period_of(moment: datetime, zone_name: str = "UTC") -> str:
     return f"{local.year:04d}-{local.month:02d}"
 
 
+def period_of_day(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
 def month_bounds(moment: datetime, zone_name: str = "UTC") -> tuple[datetime, datetime]:
     return period_bounds(period_of(moment, zone_name), zone_name)
+
+
+def next_period(period: str) -> str:
+    year, month = parse_period(period)
+    return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
+
+
+def periods_between(first: str, last: str) -> list[str]:
+    """``first`` to ``last`` inclusive (empty if ``first`` is later)."""
+    periods, period = [], first
+    while period <= last:
+        periods.append(period)
+        period = next_period(period)
+    return periods

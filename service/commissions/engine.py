@@ -22,14 +22,14 @@ from service.commissions.rules import (
     Rule,
     SaleLine,
     apply_caps,
-    reversal_amount,
+    reversal_of,
     rules_from_json,
     sale_lines,
 )
 from service.conversions.models import Conversion, ConversionEvent
 from service.db import advisory_lock, insert_ignore, new_id, utcnow
 from service.errors import Unavailable
-from service.money import format_amount
+from service.money import format_amount, parse_amount
 from service.periods import month_bounds
 
 
@@ -305,14 +305,21 @@ def record_reversal(
     for sale in sales:
         if sale.status == "rejected":
             continue
-        amount = reversal_amount(
-            sale.amount_minor, conversion.amount_minor, refunded_before_minor, refunded_now_minor
+        rule = dict(sale.rule or {})
+        cut = parse_amount(rule["cut"], sale.currency) if "cut" in rule else 0
+        amount, cut_share = reversal_of(
+            sale.amount_minor,
+            cut,
+            conversion.amount_minor,
+            refunded_before_minor,
+            refunded_now_minor,
+            cancels_free_order=conversion.amount_minor <= 0 and event.kind == "cancel",
         )
-        if conversion.amount_minor <= 0 and event.kind == "cancel":
-            # A fully discounted order has no refundable share, but a flat line on it
-            # still goes when the order is cancelled.
-            amount = -sale.amount_minor
-        if amount == 0:
+        if cut:
+            # The refunded share of what a cap cut off goes with it (negative), so a
+            # month's tiered total counts each order's cut once, net of its refunds.
+            rule["cut"] = format_amount(cut_share, sale.currency)
+        if amount == 0 and cut_share == 0:
             continue
         written += append_line(
             session,
@@ -324,7 +331,7 @@ def record_reversal(
             event_id=event.id,
             reverses_line_id=sale.id,
             kind="reversal",
-            rule=sale.rule,
+            rule=rule,
             basis_minor=refunded_now_minor,
             amount_minor=amount,
             currency=sale.currency,

@@ -277,3 +277,23 @@ def reversal_amount(
     reversed_before = round_half_even(Fraction(line_amount_minor * before, basis_minor))
     reversed_after = round_half_even(Fraction(line_amount_minor * after, basis_minor))
     return -(reversed_after - reversed_before)
+
+
+def reversal_of(
+    line_amount_minor: int,
+    cut_minor: int,
+    basis_minor: int,
+    refunded_before_minor: int,
+    refunded_now_minor: int,
+    *,
+    cancels_free_order: bool = False,
+) -> tuple[int, int]:
+    """The reversal of a line and of what a cap cut off it, for one refund or cancel:
+    ``(amount, cut share)``, both negative or zero. Cancelling a free order (nothing to
+    refund) still takes the whole line back, as it takes a flat line on it."""
+    if cancels_free_order:
+        return -line_amount_minor, -cut_minor
+    return (
+        reversal_amount(line_amount_minor, basis_minor, refunded_before_minor, refunded_now_minor),
+        reversal_amount(cut_minor, basis_minor, refunded_before_minor, refunded_now_minor),
+    )

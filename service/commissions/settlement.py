@@ -28,11 +28,13 @@ A rejected settlement line stays rejected: it counts as settled.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from service import clock
@@ -54,12 +56,19 @@ from service.commissions.rules import (
     cpc_amount,
     true_up_amount,
 )
-from service.conversions.models import Conversion
-from service.db import advisory_lock
+from service.conversions.models import Conversion, ConversionEvent
+from service.db import advisory_lock, derived_id
 from service.errors import Unavailable
+from service.exports.models import Export
 from service.links.models import Link
-from service.money import format_amount, parse_amount
-from service.periods import period_bounds, period_of
+from service.money import MoneyError, format_amount, parse_amount
+from service.periods import (
+    next_period,
+    period_bounds,
+    period_of,
+    period_of_day,
+    periods_between,
+)
 
 LAST_INSTANT = timedelta(microseconds=1)
 SETTLE_LOCK = "commissions:settle"
@@ -72,11 +81,23 @@ class Settled:
     cpc: int = 0
 
 
+@dataclass(frozen=True)
+class Months:
+    """The months a settlement covers, per kind."""
+
+    tiered: tuple[str, ...] = ()
+    cpc: tuple[str, ...] = ()
+
+    def all(self) -> list[str]:
+        return sorted(set(self.tiered) | set(self.cpc))
+
+
 @dataclass
 class Plan:
     """One partnership's settled rules: rule index → rule."""
 
     terms: SaleTerms
+    starts_on: date
     tiered: dict[int, Rule] = field(default_factory=dict)
     cpc: dict[int, Rule] = field(default_factory=dict)
 
@@ -91,28 +112,158 @@ class Recorded:
 
 
 def settle(session: Session, period: str, zone: str = "UTC") -> Settled:
-    """Settle ``period`` (and earlier months whose tiered lines are not all paid).
-    Does nothing for a month that has not ended. The caller commits."""
-    start, end = period_bounds(period, zone)
-    done = Settled()
+    """Write the settlement of ``period`` into the ledger (closing does this first).
+    Nothing for a month that has not ended. The caller commits."""
+    return _settle(session, lambda plans: months_to_settle(session, plans, period, zone), zone)
+
+
+def settle_month(session: Session, month: str, zone: str = "UTC") -> Settled:
+    """Settle exactly ``month`` now (``afftrack ledger settle``): for clicks or refunds
+    that reached an already closed month. Nothing if the month has not ended."""
+    return _settle(session, lambda _plans: Months((month,), (month,)), zone, month)
+
+
+def projected_lines(session: Session, period: str, zone: str = "UTC") -> list[CommissionLine]:
+    """The lines closing ``period`` would write now, not added to the session: what an
+    export of the open month shows. Same ids, amounts and dates as closing writes."""
+    _start, end = period_bounds(period, zone)
     if clock.now_utc() < end:
-        return done
+        return []
     plans = plans_of(session)
     if not plans:
-        return done
+        return []
+    months = months_to_settle(session, plans, period, zone)
+    now = clock.now_utc()
+    return [
+        CommissionLine(**row, recorded_at=now, status="pending", export_id=None)
+        for row in _rows(session, plans, months, zone, lock=False)
+    ]
+
+
+def _settle(
+    session: Session,
+    months_of: Callable[[dict[str, Plan]], Months],
+    zone: str,
+    ended: str | None = None,
+) -> Settled:
+    plans = plans_of(session)
+    if not plans:
+        return Settled()
+    months = months_of(plans)
+    now = clock.now_utc()
+    months = Months(
+        tuple(m for m in months.tiered if now >= period_bounds(m, zone)[1]),
+        tuple(m for m in months.cpc if now >= period_bounds(m, zone)[1]),
+    )
+    if not months.all():
+        return Settled()
     if not advisory_lock(session, SETTLE_LOCK, wait_seconds=30):
         raise Unavailable("commissions are being settled; retry later", code="retry")
-    if any(plan.tiered for plan in plans.values()):
-        for month in _tiered_months(session, period, start, zone):
-            done.months.append(month)
-            done.true_ups += _write_gaps(
-                session, true_up_gaps(session, plans, month, zone), month, zone
-            )
-    if any(plan.cpc for plan in plans.values()):
-        done.cpc += _write_gaps(session, cpc_gaps(session, plans, period, zone), period, zone)
-        if period not in done.months:
-            done.months.append(period)
+    done = Settled(months.all())
+    for row in _rows(session, plans, months, zone, lock=True):
+        if append_line(session, **row):
+            if row["kind"] == "cpc":
+                done.cpc += 1
+            else:
+                done.true_ups += 1
     return done
+
+
+def months_to_settle(session: Session, plans: dict[str, Plan], period: str, zone: str) -> Months:
+    """What closing ``period`` settles: every month since the last closed one up to
+    ``period`` and, for tiered rules, every earlier month whose orders changed since
+    that close (a refund, a cancel, a late order, a rejected line)."""
+    _start, end = period_bounds(period, zone)
+    if clock.now_utc() < end:
+        return Months()
+    last = session.scalar(select(Export).order_by(Export.period.desc()).limit(1))
+    first_open = next_period(last.period) if last is not None else None
+    tiered: list[str] = []
+    if any(plan.tiered for plan in plans.values()):
+        since = _first_tiered(session, zone) if last is None else first_open
+        changed = None if last is None else _changed_since(session, last.closed_at, zone)
+        begin = min(m for m in (since, changed, period) if m is not None)
+        tiered = periods_between(begin, period)
+    cpc: list[str] = []
+    if any(plan.cpc for plan in plans.values()):
+        begin = first_open or min(period_of_day(p.starts_on) for p in plans.values() if p.cpc)
+        cpc = periods_between(min(begin, period), period)
+    return Months(tuple(tiered), tuple(cpc))
+
+
+def _first_tiered(session: Session, zone: str) -> str | None:
+    L = CommissionLine
+    earliest = session.scalar(select(func.min(L.occurred_at)).where(L.kind == "sale", _tiered()))
+    return period_of(earliest, zone) if earliest is not None else None
+
+
+def _changed_since(session: Session, since: datetime, zone: str) -> str | None:
+    """The earliest month of an order whose tiered lines changed after ``since``."""
+    L, C, E = CommissionLine, Conversion, ConversionEvent
+    by_event = (
+        select(func.min(C.occurred_at))
+        .select_from(E)
+        .join(C, C.id == E.conversion_id)
+        .where(E.applied_at > since, C.partnership_id.is_not(None))
+    )
+    by_line = (
+        select(func.min(C.occurred_at))
+        .select_from(L)
+        .join(C, C.id == L.conversion_id)
+        .where(
+            L.recorded_at > since,
+            or_(
+                and_(L.kind.in_(("sale", "reversal")), _tiered()),
+                L.idempotency_key.like("rejection:%"),
+            ),
+        )
+    )
+    found = [m for m in (session.scalar(by_event), session.scalar(by_line)) if m is not None]
+    return period_of(min(found), zone) if found else None
+
+
+def _rows(
+    session: Session, plans: dict[str, Plan], months: Months, zone: str, *, lock: bool
+) -> list[dict[str, Any]]:
+    """The settlement lines for ``months``, ready to insert, cut to fit the caps."""
+    caps = _Caps(session, zone, lock)
+    rows: list[dict[str, Any]] = []
+    for month in months.tiered:
+        rows += _lines(caps, true_up_gaps(session, plans, month, zone), month, zone)
+    for month in months.cpc:
+        rows += _lines(caps, cpc_gaps(session, plans, month, zone), month, zone)
+    return rows
+
+
+class _Caps:
+    """What is left under each cap, read once per influencer and month (and campaign
+    budget) and used up line by line, so lines planned together share it."""
+
+    def __init__(self, session: Session, zone: str, lock: bool) -> None:
+        self.session, self.zone, self.lock = session, zone, lock
+        self.month: dict[tuple[str, str, str], int | None] = {}
+        self.budget: dict[str, int | None] = {}
+
+    def room(self, terms: SaleTerms, at: datetime) -> CapRoom:
+        if not terms.capped():
+            return CapRoom()
+        key = (terms.campaign_id, terms.influencer_id, period_of(at, self.zone))
+        if key not in self.month or terms.campaign_id not in self.budget:
+            if self.lock:
+                lock_caps(self.session, terms)
+            fresh = cap_room(self.session, terms, at, self.zone)
+            self.month.setdefault(key, fresh.month)
+            self.budget.setdefault(terms.campaign_id, fresh.budget)
+        return CapRoom(self.month[key], self.budget[terms.campaign_id])
+
+    def take(self, terms: SaleTerms, at: datetime, amount: int) -> None:
+        if not terms.capped():
+            return
+        key = (terms.campaign_id, terms.influencer_id, period_of(at, self.zone))
+        if self.month.get(key) is not None:
+            self.month[key] -= amount  # type: ignore[operator]
+        if self.budget.get(terms.campaign_id) is not None:
+            self.budget[terms.campaign_id] -= amount  # type: ignore[operator]
 
 
 def plans_of(session: Session) -> dict[str, Plan]:
@@ -124,7 +275,7 @@ def plans_of(session: Session) -> dict[str, Plan]:
         terms = SaleTerms.of(partnership)
         if not any(r.get("type") in ("tiered_percent", "cpc") for r in terms.rules):
             continue
-        plan = Plan(terms)
+        plan = Plan(terms, partnership.campaign.starts_on)
         for index, rule in enumerate(terms.parsed_rules()):
             if rule.type == "tiered_percent":
                 plan.tiered[index] = rule
@@ -140,30 +291,6 @@ def _rule_index() -> ColumnElement[int]:
 
 def _tiered() -> ColumnElement[bool]:
     return CommissionLine.rule["type"].as_string() == "tiered_percent"
-
-
-def _tiered_months(session: Session, period: str, start: datetime, zone: str) -> list[str]:
-    """``period`` and every earlier month with a tiered line not yet paid."""
-    L, C = CommissionLine, Conversion
-    earliest = session.scalar(
-        select(func.min(C.occurred_at))
-        .select_from(L)
-        .join(C, C.id == L.conversion_id)
-        .where(
-            L.kind.in_(("sale", "reversal")),
-            L.status == "pending",
-            L.export_id.is_(None),
-            _tiered(),
-            C.occurred_at < start,
-        )
-    )
-    months = []
-    month = period_of(earliest, zone) if earliest is not None else period
-    while month < period:
-        months.append(month)
-        year, number = int(month[:4]), int(month[5:])
-        month = f"{year + number // 12:04d}-{number % 12 + 1:02d}"
-    return [*months, period]
 
 
 @dataclass
@@ -282,17 +409,38 @@ def cpc_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str) ->
     return gaps
 
 
-def _write_gaps(session: Session, gaps: list[Gap], month: str, zone: str) -> int:
+def _lines(caps: _Caps, gaps: list[Gap], month: str, zone: str) -> list[dict[str, Any]]:
     """One line per gap that is not closed, cut to fit the caps when positive."""
     _start, end = period_bounds(month, zone)
     last = end - LAST_INSTANT
-    written = 0
+    rows = []
     for gap in gaps:
         if gap.delta == 0:
             continue
-        due_at = max(last, gap.recorded.due_at or last) if gap.kind == "true_up" else last
-        written += _write(session, gap, last, due_at, zone)
-    return written
+        terms = gap.plan.terms
+        currency = terms.campaign_currency
+        room = caps.room(terms, last) if gap.delta > 0 else CapRoom()
+        (capped,) = apply_caps([SaleLine(gap.index, gap.rule, gap.delta, currency)], room, currency)
+        caps.take(terms, last, capped.amount_minor)
+        key = f"{gap.kind}:{terms.partnership_id}:{gap.index}:{gap.month}:{gap.recorded.lines}"
+        rows.append(
+            {
+                "id": derived_id("cml", last, key),
+                "idempotency_key": key,
+                "influencer_id": terms.influencer_id,
+                "campaign_id": terms.campaign_id,
+                "partnership_id": terms.partnership_id,
+                "kind": gap.kind,
+                "rule": stored_rule(capped, currency, **gap.working),
+                "basis_minor": gap.basis,
+                "amount_minor": capped.amount_minor,
+                "currency": currency,
+                "occurred_at": last,
+                # A true-up is never due before the lines it corrects.
+                "due_at": max(last, gap.recorded.due_at or last) if gap.kind == "true_up" else last,
+            }
+        )
+    return rows
 
 
 def _add_settled_lines(
@@ -351,35 +499,8 @@ def _count(
 ) -> None:
     seen.amount += amount
     if cut_text is not None and pid in plans:
-        seen.amount += count * parse_amount(cut_text, plans[pid].terms.campaign_currency)
+        currency = plans[pid].terms.campaign_currency
+        with suppress(MoneyError):  # a cut that cannot be read: `ledger verify` names it
+            seen.amount += count * parse_amount(cut_text, currency, allow_negative=True)
     if due_at is not None and (seen.due_at is None or due_at > seen.due_at):
         seen.due_at = due_at
-
-
-def _write(session: Session, gap: Gap, occurred_at: datetime, due_at: datetime, zone: str) -> int:
-    terms = gap.plan.terms
-    currency = terms.campaign_currency
-    delta = gap.delta
-    room = CapRoom()
-    if delta > 0 and terms.capped():
-        lock_caps(session, terms)
-        room = cap_room(session, terms, occurred_at, zone)
-    (capped,) = apply_caps([SaleLine(gap.index, gap.rule, delta, currency)], room, currency)
-    stored = stored_rule(capped, currency, **gap.working)
-    sequence = gap.recorded.lines
-    return int(
-        append_line(
-            session,
-            idempotency_key=f"{gap.kind}:{terms.partnership_id}:{gap.index}:{gap.month}:{sequence}",
-            influencer_id=terms.influencer_id,
-            campaign_id=terms.campaign_id,
-            partnership_id=terms.partnership_id,
-            kind=gap.kind,
-            rule=stored,
-            basis_minor=gap.basis,
-            amount_minor=capped.amount_minor,
-            currency=currency,
-            occurred_at=occurred_at,
-            due_at=due_at,
-        )
-    )

@@ -38,7 +38,7 @@ from service.commissions.rules import (
     Rule,
     RuleError,
     cpc_amount,
-    reversal_amount,
+    reversal_of,
     rules_from_json,
     tiered_commission,
 )
@@ -46,8 +46,8 @@ from service.commissions.settlement import cpc_gaps, plans_of, true_up_gaps
 from service.conversions.models import Conversion, ConversionEvent
 from service.deliverables.models import Deliverable
 from service.exports.models import Export
-from service.money import MoneyError, parse_amount, round_half_even
-from service.periods import period_of
+from service.money import MoneyError, format_amount, parse_amount, round_half_even
+from service.periods import period_of, period_of_day, periods_between
 
 KINDS = ("sale", "reversal", "per_post", "true_up", "cpc", "adjustment")
 
@@ -70,7 +70,10 @@ def verify(session: Session, zone: str = "UTC") -> Report:
     lines = session.scalars(select(CommissionLine).order_by(CommissionLine.id)).all()
     report.checked = len(lines)
     campaigns = {c.id: c for c in session.scalars(select(Campaign))}
-    check = _Checker(report, {line.idempotency_key: line for line in lines})
+    uncapped = {
+        c.id for c in campaigns.values() if c.monthly_cap_minor is None and c.budget_minor is None
+    }
+    check = _Checker(report, {line.idempotency_key: line for line in lines}, uncapped)
 
     for line in lines:
         if line.kind not in KINDS:
@@ -99,6 +102,7 @@ def verify(session: Session, zone: str = "UTC") -> Report:
 class _Checker:
     report: Report
     by_key: dict[str, CommissionLine]
+    uncapped: set[str]  # campaigns with neither a monthly cap nor a budget
     seen: set[str] = field(default_factory=set)
 
     def expect(self, key: str, amount: int, currency: str, what: str) -> None:
@@ -141,22 +145,21 @@ def _recompute(
     line: CommissionLine,
     campaign_currency: str,
     what: str,
-    amount_of: Callable[[Rule], int | None],
+    amount_of: Callable[[Rule], int],
 ) -> None:
     """Check ``line`` against ``amount_of(its rule)`` less its cut."""
+    check.seen.add(line.idempotency_key)
     try:
         rule = _line_rule(line, campaign_currency)
         cut = _cut(line)
+        full = amount_of(rule)
     except (RuleError, MoneyError, ValueError) as exc:
-        check.seen.add(line.idempotency_key)
         check.report.problems.append(f"line {line.id}: its rule cannot be read ({exc})")
-        return
-    full = amount_of(rule)
-    if full is None:  # cannot be recomputed (an old line without its working)
-        check.seen.add(line.idempotency_key)
         return
     if cut > max(full, 0):
         check.report.problems.append(f"line {line.id}: cut {cut} is more than {full}")
+    if cut and line.campaign_id in check.uncapped:
+        check.report.problems.append(f"line {line.id}: cut {cut} by a campaign without caps")
     check.expect(line.idempotency_key, full - cut, line.currency, what)
 
 
@@ -196,13 +199,17 @@ def _sales_and_reversals(
             current[partnership.id] = rules_from_json(partnership.effective_rules, currency)
         for index, rule in enumerate(current[partnership.id]):
             key = f"sale:{conv.id}:{index}"
-            if rule.type in ("percent", "flat") and key not in written:
-                amount = (
-                    rule.amount_minor
-                    if rule.type == "flat"
-                    else round_half_even(conv.amount_minor * rule.rate)
-                )
-                check.expect(key, amount or 0, currency, what)
+            if key in written or rule.type not in ("percent", "flat", "tiered_percent"):
+                continue
+            if rule.type == "tiered_percent":  # its amount depended on the month so far
+                check.report.problems.append(f"missing line {key}: tiered line of {what}")
+                continue
+            amount = (
+                rule.amount_minor
+                if rule.type == "flat"
+                else round_half_even(conv.amount_minor * rule.rate)
+            )
+            check.expect(key, amount or 0, currency, what)
         refunded = 0
         for ev in events.get(conv.id, []):
             now_amount = ev.amount_minor or 0
@@ -210,15 +217,31 @@ def _sales_and_reversals(
                 key = f"reversal:{ev.id}:{sale.id}"
                 if sale.status == "rejected" and key not in check.by_key:
                     continue
-                amount = reversal_amount(sale.amount_minor, conv.amount_minor, refunded, now_amount)
-                if conv.amount_minor <= 0 and ev.kind == "cancel":
-                    amount = -sale.amount_minor
-                check.expect(
-                    key,
-                    amount,
-                    sale.currency,
-                    f"{ev.kind} {ev.external_id} of order {conv.order_id}",
+                try:
+                    cut = _cut(sale)
+                except MoneyError:
+                    cut = 0  # named as the sale line's problem
+                amount, cut_share = reversal_of(
+                    sale.amount_minor,
+                    cut,
+                    conv.amount_minor,
+                    refunded,
+                    now_amount,
+                    cancels_free_order=conv.amount_minor <= 0 and ev.kind == "cancel",
                 )
+                what = f"{ev.kind} {ev.external_id} of order {conv.order_id}"
+                check.expect(key, amount, sale.currency, what)
+                line = check.by_key.get(key)
+                recorded_cut = (line.rule or {}).get("cut") if line is not None else None
+                if (
+                    line is not None
+                    and cut_share
+                    and recorded_cut != format_amount(cut_share, sale.currency)
+                ):
+                    check.report.problems.append(
+                        f"line {line.id} ({key}): cut {recorded_cut}, expected {cut_share} "
+                        f"{sale.currency} for {what}"
+                    )
             refunded += now_amount
         if refunded != conv.refunded_minor:
             check.report.problems.append(
@@ -236,8 +259,8 @@ def _sales_and_reversals(
 
 def _sale_amount(
     conv: Conversion, line: CommissionLine, campaign_currency: str
-) -> Callable[[Rule], int | None]:
-    def amount_of(rule: Rule) -> int | None:
+) -> Callable[[Rule], int]:
+    def amount_of(rule: Rule) -> int:
         if rule.type == "percent":
             return round_half_even(conv.amount_minor * rule.rate)
         if rule.type == "flat":
@@ -247,7 +270,7 @@ def _sale_amount(
                 return round_half_even(conv.amount_minor * rule.tiers[0].rate)
             before_text = (line.rule or {}).get("before")
             if before_text is None:
-                return None
+                raise ValueError("a tiered line without the month's sales before it")
             before = max(parse_amount(before_text, line.currency), 0)
             exact: Fraction = tiered_commission(
                 before + conv.amount_minor, rule.tiers
@@ -264,20 +287,42 @@ def _per_post(
     lines: list[CommissionLine],
     campaigns: Mapping[str, Campaign],
 ) -> None:
+    approved = {
+        d.id: d
+        for d in session.scalars(select(Deliverable).where(Deliverable.status == "approved"))
+    }
     for line in lines:
         if line.kind != "per_post":
             continue
-        deliverable = session.get(Deliverable, line.deliverable_id) if line.deliverable_id else None
-        if deliverable is None or deliverable.status != "approved":
+        deliverable = approved.get(line.deliverable_id or "")
+        if deliverable is None:
             check.report.problems.append(f"line {line.id}: a fee for no approved deliverable")
             check.seen.add(line.idempotency_key)
             continue
         currency = campaigns[line.campaign_id].currency
-        _recompute(check, line, currency, f"deliverable {deliverable.id}", lambda r: r.amount_minor)
+        _recompute(
+            check, line, currency, f"deliverable {deliverable.id}", lambda r: r.amount_minor or 0
+        )
+    # Every approved deliverable has a fee line for each per_post rule.
+    partnerships = {p.id: p for p in session.scalars(select(Partnership))}
+    for deliverable in approved.values():
+        partnership = partnerships[deliverable.partnership_id]
+        currency = campaigns[partnership.campaign_id].currency
+        for index, rule in enumerate(rules_from_json(partnership.effective_rules, currency)):
+            key = f"per_post:{deliverable.id}:{index}"
+            if rule.type == "per_post" and key not in check.by_key:
+                check.report.problems.append(
+                    f"missing line {key}: the fee of deliverable {deliverable.id}"
+                )
 
 
 def _settlements(session: Session, report: Report, lines: list[CommissionLine], zone: str) -> None:
-    months: dict[str, set[str]] = defaultdict(set)
+    """Every month a close settled (and any month settled by hand) holds its true-up
+    and CPC exactly, unless it changed after it was settled (a note, not a difference:
+    the next close settles it)."""
+    last = session.scalar(select(Export).order_by(Export.period.desc()).limit(1))
+    closed_until = last.period if last is not None else ""
+    settled_at: dict[tuple[str, str], datetime] = {}  # (kind, month) → by hand, latest
     latest: dict[tuple[str, int, str], CommissionLine] = {}  # the last cpc line per month
     for line in lines:
         if line.kind not in ("true_up", "cpc"):
@@ -287,29 +332,42 @@ def _settlements(session: Session, report: Report, lines: list[CommissionLine], 
         if not isinstance(month, str) or period_of(line.occurred_at, zone) != month:
             report.problems.append(f"line {line.id}: a {line.kind} line for no month")
             continue
-        months[line.kind].add(month)
+        if month > closed_until:
+            at = settled_at.get((line.kind, month))
+            settled_at[(line.kind, month)] = max(at or line.recorded_at, line.recorded_at)
         key = (line.partnership_id or "", rule.get("index"), month)
         if line.kind == "cpc" and (
             key not in latest
             or (line.recorded_at, line.id) > (latest[key].recorded_at, latest[key].id)
         ):
             latest[key] = line
-    if not months:
-        return
     plans = plans_of(session)
+    if not plans:
+        return
     rejected = _tiered_rejections(lines, zone)
-    for kind, gaps_of in (("true_up", true_up_gaps), ("cpc", cpc_gaps)):
-        for month in sorted(months[kind]):
+    for kind, gaps_of, first in (
+        ("true_up", true_up_gaps, _first_tiered_month(lines, zone)),
+        (
+            "cpc",
+            cpc_gaps,
+            min((period_of_day(p.starts_on) for p in plans.values() if p.cpc), default=None),
+        ),
+    ):
+        months = set(periods_between(first, closed_until)) if first else set()
+        months |= {m for (k, m) in settled_at if k == kind}
+        for month in sorted(months):
+            ref = last.closed_at if last is not None and month <= closed_until else None
+            ref = settled_at.get((kind, month), ref)
             for gap in gaps_of(session, plans, month, zone):
-                if gap.recorded.lines == 0 or gap.delta == 0:
+                if gap.delta == 0:
                     continue
                 key = (gap.plan.terms.partnership_id, gap.index, month)
                 where = f"{kind} {key[0]} rule {gap.index} {month}"
                 seen = gap.recorded
                 if kind == "cpc":
                     # Clicks that arrived since: the last line's own count was paid in full.
-                    last = latest.get(key)
-                    clicks = (last.rule or {}).get("clicks") if last is not None else None
+                    last_line = latest.get(key)
+                    clicks = (last_line.rule or {}).get("clicks") if last_line else None
                     late = (
                         isinstance(clicks, int)
                         and clicks < gap.working["clicks"]
@@ -317,13 +375,25 @@ def _settlements(session: Session, report: Report, lines: list[CommissionLine], 
                     )
                 else:
                     changed = max(filter(None, (seen.changed_at, rejected.get(key))), default=None)
-                    late = bool(changed and seen.settled_at and changed > seen.settled_at)
+                    late = bool(changed and ref and changed > ref)
                 if late:
                     report.notes.append(f"{where}: changed since it was settled (settle again)")
                 else:
                     report.problems.append(
                         f"{where}: the month's lines hold {seen.amount}, expected {gap.expected}"
                     )
+
+
+def _first_tiered_month(lines: list[CommissionLine], zone: str) -> str | None:
+    first = min(
+        (
+            line.occurred_at
+            for line in lines
+            if line.kind == "sale" and (line.rule or {}).get("type") == "tiered_percent"
+        ),
+        default=None,
+    )
+    return period_of(first, zone) if first is not None else None
 
 
 def _tiered_rejections(
@@ -364,7 +434,6 @@ def _adjustments(
             target = by_id.get(line.reverses_line_id or "")
             if line.amount_minor != 0 or target is None or target.status != "rejected":
                 report.problems.append(f"line {line.id}: a rejection record of no rejected line")
-            continue
         if not (line.reason or "").strip() or line.created_by_key_id is None:
             report.problems.append(f"line {line.id}: an adjustment without a reason or key")
 

@@ -24,10 +24,8 @@ def commissions(period: str) -> Response:
     if detail not in (None, "lines"):
         raise InvalidInput("detail must be 'lines'", fields={"detail": ["must be 'lines'"]})
     fmt = request.args.get("format", "csv")
-    service.check_options(fmt, detail == "lines")  # before anything is written
+    service.check_options(fmt, detail == "lines")  # before the body starts
     zone = settings().timezone
-    service.prepare(session(), period, zone)
-    session().commit()
     # The body streams after this view returns, so it reads through a session of its
     # own that the stream closes when it ends (or when the client goes away).
     own = services().db.sessions()

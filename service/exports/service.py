@@ -15,7 +15,7 @@ from service import clock
 from service.commissions.engine import append_line
 from service.commissions.ledger import status_of
 from service.commissions.models import CommissionLine
-from service.commissions.settlement import settle
+from service.commissions.settlement import projected_lines, settle
 from service.errors import Conflict, InvalidInput
 from service.exports import writers
 from service.exports.models import Export
@@ -48,29 +48,22 @@ def check_options(fmt: str, detail: bool) -> None:
         raise InvalidInput("the PayPal file has no detail", fields={"detail": ["not with paypal"]})
 
 
-def prepare(session: Session, period: str, zone: str = "UTC") -> None:
-    """Settle the month before its statement is built (tiered true-up, CPC; see
-    :mod:`service.commissions.settlement`). Settling an ended month twice writes nothing
-    the second time; a closed month is never settled again. The caller commits."""
-    sel = select_period(session, period, zone)
-    if not sel.closed:
-        settle(session, period, zone)
-
-
 def build(
     session: Session, period: str, *, fmt: str = "csv", detail: bool = False, zone: str = "UTC"
 ) -> Built:
-    """The export body, streamed. Changes nothing."""
+    """The export body, streamed. Changes nothing: an ended month that is still open
+    shows the settlement lines closing it would write (tiered true-up, CPC)."""
     check_options(fmt, detail)
     sel = select_period(session, period, zone)
     now = clock.now_utc()
     name = f"commissions-{period}{'-lines' if detail else ''}"
+    planned = [] if sel.closed else projected_lines(session, period, zone)
     if detail:
-        lines = ((line, status_of(line, now)) for line in detail_lines(session, sel))
+        lines = ((line, status_of(line, now)) for line in detail_lines(session, sel, planned))
         if fmt == "json":
             return Built(writers.detail_json(period, lines), "application/json", f"{name}.json")
         return Built(writers.detail_csv(period, lines), "text/csv; charset=utf-8", f"{name}.csv")
-    rows = summary_rows(session, sel)
+    rows = summary_rows(session, sel, planned=planned)
     if fmt == "json":
         return Built(writers.summary_json(period, rows), "application/json", f"{name}.json")
     if fmt == "paypal":

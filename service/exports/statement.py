@@ -9,9 +9,11 @@ writes that adjustment plus the opposite line due at the start of the next month
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import heapq
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
@@ -75,12 +77,22 @@ def line_filter(sel: Selection, now: datetime | None = None) -> ColumnElement[bo
 
 
 def summary_rows(
-    session: Session, sel: Selection, *, project_carry: bool | None = None
+    session: Session,
+    sel: Selection,
+    *,
+    project_carry: bool | None = None,
+    planned: Sequence[CommissionLine] = (),
 ) -> Iterator[SummaryRow]:
     """Rows per influencer and currency. ``project_carry`` (default: for an open month)
-    shows a negative net as carried forward, as closing will write it."""
+    shows a negative net as carried forward, as closing will write it; ``planned``
+    settlement lines count as if written."""
     if project_carry is None:
         project_carry = not sel.closed
+    extra: dict[tuple[str, str], list[int]] = {}  # (influencer, currency) → [gross, lines]
+    for line in in_statement(sel, planned):
+        sums = extra.setdefault((line.influencer_id, line.currency), [0, 0])
+        sums[0] += line.amount_minor
+        sums[1] += 1
     L = CommissionLine
     amount = L.amount_minor
     stmt = (
@@ -116,8 +128,12 @@ def summary_rows(
             Influencer.payout_email,
             Influencer.email,
         )
-        .order_by(Influencer.handle, L.currency)
+        .order_by(_bytewise(session, Influencer.handle), _bytewise(session, L.currency))
     )
+    rows: Iterable[Sequence[Any]] = session.execute(stmt)
+    if extra:
+        # Groups that so far hold only planned lines, merged in by handle and currency.
+        rows = heapq.merge(rows, _planned_only(session, extra, sel), key=lambda r: (r[8], r[1]))
     for (
         inf_id,
         currency,
@@ -130,10 +146,11 @@ def summary_rows(
         handle,
         name,
         email,
-    ) in session.execute(stmt):
-        gross, rev, adj, carried = int(gross), int(rev), int(adj), int(carried)
+    ) in rows:
+        more_gross, more_lines = extra.pop((inf_id, currency), (0, 0))
+        gross, rev, adj, carried = int(gross) + more_gross, int(rev), int(adj), int(carried)
         net = gross + rev + adj
-        lines = int(count)
+        lines = int(count) + more_lines
         if project_carry and net < 0:
             # Shown as it will be written on close (see the module docstring).
             carried, adj, net, lines = -net, adj - net, 0, lines + 1
@@ -154,11 +171,67 @@ def summary_rows(
         )
 
 
-def detail_lines(session: Session, sel: Selection) -> Iterator[CommissionLine]:
+def _bytewise(session: Session, column: Any) -> Any:
+    """Order by code point whatever the database's collation, as Python sorts (planned
+    rows are merged in Python; the order must not depend on the server's locale)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column.collate("C")
+    return column  # SQLite compares text bytewise (BINARY)
+
+
+def _planned_only(
+    session: Session, extra: dict[tuple[str, str], list[int]], sel: Selection
+) -> list[tuple[Any, ...]]:
+    """Empty summary rows for the groups in ``extra`` that have no line in the ledger."""
+    ids = {inf_id for inf_id, _currency in extra}
+    held = set(
+        session.execute(
+            select(CommissionLine.influencer_id, CommissionLine.currency)
+            .where(line_filter(sel), CommissionLine.influencer_id.in_(ids))
+            .distinct()
+        ).all()
+    )
+    people = {
+        row[0]: row[1:]
+        for row in session.execute(
+            select(
+                Influencer.id,
+                Influencer.handle,
+                Influencer.name,
+                func.coalesce(Influencer.payout_email, Influencer.email),
+            ).where(Influencer.id.in_(ids))
+        )
+    }
+    rows = [
+        (inf_id, currency, 0, 0, 0, 0, 0, 0, *people[inf_id])
+        for inf_id, currency in extra
+        if (inf_id, currency) not in held
+    ]
+    return sorted(rows, key=lambda r: (r[8], r[1]))
+
+
+def _order(line: CommissionLine) -> tuple[str, str, str]:
+    return (line.influencer_id, line.currency, line.id)
+
+
+def in_statement(sel: Selection, planned: Sequence[CommissionLine]) -> list[CommissionLine]:
+    """The planned (not yet written) lines that :func:`line_filter` would select."""
+    if sel.closed:
+        return []
+    now = clock.now_utc()
+    return sorted(
+        (line for line in planned if line.due_at < sel.end and line.due_at <= now), key=_order
+    )
+
+
+def detail_lines(
+    session: Session, sel: Selection, planned: Sequence[CommissionLine] = ()
+) -> Iterator[CommissionLine]:
+    """Every line of the statement in a stable order, planned lines merged in."""
     stmt = (
         select(CommissionLine)
         .where(line_filter(sel))
         .order_by(CommissionLine.influencer_id, CommissionLine.currency, CommissionLine.id)
         .execution_options(yield_per=1000)
     )
-    yield from session.scalars(stmt)
+    yield from heapq.merge(session.scalars(stmt), in_statement(sel, planned), key=_order)
