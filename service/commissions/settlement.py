@@ -1,28 +1,27 @@
 """Month-end settlement: the tiered ``true_up`` lines and the ``cpc`` lines (SPEC §5).
 
-A month is settled once it has ended, when its export is built or closed (and by
-``afftrack commissions settle``). Settling is a difference against the ledger, never a
-rewrite of it: for every partnership and rule it computes what the month must total,
-reads what the ledger already holds for that month (counting what a cap cut off), and
-appends one line for the difference. Settling again with nothing new writes nothing,
-so an export built twice has the same bytes; a later refund or a late click settles as
-one more line. Two settlers are serialised by an advisory lock, and each line's key
-ends in a sequence number, so two of them could not both write the same difference.
+Closing a month writes its settlement (:func:`settle`); building the export of an
+ended month that is still open shows the same lines without writing them
+(:func:`projected_lines`), with the ids, amounts and dates closing will give them.
+Settling is a difference against the ledger, never a rewrite of it: for every
+partnership and rule it computes what the month must total, reads what the ledger
+already holds for that month (counting what a cap cut off), and plans one line for the
+difference. Settling again with nothing new plans nothing; a later refund or a late
+click settles as one more line. Writers are serialised by an advisory lock, and each
+line's key ends in a sequence number, so a difference is written once.
 
 - ``tiered_percent``: the month's net attributable sales (orders in the campaign's
   currency with a sale line on that rule that is not rejected, less refunds,
   cancellations at zero) through the brackets, rounded half-even once, less the sale,
-  reversal and earlier true-up lines. Refunds after the month is settled are trued up
-  again when a later month's export is built, for every month that still has unpaid
-  tiered lines.
+  reversal and earlier true-up lines (and their cuts).
 - ``cpc``: unique, non-bot clicks that were redirected (not sent to the fallback)
-  during the month, times the rule's amount, in the campaign's currency; one line per
-  partnership, rule and month, plus one more only if clicks arrive late.
+  during the month, times the rule's amount, in the campaign's currency.
 
-Settlement lines occur at the month's last instant, so they count against that month's
-cap and belong to its export: a ``cpc`` line is due then, a ``true_up`` line when the
-last line it corrects is due. A positive line is cut to fit the caps like a sale line.
-A rejected settlement line stays rejected: it counts as settled.
+A close settles the months since the last close and, for tiered rules, earlier months
+whose orders changed since (:func:`months_to_settle`). Settlement lines occur at the
+month's last instant, so they count against that month's cap: a ``cpc`` line is due
+then, a ``true_up`` line when the last line it corrects is due. A positive line is cut
+to fit the caps like a sale line. A rejected settlement line counts as settled.
 """
 
 from __future__ import annotations
