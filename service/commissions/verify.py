@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from fractions import Fraction
 
 from sqlalchemy import select
@@ -75,9 +75,20 @@ def verify(session: Session, zone: str = "UTC") -> Report:
     }
     check = _Checker(report, {line.idempotency_key: line for line in lines}, uncapped)
 
+    partnerships = {p.id: p for p in session.scalars(select(Partnership))}
     for line in lines:
         if line.kind not in KINDS:
             report.problems.append(f"line {line.id}: unknown kind {line.kind!r}")
+        owner = partnerships.get(line.partnership_id or "")
+        if line.partnership_id is not None and (
+            owner is None
+            or (owner.influencer_id, owner.campaign_id) != (line.influencer_id, line.campaign_id)
+        ):
+            report.problems.append(f"line {line.id}: not its partnership's influencer or campaign")
+        if line.kind in ("per_post", "cpc") and line.due_at != line.occurred_at:
+            report.problems.append(f"line {line.id}: a {line.kind} line is due when it occurs")
+        if line.kind == "true_up" and line.due_at < line.occurred_at:
+            report.problems.append(f"line {line.id}: a true-up due before its month ends")
         if line.status == "paid" and line.export_id is None:
             report.problems.append(f"line {line.id} is paid but belongs to no export")
 
@@ -191,8 +202,24 @@ def _sales_and_reversals(
         mine = by_conversion.get(conv.id, [])
         sales = [line for line in mine if line.kind == "sale"]
         what = f"order {conv.source}/{conv.order_id}"
+        campaign = campaigns[partnership.campaign_id]
+        for line in mine:
+            # Whose money and when: the order's partnership, due after the hold.
+            if (line.partnership_id, line.influencer_id, line.campaign_id) != (
+                conv.partnership_id,
+                conv.influencer_id,
+                conv.campaign_id,
+            ):
+                check.report.problems.append(f"line {line.id}: not the order's partnership")
         for line in sales:
             _recompute(check, line, currency, what, _sale_amount(conv, line, currency))
+            due = conv.occurred_at + timedelta(days=campaign.hold_days)
+            if line.occurred_at != conv.occurred_at or line.due_at != due:
+                check.report.problems.append(
+                    f"line {line.id}: occurs {line.occurred_at.isoformat()}, due "
+                    f"{line.due_at.isoformat()}; the order says {conv.occurred_at.isoformat()}, "
+                    f"due {due.isoformat()}"
+                )
         # Every rule of the partnership that earns on an order has its line.
         written = {line.idempotency_key for line in sales}
         if partnership.id not in current:
@@ -419,6 +446,16 @@ def _adjustments(
     report: Report, lines: list[CommissionLine], by_key: Mapping[str, CommissionLine]
 ) -> None:
     by_id = {line.id: line for line in lines}
+    for line in lines:
+        # A rejection is recorded (reason, key); a reversal goes with its line.
+        if line.status != "rejected" or line.idempotency_key.startswith("rejection:"):
+            continue
+        if line.kind == "reversal":
+            target = by_id.get(line.reverses_line_id or "")
+            if target is None or target.status != "rejected":
+                report.problems.append(f"line {line.id}: a reversal rejected without its line")
+        elif f"rejection:{line.id}" not in by_key:
+            report.problems.append(f"line {line.id}: rejected without a rejection record")
     for line in lines:
         if line.kind != "adjustment":
             continue
