@@ -371,7 +371,7 @@ def _settlements(session: Session, report: Report, lines: list[CommissionLine], 
     plans = plans_of(session)
     if not plans:
         return
-    rejected = _tiered_rejections(lines, zone)
+    orders_changed = _order_changes(session, lines, zone)
     for kind, gaps_of, first in (
         ("true_up", true_up_gaps, _first_tiered_month(lines, zone)),
         (
@@ -401,7 +401,10 @@ def _settlements(session: Session, report: Report, lines: list[CommissionLine], 
                         and seen.amount == cpc_amount(clicks, gap.rule.amount_minor or 0)
                     )
                 else:
-                    changed = max(filter(None, (seen.changed_at, rejected.get(key))), default=None)
+                    changed = max(
+                        filter(None, (seen.changed_at, orders_changed.get((key[0], month)))),
+                        default=None,
+                    )
                     late = bool(changed and ref and changed > ref)
                 if late:
                     report.notes.append(f"{where}: changed since it was settled (settle again)")
@@ -423,23 +426,30 @@ def _first_tiered_month(lines: list[CommissionLine], zone: str) -> str | None:
     return period_of(first, zone) if first is not None else None
 
 
-def _tiered_rejections(
-    lines: list[CommissionLine], zone: str
-) -> dict[tuple[str, int, str], datetime]:
-    """When a tiered sale line of each partnership, rule and month was last rejected:
-    that changes the month's sales as much as a refund does."""
+def _order_changes(
+    session: Session, lines: list[CommissionLine], zone: str
+) -> dict[tuple[str, str], datetime]:
+    """When the orders of each partnership and month last changed by a rejection or an
+    applied refund or cancel: either changes a month's tiered sales."""
     by_id = {line.id: line for line in lines}
-    rejected: dict[tuple[str, int, str], datetime] = {}
+    changed: dict[tuple[str, str], datetime] = {}
+
+    def note(partnership_id: str | None, occurred_at: datetime, at: datetime) -> None:
+        key = (partnership_id or "", period_of(occurred_at, zone))
+        changed[key] = max(changed.get(key, at), at)
+
     for line in lines:
         target = by_id.get(line.reverses_line_id or "")
-        if not line.idempotency_key.startswith("rejection:") or target is None:
-            continue
-        rule = target.rule or {}
-        if target.kind != "sale" or rule.get("type") != "tiered_percent":
-            continue
-        key = (target.partnership_id or "", rule.get("index"), period_of(target.occurred_at, zone))
-        rejected[key] = max(rejected.get(key, line.recorded_at), line.recorded_at)
-    return rejected
+        if line.idempotency_key.startswith("rejection:") and target is not None:
+            note(target.partnership_id, target.occurred_at, line.recorded_at)
+    applied = session.execute(
+        select(Conversion.partnership_id, Conversion.occurred_at, ConversionEvent.applied_at)
+        .join(Conversion, Conversion.id == ConversionEvent.conversion_id)
+        .where(ConversionEvent.applied_at.is_not(None), Conversion.partnership_id.is_not(None))
+    )
+    for partnership_id, occurred_at, applied_at in applied:
+        note(partnership_id, occurred_at, applied_at)
+    return changed
 
 
 def _adjustments(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ from service.commissions.engine import append_line
 from service.commissions.ledger import status_of
 from service.commissions.models import CommissionLine
 from service.commissions.settlement import projected_lines, settle
+from service.db import derived_id
 from service.errors import Conflict, InvalidInput
 from service.exports import writers
 from service.exports.models import Export
@@ -23,7 +24,9 @@ from service.exports.statement import (
     CARRY_KEY,
     CARRY_REASON,
     Selection,
+    SummaryRow,
     detail_lines,
+    in_statement,
     line_filter,
     select_period,
     summary_rows,
@@ -57,8 +60,15 @@ def build(
     sel = select_period(session, period, zone)
     now = clock.now_utc()
     name = f"commissions-{period}{'-lines' if detail else ''}"
-    planned = [] if sel.closed else projected_lines(session, period, zone)
+    planned = [] if sel.closed else in_statement(sel, projected_lines(session, period, zone))
     if detail:
+        if not sel.closed:  # the carry-forward lines closing would write, too
+            rows = list(summary_rows(session, sel, planned=planned))
+            planned = planned + [
+                CommissionLine(**{**line, "status": "pending"}, recorded_at=now)
+                for line in carry_lines(session, sel, rows, zone, planned)
+                if line["status"] == "paid"  # the one in this statement; paid on close
+            ]
         lines = ((line, status_of(line, now)) for line in detail_lines(session, sel, planned))
         if fmt == "json":
             return Built(writers.detail_json(period, lines), "application/json", f"{name}.json")
@@ -108,36 +118,9 @@ def close(session: Session, period: str, zone: str = "UTC") -> Export:
     line_count = result.rowcount or 0  # type: ignore[attr-defined]
     taken = Selection(sel.period, sel.start, sel.end, export)
     rows = list(summary_rows(session, taken, project_carry=True))
-    next_period = period_of(sel.end, zone)
-    for row in rows:
-        if row.carried_forward <= 0:
-            continue
-        base: dict[str, Any] = {
-            "influencer_id": row.influencer_id,
-            "campaign_id": _some_campaign(session, row.influencer_id, row.currency, export.id),
-            "kind": "adjustment",
-            "currency": row.currency,
-            "occurred_at": now,
-        }
-        append_line(
-            session,
-            **base,
-            idempotency_key=f"{CARRY_KEY}:{period}:{row.influencer_id}:{row.currency}",
-            amount_minor=row.carried_forward,
-            due_at=sel.end,
-            status="paid",
-            export_id=export.id,
-            reason=CARRY_REASON.format(next=next_period),
-        )
-        append_line(
-            session,
-            **base,
-            idempotency_key=f"carried:{period}:{row.influencer_id}:{row.currency}",
-            amount_minor=-row.carried_forward,
-            due_at=sel.end,
-            reason=f"negative balance carried forward from {period}",
-        )
-        line_count += 1
+    for line in carry_lines(session, taken, rows, zone):
+        append_line(session, **line)
+        line_count += line["status"] == "paid"
     session.flush()
     export.line_count = line_count
     export.totals = _totals(rows)
@@ -147,20 +130,79 @@ def close(session: Session, period: str, zone: str = "UTC") -> Export:
     return export
 
 
-def _some_campaign(session: Session, influencer_id: str, currency: str, export_id: str) -> str:
-    """A campaign to book a carry-forward line on: the earliest of the group's lines."""
-    campaign_id = session.scalar(
-        select(CommissionLine.campaign_id)
+def carry_lines(
+    session: Session,
+    sel: Selection,
+    rows: Sequence[SummaryRow],
+    zone: str,
+    planned: Sequence[CommissionLine] = (),
+) -> list[dict[str, Any]]:
+    """The two lines that carry each negative balance of ``rows`` forward: one in this
+    statement bringing it to zero (``paid`` on close), its opposite due at the start of
+    the next month. Ids come from their keys, so the preview shows what closing writes."""
+    next_period = period_of(sel.end, zone)
+    now = clock.now_utc()
+    lines = []
+    for row in rows:
+        if row.carried_forward <= 0:
+            continue
+        group = (row.influencer_id, row.currency)
+        base: dict[str, Any] = {
+            "influencer_id": row.influencer_id,
+            "campaign_id": _first_campaign(session, sel, group, planned),
+            "kind": "adjustment",
+            "currency": row.currency,
+            "occurred_at": now,
+            "due_at": sel.end,
+        }
+        out = f"{CARRY_KEY}:{sel.period}:{row.influencer_id}:{row.currency}"
+        back = f"carried:{sel.period}:{row.influencer_id}:{row.currency}"
+        lines.append(
+            {
+                **base,
+                "id": derived_id("cml", sel.end, out),
+                "idempotency_key": out,
+                "amount_minor": row.carried_forward,
+                "status": "paid",
+                "export_id": sel.export.id if sel.export is not None else None,
+                "reason": CARRY_REASON.format(next=next_period),
+            }
+        )
+        lines.append(
+            {
+                **base,
+                "id": derived_id("cml", sel.end, back),
+                "idempotency_key": back,
+                "amount_minor": -row.carried_forward,
+                "status": "pending",
+                "reason": f"negative balance carried forward from {sel.period}",
+            }
+        )
+    return lines
+
+
+def _first_campaign(
+    session: Session, sel: Selection, group: tuple[str, str], planned: Sequence[CommissionLine]
+) -> str:
+    """A campaign to book a carry-forward line on: the one of the group's earliest line."""
+    first = session.execute(
+        select(CommissionLine.id, CommissionLine.campaign_id)
         .where(
-            CommissionLine.export_id == export_id,
-            CommissionLine.influencer_id == influencer_id,
-            CommissionLine.currency == currency,
+            line_filter(sel),
+            CommissionLine.influencer_id == group[0],
+            CommissionLine.currency == group[1],
         )
         .order_by(CommissionLine.id)
         .limit(1)
-    )
-    assert campaign_id is not None
-    return campaign_id
+    ).first()
+    candidates = [
+        (line.id, line.campaign_id)
+        for line in planned
+        if (line.influencer_id, line.currency) == group
+    ]
+    if first is not None:
+        candidates.append((first[0], first[1]))
+    return min(candidates)[1]
 
 
 def _totals(rows: list[Any]) -> list[dict[str, Any]]:

@@ -85,11 +85,11 @@ def summary_rows(
 ) -> Iterator[SummaryRow]:
     """Rows per influencer and currency. ``project_carry`` (default: for an open month)
     shows a negative net as carried forward, as closing will write it; ``planned``
-    settlement lines count as if written."""
+    lines (see :func:`in_statement`) count as if written."""
     if project_carry is None:
         project_carry = not sel.closed
     extra: dict[tuple[str, str], list[int]] = {}  # (influencer, currency) → [gross, lines]
-    for line in in_statement(sel, planned):
+    for line in planned:
         sums = extra.setdefault((line.influencer_id, line.currency), [0, 0])
         sums[0] += line.amount_minor
         sums[1] += 1
@@ -227,11 +227,12 @@ def in_statement(sel: Selection, planned: Sequence[CommissionLine]) -> list[Comm
 def detail_lines(
     session: Session, sel: Selection, planned: Sequence[CommissionLine] = ()
 ) -> Iterator[CommissionLine]:
-    """Every line of the statement in a stable order, planned lines merged in."""
+    """Every line of the statement in a stable order, ``planned`` lines (not written
+    yet, already chosen for the statement) merged in."""
     stmt = (
         select(CommissionLine)
         .where(line_filter(sel))
         .order_by(CommissionLine.influencer_id, CommissionLine.currency, CommissionLine.id)
         .execution_options(yield_per=1000)
     )
-    yield from heapq.merge(session.scalars(stmt), in_statement(sel, planned), key=_order)
+    yield from heapq.merge(session.scalars(stmt), sorted(planned, key=_order), key=_order)
