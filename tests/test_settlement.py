@@ -1046,15 +1046,23 @@ def test_the_campaign_budget_cuts_a_cpc_line(api: Api, frozen: Any):
 
 
 @pytest.mark.parametrize(
-    ("event", "left"),
-    [("refund-all", 0), ("cancel", 0), ("refund-part", 300)],  # 40.00 of 100.00 refunded
+    ("event", "left", "true_up"),
+    [
+        ("refund-all", 0, None),
+        ("cancel", 0, None),
+        # 40.00 of 100.00 refunded: the line holds 3.00 (3.00 still cut); the month's
+        # 60.00 earns 6.00, and the 2.00 the refund freed under the 5.00 cap is paid:
+        # the caps now withhold 1.00, 2.00 less than before (the line's cut: -2.00).
+        ("refund-part", 500, ("2.00", "-2.00")),
+    ],
 )
-def test_a_refunded_capped_order_settles_without_a_true_up(
-    api: Api, frozen: Any, event: str, left: int
+def test_a_refunded_capped_order_settles_to_the_formula_within_the_cap(
+    api: Api, frozen: Any, event: str, left: int, true_up: tuple[str, str] | None
 ):
     """The order's 10.00 line is capped to 5.00 (5.00 cut); a refund reverses its share
-    of the line and of the cut, so the month holds exactly the formula over its net
-    sales (less what the cap still cuts) and there is nothing to true up."""
+    of the line and of the cut, so a full refund leaves nothing to true up, and a
+    partial one is trued up to the formula over the month's net sales as far as the
+    cap allows."""
     parts = Parts(api, [TIERED], monthly_cap_per_influencer="5.00")
     order(api, frozen, parts, "A", "2026-10-02T12:00:00Z", "100.00")  # 10.00, cut to 5.00
     if event == "cancel":
@@ -1063,18 +1071,21 @@ def test_a_refunded_capped_order_settles_without_a_true_up(
         amount = "100.00" if event == "refund-all" else "40.00"
         refund(api, frozen, parts, "A", "r-1", "2026-10-03T12:00:00Z", amount)
     [reversal] = of_kind(lines(api, parts.campaign_id), "reversal")
-    share = "-5.00" if left == 0 else "-2.00"
+    share = "-2.00" if event == "refund-part" else "-5.00"
     assert (reversal["amount"], reversal["rule"]["cut"]) == (share, share)
     frozen.set("2026-11-02T08:00:00Z")
     state = ledger_state(api)
     preview = detail(api, "2026-10")
     assert ledger_state(api) == state
-    assert not rows_of(preview, "true_up")
+    planned = [(r["amount"], json.loads(r["rule"]).get("cut")) for r in rows_of(preview, "true_up")]
+    assert planned == ([true_up] if true_up else [])
     assert sum(cents(r["amount"]) for r in preview) == left
     close(api, "2026-10")
     items = lines(api, parts.campaign_id)
     assert total(items, "sale", "reversal", "true_up") == left
-    assert not of_kind(items, "true_up")
+    written = of_kind(items, "true_up")
+    assert [(x["amount"], x["rule"].get("cut")) for x in written] == ([true_up] if true_up else [])
+    assert [x["rule"]["withheld"] for x in written] == (["1.00"] if true_up else [])
     verified(api)
 
 

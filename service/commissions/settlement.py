@@ -48,6 +48,7 @@ from service.commissions.engine import (
 )
 from service.commissions.models import CommissionLine
 from service.commissions.rules import (
+    CappedLine,
     CapRoom,
     Rule,
     SaleLine,
@@ -71,6 +72,11 @@ from service.periods import (
 
 LAST_INSTANT = timedelta(microseconds=1)
 SETTLE_LOCK = "commissions:settle"
+# How far before the last close a change still counts as "since" it: a line stamped
+# just before a close but committed after the close read the ledger (webhooks do not
+# take the settle lock) is found by the next close. Re-settling a month that needed
+# nothing writes nothing, so the overlap only costs a little work.
+SETTLE_OVERLAP = timedelta(hours=1)
 
 
 @dataclass
@@ -104,10 +110,15 @@ class Plan:
 @dataclass
 class Recorded:
     amount: int = 0  # what the ledger holds, plus what caps cut off
+    cut: int = 0  # the part of ``amount`` that caps cut off (net of refunded shares)
     lines: int = 0  # settlement lines already written (the next key's sequence number)
     due_at: datetime | None = None  # the latest due date among the lines counted
     changed_at: datetime | None = None  # when the latest sale or reversal was recorded
-    settled_at: datetime | None = None  # when the latest settlement line was recorded
+
+    @property
+    def paid(self) -> int:
+        """What the ledger holds for the month (paid or not yet)."""
+        return self.amount - self.cut
 
 
 def settle(session: Session, period: str, zone: str = "UTC") -> Settled:
@@ -119,7 +130,7 @@ def settle(session: Session, period: str, zone: str = "UTC") -> Settled:
 def settle_month(session: Session, month: str, zone: str = "UTC") -> Settled:
     """Settle exactly ``month`` now (``afftrack ledger settle``): for clicks or refunds
     that reached an already closed month. Nothing if the month has not ended."""
-    return _settle(session, lambda _plans: Months((month,), (month,)), zone, month)
+    return _settle(session, lambda _plans: Months((month,), (month,)), zone)
 
 
 def projected_lines(session: Session, period: str, zone: str = "UTC") -> list[CommissionLine]:
@@ -143,7 +154,6 @@ def _settle(
     session: Session,
     months_of: Callable[[dict[str, Plan]], Months],
     zone: str,
-    ended: str | None = None,
 ) -> Settled:
     plans = plans_of(session)
     if not plans:
@@ -175,12 +185,14 @@ def months_to_settle(session: Session, plans: dict[str, Plan], period: str, zone
     _start, end = period_bounds(period, zone)
     if clock.now_utc() < end:
         return Months()
-    last = session.scalar(select(Export).order_by(Export.period.desc()).limit(1))
+    last = last_close(session)
     first_open = next_period(last.period) if last is not None else None
     tiered: list[str] = []
     if any(plan.tiered for plan in plans.values()):
-        since = _first_tiered(session, zone) if last is None else first_open
-        changed = None if last is None else _changed_since(session, last.closed_at, zone)
+        since = first_tiered_month(session, zone) if last is None else first_open
+        changed = (
+            None if last is None else _changed_since(session, last.closed_at - SETTLE_OVERLAP, zone)
+        )
         begin = min(m for m in (since, changed, period) if m is not None)
         tiered = periods_between(begin, period)
     cpc: list[str] = []
@@ -190,7 +202,13 @@ def months_to_settle(session: Session, plans: dict[str, Plan], period: str, zone
     return Months(tuple(tiered), tuple(cpc))
 
 
-def _first_tiered(session: Session, zone: str) -> str | None:
+def last_close(session: Session) -> Export | None:
+    """The export of the latest month closed."""
+    return session.scalar(select(Export).order_by(Export.period.desc()).limit(1))
+
+
+def first_tiered_month(session: Session, zone: str) -> str | None:
+    """The month of the first tiered sale line."""
     L = CommissionLine
     earliest = session.scalar(select(func.min(L.occurred_at)).where(L.kind == "sale", _tiered()))
     return period_of(earliest, zone) if earliest is not None else None
@@ -256,8 +274,10 @@ class _Caps:
         return CapRoom(self.month[key], self.budget[terms.campaign_id])
 
     def take(self, terms: SaleTerms, at: datetime, amount: int) -> None:
+        """Use up (or, negative, give back) room for a planned line."""
         if not terms.capped():
             return
+        self.room(terms, at)  # read first, so a negative line credits the room
         key = (terms.campaign_id, terms.influencer_id, period_of(at, self.zone))
         if self.month.get(key) is not None:
             self.month[key] -= amount  # type: ignore[operator]
@@ -409,19 +429,37 @@ def cpc_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str) ->
 
 
 def _lines(caps: _Caps, gaps: list[Gap], month: str, zone: str) -> list[dict[str, Any]]:
-    """One line per gap that is not closed, cut to fit the caps when positive."""
+    """One line per gap that is not closed. The month's lines are brought to what the
+    rule earned, as far as the caps allow: a positive difference is cut to fit the room
+    left, and what caps cut off earlier is given back first, before a negative
+    difference takes back anything the ledger holds. The line's ``cut`` is the change in
+    what the caps withhold from the month (negative when they now withhold less), and
+    ``withheld`` what they withhold after it."""
     _start, end = period_bounds(month, zone)
     last = end - LAST_INSTANT
     rows = []
     for gap in gaps:
-        if gap.delta == 0:
-            continue
         terms = gap.plan.terms
         currency = terms.campaign_currency
-        room = caps.room(terms, last) if gap.delta > 0 else CapRoom()
-        (capped,) = apply_caps([SaleLine(gap.index, gap.rule, gap.delta, currency)], room, currency)
-        caps.take(terms, last, capped.amount_minor)
-        key = f"{gap.kind}:{terms.partnership_id}:{gap.index}:{gap.month}:{gap.recorded.lines}"
+        seen = gap.recorded
+        want = gap.expected - seen.paid
+        if want > 0:
+            (capped,) = apply_caps(
+                [SaleLine(gap.index, gap.rule, want, currency)], caps.room(terms, last), currency
+            )
+            amount, cap = capped.amount_minor, capped.cap
+        else:
+            amount, cap = want, None
+        withheld = gap.expected - (seen.paid + amount)  # what the caps withhold after
+        if amount == 0 and withheld == seen.cut:
+            continue
+        caps.take(terms, last, amount)
+        sale = SaleLine(gap.index, gap.rule, amount, currency)
+        line = CappedLine(sale, amount, withheld - seen.cut, cap)
+        working = {**gap.working}
+        if withheld or seen.cut:
+            working["withheld"] = format_amount(withheld, currency)
+        key = f"{gap.kind}:{terms.partnership_id}:{gap.index}:{gap.month}:{seen.lines}"
         rows.append(
             {
                 "id": derived_id("cml", last, key),
@@ -430,13 +468,13 @@ def _lines(caps: _Caps, gaps: list[Gap], month: str, zone: str) -> list[dict[str
                 "campaign_id": terms.campaign_id,
                 "partnership_id": terms.partnership_id,
                 "kind": gap.kind,
-                "rule": stored_rule(capped, currency, **gap.working),
+                "rule": stored_rule(line, currency, **working),
                 "basis_minor": gap.basis,
-                "amount_minor": capped.amount_minor,
+                "amount_minor": amount,
                 "currency": currency,
                 "occurred_at": last,
                 # A true-up is never due before the lines it corrects.
-                "due_at": max(last, gap.recorded.due_at or last) if gap.kind == "true_up" else last,
+                "due_at": max(last, seen.due_at or last) if gap.kind == "true_up" else last,
             }
         )
     return rows
@@ -464,7 +502,6 @@ def _add_settled_lines(
             func.sum(L.amount_minor),
             func.count(),
             func.max(L.due_at),
-            func.max(L.recorded_at),
         )
         .where(
             L.kind == kind,
@@ -474,11 +511,10 @@ def _add_settled_lines(
         )
         .group_by(L.partnership_id, index, cut)
     ).all()
-    for pid, idx, cut_text, amount, count, due_at, recorded_at in rows:
+    for pid, idx, cut_text, amount, count, due_at in rows:
         seen = recorded[(pid, int(idx))]
         _count(seen, plans, pid, int(amount), int(count), cut_text, due_at)
         seen.lines += int(count)
-        seen.settled_at = _later(seen.settled_at, recorded_at)
 
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -500,6 +536,8 @@ def _count(
     if cut_text is not None and pid in plans:
         currency = plans[pid].terms.campaign_currency
         with suppress(MoneyError):  # a cut that cannot be read: `ledger verify` names it
-            seen.amount += count * parse_amount(cut_text, currency, allow_negative=True)
+            cut = count * parse_amount(cut_text, currency, allow_negative=True)
+            seen.amount += cut
+            seen.cut += cut
     if due_at is not None and (seen.due_at is None or due_at > seen.due_at):
         seen.due_at = due_at

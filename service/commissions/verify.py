@@ -42,7 +42,14 @@ from service.commissions.rules import (
     rules_from_json,
     tiered_commission,
 )
-from service.commissions.settlement import cpc_gaps, plans_of, true_up_gaps
+from service.commissions.settlement import (
+    SETTLE_OVERLAP,
+    cpc_gaps,
+    first_tiered_month,
+    last_close,
+    plans_of,
+    true_up_gaps,
+)
 from service.conversions.models import Conversion, ConversionEvent
 from service.deliverables.models import Deliverable
 from service.exports.models import Export
@@ -347,7 +354,7 @@ def _settlements(session: Session, report: Report, lines: list[CommissionLine], 
     """Every month a close settled (and any month settled by hand) holds its true-up
     and CPC exactly, unless it changed after it was settled (a note, not a difference:
     the next close settles it)."""
-    last = session.scalar(select(Export).order_by(Export.period.desc()).limit(1))
+    last = last_close(session)
     closed_until = last.period if last is not None else ""
     settled_at: dict[tuple[str, str], datetime] = {}  # (kind, month) → by hand, latest
     latest: dict[tuple[str, int, str], CommissionLine] = {}  # the last cpc line per month
@@ -373,7 +380,7 @@ def _settlements(session: Session, report: Report, lines: list[CommissionLine], 
         return
     orders_changed = _order_changes(session, lines, zone)
     for kind, gaps_of, first in (
-        ("true_up", true_up_gaps, _first_tiered_month(lines, zone)),
+        ("true_up", true_up_gaps, first_tiered_month(session, zone)),
         (
             "cpc",
             cpc_gaps,
@@ -383,7 +390,11 @@ def _settlements(session: Session, report: Report, lines: list[CommissionLine], 
         months = set(periods_between(first, closed_until)) if first else set()
         months |= {m for (k, m) in settled_at if k == kind}
         for month in sorted(months):
-            ref = last.closed_at if last is not None and month <= closed_until else None
+            ref = (
+                last.closed_at - SETTLE_OVERLAP
+                if last is not None and month <= closed_until
+                else None
+            )
             ref = settled_at.get((kind, month), ref)
             for gap in gaps_of(session, plans, month, zone):
                 if gap.delta == 0:
@@ -408,22 +419,14 @@ def _settlements(session: Session, report: Report, lines: list[CommissionLine], 
                     late = bool(changed and ref and changed > ref)
                 if late:
                     report.notes.append(f"{where}: changed since it was settled (settle again)")
-                else:
-                    report.problems.append(
-                        f"{where}: the month's lines hold {seen.amount}, expected {gap.expected}"
-                    )
-
-
-def _first_tiered_month(lines: list[CommissionLine], zone: str) -> str | None:
-    first = min(
-        (
-            line.occurred_at
-            for line in lines
-            if line.kind == "sale" and (line.rule or {}).get("type") == "tiered_percent"
-        ),
-        default=None,
-    )
-    return period_of(first, zone) if first is not None else None
+                    continue
+                hint = ""
+                if kind == "cpc" and seen.lines == 0:
+                    # Clicks have no arrival time: all of them late, or the line deleted.
+                    hint = f" (clicks written after the close? `ledger settle --month {month}`)"
+                report.problems.append(
+                    f"{where}: the month's lines hold {seen.amount}, expected {gap.expected}{hint}"
+                )
 
 
 def _order_changes(

@@ -232,7 +232,16 @@ def detail_lines(
     stmt = (
         select(CommissionLine)
         .where(line_filter(sel))
-        .order_by(CommissionLine.influencer_id, CommissionLine.currency, CommissionLine.id)
+        .order_by(
+            *(
+                _bytewise(session, column)
+                for column in (
+                    CommissionLine.influencer_id,
+                    CommissionLine.currency,
+                    CommissionLine.id,
+                )
+            )
+        )
         .execution_options(yield_per=1000)
     )
     yield from heapq.merge(session.scalars(stmt), sorted(planned, key=_order), key=_order)
