@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from service import metrics
@@ -112,6 +112,15 @@ def month_to_date(
     return int(session.scalar(stmt) or 0)
 
 
+def _counted(terms: SaleTerms) -> tuple[ColumnElement[bool], ...]:
+    """The lines a cap counts: the campaign's, in its currency, not rejected."""
+    return (
+        CommissionLine.campaign_id == terms.campaign_id,
+        CommissionLine.currency == terms.campaign_currency,
+        CommissionLine.status != "rejected",
+    )
+
+
 def cap_room(session: Session, terms: SaleTerms, occurred_at: datetime, zone_name: str) -> CapRoom:
     """What is left under the campaign's caps for this influencer and month, counted
     over every line not rejected, in the campaign's currency. The caller holds
@@ -119,28 +128,46 @@ def cap_room(session: Session, terms: SaleTerms, occurred_at: datetime, zone_nam
     if not terms.capped():
         return CapRoom()
     start, end = month_bounds(occurred_at, zone_name)
-    counted = (
-        CommissionLine.campaign_id == terms.campaign_id,
-        CommissionLine.currency == terms.campaign_currency,
-        CommissionLine.status != "rejected",
-    )
     total = func.coalesce(func.sum(CommissionLine.amount_minor), 0)
     month_used = (
         select(total)
         .where(
-            *counted,
+            *_counted(terms),
             CommissionLine.influencer_id == terms.influencer_id,
             CommissionLine.occurred_at >= start,
             CommissionLine.occurred_at < end,
         )
         .scalar_subquery()
     )
-    budget_used = select(total).where(*counted).scalar_subquery()
+    budget_used = select(total).where(*_counted(terms)).scalar_subquery()
     row = session.execute(select(month_used, budget_used)).one()
     return CapRoom(
         None if terms.monthly_cap_minor is None else terms.monthly_cap_minor - int(row[0]),
         None if terms.budget_minor is None else terms.budget_minor - int(row[1]),
     )
+
+
+def month_used_by_influencer(
+    session: Session, terms: SaleTerms, start: datetime, end: datetime
+) -> dict[str, int]:
+    """What each influencer's lines in the campaign hold for a month (one query for a
+    whole campaign, where :func:`cap_room` reads one influencer)."""
+    rows = session.execute(
+        select(CommissionLine.influencer_id, func.sum(CommissionLine.amount_minor))
+        .where(
+            *_counted(terms),
+            CommissionLine.occurred_at >= start,
+            CommissionLine.occurred_at < end,
+        )
+        .group_by(CommissionLine.influencer_id)
+    )
+    return {influencer_id: int(used) for influencer_id, used in rows}
+
+
+def budget_used(session: Session, terms: SaleTerms) -> int:
+    """What the campaign's lines hold in all."""
+    total = func.coalesce(func.sum(CommissionLine.amount_minor), 0)
+    return int(session.scalar(select(total).where(*_counted(terms))) or 0)
 
 
 def lock_caps(session: Session, terms: SaleTerms) -> None:

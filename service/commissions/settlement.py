@@ -42,8 +42,9 @@ from service.clicks.models import Click
 from service.commissions.engine import (
     SaleTerms,
     append_line,
-    cap_room,
+    budget_used,
     lock_caps,
+    month_used_by_influencer,
     stored_rule,
 )
 from service.commissions.models import CommissionLine
@@ -253,36 +254,46 @@ def _rows(
 
 
 class _Caps:
-    """What is left under each cap, read once per influencer and month (and campaign
-    budget) and used up line by line, so lines planned together share it."""
+    """What is left under each cap, read once per campaign and month (one grouped query
+    for all its influencers) and once per campaign budget, then used up line by line,
+    so lines planned together share it."""
 
     def __init__(self, session: Session, zone: str, lock: bool) -> None:
         self.session, self.zone, self.lock = session, zone, lock
-        self.month: dict[tuple[str, str, str], int | None] = {}
-        self.budget: dict[str, int | None] = {}
+        self.used: dict[tuple[str, str], dict[str, int]] = {}  # (campaign, month) → used
+        self.budget: dict[str, int] = {}  # campaign → budget used
 
     def room(self, terms: SaleTerms, at: datetime) -> CapRoom:
         if not terms.capped():
             return CapRoom()
-        key = (terms.campaign_id, terms.influencer_id, period_of(at, self.zone))
-        if key not in self.month or terms.campaign_id not in self.budget:
-            if self.lock:
-                lock_caps(self.session, terms)
-            fresh = cap_room(self.session, terms, at, self.zone)
-            self.month.setdefault(key, fresh.month)
-            self.budget.setdefault(terms.campaign_id, fresh.budget)
-        return CapRoom(self.month[key], self.budget[terms.campaign_id])
+        used = self._month(terms, at)
+        month = None
+        if terms.monthly_cap_minor is not None:
+            month = terms.monthly_cap_minor - used.get(terms.influencer_id, 0)
+        budget = None
+        if terms.budget_minor is not None:
+            budget = terms.budget_minor - self.budget[terms.campaign_id]
+        return CapRoom(month, budget)
 
     def take(self, terms: SaleTerms, at: datetime, amount: int) -> None:
         """Use up (or, negative, give back) room for a planned line."""
         if not terms.capped():
             return
-        self.room(terms, at)  # read first, so a negative line credits the room
-        key = (terms.campaign_id, terms.influencer_id, period_of(at, self.zone))
-        if self.month.get(key) is not None:
-            self.month[key] -= amount  # type: ignore[operator]
-        if self.budget.get(terms.campaign_id) is not None:
-            self.budget[terms.campaign_id] -= amount  # type: ignore[operator]
+        used = self._month(terms, at)
+        used[terms.influencer_id] = used.get(terms.influencer_id, 0) + amount
+        self.budget[terms.campaign_id] += amount
+
+    def _month(self, terms: SaleTerms, at: datetime) -> dict[str, int]:
+        month = period_of(at, self.zone)
+        key = (terms.campaign_id, month)
+        if key not in self.used:
+            if self.lock:
+                lock_caps(self.session, terms)
+            start, end = period_bounds(month, self.zone)
+            self.used[key] = month_used_by_influencer(self.session, terms, start, end)
+        if terms.campaign_id not in self.budget:
+            self.budget[terms.campaign_id] = budget_used(self.session, terms)
+        return self.used[key]
 
 
 def plans_of(session: Session) -> dict[str, Plan]:
