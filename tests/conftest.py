@@ -7,6 +7,7 @@ Tables are emptied after each test; the run's database is dropped at the end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -35,18 +36,27 @@ REDIS_BASE = os.environ.get("AFFTRACK_TEST_REDIS", "redis://127.0.0.1:6379")
 WEBHOOK_SECRET = "test-generic-secret"
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A database of its own for this test run, migrated with Alembic, dropped after."""
-    name = f"afftrack_test_{uuid.uuid4().hex[:10]}"
+@contextlib.contextmanager
+def migrated_database(prefix: str = "afftrack_test") -> Iterator[str]:
+    """A PostgreSQL database of its own, migrated with Alembic, dropped after."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
     url = f"{base}/{name}"
-    upgrade(url)
-    yield url
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A database of its own for this test run."""
+    with migrated_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

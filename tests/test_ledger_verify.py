@@ -16,13 +16,11 @@ late refund, a late click) or need a month not yet settled build their own.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
@@ -33,7 +31,7 @@ from service.campaigns.models import Campaign, Partnership
 from service.commissions.models import CommissionLine
 from service.conversions.models import Conversion
 from service.migrate import upgrade
-from tests.conftest import PG_ADMIN_URL, Api, make_settings
+from tests.conftest import Api, make_settings, migrated_database
 
 LINES = CommissionLine.__table__
 C = Campaign.__table__
@@ -374,15 +372,8 @@ class Clock:
 def module_pg_url() -> Iterator[str]:
     """A database of this module's own: the shared ledger must outlive the per-test
     fixtures, which empty the run's database after each test."""
-    name = f"afftrack_verify_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    url = f"{base}/{name}"
-    upgrade(url)
-    yield url
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with migrated_database("afftrack_verify") as url:
+        yield url
 
 
 @pytest.fixture(scope="module", params=["pg", "sqlite"])
