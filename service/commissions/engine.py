@@ -35,7 +35,8 @@ from service.periods import month_bounds
 
 def append_line(session: Session, **values: Any) -> bool:
     """Append one line; ``False`` if its idempotency key was already written."""
-    values.setdefault("id", new_id("cml"))
+    if "id" not in values:
+        values["id"] = new_id("cml")
     values.setdefault("recorded_at", utcnow())
     values.setdefault("status", "pending")
     inserted = insert_ignore(

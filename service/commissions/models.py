@@ -30,7 +30,9 @@ class CommissionLine(Base):
     conversion_id: Mapped[str | None] = mapped_column(ForeignKey("conversions.id"), index=True)
     event_id: Mapped[str | None] = mapped_column(ForeignKey("conversion_events.id"))
     deliverable_id: Mapped[str | None] = mapped_column(ForeignKey("deliverables.id"))
-    reverses_line_id: Mapped[str | None] = mapped_column(ForeignKey("commission_lines.id"))
+    reverses_line_id: Mapped[str | None] = mapped_column(
+        ForeignKey("commission_lines.id"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(20))
     rule: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     basis_minor: Mapped[int | None] = mapped_column(BigInteger)

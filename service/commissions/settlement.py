@@ -192,7 +192,14 @@ def months_to_settle(session: Session, plans: dict[str, Plan], period: str, zone
     if any(plan.tiered for plan in plans.values()):
         since = first_tiered_month(session, zone) if last is None else first_open
         changed = (
-            None if last is None else _changed_since(session, last.closed_at - SETTLE_OVERLAP, zone)
+            None
+            if last is None
+            else _changed_since(
+                session,
+                last.closed_at - SETTLE_OVERLAP,
+                period_bounds(min(first_open or period, period), zone)[0],
+                zone,
+            )
         )
         begin = min(m for m in (since, changed, period) if m is not None)
         tiered = periods_between(begin, period)
@@ -215,14 +222,15 @@ def first_tiered_month(session: Session, zone: str) -> str | None:
     return period_of(earliest, zone) if earliest is not None else None
 
 
-def _changed_since(session: Session, since: datetime, zone: str) -> str | None:
-    """The earliest month of an order whose tiered lines changed after ``since``."""
+def _changed_since(session: Session, since: datetime, before: datetime, zone: str) -> str | None:
+    """The earliest month of an order that occurred before ``before`` (later months are
+    settled anyway) and whose tiered lines changed after ``since``."""
     L, C, E = CommissionLine, Conversion, ConversionEvent
     by_event = (
         select(func.min(C.occurred_at))
         .select_from(E)
         .join(C, C.id == E.conversion_id)
-        .where(E.applied_at > since, C.partnership_id.is_not(None))
+        .where(E.applied_at > since, C.occurred_at < before, C.partnership_id.is_not(None))
     )
     by_line = (
         select(func.min(C.occurred_at))
@@ -230,6 +238,7 @@ def _changed_since(session: Session, since: datetime, zone: str) -> str | None:
         .join(C, C.id == L.conversion_id)
         .where(
             L.recorded_at > since,
+            C.occurred_at < before,
             or_(
                 and_(L.kind.in_(("sale", "reversal")), _tiered()),
                 L.idempotency_key.like("rejection:%"),
