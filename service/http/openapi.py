@@ -260,6 +260,11 @@ def document() -> dict[str, Any]:
     paths["/exports/commissions/{period}"] = {
         "get": {
             "summary": "Monthly commission export (csv, json or paypal; detail=lines)",
+            "description": (
+                "Changes nothing. An ended month that is still open shows the tiered "
+                "true-up, CPC and carry-forward lines closing would write, with the ids "
+                "closing gives them."
+            ),
             "security": [{"apiKey": []}],
             "parameters": [
                 *_path_params("/{period}"),
@@ -281,7 +286,10 @@ def document() -> dict[str, Any]:
     }
     paths["/exports/commissions/{period}/close"] = {
         "post": {
-            "summary": "Close a month: mark its lines paid and store the checksum",
+            "summary": (
+                "Close a month: write its settlement (tiered true-up, CPC), mark its "
+                "lines paid and store the checksum"
+            ),
             "security": [{"apiKey": []}],
             "parameters": _path_params("/{period}"),
             "responses": {
