@@ -69,7 +69,7 @@ def build(
                 for line in carry_lines(session, sel, rows, zone, planned)
                 if line["status"] == "paid"  # the one in this statement; paid on close
             ]
-        lines = ((line, status_of(line, now)) for line in detail_lines(session, sel, planned))
+        lines = ((d, status_of(d.line, now)) for d in detail_lines(session, sel, planned))
         if fmt == "json":
             return Built(writers.detail_json(period, lines), "application/json", f"{name}.json")
         return Built(writers.detail_csv(period, lines), "text/csv; charset=utf-8", f"{name}.csv")

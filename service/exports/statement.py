@@ -13,13 +13,14 @@ import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from service import clock
 from service.commissions.models import CommissionLine
+from service.conversions.models import Conversion
 from service.exports.models import Export
 from service.influencers.models import Influencer
 from service.periods import period_bounds
@@ -224,13 +225,23 @@ def in_statement(sel: Selection, planned: Sequence[CommissionLine]) -> list[Comm
     )
 
 
+class DetailLine(NamedTuple):
+    """A ledger line with what the detail file shows of its order."""
+
+    line: CommissionLine
+    order_id: str | None = None
+    source: str | None = None
+    order_currency: str | None = None  # the currency of the line's basis, for sales
+
+
 def detail_lines(
     session: Session, sel: Selection, planned: Sequence[CommissionLine] = ()
-) -> Iterator[CommissionLine]:
-    """Every line of the statement in a stable order, ``planned`` lines (not written
-    yet, already chosen for the statement) merged in."""
+) -> Iterator[DetailLine]:
+    """Every line of the statement in a stable order, with its order's id and source;
+    ``planned`` lines (not written yet, already chosen for the statement) merged in."""
     stmt = (
-        select(CommissionLine)
+        select(CommissionLine, Conversion.order_id, Conversion.source, Conversion.currency)
+        .outerjoin(Conversion, Conversion.id == CommissionLine.conversion_id)
         .where(line_filter(sel))
         .order_by(
             *(
@@ -244,4 +255,6 @@ def detail_lines(
         )
         .execution_options(yield_per=1000)
     )
-    yield from heapq.merge(session.scalars(stmt), sorted(planned, key=_order), key=_order)
+    written = (DetailLine(*row) for row in session.execute(stmt))
+    extra = (DetailLine(line) for line in sorted(planned, key=_order))
+    yield from heapq.merge(written, extra, key=lambda d: _order(d.line))

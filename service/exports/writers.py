@@ -12,8 +12,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from service.commissions.models import CommissionLine
-from service.exports.statement import SummaryRow
+from service.exports.statement import DetailLine, SummaryRow
 from service.money import format_amount
 
 SUMMARY_COLUMNS = (
@@ -36,14 +35,20 @@ DETAIL_COLUMNS = (
     "influencer_id",
     "campaign_id",
     "conversion_id",
+    "order_id",
+    "source",
     "kind",
     "rule",
+    "basis_amount",
+    "basis_currency",
     "amount",
     "currency",
     "due_at",
     "status",
     "reason",
 )
+# Detail cells that are absent rather than empty: null in JSON.
+_OPTIONAL = ("conversion_id", "order_id", "source", "basis_amount", "basis_currency", "reason")
 _NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?\Z")
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -122,16 +127,24 @@ def paypal_csv(period: str, rows: Iterable[SummaryRow]) -> Iterator[bytes]:
     return _csv_lines(cells(), None)
 
 
-def detail_cells(period: str, line: CommissionLine, status: str) -> list[str]:
+def detail_cells(period: str, detail: DetailLine, status: str) -> list[str]:
+    line = detail.line
     rule: Any = line.rule
+    # A sale or reversal's basis is the order's amount (or refund) in the order's
+    # currency; a true-up's is the month's sales, in the line's.
+    basis_currency = detail.order_currency or line.currency
     return [
         line.id,
         period,
         line.influencer_id,
         line.campaign_id,
         line.conversion_id or "",
+        detail.order_id or "",
+        detail.source or "",
         line.kind,
         json.dumps(rule, sort_keys=True) if rule else "",
+        "" if line.basis_minor is None else format_amount(line.basis_minor, basis_currency),
+        "" if line.basis_minor is None else basis_currency,
         format_amount(line.amount_minor, line.currency),
         line.currency,
         line.due_at.isoformat(),
@@ -140,16 +153,22 @@ def detail_cells(period: str, line: CommissionLine, status: str) -> list[str]:
     ]
 
 
-def detail_csv(period: str, lines: Iterable[tuple[CommissionLine, str]]) -> Iterator[bytes]:
-    return _csv_lines((detail_cells(period, line, st) for line, st in lines), DETAIL_COLUMNS)
+def detail_csv(period: str, lines: Iterable[tuple[DetailLine, str]]) -> Iterator[bytes]:
+    return _csv_lines((detail_cells(period, d, st) for d, st in lines), DETAIL_COLUMNS)
 
 
-def detail_json(period: str, lines: Iterable[tuple[CommissionLine, str]]) -> Iterator[bytes]:
+def detail_json(period: str, lines: Iterable[tuple[DetailLine, str]]) -> Iterator[bytes]:
+    """The detail as JSON, typed: the rule an object, absent cells null, amounts decimal
+    strings (never floats) beside their currency."""
     yield b'{"period":' + json.dumps(period).encode() + b',"lines":['
     first = True
-    for line, status in lines:
-        item = dict(zip(DETAIL_COLUMNS, detail_cells(period, line, status), strict=True))
-        item["rule"] = line.rule  # type: ignore[assignment]
+    for detail, status in lines:
+        item: dict[str, Any] = dict(
+            zip(DETAIL_COLUMNS, detail_cells(period, detail, status), strict=True)
+        )
+        item["rule"] = detail.line.rule
+        for name in _OPTIONAL:
+            item[name] = item[name] or None
         yield (b"" if first else b",") + json.dumps(
             item, sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode("utf-8")

@@ -1,0 +1,82 @@
+"""The detail file: each line with its order's id and source and its basis in the
+basis's own currency; JSON typed (the rule an object, absent cells null)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api
+
+
+@pytest.fixture(params=["pg", "sqlite"])
+def api(request: Any, frozen: Any) -> Api:
+    frozen.set("2026-09-01T09:00:00Z")
+    return request.getfixturevalue(f"{request.param}_api")
+
+
+def test_detail_lines_carry_order_source_and_basis(api: Api, frozen: Any) -> None:
+    anna = api.create_influencer("anna")
+    rules = [{"type": "percent", "rate": "10"}, {"type": "flat", "amount": "5.00"}]
+    campaign = api.create_campaign("autumn", hold_days=0, commission_rules=rules)
+    api.add_partner(campaign["id"], anna["id"])
+    api.create_promo_code(campaign["id"], anna["id"], "ANNA15")
+    frozen.set("2026-09-10T12:00:00Z")
+    order = {
+        "type": "order",
+        "order_id": "JP-7",
+        "occurred_at": "2026-09-10T12:00:00Z",
+        "currency": "JPY",
+        "subtotal": "12000",
+        "promo_codes": ["ANNA15"],
+    }
+    assert api.webhook(order).status_code in (200, 201)
+    frozen.set("2026-09-12T12:00:00Z")
+    refund = {
+        "type": "refund",
+        "order_id": "JP-7",
+        "refund_id": "r-1",
+        "occurred_at": "2026-09-12T12:00:00Z",
+        "amount": "3000",
+    }
+    assert api.webhook(refund).json["status"] == "applied"
+    api.create_influencer("ben")  # no lines: not in the file
+    frozen.set("2026-10-01T08:00:00Z")
+
+    body = api.get("/api/v1/exports/commissions/2026-09?detail=lines").data.decode()
+    rows = list(csv.DictReader(io.StringIO(body)))
+    got = sorted(
+        (
+            r["kind"],
+            r["order_id"],
+            r["source"],
+            r["basis_amount"],
+            r["basis_currency"],
+            r["amount"],
+            r["currency"],
+        )
+        for r in rows
+    )
+    assert got == [
+        # the refund's share: 3,000 of 12,000 JPY
+        ("reversal", "JP-7", "generic", "3000", "JPY", "-1.25", "EUR"),
+        ("reversal", "JP-7", "generic", "3000", "JPY", "-300", "JPY"),
+        # flat in the campaign's currency, on a JPY order
+        ("sale", "JP-7", "generic", "12000", "JPY", "1200", "JPY"),
+        ("sale", "JP-7", "generic", "12000", "JPY", "5.00", "EUR"),
+    ]
+
+    data = json.loads(api.get("/api/v1/exports/commissions/2026-09?detail=lines&format=json").data)
+    assert [line["order_id"] for line in data["lines"]] == ["JP-7"] * 4
+    assert all(isinstance(line["rule"], dict) for line in data["lines"])
+    assert all(line["reason"] is None for line in data["lines"])
+    flat = next(x for x in data["lines"] if x["kind"] == "sale" and x["currency"] == "EUR")
+    assert (flat["basis_amount"], flat["basis_currency"], flat["amount"]) == (
+        "12000",
+        "JPY",
+        "5.00",
+    )
