@@ -219,8 +219,9 @@ export_group = AppGroup("export", help="Monthly exports.")
 @click.option("--detail", is_flag=True, help="Line-level detail instead of the summary.")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="File to write.")
 @click.option("--close", "close_month", is_flag=True, help="Close the month after exporting.")
+@click.option("--currency", help="The PayPal file's currency (a month paying in several).")
 def export_commissions(
-    month: str, fmt: str, detail: bool, out: str | None, close_month: bool
+    month: str, fmt: str, detail: bool, out: str | None, close_month: bool, currency: str | None
 ) -> None:
     """Write the commission export for a month (and optionally close it)."""
     from service.errors import AfftrackError
@@ -229,11 +230,14 @@ def export_commissions(
     svc = services()
     zone = svc.settings.timezone
     try:
+        exports.check_options(fmt, detail, currency)  # before anything is closed
         with svc.db.session() as session:
             if close_month:
                 export = exports.close(session, month, zone)
                 session.commit()
-            built = exports.build(session, month, fmt=fmt, detail=detail, zone=zone)
+            built = exports.build(
+                session, month, fmt=fmt, detail=detail, zone=zone, currency=currency
+            )
             written = 0
             sink = open(out, "wb") if out else sys.stdout.buffer  # noqa: SIM115
             try:

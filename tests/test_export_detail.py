@@ -80,3 +80,60 @@ def test_detail_lines_carry_order_source_and_basis(api: Api, frozen: Any) -> Non
         "JPY",
         "5.00",
     )
+
+
+def _two_currencies(api: Api, frozen: Any) -> None:
+    """anna earns in EUR, ben in USD (a USD campaign), both in September."""
+    for handle, slug, currency, code in (
+        ("anna", "eu", "EUR", "ANNA1"),
+        ("ben", "us", "USD", "BEN1"),
+    ):
+        person = api.create_influencer(handle)
+        campaign = api.create_campaign(slug, hold_days=0, currency=currency)
+        api.add_partner(campaign["id"], person["id"])
+        api.create_promo_code(campaign["id"], person["id"], code)
+        frozen.set("2026-09-10T12:00:00Z")
+        order = {
+            "type": "order",
+            "order_id": f"{code}-1",
+            "occurred_at": "2026-09-10T12:00:00Z",
+            "currency": currency,
+            "subtotal": "80.00",
+            "promo_codes": [code],
+        }
+        assert api.webhook(order).status_code in (200, 201)
+    frozen.set("2026-10-01T08:00:00Z")
+
+
+def test_paypal_file_is_one_currency_with_a_valid_customer_id(api: Api, frozen: Any) -> None:
+    _two_currencies(api, frozen)
+    mixed = api.get("/api/v1/exports/commissions/2026-09?format=paypal")
+    assert mixed.status_code == 422
+    assert mixed.json["error"]["fields"]["currency"] == ["one of EUR, USD"]
+
+    r = api.get("/api/v1/exports/commissions/2026-09?format=paypal&currency=USD")
+    assert r.status_code == 200
+    assert "paypal-USD.csv" in r.headers["Content-Disposition"]
+    [row] = list(csv.reader(io.StringIO(r.data.decode())))
+    email, amount, currency, customer_id, note, wallet = row
+    assert (email, amount, currency, note, wallet) == (
+        "ben@example.com",
+        "8.00",
+        "USD",
+        "Commission 2026-09",
+        "PAYPAL",
+    )
+    assert customer_id.startswith("inf_") and len(customer_id) <= 30 and " " not in customer_id
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["?format=paypal&currency=usd", "?format=paypal&currency=XXX", "?currency=EUR"],
+)
+def test_a_bad_currency_for_the_paypal_file_is_refused(api: Api, frozen: Any, query: str) -> None:
+    _two_currencies(api, frozen)
+    before = api.rows("commission_lines")
+    r = api.get(f"/api/v1/exports/commissions/2026-09{query}")
+    assert r.status_code == 422
+    assert "currency" in r.json["error"]["fields"]
+    assert api.rows("commission_lines") == before

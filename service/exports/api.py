@@ -17,14 +17,15 @@ bp = Blueprint("exports", __name__, url_prefix="/api/v1/exports")
 @require("read")
 def commissions(period: str) -> Response:
     parse_period(period)
-    unknown = set(request.args) - {"format", "detail"}
+    unknown = set(request.args) - {"format", "detail", "currency"}
     if unknown:
         raise InvalidInput("unknown query parameter", fields={k: ["unknown"] for k in unknown})
     detail = request.args.get("detail")
     if detail not in (None, "lines"):
         raise InvalidInput("detail must be 'lines'", fields={"detail": ["must be 'lines'"]})
     fmt = request.args.get("format", "csv")
-    service.check_options(fmt, detail == "lines")  # before the body starts
+    currency = request.args.get("currency")
+    service.check_options(fmt, detail == "lines", currency)  # before the body starts
     zone = settings().timezone
     # The body streams after this view returns, so it reads through a session of its
     # own that the stream closes when it ends (or when the client goes away).
@@ -36,6 +37,7 @@ def commissions(period: str) -> Response:
             fmt=fmt,
             detail=detail == "lines",
             zone=zone,
+            currency=currency,
         )
     except Exception:
         own.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ from service.exports.statement import (
     select_period,
     summary_rows,
 )
-from service.money import format_amount
+from service.money import format_amount, is_currency
 from service.periods import period_of
 
 FORMATS = ("csv", "json", "paypal")
@@ -44,19 +44,43 @@ class Built:
     filename: str
 
 
-def check_options(fmt: str, detail: bool) -> None:
+def check_options(fmt: str, detail: bool, currency: str | None = None) -> None:
     if fmt not in FORMATS:
         raise InvalidInput("unknown format", fields={"format": [f"one of {', '.join(FORMATS)}"]})
     if fmt == "paypal" and detail:
         raise InvalidInput("the PayPal file has no detail", fields={"detail": ["not with paypal"]})
+    if currency is not None and (fmt != "paypal" or not is_currency(currency)):
+        raise InvalidInput(
+            "currency is the PayPal file's currency",
+            fields={"currency": ["a currency code, with format=paypal only"]},
+        )
+
+
+def _paypal_rows(rows: Iterable[SummaryRow], currency: str | None) -> list[SummaryRow]:
+    """The rows of the PayPal file: one currency per file (PayPal refuses a mixed one),
+    chosen by ``currency`` when the month pays in several."""
+    payable = [r for r in rows if r.net_payable > 0]
+    currencies = sorted({r.currency for r in payable})
+    if currency is None and len(currencies) > 1:
+        raise InvalidInput(
+            "a PayPal file holds one currency; this month pays in several",
+            fields={"currency": [f"one of {', '.join(currencies)}"]},
+        )
+    return [r for r in payable if currency is None or r.currency == currency]
 
 
 def build(
-    session: Session, period: str, *, fmt: str = "csv", detail: bool = False, zone: str = "UTC"
+    session: Session,
+    period: str,
+    *,
+    fmt: str = "csv",
+    detail: bool = False,
+    zone: str = "UTC",
+    currency: str | None = None,
 ) -> Built:
     """The export body, streamed. Changes nothing: an ended month that is still open
     shows the settlement lines closing it would write (tiered true-up, CPC)."""
-    check_options(fmt, detail)
+    check_options(fmt, detail, currency)
     sel = select_period(session, period, zone)
     now = clock.now_utc()
     name = f"commissions-{period}{'-lines' if detail else ''}"
@@ -77,8 +101,10 @@ def build(
     if fmt == "json":
         return Built(writers.summary_json(period, rows), "application/json", f"{name}.json")
     if fmt == "paypal":
+        payable = _paypal_rows(rows, currency)
+        suffix = f"-paypal-{payable[0].currency}" if payable else "-paypal"
         return Built(
-            writers.paypal_csv(period, rows), "text/csv; charset=utf-8", f"{name}-paypal.csv"
+            writers.paypal_csv(period, payable), "text/csv; charset=utf-8", f"{name}{suffix}.csv"
         )
     return Built(writers.summary_csv(rows), "text/csv; charset=utf-8", f"{name}.csv")
 

@@ -109,20 +109,21 @@ def summary_json(period: str, rows: Iterable[SummaryRow]) -> Iterator[bytes]:
 
 
 def paypal_csv(period: str, rows: Iterable[SummaryRow]) -> Iterator[bytes]:
-    """PayPal Payouts bulk file: recipient, amount, currency, reference id, note,
-    recipient wallet; one row per influencer and currency with a positive net."""
+    """PayPal Payouts payment file (Payouts Web upload): no header; per row the
+    recipient's email, the amount (decimal point), the currency, a Customer ID (at most
+    30 characters, no spaces: the influencer id), a note to the recipient and the
+    wallet. One currency per file, rows with a positive net only (the caller chooses)."""
 
     def cells() -> Iterator[list[str]]:
         for r in rows:
-            if r.net_payable > 0:
-                yield [
-                    r.payout_email,
-                    format_amount(r.net_payable, r.currency),
-                    r.currency,
-                    f"afftrack-{period}-{r.handle}",
-                    f"Commission {period}",
-                    "PayPal",
-                ]
+            yield [
+                r.payout_email,
+                format_amount(r.net_payable, r.currency),
+                r.currency,
+                r.influencer_id,
+                f"Commission {period}",
+                "PAYPAL",
+            ]
 
     return _csv_lines(cells(), None)
 

@@ -274,6 +274,12 @@ def document() -> dict[str, Any]:
                     "schema": {"type": "string", "enum": ["csv", "json", "paypal"]},
                 },
                 {"in": "query", "name": "detail", "schema": {"type": "string", "enum": ["lines"]}},
+                {
+                    "in": "query",
+                    "name": "currency",
+                    "description": "format=paypal: the file's one currency",
+                    "schema": {"type": "string", "pattern": "^[A-Z]{3}$"},
+                },
             ],
             "responses": {
                 "200": {
