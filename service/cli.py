@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -15,9 +16,13 @@ from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from service.http.context import services
 
 
+def _on_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
 def _progress(message: str) -> None:
     """Progress on a terminal only; quiet when piped."""
-    if sys.stderr.isatty():
+    if _on_terminal():
         click.echo(f"\r{message}", err=True, nl=False)
 
 
@@ -235,20 +240,26 @@ def export_commissions(
             if close_month:
                 export = exports.close(session, month, zone)
                 session.commit()
-            built = exports.build(
-                session, month, fmt=fmt, detail=detail, zone=zone, currency=currency
-            )
-            written = 0
-            sink = open(out, "wb") if out else sys.stdout.buffer  # noqa: SIM115
-            try:
+            with contextlib.ExitStack() as stack:
+                on_rows = None
+                if _on_terminal():  # a progress bar on a terminal, quiet when piped
+                    total = exports.size(session, month, detail=detail, zone=zone)
+                    bar = stack.enter_context(
+                        click.progressbar(length=total, label="rows", file=sys.stderr)
+                    )
+                    on_rows = bar.update
+                built = exports.build(
+                    session,
+                    month,
+                    fmt=fmt,
+                    detail=detail,
+                    zone=zone,
+                    currency=currency,
+                    on_rows=on_rows,
+                )
+                sink = stack.enter_context(open(out, "wb")) if out else sys.stdout.buffer
                 for chunk in built.chunks:
                     sink.write(chunk)
-                    written += len(chunk)
-                    _progress(f"{written} bytes")
-            finally:
-                if out:
-                    sink.close()
-            _progress("")
     except AfftrackError as exc:
         raise click.ClickException(f"{exc.message} ({exc.code})") from None
     if close_month:

@@ -6,6 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import pty
+import select
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -137,3 +143,45 @@ def test_a_bad_currency_for_the_paypal_file_is_refused(api: Api, frozen: Any, qu
     assert r.status_code == 422
     assert "currency" in r.json["error"]["fields"]
     assert api.rows("commission_lines") == before
+
+
+AFFTRACK = os.path.join(os.path.dirname(sys.executable), "afftrack")
+
+
+def _export(env: dict[str, str], out: Path, stderr: Any) -> subprocess.CompletedProcess:
+    args = ["export", "commissions", "--month", "2026-09", "--detail", "--out", str(out)]
+    return subprocess.run(
+        [AFFTRACK, *args], env=env, stderr=stderr, stdout=subprocess.PIPE, timeout=120
+    )
+
+
+def test_cli_export_shows_a_progress_bar_on_a_terminal_and_is_quiet_piped(
+    sqlite_api: Api, frozen: Any, tmp_path: Path
+) -> None:
+    _two_currencies(sqlite_api, frozen)  # September has ended by the real clock too
+    url = sqlite_api.app.extensions["afftrack"].settings.database_url
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
+    env["DATABASE_URL"] = url
+
+    piped = _export(env, tmp_path / "piped.csv", subprocess.PIPE)
+    assert piped.returncode == 0, piped.stderr
+    assert b"rows" not in piped.stderr and b"%" not in piped.stderr
+
+    master, slave = pty.openpty()
+    try:
+        shown = _export(env, tmp_path / "shown.csv", slave)
+        os.close(slave)
+        seen = b""
+        while select.select([master], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+    assert shown.returncode == 0
+    assert b"rows" in seen and b"100%" in seen
+    assert (tmp_path / "shown.csv").read_bytes() == (tmp_path / "piped.csv").read_bytes()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ from service.money import format_amount, is_currency
 from service.periods import period_of
 
 FORMATS = ("csv", "json", "paypal")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,11 @@ def build(
     detail: bool = False,
     zone: str = "UTC",
     currency: str | None = None,
+    on_rows: Callable[[int], None] | None = None,
 ) -> Built:
     """The export body, streamed. Changes nothing: an ended month that is still open
-    shows the settlement lines closing it would write (tiered true-up, CPC)."""
+    shows the settlement lines closing it would write (tiered true-up, CPC).
+    ``on_rows(n)`` hears of every ``PROGRESS_EVERY`` rows written (a progress bar)."""
     check_options(fmt, detail, currency)
     sel = select_period(session, period, zone)
     now = clock.now_utc()
@@ -93,11 +96,13 @@ def build(
                 for line in carry_lines(session, sel, rows, zone, planned)
                 if line["status"] == "paid"  # the one in this statement; paid on close
             ]
-        lines = ((d, status_of(d.line, now)) for d in detail_lines(session, sel, planned))
+        lines = _told(
+            ((d, status_of(d.line, now)) for d in detail_lines(session, sel, planned)), on_rows
+        )
         if fmt == "json":
             return Built(writers.detail_json(period, lines), "application/json", f"{name}.json")
         return Built(writers.detail_csv(period, lines), "text/csv; charset=utf-8", f"{name}.csv")
-    rows = summary_rows(session, sel, planned=planned)
+    rows = _told(summary_rows(session, sel, planned=planned), on_rows)
     if fmt == "json":
         return Built(writers.summary_json(period, rows), "application/json", f"{name}.json")
     if fmt == "paypal":
@@ -107,6 +112,34 @@ def build(
             writers.paypal_csv(period, payable), "text/csv; charset=utf-8", f"{name}{suffix}.csv"
         )
     return Built(writers.summary_csv(rows), "text/csv; charset=utf-8", f"{name}.csv")
+
+
+PROGRESS_EVERY = 1000
+
+
+def _told(items: Iterable[T], on_rows: Callable[[int], None] | None) -> Iterator[T]:
+    if on_rows is None:
+        yield from items
+        return
+    pending = 0
+    for item in items:
+        yield item
+        pending += 1
+        if pending == PROGRESS_EVERY:
+            on_rows(pending)
+            pending = 0
+    on_rows(pending)
+
+
+def size(session: Session, period: str, *, detail: bool, zone: str = "UTC") -> int:
+    """About how many rows the export of ``period`` has (for a progress bar): its
+    ledger lines, or its influencer and currency groups. Lines not written yet (an open
+    month's settlement) are not counted."""
+    sel = select_period(session, period, zone)
+    groups = select(CommissionLine.influencer_id, CommissionLine.currency).where(line_filter(sel))
+    if not detail:
+        groups = groups.distinct()
+    return int(session.scalar(select(func.count()).select_from(groups.subquery())) or 0)
 
 
 def checksum(session: Session, period: str, zone: str) -> str:
