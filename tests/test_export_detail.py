@@ -4,6 +4,7 @@ basis's own currency; JSON typed (the rule an object, absent cells null)."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -185,3 +186,15 @@ def test_cli_export_shows_a_progress_bar_on_a_terminal_and_is_quiet_piped(
     assert shown.returncode == 0
     assert b"rows" in seen and b"100%" in seen
     assert (tmp_path / "shown.csv").read_bytes() == (tmp_path / "piped.csv").read_bytes()
+
+
+def test_a_closed_months_summary_carries_its_stored_checksum(api: Api, frozen: Any) -> None:
+    _two_currencies(api, frozen)
+    open_month = api.get("/api/v1/exports/commissions/2026-09")
+    assert "X-Checksum-SHA256" not in open_month.headers  # not closed: nothing stored yet
+    closed = api.post("/api/v1/exports/commissions/2026-09/close").json
+    r = api.get("/api/v1/exports/commissions/2026-09")
+    assert r.headers["X-Checksum-SHA256"] == closed["checksum"]
+    assert hashlib.sha256(r.data).hexdigest() == closed["checksum"]
+    detail = api.get("/api/v1/exports/commissions/2026-09?detail=lines")
+    assert "X-Checksum-SHA256" not in detail.headers  # the checksum is the summary's

@@ -49,14 +49,13 @@ def commissions(period: str) -> Response:
         finally:
             own.close()
 
-    return Response(
-        stream(),
-        content_type=built.content_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{built.filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    headers = {
+        "Content-Disposition": f'attachment; filename="{built.filename}"',
+        "Cache-Control": "no-store",
+    }
+    if built.checksum:  # the file finance paid from, verifiable against its close
+        headers["X-Checksum-SHA256"] = built.checksum
+    return Response(stream(), content_type=built.content_type, headers=headers)
 
 
 @bp.post("/commissions/<period>/close")

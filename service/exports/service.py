@@ -43,6 +43,7 @@ class Built:
     chunks: Iterator[bytes]
     content_type: str
     filename: str
+    checksum: str | None = None  # a closed month's summary CSV: the SHA-256 stored on close
 
 
 def check_options(fmt: str, detail: bool, currency: str | None = None) -> None:
@@ -111,7 +112,8 @@ def build(
         return Built(
             writers.paypal_csv(period, payable), "text/csv; charset=utf-8", f"{name}{suffix}.csv"
         )
-    return Built(writers.summary_csv(rows), "text/csv; charset=utf-8", f"{name}.csv")
+    stored = sel.export.checksum if sel.export is not None and sel.export.checksum else None
+    return Built(writers.summary_csv(rows), "text/csv; charset=utf-8", f"{name}.csv", stored)
 
 
 PROGRESS_EVERY = 1000

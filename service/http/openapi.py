@@ -283,7 +283,8 @@ def document() -> dict[str, Any]:
             ],
             "responses": {
                 "200": {
-                    "description": "the export body",
+                    "description": "the export body (a closed month's summary CSV: with "
+                    "its stored checksum in X-Checksum-SHA256)",
                     "content": {"text/csv": {}, "application/json": {}},
                 },
                 "422": error,
