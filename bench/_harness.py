@@ -242,7 +242,10 @@ def children_of(pid: int) -> list[int]:
     return sorted(out)
 
 
-def _status_kb(pid: int, key: str) -> int | None:
+def status_kb(pid: int | None, key: str) -> int | None:
+    """A ``/proc/<pid>/status`` figure in kB (``VmRSS``, ``VmHWM``), None if unknown."""
+    if pid is None:
+        return None
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(key + ":"):
@@ -280,7 +283,7 @@ class ProcMemory:
 
 
 def memory_of(pid: int, role: str) -> ProcMemory:
-    return ProcMemory(pid, role, _status_kb(pid, "VmRSS"), _pss_kb(pid), proc_cmdline(pid))
+    return ProcMemory(pid, role, status_kb(pid, "VmRSS"), _pss_kb(pid), proc_cmdline(pid))
 
 
 def cpu_ticks(pids: Iterable[int]) -> int:

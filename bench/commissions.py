@@ -71,6 +71,7 @@ from _harness import (
     note,
     recreate_pg_database,
     shout,
+    status_kb,
     table,
 )
 
@@ -84,7 +85,7 @@ from service.commissions.rules import parse_rules  # noqa: E402
 from service.db import Database, new_id  # noqa: E402
 from service.migrate import upgrade  # noqa: E402
 from service.money import format_amount  # noqa: E402
-from service.periods import parse_period, period_bounds  # noqa: E402
+from service.periods import next_period, parse_period, period_bounds  # noqa: E402
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_DB = "afftrack_bench_commissions"
@@ -698,8 +699,8 @@ def child_main(url: str, month: str, frozen_iso: str, explain: bool) -> None:
         )
     ).one()
     stats.clear()
-    rss_before = _status_kb(os.getpid(), "VmRSS")
-    hwm_before = _status_kb(os.getpid(), "VmHWM")
+    rss_before = status_kb(os.getpid(), "VmRSS")
+    hwm_before = status_kb(os.getpid(), "VmHWM")
     t0 = time.perf_counter()
     done = settle(session, month, "UTC")
     t1 = time.perf_counter()
@@ -716,9 +717,9 @@ def child_main(url: str, month: str, frozen_iso: str, explain: bool) -> None:
         "cpc": done.cpc,
         "rss_before_kb": rss_before,  # after imports and the connection, before settle()
         "hwm_before_kb": hwm_before,
-        "hwm_kb": _status_kb(os.getpid(), "VmHWM"),  # the peak, settle() and commit included
+        "hwm_kb": status_kb(os.getpid(), "VmHWM"),  # the peak, settle() and commit included
         "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,  # see the docstring
-        "backend_hwm_kb": _status_kb(backend, "VmHWM"),
+        "backend_hwm_kb": status_kb(backend, "VmHWM"),
         "statements": measured,
     }
     with db.engine.connect() as conn:
@@ -751,18 +752,6 @@ def child_main(url: str, month: str, frozen_iso: str, explain: bool) -> None:
     session.close()
     db.dispose()
     print("@@RESULT@@" + json.dumps(result, default=str), flush=True)
-
-
-def _status_kb(pid: int | None, key: str) -> int | None:
-    if pid is None:
-        return None
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
 
 
 @dataclass
@@ -1114,11 +1103,6 @@ def code_version() -> str:
 def prev_period(month: str) -> str:
     year, number = parse_period(month)
     return f"{year - (number == 1):04d}-{(number - 2) % 12 + 1:02d}"
-
-
-def next_period(month: str) -> str:
-    year, number = parse_period(month)
-    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
 
 
 def frozen_moment(month: str) -> datetime:

@@ -62,7 +62,15 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from _harness import BenchError, cpu_model, drop_pg_database, note, recreate_pg_database, shout
+from _harness import (
+    BenchError,
+    cpu_model,
+    drop_pg_database,
+    note,
+    recreate_pg_database,
+    shout,
+    status_kb,
+)
 from _harness import table as text_table
 
 REPO = Path(__file__).resolve().parent.parent
@@ -86,18 +94,6 @@ KINDS = ("summary-csv", "detail-csv", "detail-json")
 # --- the measured child ----------------------------------------------------------------
 
 
-def _status_kb(pid: int | None, key: str) -> int | None:
-    if pid is None:
-        return None
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 def child_main(url: str, month: str, frozen_iso: str, kind: str, out: str, explain: bool) -> None:
     """Runs in a fresh interpreter: one export (or the close) of ``month``; JSON on stdout."""
     from sqlalchemy import event, text
@@ -116,7 +112,7 @@ def child_main(url: str, month: str, frozen_iso: str, kind: str, out: str, expla
 
     session = db.sessions()
     session.scalar(text("SELECT 1"))  # connected before the clock starts
-    rss_before = _status_kb(os.getpid(), "VmRSS")
+    rss_before = status_kb(os.getpid(), "VmRSS")
     result: dict[str, Any] = {"kind": kind, "rss_before_kb": rss_before}
     t0 = time.perf_counter()
     if kind == "close":
@@ -144,7 +140,7 @@ def child_main(url: str, month: str, frozen_iso: str, kind: str, out: str, expla
                 sink.write(chunk)
                 written += len(chunk)
         result.update(seconds=time.perf_counter() - t0, first_chunk_s=first, bytes=written)
-    result["hwm_kb"] = _status_kb(os.getpid(), "VmHWM")
+    result["hwm_kb"] = status_kb(os.getpid(), "VmHWM")
     result["statements"] = len(statements)
     session.rollback()
     if explain:
@@ -242,7 +238,7 @@ def run_cli(state: str, pg_url: str, month: str, out: str) -> Run:
     proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak = 0
     while proc.poll() is None:
-        peak = max(peak, _status_kb(proc.pid, "VmHWM") or 0)
+        peak = max(peak, status_kb(proc.pid, "VmHWM") or 0)
         time.sleep(0.02)
     wall = time.perf_counter() - t0
     _out, err = proc.communicate()
