@@ -27,7 +27,7 @@ from service.commissions.rules import (
     reversal_of,
     sale_lines,
     tiered_commission,
-    true_up_amount,
+    tiered_month_amount,
 )
 from service.money import (
     MAX_MINOR,
@@ -328,13 +328,13 @@ def test_sale_lines_plus_the_true_up_equal_the_formula_rounded_once(
         month_to_date += basis
     exact = tiered_commission(month_to_date, rules[0].tiers)
     assert isinstance(exact, Fraction) and exact == formula_by_hand(month_to_date, brackets)
-    true_up = true_up_amount(month_to_date, rules[0].tiers, recorded)
+    true_up = tiered_month_amount(month_to_date, rules[0].tiers) - recorded
     assert is_int(true_up)
     assert recorded + true_up == round(formula_by_hand(month_to_date, brackets))
     # Each line is off by at most half a minor unit, the total rounds once more.
     assert abs(true_up) * 2 <= len(orders) + 1
     # Settling again with the true-up recorded leaves nothing to do.
-    assert true_up_amount(month_to_date, rules[0].tiers, recorded + true_up) == 0
+    assert tiered_month_amount(month_to_date, rules[0].tiers) - (recorded + true_up) == 0
 
 
 @given(
@@ -347,7 +347,7 @@ def test_a_negative_net_earns_nothing(data: st.DataObject, currency: str, net: i
     tiers = data.draw(tier_tables(currency))
     rules = parse_rules([{"type": "tiered_percent", "tiers": tiers}], currency)
     expected = round(formula_by_hand(max(net, 0), brackets_by_hand(tiers, EXPONENT[currency])))
-    assert true_up_amount(net, rules[0].tiers, recorded) == expected - recorded
+    assert tiered_month_amount(net, rules[0].tiers) - recorded == expected - recorded
 
 
 @given(

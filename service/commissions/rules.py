@@ -203,11 +203,11 @@ def sale_lines(
     return lines
 
 
-def true_up_amount(net_sales_minor: int, tiers: Sequence[Tier], recorded_minor: int) -> int:
-    """What a month's tiered lines still lack (or hold too much): the bracket formula
-    over the month's net sales, rounded half-even once, less what is recorded. A net
-    below zero earns nothing."""
-    return round_half_even(tiered_commission(max(net_sales_minor, 0), tiers)) - recorded_minor
+def tiered_month_amount(net_sales_minor: int, tiers: Sequence[Tier]) -> int:
+    """What a month's tiered lines must total: the bracket formula over the month's net
+    sales, rounded half-even once (the true-up brings the lines to it). A net below
+    zero earns nothing."""
+    return round_half_even(tiered_commission(max(net_sales_minor, 0), tiers))
 
 
 def cpc_amount(clicks: int, amount_minor: int) -> int:

@@ -55,7 +55,7 @@ from service.commissions.rules import (
     SaleLine,
     apply_caps,
     cpc_amount,
-    true_up_amount,
+    tiered_month_amount,
 )
 from service.conversions.models import Conversion, ConversionEvent
 from service.db import advisory_lock, derived_id
@@ -411,7 +411,7 @@ def true_up_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str
             "sales": format_amount(net, currency),
             "recorded": format_amount(seen.amount, currency),
         }
-        expected = true_up_amount(net, rule.tiers, 0)
+        expected = tiered_month_amount(net, rule.tiers)
         gaps.append(Gap(plan, idx, rule, "true_up", month, seen, expected, working, net))
     return gaps
 
