@@ -19,8 +19,10 @@ from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from service import clock
+from service.commissions.ledger import status_of
 from service.commissions.models import CommissionLine
 from service.conversions.models import Conversion
+from service.exports import detail_sql
 from service.exports.models import Export
 from service.influencers.models import Influencer
 from service.periods import period_bounds
@@ -226,35 +228,119 @@ def in_statement(sel: Selection, planned: Sequence[CommissionLine]) -> list[Comm
 
 
 class DetailLine(NamedTuple):
-    """A ledger line with what the detail file shows of its order."""
+    """A line of the detail file: the ledger line's shown columns and its order's."""
 
-    line: CommissionLine
-    order_id: str | None = None
-    source: str | None = None
-    order_currency: str | None = None  # the currency of the line's basis, for sales
+    id: str
+    influencer_id: str
+    campaign_id: str
+    conversion_id: str | None
+    order_id: str | None
+    source: str | None
+    kind: str
+    rule: Any  # as stored (a JSON object) or None
+    basis_minor: int | None
+    basis_currency: str | None  # a sale's basis is in its order's currency
+    amount_minor: int
+    currency: str
+    due_at: datetime
+    status: str  # as shown: a pending line that is due is "approved"
+    reason: str | None
+
+    @classmethod
+    def planned(cls, line: CommissionLine, now: datetime) -> DetailLine:
+        """A line not written yet (no order: settlement and carry-forward lines)."""
+        return cls(
+            line.id,
+            line.influencer_id,
+            line.campaign_id,
+            line.conversion_id,
+            None,
+            None,
+            line.kind,
+            line.rule,
+            line.basis_minor,
+            None if line.basis_minor is None else line.currency,
+            line.amount_minor,
+            line.currency,
+            line.due_at,
+            status_of(line, now),
+            line.reason,
+        )
+
+
+def detail_key(line: DetailLine) -> tuple[str, str, str]:
+    return (line[1], line[11], line[0])  # influencer_id, currency, id
+
+
+def _shown_status(now: datetime) -> ColumnElement[str]:
+    L = CommissionLine
+    return case((and_(L.status == "pending", L.due_at <= now), "approved"), else_=L.status).label(
+        "status"
+    )
+
+
+def _detail_order(session: Session) -> list[Any]:
+    L = CommissionLine
+    return [_bytewise(session, column) for column in (L.influencer_id, L.currency, L.id)]
 
 
 def detail_lines(
     session: Session, sel: Selection, planned: Sequence[CommissionLine] = ()
 ) -> Iterator[DetailLine]:
     """Every line of the statement in a stable order, with its order's id and source;
-    ``planned`` lines (not written yet, already chosen for the statement) merged in."""
+    ``planned`` lines (not written yet, already chosen for the statement) merged in.
+    Only the shown columns are read, as plain rows (no ORM entities)."""
+    L, C = CommissionLine, Conversion
+    now = clock.now_utc()
     stmt = (
-        select(CommissionLine, Conversion.order_id, Conversion.source, Conversion.currency)
-        .outerjoin(Conversion, Conversion.id == CommissionLine.conversion_id)
-        .where(line_filter(sel))
-        .order_by(
-            *(
-                _bytewise(session, column)
-                for column in (
-                    CommissionLine.influencer_id,
-                    CommissionLine.currency,
-                    CommissionLine.id,
-                )
-            )
+        select(
+            L.id,
+            L.influencer_id,
+            L.campaign_id,
+            L.conversion_id,
+            C.order_id,
+            C.source,
+            L.kind,
+            L.rule,
+            L.basis_minor,
+            case(
+                (L.basis_minor.is_(None), None), else_=func.coalesce(C.currency, L.currency)
+            ).label("basis_currency"),
+            L.amount_minor,
+            L.currency,
+            L.due_at,
+            _shown_status(now),
+            L.reason,
         )
+        .outerjoin(C, C.id == L.conversion_id)
+        .where(line_filter(sel, now))
+        .order_by(*_detail_order(session))
         .execution_options(yield_per=1000)
     )
-    written = (DetailLine(*row) for row in session.execute(stmt))
-    extra = (DetailLine(line) for line in sorted(planned, key=_order))
-    yield from heapq.merge(written, extra, key=lambda d: _order(d.line))
+    written: Iterator[Any] = iter(session.execute(stmt))
+    if not planned:
+        yield from written
+        return
+    extra = sorted((DetailLine.planned(line, now) for line in planned), key=detail_key)
+    yield from heapq.merge(written, extra, key=detail_key)
+
+
+def detail_csv_rows(session: Session, sel: Selection) -> Iterator[tuple[str, str, str, str]]:
+    """PostgreSQL only: the statement's lines as detail CSV rows formatted by the
+    database (see :mod:`service.exports.detail_sql`), each with its sort key
+    (influencer, currency, line id), in the order of :func:`detail_lines`."""
+    L, C = CommissionLine, Conversion
+    now = clock.now_utc()
+    stmt = (
+        select(
+            detail_sql.detail_row(sel.period, _shown_status(now)),
+            L.influencer_id,
+            L.currency,
+            L.id,
+        )
+        .outerjoin(C, C.id == L.conversion_id)
+        .where(line_filter(sel, now))
+        .order_by(*_detail_order(session))
+        .execution_options(yield_per=2000)
+    )
+    return iter(session.execute(stmt))  # type: ignore[arg-type]

@@ -128,46 +128,85 @@ def paypal_csv(period: str, rows: Iterable[SummaryRow]) -> Iterator[bytes]:
     return _csv_lines(cells(), None)
 
 
-def detail_cells(period: str, detail: DetailLine, status: str) -> list[str]:
-    line = detail.line
-    rule: Any = line.rule
-    # A sale or reversal's basis is the order's amount (or refund) in the order's
-    # currency; a true-up's is the month's sales, in the line's.
-    basis_currency = detail.order_currency or line.currency
+def rule_text(rule: Any) -> str:
+    """A rule as PostgreSQL prints ``jsonb``: an object's keys shortest first, then
+    bytewise; ``", "`` and ``": "`` between items (see :mod:`service.exports.detail_sql`)."""
+    if isinstance(rule, dict):
+        keys = sorted(rule, key=lambda k: (len(k.encode()), k.encode()))
+        return "{" + ", ".join(f"{_json(k)}: {rule_text(rule[k])}" for k in keys) + "}"
+    if isinstance(rule, list):
+        return "[" + ", ".join(rule_text(item) for item in rule) + "]"
+    return _json(rule)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def detail_cells(period: str, line: DetailLine) -> list[str]:
+    """The cells of a detail row, made inert. Only ``order_id``, ``source`` and
+    ``reason`` can hold text from outside (a shop, an operator); every other cell is an
+    id of ours, a fixed word, a number, a date or a JSON object, none of which a
+    spreadsheet runs as a formula (a negative amount is a number)."""
+    basis = line.basis_minor
+    basis_currency = line.basis_currency or line.currency
     return [
         line.id,
         period,
         line.influencer_id,
         line.campaign_id,
         line.conversion_id or "",
-        detail.order_id or "",
-        detail.source or "",
+        inert(line.order_id) if line.order_id else "",
+        inert(line.source) if line.source else "",
         line.kind,
-        json.dumps(rule, sort_keys=True) if rule else "",
-        "" if line.basis_minor is None else format_amount(line.basis_minor, basis_currency),
-        "" if line.basis_minor is None else basis_currency,
+        "" if line.rule is None else rule_text(line.rule),
+        "" if basis is None else format_amount(basis, basis_currency),
+        "" if basis is None else basis_currency,
         format_amount(line.amount_minor, line.currency),
         line.currency,
         line.due_at.isoformat(),
-        status,
-        line.reason or "",
+        line.status,
+        inert(line.reason) if line.reason else "",
     ]
 
 
-def detail_csv(period: str, lines: Iterable[tuple[DetailLine, str]]) -> Iterator[bytes]:
-    return _csv_lines((detail_cells(period, d, st) for d, st in lines), DETAIL_COLUMNS)
+_QUOTED = re.compile('[",\r\n]')
 
 
-def detail_json(period: str, lines: Iterable[tuple[DetailLine, str]]) -> Iterator[bytes]:
+def csv_cell(cell: str) -> str:
+    """A cell as ``csv.writer`` (``QUOTE_MINIMAL``) writes it."""
+    if _QUOTED.search(cell):
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
+
+
+def detail_row(period: str, line: DetailLine) -> str:
+    """One row of the detail CSV, CRLF included."""
+    return ",".join([csv_cell(c) for c in detail_cells(period, line)]) + "\r\n"
+
+
+def detail_csv(rows: Iterable[str]) -> Iterator[bytes]:
+    """The detail CSV from its rows (:func:`detail_row`, or the same formatted by
+    PostgreSQL), in chunks of about 64 KiB."""
+    chunk = [",".join(DETAIL_COLUMNS) + "\r\n"]
+    size = 0
+    for row in rows:
+        chunk.append(row)
+        size += len(row)
+        if size > 64 * 1024:
+            yield "".join(chunk).encode("utf-8")
+            chunk, size = [], 0
+    yield "".join(chunk).encode("utf-8")
+
+
+def detail_json(period: str, lines: Iterable[DetailLine]) -> Iterator[bytes]:
     """The detail as JSON, typed: the rule an object, absent cells null, amounts decimal
     strings (never floats) beside their currency."""
     yield b'{"period":' + json.dumps(period).encode() + b',"lines":['
     first = True
-    for detail, status in lines:
-        item: dict[str, Any] = dict(
-            zip(DETAIL_COLUMNS, detail_cells(period, detail, status), strict=True)
-        )
-        item["rule"] = detail.line.rule
+    for line in lines:
+        item: dict[str, Any] = dict(zip(DETAIL_COLUMNS, detail_cells(period, line), strict=True))
+        item["rule"] = line.rule
         for name in _OPTIONAL:
             item[name] = item[name] or None
         yield (b"" if first else b",") + json.dumps(
