@@ -207,12 +207,18 @@ def insert_ignore(
     """
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(table)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=list(conflict), index_where=index_where)
+    stmt = insert(table).on_conflict_do_nothing(
+        index_elements=list(conflict), index_where=index_where
     )
+    if isinstance(rows, Mapping):
+        stmt, params = stmt.values(rows), None
+    else:
+        # Many rows: one cached statement, batched by SQLAlchemy's "insertmanyvalues"
+        # (a statement of hundreds of VALUES compiled afresh costs more than the rows).
+        params = list(rows)
+        if not params:
+            return []
     if returning is not None:
-        return list(session.execute(stmt.returning(returning)).scalars())
-    session.execute(stmt)
+        return list(session.execute(stmt.returning(returning), params).scalars())
+    session.execute(stmt, params)
     return []

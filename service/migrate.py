@@ -26,11 +26,18 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
+# Created by migrations on PostgreSQL only (a COLLATE "C" or partial index).
+PG_ONLY_INDEXES = frozenset({"ix_commission_lines_unpaid"})
+
+
 def include_object(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
     """What autogenerate compares: not the clicks table's monthly partitions (they are
-    created at run time, :mod:`service.clicks.partitions`), nor their indexes."""
+    created at run time, :mod:`service.clicks.partitions`), nor their indexes, nor the
+    PostgreSQL-only indexes a model cannot declare for both dialects."""
+    if type_ == "index" and reflected and name in PG_ONLY_INDEXES:
+        return False
     table = getattr(obj, "table", obj) if type_ != "table" else obj
     table_name = getattr(table, "name", name) or ""
     return not (reflected and _PARTITION.match(table_name))

@@ -3,12 +3,14 @@ deleting a line and changing anything but its payment or rejection, whoever asks
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from service.commissions.models import CommissionLine
 from tests.conftest import Api
 
 ORDER = {
@@ -75,3 +77,41 @@ def test_the_api_reject_still_works(pg_api: Api, frozen: Any) -> None:
     assert set(by_kind) == {"sale", "adjustment"}  # the rejection is a line of its own
     assert by_kind["sale"]["status"] == "rejected"
     assert by_kind["sale"]["amount"] == "10.00"  # amounts never change
+
+
+def _changed(column: Any) -> str:
+    """An SQL expression giving ``column`` a different value, whatever it holds."""
+    name = column.name
+    kind = column.type.__class__.__name__.lower()
+    if name == "rule":
+        return "coalesce(rule, '{}'::jsonb) || '{\"x\": 1}'::jsonb"
+    if "int" in kind:
+        return f"coalesce({name}, 0) + 1"
+    if "date" in kind or name.endswith("_at"):
+        return f"{name} + interval '1 second'"
+    return f"'x' || substr(coalesce({name}, ''), 2)"
+
+
+FROZEN_COLUMNS = [
+    c for c in CommissionLine.__table__.columns if c.name not in ("status", "export_id")
+]
+
+
+@pytest.mark.parametrize("column", FROZEN_COLUMNS, ids=lambda c: c.name)
+def test_every_column_but_payment_is_frozen(pg_api: Api, frozen: Any, column: Any) -> None:
+    """Every column of the model, so a column added later without being added to the
+    trigger's list (migration 0006) fails here."""
+    line_id = a_line(pg_api, frozen)
+    with pytest.raises(DBAPIError, match="append-only"):
+        run(
+            pg_api,
+            f"UPDATE commission_lines SET {column.name} = {_changed(column)} WHERE id = :id",
+            id=line_id,
+        )
+    # The control: the same statement shape on a payment column passes.
+    assert run(pg_api, "UPDATE commission_lines SET status = status WHERE id = :id", id=line_id)
+
+
+def test_trigger_lists_exactly_the_frozen_columns() -> None:
+    migration = importlib.import_module("migrations.versions.20261125_0300_0006_export_indexes")
+    assert sorted(migration.FROZEN) == sorted(c.name for c in FROZEN_COLUMNS)

@@ -51,6 +51,23 @@ def append_line(session: Session, **values: Any) -> bool:
     return bool(inserted)
 
 
+def append_lines(session: Session, rows: list[dict[str, Any]]) -> list[str]:
+    """Append many lines of the same shape (each with its ``id``) in batched statements;
+    the kinds of those written (a key already written is skipped)."""
+    kinds = {row["id"]: row["kind"] for row in rows}
+    now = utcnow()
+    written = insert_ignore(
+        session,
+        CommissionLine.__table__,
+        [{"recorded_at": now, "status": "pending", **row} for row in rows],
+        ["idempotency_key"],
+        returning=CommissionLine.id,
+    )
+    for line_id in written:
+        metrics.COMMISSION_LINES.labels(kinds[line_id]).inc()
+    return [kinds[line_id] for line_id in written]
+
+
 @dataclass(frozen=True)
 class SaleTerms:
     """What a partnership's sale lines depend on, however it was looked up."""

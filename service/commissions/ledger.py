@@ -6,7 +6,7 @@ Status ``approved`` is derived: a ``pending`` line whose ``due_at`` has passed.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, not_, select
 from sqlalchemy.orm import Session
@@ -24,7 +24,13 @@ from service.periods import period_bounds
 STATUSES = ("pending", "approved", "paid", "rejected")
 
 
-def status_of(line: CommissionLine, now: datetime) -> str:
+class _Dated(Protocol):
+    status: str
+    due_at: datetime
+
+
+def status_of(line: _Dated, now: datetime) -> str:
+    """The status shown: a pending line that is due is "approved"."""
     if line.status == "pending" and line.due_at <= now:
         return "approved"
     return line.status

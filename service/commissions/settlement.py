@@ -26,6 +26,7 @@ to fit the caps like a sale line. A rejected settlement line counts as settled.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import suppress
@@ -34,14 +35,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from service import clock
 from service.campaigns.models import Campaign, Partnership
 from service.clicks.models import Click
 from service.commissions.engine import (
     SaleTerms,
-    append_line,
+    append_lines,
     budget_used,
     lock_caps,
     month_used_by_influencer,
@@ -134,7 +135,31 @@ def settle_month(session: Session, month: str, zone: str = "UTC") -> Settled:
     return _settle(session, lambda _plans: Months((month,), (month,)), zone)
 
 
-def projected_lines(session: Session, period: str, zone: str = "UTC") -> list[CommissionLine]:
+@dataclass(frozen=True, slots=True)
+class PlannedLine:
+    """A ledger line as closing would write it, not written: what a preview shows.
+    Plain attributes (a preview plans tens of thousands; ORM objects cost ~30 µs each)."""
+
+    id: str
+    idempotency_key: str
+    influencer_id: str
+    campaign_id: str
+    kind: str
+    amount_minor: int
+    currency: str
+    occurred_at: datetime
+    due_at: datetime
+    recorded_at: datetime
+    partnership_id: str | None = None
+    conversion_id: str | None = None
+    rule: dict[str, Any] | None = None
+    basis_minor: int | None = None
+    reason: str | None = None
+    status: str = "pending"
+    export_id: str | None = None
+
+
+def projected_lines(session: Session, period: str, zone: str = "UTC") -> list[PlannedLine]:
     """The lines closing ``period`` would write now, not added to the session: what an
     export of the open month shows. Same ids, amounts and dates as closing writes."""
     _start, end = period_bounds(period, zone)
@@ -146,7 +171,7 @@ def projected_lines(session: Session, period: str, zone: str = "UTC") -> list[Co
     months = months_to_settle(session, plans, period, zone)
     now = clock.now_utc()
     return [
-        CommissionLine(**row, recorded_at=now, status="pending", export_id=None)
+        PlannedLine(**row, recorded_at=now)
         for row in _rows(session, plans, months, zone, lock=False)
     ]
 
@@ -170,12 +195,11 @@ def _settle(
     if not advisory_lock(session, SETTLE_LOCK, wait_seconds=30):
         raise Unavailable("commissions are being settled; retry later", code="retry")
     done = Settled(months.all())
-    for row in _rows(session, plans, months, zone, lock=True):
-        if append_line(session, **row):
-            if row["kind"] == "cpc":
-                done.cpc += 1
-            else:
-                done.true_ups += 1
+    for kind in append_lines(session, _rows(session, plans, months, zone, lock=True)):
+        if kind == "cpc":
+            done.cpc += 1
+        else:
+            done.true_ups += 1
     return done
 
 
@@ -306,21 +330,54 @@ class _Caps:
 
 
 def plans_of(session: Session) -> dict[str, Plan]:
+    """Every partnership with a rule that settles (tiered, cpc). Read as plain columns
+    (no ORM entities for tens of thousands of partnerships), and a campaign's rules
+    parsed once for all the partnerships that follow them."""
+    C, P = Campaign, Partnership
+    campaigns = {
+        row.id: row
+        for row in session.execute(
+            select(
+                C.id,
+                C.commission_rules,
+                C.currency,
+                C.hold_days,
+                C.monthly_cap_minor,
+                C.budget_minor,
+                C.starts_on,
+            )
+        )
+    }
+    parsed: dict[tuple[str, str], list[Rule]] = {}  # (campaign, own rules) → rules
     plans: dict[str, Plan] = {}
-    partnerships = session.scalars(
-        select(Partnership).options(joinedload(Partnership.campaign))
-    ).all()
-    for partnership in partnerships:
-        terms = SaleTerms.of(partnership)
-        if not any(r.get("type") in ("tiered_percent", "cpc") for r in terms.rules):
+    partnerships = session.execute(
+        select(P.id, P.campaign_id, P.influencer_id, P.commission_rules).order_by(P.id)
+    )
+    for pid, campaign_id, influencer_id, own in partnerships:
+        campaign = campaigns[campaign_id]
+        rules = own if own is not None else campaign.commission_rules
+        if not any(r.get("type") in ("tiered_percent", "cpc") for r in rules):
             continue
-        plan = Plan(terms, partnership.campaign.starts_on)
-        for index, rule in enumerate(terms.parsed_rules()):
+        terms = SaleTerms(
+            pid,
+            campaign_id,
+            influencer_id,
+            rules,
+            campaign.currency,
+            campaign.hold_days,
+            campaign.monthly_cap_minor,
+            campaign.budget_minor,
+        )
+        key = (campaign_id, "" if own is None else json.dumps(own, sort_keys=True))
+        if key not in parsed:
+            parsed[key] = terms.parsed_rules()
+        plan = Plan(terms, campaign.starts_on)
+        for index, rule in enumerate(parsed[key]):
             if rule.type == "tiered_percent":
                 plan.tiered[index] = rule
             elif rule.type == "cpc":
                 plan.cpc[index] = rule
-        plans[partnership.id] = plan
+        plans[pid] = plan
     return plans
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from service import clock
 from service.commissions.engine import append_line
 from service.commissions.models import CommissionLine
-from service.commissions.settlement import projected_lines, settle
+from service.commissions.settlement import PlannedLine, projected_lines, settle
 from service.db import derived_id
 from service.errors import Conflict, InvalidInput
 from service.exports import writers
@@ -96,7 +96,7 @@ def build(
         if not sel.closed:  # the carry-forward lines closing would write, too
             rows = list(summary_rows(session, sel, planned=planned))
             planned = planned + [
-                CommissionLine(**{**line, "status": "pending"}, recorded_at=now)
+                PlannedLine(**{**line, "status": "pending"}, recorded_at=now)
                 for line in carry_lines(session, sel, rows, zone, planned)
                 if line["status"] == "paid"  # the one in this statement; paid on close
             ]
@@ -118,9 +118,7 @@ def build(
     return Built(writers.summary_csv(rows), "text/csv; charset=utf-8", f"{name}.csv", stored)
 
 
-def _detail_rows(
-    session: Session, sel: Selection, planned: Sequence[CommissionLine]
-) -> Iterator[str]:
+def _detail_rows(session: Session, sel: Selection, planned: Sequence[PlannedLine]) -> Iterator[str]:
     """The detail CSV's rows: formatted by PostgreSQL (a large month's export is mostly
     this loop), or in Python; lines not written yet are formatted in Python and merged
     in by (influencer, currency, line id)."""
@@ -222,7 +220,7 @@ def carry_lines(
     sel: Selection,
     rows: Sequence[SummaryRow],
     zone: str,
-    planned: Sequence[CommissionLine] = (),
+    planned: Sequence[PlannedLine] = (),
 ) -> list[dict[str, Any]]:
     """The two lines that carry each negative balance of ``rows`` forward: one in this
     statement bringing it to zero (``paid`` on close), its opposite due at the start of
@@ -269,7 +267,7 @@ def carry_lines(
 
 
 def _first_campaign(
-    session: Session, sel: Selection, group: tuple[str, str], planned: Sequence[CommissionLine]
+    session: Session, sel: Selection, group: tuple[str, str], planned: Sequence[PlannedLine]
 ) -> str:
     """A campaign to book a carry-forward line on: the one of the group's earliest line."""
     first = session.execute(

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select, text
 from sqlalchemy.orm import Session
 
 from service import clock
 from service.commissions.ledger import status_of
 from service.commissions.models import CommissionLine
+from service.commissions.settlement import PlannedLine
 from service.conversions.models import Conversion
 from service.exports import detail_sql
 from service.exports.models import Export
@@ -84,7 +85,7 @@ def summary_rows(
     sel: Selection,
     *,
     project_carry: bool | None = None,
-    planned: Sequence[CommissionLine] = (),
+    planned: Sequence[PlannedLine] = (),
 ) -> Iterator[SummaryRow]:
     """Rows per influencer and currency. ``project_carry`` (default: for an open month)
     shows a negative net as carried forward, as closing will write it; ``planned``
@@ -98,45 +99,60 @@ def summary_rows(
         sums[1] += 1
     L = CommissionLine
     amount = L.amount_minor
-    stmt = (
+    # The lines are summed per group first and only the 20,000-odd groups joined to
+    # their influencer: grouping narrow rows is several times faster than grouping
+    # lines joined to wide influencer rows.
+    influencer_id = _bytewise(session, L.influencer_id).label("influencer_id")
+    currency = _bytewise(session, L.currency).label("currency")
+    groups = (
         select(
-            L.influencer_id,
-            L.currency,
-            func.sum(case((L.kind.in_(GROSS_KINDS), amount), else_=0)),
-            func.sum(case((L.kind == "reversal", amount), else_=0)),
-            func.sum(case((L.kind == "adjustment", amount), else_=0)),
+            influencer_id,
+            currency,
+            func.sum(case((L.kind.in_(GROSS_KINDS), amount), else_=0)).label("gross"),
+            func.sum(case((L.kind == "reversal", amount), else_=0)).label("reversals"),
+            func.sum(case((L.kind == "adjustment", amount), else_=0)).label("adjustments"),
             func.sum(
                 case(
-                    (
-                        # Known by its key, never by its (free-text) reason.
-                        L.idempotency_key.like(f"{CARRY_KEY}:%"),
-                        amount,
-                    ),
+                    # Known by its key, never by its (free-text) reason.
+                    (L.idempotency_key.like(f"{CARRY_KEY}:%"), amount),
                     else_=0,
                 )
+            ).label("carried"),
+            func.count(func.distinct(case((L.kind == "sale", L.conversion_id), else_=None))).label(
+                "orders"
             ),
-            func.count(func.distinct(case((L.kind == "sale", L.conversion_id), else_=None))),
-            func.count(),
+            func.count().label("lines"),
+        )
+        .where(line_filter(sel))
+        .group_by(influencer_id, currency)
+        .subquery()
+    )
+    g = groups.c
+    stmt = (
+        select(
+            g.influencer_id,
+            g.currency,
+            g.gross,
+            g.reversals,
+            g.adjustments,
+            g.carried,
+            g.orders,
+            g.lines,
             Influencer.handle,
             Influencer.name,
             func.coalesce(Influencer.payout_email, Influencer.email),
         )
-        .join(Influencer, Influencer.id == L.influencer_id)
-        .where(line_filter(sel))
-        .group_by(
-            L.influencer_id,
-            L.currency,
-            Influencer.handle,
-            Influencer.name,
-            Influencer.payout_email,
-            Influencer.email,
-        )
-        .order_by(_bytewise(session, Influencer.handle), _bytewise(session, L.currency))
+        .join(Influencer, Influencer.id == g.influencer_id)
+        .order_by(_bytewise(session, Influencer.handle), g.currency)
     )
     rows: Iterable[Sequence[Any]] = session.execute(stmt)
     if extra:
-        # Groups that so far hold only planned lines, merged in by handle and currency.
-        rows = heapq.merge(rows, _planned_only(session, extra, sel), key=lambda r: (r[8], r[1]))
+        # Groups that so far hold only planned lines, merged in by handle and currency
+        # (the groups are few enough to hold: one row per influencer and currency).
+        rows = list(rows)
+        held = {(row[0], row[1]) for row in rows}
+        only = _planned_only(session, [group for group in extra if group not in held])
+        rows = heapq.merge(rows, only, key=lambda r: (r[8], r[1]))
     for (
         inf_id,
         currency,
@@ -182,42 +198,33 @@ def _bytewise(session: Session, column: Any) -> Any:
     return column  # SQLite compares text bytewise (BINARY)
 
 
-def _planned_only(
-    session: Session, extra: dict[tuple[str, str], list[int]], sel: Selection
-) -> list[tuple[Any, ...]]:
-    """Empty summary rows for the groups in ``extra`` that have no line in the ledger."""
-    ids = {inf_id for inf_id, _currency in extra}
-    held = set(
-        session.execute(
-            select(CommissionLine.influencer_id, CommissionLine.currency)
-            .where(line_filter(sel), CommissionLine.influencer_id.in_(ids))
-            .distinct()
-        ).all()
+def _planned_only(session: Session, groups: list[tuple[str, str]]) -> list[tuple[Any, ...]]:
+    """Empty summary rows for ``groups`` (influencer, currency), by handle and currency."""
+    ids = {inf_id for inf_id, _currency in groups}
+    people = (
+        {
+            row[0]: row[1:]
+            for row in session.execute(
+                select(
+                    Influencer.id,
+                    Influencer.handle,
+                    Influencer.name,
+                    func.coalesce(Influencer.payout_email, Influencer.email),
+                ).where(Influencer.id.in_(ids))
+            )
+        }
+        if ids
+        else {}
     )
-    people = {
-        row[0]: row[1:]
-        for row in session.execute(
-            select(
-                Influencer.id,
-                Influencer.handle,
-                Influencer.name,
-                func.coalesce(Influencer.payout_email, Influencer.email),
-            ).where(Influencer.id.in_(ids))
-        )
-    }
-    rows = [
-        (inf_id, currency, 0, 0, 0, 0, 0, 0, *people[inf_id])
-        for inf_id, currency in extra
-        if (inf_id, currency) not in held
-    ]
+    rows = [(inf_id, currency, 0, 0, 0, 0, 0, 0, *people[inf_id]) for inf_id, currency in groups]
     return sorted(rows, key=lambda r: (r[8], r[1]))
 
 
-def _order(line: CommissionLine) -> tuple[str, str, str]:
+def _order(line: PlannedLine) -> tuple[str, str, str]:
     return (line.influencer_id, line.currency, line.id)
 
 
-def in_statement(sel: Selection, planned: Sequence[CommissionLine]) -> list[CommissionLine]:
+def in_statement(sel: Selection, planned: Sequence[PlannedLine]) -> list[PlannedLine]:
     """The planned (not yet written) lines that :func:`line_filter` would select."""
     if sel.closed:
         return []
@@ -247,7 +254,7 @@ class DetailLine(NamedTuple):
     reason: str | None
 
     @classmethod
-    def planned(cls, line: CommissionLine, now: datetime) -> DetailLine:
+    def planned(cls, line: PlannedLine, now: datetime) -> DetailLine:
         """A line not written yet (no order: settlement and carry-forward lines)."""
         return cls(
             line.id,
@@ -285,7 +292,7 @@ def _detail_order(session: Session) -> list[Any]:
 
 
 def detail_lines(
-    session: Session, sel: Selection, planned: Sequence[CommissionLine] = ()
+    session: Session, sel: Selection, planned: Sequence[PlannedLine] = ()
 ) -> Iterator[DetailLine]:
     """Every line of the statement in a stable order, with its order's id and source;
     ``planned`` lines (not written yet, already chosen for the statement) merged in.
@@ -343,4 +350,7 @@ def detail_csv_rows(session: Session, sel: Selection) -> Iterator[tuple[str, str
         .order_by(*_detail_order(session))
         .execution_options(yield_per=2000)
     )
+    # Compiling this expression-heavy query to machine code takes PostgreSQL ~1.7 s and
+    # gains nothing measurable per row; the setting lasts until the export's read ends.
+    session.execute(text("SET LOCAL jit = off"))
     return iter(session.execute(stmt))  # type: ignore[arg-type]
