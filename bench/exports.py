@@ -147,8 +147,7 @@ def child_main(url: str, month: str, frozen_iso: str, kind: str, out: str, expla
         detail_sql = [
             (s, p)
             for s, p in statements
-            if s.lstrip().startswith("SELECT commission_lines.")
-            and "LEFT OUTER JOIN conversions" in s
+            if "LEFT OUTER JOIN conversions" in s and "ORDER BY commission_lines.influencer_id" in s
         ]
         if detail_sql:
             statement, params = detail_sql[-1]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -121,3 +122,75 @@ def test_rule_text_of_a_stored_rule_shape(engine: Engine) -> None:
     text = writers.rule_text(rule)
     assert text.startswith('{"cut": "-0.10", "type": "tiered_percent", "index": 0, ')
     assert sql(engine, cast(literal(rule, JSONB), Text)) == text
+
+
+NASTY_ORDER_IDS = ['=HYPERLINK("http://x")', "-5", "+49", "@A1", "a,b", 'q"q', "l1\nl2", "ü€-7"]
+
+
+def test_whole_rows_match_on_real_lines(pg_api: Any, frozen: Any) -> None:
+    """Every line of a month, formatted by PostgreSQL and by Python, CSV and JSON:
+    orders with formula-like, quoted, multi-line and non-ASCII ids, a refund, a
+    rejection, zero- and three-decimal currencies, adjustments with a free-text reason
+    that starts a formula and holds a comma, quotes and a line break."""
+    from service.exports import statement
+
+    frozen.set("2026-09-01T09:00:00Z")
+    anna = pg_api.create_influencer("anna")
+    rules = [{"type": "percent", "rate": "10"}, {"type": "flat", "amount": "5.00"}]
+    campaign = pg_api.create_campaign("autumn", hold_days=0, commission_rules=rules)
+    pg_api.add_partner(campaign["id"], anna["id"])
+    pg_api.create_promo_code(campaign["id"], anna["id"], "ANNA15")
+    for n, order_id in enumerate(NASTY_ORDER_IDS):
+        frozen.set(f"2026-09-{10 + n:02d}T12:00:00.{n * 1000:06d}Z")
+        order = {
+            "type": "order",
+            "order_id": order_id,
+            "occurred_at": f"2026-09-{10 + n:02d}T12:00:00Z",
+            "currency": "JPY" if n % 2 else "EUR",
+            "subtotal": "12000" if n % 2 else "120.50",
+            "promo_codes": ["ANNA15"],
+        }
+        assert pg_api.webhook(order).status_code in (200, 201)
+    refund = {
+        "type": "refund",
+        "order_id": NASTY_ORDER_IDS[1],
+        "refund_id": "r-1",
+        "occurred_at": "2026-09-20T12:00:00Z",
+        "amount": "3000",
+    }
+    assert pg_api.webhook(refund).json["status"] == "applied"
+    items = pg_api.get("/api/v1/commissions?limit=100").json["items"]
+    first = next(i["id"] for i in items if i["kind"] == "sale")
+    reason = '=fraud, "see" ticket\nline 2'
+    assert (
+        pg_api.post(f"/api/v1/commissions/{first}/reject", {"reason": "fraud"}).status_code == 200
+    )
+    for n, (amount, currency) in enumerate((("-2.50", "EUR"), ("1000", "JPY"), ("0.001", "KWD"))):
+        frozen.set(f"2026-09-25T12:00:0{n}Z")
+        adjustment = {
+            "influencer_id": anna["id"],
+            "campaign_id": campaign["id"],
+            "amount": amount,
+            "currency": currency,
+            "reason": reason,
+        }
+        assert pg_api.post("/api/v1/commissions/adjustments", adjustment).status_code == 201
+    frozen.set("2026-10-01T08:00:00Z")
+
+    db = pg_api.app.extensions["afftrack"].db
+    with db.sessions() as session:
+        sel = statement.select_period(session, "2026-09", "UTC")
+        lines = list(statement.detail_lines(session, sel))
+        assert len(lines) >= 2 * len(NASTY_ORDER_IDS)
+        for fmt, python in (("csv", writers.detail_row), ("json", writers.detail_object)):
+            by_sql = [row[0] for row in statement.formatted_lines(session, sel, fmt)]
+            assert by_sql == [python("2026-09", line) for line in lines], fmt
+        session.rollback()
+
+    body = pg_api.get("/api/v1/exports/commissions/2026-09?detail=lines&format=json").data
+    items = json.loads(body)["lines"]
+    assert {i["order_id"] for i in items} >= set(NASTY_ORDER_IDS)  # raw: JSON is no sheet
+    assert reason in {i["reason"] for i in items}
+    text = pg_api.get("/api/v1/exports/commissions/2026-09?detail=lines").data.decode()
+    cells = {r["order_id"] for r in csv.DictReader(io.StringIO(text, newline=""))}
+    assert '\'=HYPERLINK("http://x")' in cells and "-5" in cells and "'+49" in cells

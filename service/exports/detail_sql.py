@@ -20,6 +20,7 @@ writes it in Python (SQLite, and lines not written yet):
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, String, Text, and_, case, cast, func
@@ -135,3 +136,39 @@ def detail_row(period: str, status: ColumnElement[str]) -> ColumnElement[str]:
         parts += [cell, _sql(",")]
     parts[-1] = raw("E'\\r\\n'", String)
     return _cat(*parts)
+
+
+def _json(value: Any) -> ColumnElement[str]:
+    """A value as a JSON text (a string escaped as ``json.dumps`` does), NULL as null."""
+    return func.coalesce(cast(func.to_json(cast(value, Text)), Text), _sql("null"))
+
+
+def detail_object(period: str, status: ColumnElement[str]) -> ColumnElement[str]:
+    """One line of the detail JSON, as :func:`service.exports.writers.detail_object`
+    writes it: sorted keys, no spaces between items, nothing made inert."""
+    L, C = CommissionLine, Conversion
+    basis_currency = func.coalesce(C.currency, L.currency)
+    values: dict[str, Any] = {
+        "amount": _json(money(L.amount_minor, L.currency)),
+        "basis_amount": _json(
+            case((L.basis_minor.is_(None), None), else_=money(L.basis_minor, basis_currency))
+        ),
+        "basis_currency": _json(case((L.basis_minor.is_(None), None), else_=basis_currency)),
+        "campaign_id": _json(L.campaign_id),
+        "conversion_id": _json(func.nullif(L.conversion_id, _sql(""))),
+        "currency": _json(L.currency),
+        "due_at": _json(isoformat(L.due_at)),
+        "influencer_id": _json(L.influencer_id),
+        "kind": _json(L.kind),
+        "line_id": _json(L.id),
+        "order_id": _json(func.nullif(C.order_id, _sql(""))),
+        "period": _sql(json.dumps(period)),
+        "reason": _json(func.nullif(L.reason, _sql(""))),
+        "rule": func.coalesce(cast(L.rule, Text), _sql("null")),
+        "source": _json(func.nullif(C.source, _sql(""))),
+        "status": _json(status),
+    }
+    parts: list[Any] = []
+    for key in sorted(values):
+        parts += [_sql(("{" if not parts else ",") + f'"{key}":'), values[key]]
+    return _cat(*parts, _sql("}"))

@@ -26,9 +26,9 @@ from service.exports.statement import (
     DetailLine,
     Selection,
     SummaryRow,
-    detail_csv_rows,
     detail_key,
     detail_lines,
+    formatted_lines,
     in_statement,
     line_filter,
     select_period,
@@ -100,11 +100,10 @@ def build(
                 for line in carry_lines(session, sel, rows, zone, planned)
                 if line["status"] == "paid"  # the one in this statement; paid on close
             ]
+        lines = _told(_detail_rows(session, sel, planned, fmt), on_rows)
         if fmt == "json":
-            lines = _told(detail_lines(session, sel, planned), on_rows)
             return Built(writers.detail_json(period, lines), "application/json", f"{name}.json")
-        rows = _told(_detail_rows(session, sel, planned), on_rows)
-        return Built(writers.detail_csv(rows), "text/csv; charset=utf-8", f"{name}.csv")
+        return Built(writers.detail_csv(lines), "text/csv; charset=utf-8", f"{name}.csv")
     rows = _told(summary_rows(session, sel, planned=planned), on_rows)
     if fmt == "json":
         return Built(writers.summary_json(period, rows), "application/json", f"{name}.json")
@@ -118,22 +117,25 @@ def build(
     return Built(writers.summary_csv(rows), "text/csv; charset=utf-8", f"{name}.csv", stored)
 
 
-def _detail_rows(session: Session, sel: Selection, planned: Sequence[PlannedLine]) -> Iterator[str]:
-    """The detail CSV's rows: formatted by PostgreSQL (a large month's export is mostly
-    this loop), or in Python; lines not written yet are formatted in Python and merged
-    in by (influencer, currency, line id)."""
+def _detail_rows(
+    session: Session, sel: Selection, planned: Sequence[PlannedLine], fmt: str
+) -> Iterator[str]:
+    """The detail's rows (CSV rows or JSON objects): formatted by PostgreSQL (a large
+    month's export is mostly this loop), or in Python; lines not written yet are
+    formatted in Python and merged in by (influencer, currency, line id)."""
+    python = writers.detail_object if fmt == "json" else writers.detail_row
     if session.get_bind().dialect.name != "postgresql":
         for line in detail_lines(session, sel, planned):
-            yield writers.detail_row(sel.period, line)
+            yield python(sel.period, line)
         return
-    written = detail_csv_rows(session, sel)
+    written = formatted_lines(session, sel, fmt)
     if not planned:
         for row in written:
             yield row[0]
         return
     now = clock.now_utc()
     extra = sorted(
-        (writers.detail_row(sel.period, line), *detail_key(line))
+        (python(sel.period, line), *detail_key(line))
         for line in (DetailLine.planned(p, now) for p in planned)
     )
     for row in heapq.merge(written, extra, key=lambda r: (r[1], r[2], r[3])):

@@ -332,15 +332,19 @@ def detail_lines(
     yield from heapq.merge(written, extra, key=detail_key)
 
 
-def detail_csv_rows(session: Session, sel: Selection) -> Iterator[tuple[str, str, str, str]]:
-    """PostgreSQL only: the statement's lines as detail CSV rows formatted by the
-    database (see :mod:`service.exports.detail_sql`), each with its sort key
-    (influencer, currency, line id), in the order of :func:`detail_lines`."""
+def formatted_lines(
+    session: Session, sel: Selection, fmt: str
+) -> Iterator[tuple[str, str, str, str]]:
+    """PostgreSQL only: the statement's lines as detail CSV rows (``fmt`` "csv") or
+    JSON objects ("json") formatted by the database (see
+    :mod:`service.exports.detail_sql`), each with its sort key (influencer, currency,
+    line id), in the order of :func:`detail_lines`."""
     L, C = CommissionLine, Conversion
     now = clock.now_utc()
+    formatter = detail_sql.detail_object if fmt == "json" else detail_sql.detail_row
     stmt = (
         select(
-            detail_sql.detail_row(sel.period, _shown_status(now)),
+            formatter(sel.period, _shown_status(now)),
             L.influencer_id,
             L.currency,
             L.id,

@@ -47,8 +47,6 @@ DETAIL_COLUMNS = (
     "status",
     "reason",
 )
-# Detail cells that are absent rather than empty: null in JSON.
-_OPTIONAL = ("conversion_id", "order_id", "source", "basis_amount", "basis_currency", "reason")
 _NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?\Z")
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -199,18 +197,53 @@ def detail_csv(rows: Iterable[str]) -> Iterator[bytes]:
     yield "".join(chunk).encode("utf-8")
 
 
-def detail_json(period: str, lines: Iterable[DetailLine]) -> Iterator[bytes]:
-    """The detail as JSON, typed: the rule an object, absent cells null, amounts decimal
-    strings (never floats) beside their currency."""
-    yield b'{"period":' + json.dumps(period).encode() + b',"lines":['
-    first = True
-    for line in lines:
-        item: dict[str, Any] = dict(zip(DETAIL_COLUMNS, detail_cells(period, line), strict=True))
-        item["rule"] = line.rule
-        for name in _OPTIONAL:
-            item[name] = item[name] or None
-        yield (b"" if first else b",") + json.dumps(
-            item, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        ).encode("utf-8")
+# The detail JSON object's keys, in the (sorted) order they are written.
+JSON_KEYS = tuple(sorted((*DETAIL_COLUMNS,)))
+
+
+def detail_object(period: str, line: DetailLine) -> str:
+    """One line of the detail JSON: an object with sorted keys and no spaces between
+    items, values as they are (JSON is not a spreadsheet: nothing is made inert); the
+    rule an object as :func:`rule_text` prints it, absent cells null, amounts decimal
+    strings. PostgreSQL writes the same (:func:`service.exports.detail_sql.detail_object`)."""
+    basis = line.basis_minor
+    basis_currency = line.basis_currency or line.currency
+    values: dict[str, Any] = {
+        "amount": format_amount(line.amount_minor, line.currency),
+        "basis_amount": None if basis is None else format_amount(basis, basis_currency),
+        "basis_currency": None if basis is None else basis_currency,
+        "campaign_id": line.campaign_id,
+        "conversion_id": line.conversion_id or None,
+        "currency": line.currency,
+        "due_at": line.due_at.isoformat(),
+        "influencer_id": line.influencer_id,
+        "kind": line.kind,
+        "line_id": line.id,
+        "order_id": line.order_id or None,
+        "period": period,
+        "reason": line.reason or None,
+        "source": line.source or None,
+        "status": line.status,
+    }
+    rule = "null" if line.rule is None else rule_text(line.rule)
+    return (
+        "{"
+        + ",".join(f'"{key}":{rule if key == "rule" else _json(values[key])}' for key in JSON_KEYS)
+        + "}"
+    )
+
+
+def detail_json(period: str, objects: Iterable[str]) -> Iterator[bytes]:
+    """The detail as JSON, typed: ``{"period": …, "lines": [...]}`` with one object per
+    line (:func:`detail_object`), in chunks of about 64 KiB."""
+    chunk = ['{"period":' + _json(period) + ',"lines":[']
+    size, first = 0, True
+    for item in objects:
+        chunk.append(item if first else "," + item)
         first = False
-    yield b"]}"
+        size += len(item)
+        if size > 64 * 1024:
+            yield "".join(chunk).encode("utf-8")
+            chunk, size = [], 0
+    chunk.append("]}")
+    yield "".join(chunk).encode("utf-8")
