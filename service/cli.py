@@ -225,8 +225,17 @@ export_group = AppGroup("export", help="Monthly exports.")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="File to write.")
 @click.option("--close", "close_month", is_flag=True, help="Close the month after exporting.")
 @click.option("--currency", help="The PayPal file's currency (a month paying in several).")
+@click.option(
+    "--part", type=click.IntRange(min=1), help="The PayPal file's part (over 5,000 payments)."
+)
 def export_commissions(
-    month: str, fmt: str, detail: bool, out: str | None, close_month: bool, currency: str | None
+    month: str,
+    fmt: str,
+    detail: bool,
+    out: str | None,
+    close_month: bool,
+    currency: str | None,
+    part: int | None,
 ) -> None:
     """Write the commission export for a month (and optionally close it)."""
     from service.errors import AfftrackError
@@ -235,7 +244,7 @@ def export_commissions(
     svc = services()
     zone = svc.settings.timezone
     try:
-        exports.check_options(fmt, detail, currency)  # before anything is closed
+        exports.check_options(fmt, detail, currency, part)  # before anything is closed
         with svc.db.session() as session:
             if close_month:
                 export = exports.close(session, month, zone)
@@ -255,6 +264,7 @@ def export_commissions(
                     detail=detail,
                     zone=zone,
                     currency=currency,
+                    part=part,
                     on_rows=on_rows,
                 )
                 sink = stack.enter_context(open(out, "wb")) if out else sys.stdout.buffer

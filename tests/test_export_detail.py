@@ -146,6 +146,61 @@ def test_a_bad_currency_for_the_paypal_file_is_refused(api: Api, frozen: Any, qu
     assert api.rows("commission_lines") == before
 
 
+def _five_payees(api: Api, frozen: Any) -> None:
+    campaign = api.create_campaign("eu", hold_days=0)
+    for n in range(5):
+        person = api.create_influencer(f"p{n}")
+        api.add_partner(campaign["id"], person["id"])
+        api.create_promo_code(campaign["id"], person["id"], f"P{n}CODE")
+        frozen.set(f"2026-09-1{n}T12:00:00Z")
+        order = {
+            "type": "order",
+            "order_id": f"P{n}-1",
+            "occurred_at": f"2026-09-1{n}T12:00:00Z",
+            "currency": "EUR",
+            "subtotal": f"{10 * (n + 1)}.00",
+            "promo_codes": [f"P{n}CODE"],
+        }
+        assert api.webhook(order).status_code in (200, 201)
+    frozen.set("2026-10-01T08:00:00Z")
+
+
+def test_a_paypal_file_over_the_upload_limit_comes_in_parts(
+    api: Api, frozen: Any, monkeypatch: Any
+) -> None:
+    """Payouts Web takes 5,000 payments per file; the limit is 2 here, for 5 payees."""
+    from service.exports import service as exports
+
+    monkeypatch.setattr(exports, "PAYPAL_ROWS", 2)
+    _five_payees(api, frozen)
+    url = "/api/v1/exports/commissions/2026-09?format=paypal"
+    whole = api.get(url)  # no silent first 5,000 of a larger month
+    assert whole.status_code == 422
+    assert whole.json["error"]["fields"]["part"] == ["one of 1..3"]
+
+    summary = list(csv.DictReader(io.StringIO(api.get(url[: url.index("?")]).data.decode())))
+    expected = [(r["payout_email"], r["net_payable"]) for r in summary]
+    got = []
+    for part, size in ((1, 2), (2, 2), (3, 1)):
+        r = api.get(f"{url}&part={part}")
+        assert r.status_code == 200, r.json
+        assert f"paypal-EUR-part{part}of3.csv" in r.headers["Content-Disposition"]
+        rows = list(csv.reader(io.StringIO(r.data.decode())))
+        assert len(rows) == size
+        got += [(row[0], row[1]) for row in rows]
+    assert got == expected  # every payee once, in the summary's order
+
+    for query, status in (("&part=4", 422), ("&part=0", 422), ("&part=x", 422)):
+        r = api.get(url + query)
+        assert r.status_code == status and "part" in r.json["error"]["fields"], query
+    assert api.get(f"{url[: url.index('?')]}?part=1").status_code == 422  # csv has no parts
+    monkeypatch.setattr(exports, "PAYPAL_ROWS", 5)
+    single = api.get(url)  # within the limit: one file, no part needed, part=1 the same
+    assert single.status_code == 200
+    assert "part" not in single.headers["Content-Disposition"]
+    assert api.get(url + "&part=1").data == single.data
+
+
 AFFTRACK = os.path.join(os.path.dirname(sys.executable), "afftrack")
 
 

@@ -561,6 +561,27 @@ def test_closing_writes_exactly_the_previewed_lines(api: Api, frozen: Any):
     verified(api)
 
 
+def test_a_preview_of_several_influencers_merges_planned_lines_in_order(api: Api, frozen: Any):
+    """Planned (true-up, CPC) lines of several influencers merged among the written ones
+    by (influencer, currency, line id), CSV and JSON alike, as the closed file has them."""
+    for _ in range(4):
+        pending_october(api, frozen)
+    frozen.set("2026-11-02T08:00:00Z")
+    preview = detail(api, "2026-10")
+    preview_json = json.loads(export(api, "2026-10", "?detail=lines&format=json"))["lines"]
+    keys = [(r["influencer_id"], r["currency"], r["line_id"]) for r in preview]
+    assert len(rows_of(preview, "true_up", "cpc")) == 8 and len(keys) == 16
+    assert keys == sorted(keys)
+    assert [(x["influencer_id"], x["currency"], x["line_id"]) for x in preview_json] == keys
+
+    close(api, "2026-10")
+    same_but_paid(preview, detail(api, "2026-10"))
+    closed_json = json.loads(export(api, "2026-10", "?detail=lines&format=json"))["lines"]
+    assert [x.pop("status") for x in closed_json] == ["paid"] * 16
+    assert [x.pop("status") for x in preview_json] == ["approved"] * 16
+    assert closed_json == preview_json
+
+
 def test_an_influencer_with_only_projected_cpc_lines_is_in_the_preview_summary(
     api: Api, frozen: Any
 ):

@@ -52,8 +52,9 @@ def append_line(session: Session, **values: Any) -> bool:
 
 
 def append_lines(session: Session, rows: list[dict[str, Any]]) -> list[str]:
-    """Append many lines of the same shape (each with its ``id``) in batched statements;
-    the kinds of those written (a key already written is skipped)."""
+    """Append many lines in batched statements; the kinds of those written (a key
+    already written is skipped). Every row has the same keys, ``id`` among them (the
+    statement is built from the first row's)."""
     kinds = {row["id"]: row["kind"] for row in rows}
     now = utcnow()
     written = insert_ignore(

@@ -17,7 +17,7 @@ bp = Blueprint("exports", __name__, url_prefix="/api/v1/exports")
 @require("read")
 def commissions(period: str) -> Response:
     parse_period(period)
-    unknown = set(request.args) - {"format", "detail", "currency"}
+    unknown = set(request.args) - {"format", "detail", "currency", "part"}
     if unknown:
         raise InvalidInput("unknown query parameter", fields={k: ["unknown"] for k in unknown})
     detail = request.args.get("detail")
@@ -25,7 +25,8 @@ def commissions(period: str) -> Response:
         raise InvalidInput("detail must be 'lines'", fields={"detail": ["must be 'lines'"]})
     fmt = request.args.get("format", "csv")
     currency = request.args.get("currency")
-    service.check_options(fmt, detail == "lines", currency)  # before the body starts
+    part = _part(request.args.get("part"))
+    service.check_options(fmt, detail == "lines", currency, part)  # before the body starts
     zone = settings().timezone
     # The body streams after this view returns, so it reads through a session of its
     # own that the stream closes when it ends (or when the client goes away).
@@ -38,6 +39,7 @@ def commissions(period: str) -> Response:
             detail=detail == "lines",
             zone=zone,
             currency=currency,
+            part=part,
         )
     except Exception:
         own.close()
@@ -56,6 +58,14 @@ def commissions(period: str) -> Response:
     if built.checksum:  # the file finance paid from, verifiable against its close
         headers["X-Checksum-SHA256"] = built.checksum
     return Response(stream(), content_type=built.content_type, headers=headers)
+
+
+def _part(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 6:
+        raise InvalidInput("part must be a number", fields={"part": ["a number from 1"]})
+    return int(text)
 
 
 @bp.post("/commissions/<period>/close")

@@ -1,9 +1,10 @@
-"""The detail file's CSV rows, formatted by PostgreSQL.
+"""The detail file's rows (CSV rows and JSON objects), formatted by PostgreSQL.
 
 A month's detail holds about a million lines. Reading each as a row of Python values
 and formatting it in Python costs tens of microseconds a line, which is most of a
 large export; PostgreSQL formats a line in a few. So on PostgreSQL the statement
-returns each CSV row as one string, exactly as :func:`service.exports.writers.detail_row`
+returns each CSV row (or JSON object) as one string, exactly as
+:func:`service.exports.writers.detail_row` (:func:`~service.exports.writers.detail_object`)
 writes it in Python (SQLite, and lines not written yet):
 
 - amounts as :func:`service.money.format_amount` (the currency's exponent, a leading
@@ -25,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, String, Text, and_, case, cast, func
 from sqlalchemy import literal_column as raw
+from sqlalchemy.dialects.postgresql import JSONB
 
 from service.commissions.models import CommissionLine
 from service.conversions.models import Conversion
@@ -107,6 +109,11 @@ def quoted(cell: Any) -> ColumnElement[str]:
     )
 
 
+def _rule() -> ColumnElement[Any]:
+    """The line's rule; a JSON ``null`` as SQL NULL (Python reads both back as None)."""
+    return func.nullif(CommissionLine.rule, raw("'null'::jsonb", JSONB))
+
+
 def detail_row(period: str, status: ColumnElement[str]) -> ColumnElement[str]:
     """One detail CSV row of the line (``commission_lines`` joined to its order in
     ``conversions``), CRLF included. ``period`` is a checked ``YYYY-MM``."""
@@ -122,7 +129,7 @@ def detail_row(period: str, status: ColumnElement[str]) -> ColumnElement[str]:
         quoted(inert(C.order_id)),
         quoted(inert(C.source)),
         L.kind,
-        quoted(cast(L.rule, Text)),
+        quoted(cast(_rule(), Text)),
         func.coalesce(basis, _sql("")),
         case((L.basis_minor.is_(None), _sql("")), else_=basis_currency),
         money(L.amount_minor, L.currency),
@@ -164,7 +171,7 @@ def detail_object(period: str, status: ColumnElement[str]) -> ColumnElement[str]
         "order_id": _json(func.nullif(C.order_id, _sql(""))),
         "period": _sql(json.dumps(period)),
         "reason": _json(func.nullif(L.reason, _sql(""))),
-        "rule": func.coalesce(cast(L.rule, Text), _sql("null")),
+        "rule": func.coalesce(cast(_rule(), Text), _sql("null")),
         "source": _json(func.nullif(C.source, _sql(""))),
         "status": _json(status),
     }

@@ -49,7 +49,14 @@ class Built:
     checksum: str | None = None  # a closed month's summary CSV: the SHA-256 stored on close
 
 
-def check_options(fmt: str, detail: bool, currency: str | None = None) -> None:
+# Payouts Web takes at most 5,000 payments per uploaded file: a larger month's PayPal
+# file comes in parts (``part=1..N``), each a file PayPal accepts.
+PAYPAL_ROWS = 5000
+
+
+def check_options(
+    fmt: str, detail: bool, currency: str | None = None, part: int | None = None
+) -> None:
     if fmt not in FORMATS:
         raise InvalidInput("unknown format", fields={"format": [f"one of {', '.join(FORMATS)}"]})
     if fmt == "paypal" and detail:
@@ -59,11 +66,19 @@ def check_options(fmt: str, detail: bool, currency: str | None = None) -> None:
             "currency is the PayPal file's currency",
             fields={"currency": ["a currency code, with format=paypal only"]},
         )
+    if part is not None and (fmt != "paypal" or part < 1):
+        raise InvalidInput(
+            "part is a part of the PayPal file",
+            fields={"part": ["a number from 1, with format=paypal only"]},
+        )
 
 
-def _paypal_rows(rows: Iterable[SummaryRow], currency: str | None) -> list[SummaryRow]:
-    """The rows of the PayPal file: one currency per file (PayPal refuses a mixed one),
-    chosen by ``currency`` when the month pays in several."""
+def _paypal_rows(
+    rows: Iterable[SummaryRow], currency: str | None, part: int | None
+) -> tuple[list[SummaryRow], int]:
+    """The rows of the PayPal file and how many parts it has: one currency per file
+    (PayPal refuses a mixed one), chosen by ``currency`` when the month pays in several;
+    at most :data:`PAYPAL_ROWS` rows per part, chosen by ``part`` when there are more."""
     payable = [r for r in rows if r.net_payable > 0]
     currencies = sorted({r.currency for r in payable})
     if currency is None and len(currencies) > 1:
@@ -71,7 +86,16 @@ def _paypal_rows(rows: Iterable[SummaryRow], currency: str | None) -> list[Summa
             "a PayPal file holds one currency; this month pays in several",
             fields={"currency": [f"one of {', '.join(currencies)}"]},
         )
-    return [r for r in payable if currency is None or r.currency == currency]
+    chosen = [r for r in payable if currency is None or r.currency == currency]
+    parts = max(1, -(-len(chosen) // PAYPAL_ROWS))
+    if (part is None and parts > 1) or (part is not None and part > parts):
+        raise InvalidInput(
+            f"a PayPal file holds at most {PAYPAL_ROWS:,} payments; this one has "
+            f"{len(chosen):,}, in {parts} part{'s' if parts > 1 else ''}",
+            fields={"part": [f"one of 1..{parts}"]},
+        )
+    start = ((part or 1) - 1) * PAYPAL_ROWS
+    return chosen[start : start + PAYPAL_ROWS], parts
 
 
 def build(
@@ -82,12 +106,13 @@ def build(
     detail: bool = False,
     zone: str = "UTC",
     currency: str | None = None,
+    part: int | None = None,
     on_rows: Callable[[int], None] | None = None,
 ) -> Built:
     """The export body, streamed. Changes nothing: an ended month that is still open
     shows the settlement lines closing it would write (tiered true-up, CPC).
     ``on_rows(n)`` hears of every ``PROGRESS_EVERY`` rows written (a progress bar)."""
-    check_options(fmt, detail, currency)
+    check_options(fmt, detail, currency, part)
     sel = select_period(session, period, zone)
     now = clock.now_utc()
     name = f"commissions-{period}{'-lines' if detail else ''}"
@@ -108,8 +133,10 @@ def build(
     if fmt == "json":
         return Built(writers.summary_json(period, rows), "application/json", f"{name}.json")
     if fmt == "paypal":
-        payable = _paypal_rows(rows, currency)
+        payable, parts = _paypal_rows(rows, currency, part)
         suffix = f"-paypal-{payable[0].currency}" if payable else "-paypal"
+        if parts > 1:
+            suffix += f"-part{part}of{parts}"
         return Built(
             writers.paypal_csv(period, payable), "text/csv; charset=utf-8", f"{name}{suffix}.csv"
         )
@@ -134,11 +161,15 @@ def _detail_rows(
             yield row[0]
         return
     now = clock.now_utc()
+    key: Callable[[tuple[str, ...]], tuple[str, ...]] = lambda row: row[1:]  # noqa: E731
     extra = sorted(
-        (python(sel.period, line), *detail_key(line))
-        for line in (DetailLine.planned(p, now) for p in planned)
+        (
+            (python(sel.period, line), *detail_key(line))
+            for line in (DetailLine.planned(p, now) for p in planned)
+        ),
+        key=key,  # (influencer, currency, line id), as the statement is ordered
     )
-    for row in heapq.merge(written, extra, key=lambda r: (r[1], r[2], r[3])):
+    for row in heapq.merge(written, extra, key=key):
         yield row[0]
 
 

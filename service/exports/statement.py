@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, case, func, select, text
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from service import clock
@@ -275,8 +276,8 @@ class DetailLine(NamedTuple):
         )
 
 
-def detail_key(line: DetailLine) -> tuple[str, str, str]:
-    return (line[1], line[11], line[0])  # influencer_id, currency, id
+def detail_key(line: DetailLine | Row[Any]) -> tuple[str, str, str]:
+    return (line.influencer_id, line.currency, line.id)
 
 
 def _shown_status(now: datetime) -> ColumnElement[str]:
@@ -293,7 +294,7 @@ def _detail_order(session: Session) -> list[Any]:
 
 def detail_lines(
     session: Session, sel: Selection, planned: Sequence[PlannedLine] = ()
-) -> Iterator[DetailLine]:
+) -> Iterator[DetailLine | Row[Any]]:
     """Every line of the statement in a stable order, with its order's id and source;
     ``planned`` lines (not written yet, already chosen for the statement) merged in.
     Only the shown columns are read, as plain rows (no ORM entities)."""
@@ -355,6 +356,7 @@ def formatted_lines(
         .execution_options(yield_per=2000)
     )
     # Compiling this expression-heavy query to machine code takes PostgreSQL ~1.7 s and
-    # gains nothing measurable per row; the setting lasts until the export's read ends.
+    # gains nothing measurable per row; the setting lasts until the transaction ends
+    # (the export reads through a session of its own).
     session.execute(text("SET LOCAL jit = off"))
     return iter(session.execute(stmt))  # type: ignore[arg-type]

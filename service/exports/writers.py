@@ -128,7 +128,9 @@ def paypal_csv(period: str, rows: Iterable[SummaryRow]) -> Iterator[bytes]:
 
 def rule_text(rule: Any) -> str:
     """A rule as PostgreSQL prints ``jsonb``: an object's keys shortest first, then
-    bytewise; ``", "`` and ``": "`` between items (see :mod:`service.exports.detail_sql`)."""
+    bytewise; ``", "`` and ``": "`` between items (see :mod:`service.exports.detail_sql`).
+    Stored rules hold strings, integers, booleans, null, lists and objects (amounts and
+    rates are decimal strings); a float would print differently from ``jsonb``."""
     if isinstance(rule, dict):
         keys = sorted(rule, key=lambda k: (len(k.encode()), k.encode()))
         return "{" + ", ".join(f"{_json(k)}: {rule_text(rule[k])}" for k in keys) + "}"
@@ -198,7 +200,7 @@ def detail_csv(rows: Iterable[str]) -> Iterator[bytes]:
 
 
 # The detail JSON object's keys, in the (sorted) order they are written.
-JSON_KEYS = tuple(sorted((*DETAIL_COLUMNS,)))
+JSON_KEYS = tuple(sorted(DETAIL_COLUMNS))
 
 
 def detail_object(period: str, line: DetailLine) -> str:

@@ -280,6 +280,15 @@ def document() -> dict[str, Any]:
                     "description": "format=paypal: the file's one currency",
                     "schema": {"type": "string", "pattern": "^[A-Z]{3}$"},
                 },
+                {
+                    "in": "query",
+                    "name": "part",
+                    "description": (
+                        "format=paypal: the part to download when the file has more than "
+                        "5,000 payments (Payouts Web's limit per file); 422 names the parts"
+                    ),
+                    "schema": {"type": "integer", "minimum": 1},
+                },
             ],
             "responses": {
                 "200": {
