@@ -31,6 +31,7 @@ from service.exports.statement import (
     formatted_lines,
     in_statement,
     line_filter,
+    negative_balances,
     select_period,
     summary_rows,
 )
@@ -119,10 +120,10 @@ def build(
     planned = [] if sel.closed else in_statement(sel, projected_lines(session, period, zone))
     if detail:
         if not sel.closed:  # the carry-forward lines closing would write, too
-            rows = list(summary_rows(session, sel, planned=planned))
+            balances = negative_balances(session, sel, planned)
             planned = planned + [
                 PlannedLine(**{**line, "status": "pending"}, recorded_at=now)
-                for line in carry_lines(session, sel, rows, zone, planned)
+                for line in carry_lines(session, sel, balances, zone, planned)
                 if line["status"] == "paid"  # the one in this statement; paid on close
             ]
         lines = _told(_detail_rows(session, sel, planned, fmt), on_rows)
@@ -236,7 +237,8 @@ def close(session: Session, period: str, zone: str = "UTC") -> Export:
     line_count = result.rowcount or 0  # type: ignore[attr-defined]
     taken = Selection(sel.period, sel.start, sel.end, export)
     rows = list(summary_rows(session, taken, project_carry=True))
-    for line in carry_lines(session, taken, rows, zone):
+    balances = [(r.influencer_id, r.currency, r.carried_forward) for r in rows]
+    for line in carry_lines(session, taken, balances, zone):
         append_line(session, **line)
         line_count += line["status"] == "paid"
     session.flush()
@@ -251,36 +253,37 @@ def close(session: Session, period: str, zone: str = "UTC") -> Export:
 def carry_lines(
     session: Session,
     sel: Selection,
-    rows: Sequence[SummaryRow],
+    balances: Sequence[tuple[str, str, int]],
     zone: str,
     planned: Sequence[PlannedLine] = (),
 ) -> list[dict[str, Any]]:
-    """The two lines that carry each negative balance of ``rows`` forward: one in this
-    statement bringing it to zero (``paid`` on close), its opposite due at the start of
-    the next month. Ids come from their keys, so the preview shows what closing writes."""
+    """The two lines that carry each negative balance forward (``balances``: influencer,
+    currency, the amount to carry): one in this statement bringing it to zero (``paid``
+    on close), its opposite due at the start of the next month. Ids come from their
+    keys, so the preview shows what closing writes."""
     next_period = period_of(sel.end, zone)
     now = clock.now_utc()
     lines = []
-    for row in rows:
-        if row.carried_forward <= 0:
+    for influencer_id, currency, carried in balances:
+        if carried <= 0:
             continue
-        group = (row.influencer_id, row.currency)
+        group = (influencer_id, currency)
         base: dict[str, Any] = {
-            "influencer_id": row.influencer_id,
+            "influencer_id": influencer_id,
             "campaign_id": _first_campaign(session, sel, group, planned),
             "kind": "adjustment",
-            "currency": row.currency,
+            "currency": currency,
             "occurred_at": now,
             "due_at": sel.end,
         }
-        out = f"{CARRY_KEY}:{sel.period}:{row.influencer_id}:{row.currency}"
-        back = f"carried:{sel.period}:{row.influencer_id}:{row.currency}"
+        out = f"{CARRY_KEY}:{sel.period}:{influencer_id}:{currency}"
+        back = f"carried:{sel.period}:{influencer_id}:{currency}"
         lines.append(
             {
                 **base,
                 "id": derived_id("cml", sel.end, out),
                 "idempotency_key": out,
-                "amount_minor": row.carried_forward,
+                "amount_minor": carried,
                 "status": "paid",
                 "export_id": sel.export.id if sel.export is not None else None,
                 "reason": CARRY_REASON.format(next=next_period),
@@ -291,7 +294,7 @@ def carry_lines(
                 **base,
                 "id": derived_id("cml", sel.end, back),
                 "idempotency_key": back,
-                "amount_minor": -row.carried_forward,
+                "amount_minor": -carried,
                 "status": "pending",
                 "reason": f"negative balance carried forward from {sel.period}",
             }

@@ -191,6 +191,26 @@ def summary_rows(
         )
 
 
+def negative_balances(
+    session: Session, sel: Selection, planned: Sequence[PlannedLine] = ()
+) -> list[tuple[str, str, int]]:
+    """The groups (influencer, currency) of an open statement whose net is negative,
+    with the amount closing will carry forward (``summary_rows``' ``carried_forward``),
+    by one lean grouping: a preview of the detail needs no more of the summary."""
+    L = CommissionLine
+    nets: dict[tuple[str, str], int] = {}
+    for inf_id, currency, net in session.execute(
+        select(L.influencer_id, L.currency, func.sum(L.amount_minor))
+        .where(line_filter(sel))
+        .group_by(L.influencer_id, L.currency)
+    ):
+        nets[(inf_id, currency)] = int(net)
+    for line in planned:
+        group = (line.influencer_id, line.currency)
+        nets[group] = nets.get(group, 0) + line.amount_minor
+    return sorted((inf_id, cur, -net) for (inf_id, cur), net in nets.items() if net < 0)
+
+
 def _bytewise(session: Session, column: Any) -> Any:
     """Order by code point whatever the database's collation, as Python sorts (planned
     rows are merged in Python; the order must not depend on the server's locale)."""
