@@ -147,19 +147,16 @@ def child_main(url: str, month: str, frozen_iso: str, kind: str, out: str, expla
     result["statements"] = len(statements)
     session.rollback()
     if explain:
-        detail_sql = [
-            (s, p)
-            for s, p in statements
-            if "LEFT OUTER JOIN conversions" in s and "ORDER BY commission_lines.influencer_id" in s
-        ]
-        if detail_sql:
-            statement, params = detail_sql[-1]
-            with db.engine.connect() as conn:
-                rows = conn.exec_driver_sql(
-                    "EXPLAIN (ANALYZE, BUFFERS, SETTINGS) " + statement, params
-                ).all()
+        from service.exports import statement
+
+        sel = statement.select_period(session, month, "UTC")
+        sql, params = statement.formatted_statement(session, sel, "csv")
+        session.rollback()
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("SET jit = off")  # as the export does
+            rows = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, SETTINGS) " + sql, params)
             plan = [r[0] for r in rows]
-            result["explain"] = {"sql": statement, "params": repr(params), "plan": plan}
+        result["explain"] = {"sql": sql, "params": repr(params), "plan": plan}
     session.close()
     db.dispose()
     print("@@RESULT@@" + json.dumps(result, default=str), flush=True)

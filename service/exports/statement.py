@@ -360,6 +360,24 @@ def formatted_lines(
     JSON objects ("json") formatted by the database (see
     :mod:`service.exports.detail_sql`), each with its sort key (influencer, currency,
     line id), in the order of :func:`detail_lines`."""
+    sql, params = formatted_statement(session, sel, fmt)
+    # Compiling this expression-heavy query to machine code takes PostgreSQL ~1.7 s and
+    # gains nothing measurable per row; the setting lasts until the transaction ends
+    # (the export reads through a session of its own).
+    session.execute(text("SET LOCAL jit = off"))
+    # Streamed row by row (libpq's single-row mode, psycopg's ``Cursor.stream``): memory
+    # stays constant as with a server-side cursor, but the query runs as a plain one, so
+    # PostgreSQL may format in parallel workers (a cursor never does): about 7 s instead
+    # of 12 at a million lines. The connection serves nothing else until it ends; left
+    # early (a client gone), psycopg cancels the query and the transaction is aborted,
+    # which only the session's rollback follows.
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    return driver.cursor().stream(sql, params)  # type: ignore[no-any-return]
+
+
+def formatted_statement(session: Session, sel: Selection, fmt: str) -> tuple[str, dict[str, Any]]:
+    """The SQL (in the driver's paramstyle) and parameters of :func:`formatted_lines`."""
     L, C = CommissionLine, Conversion
     now = clock.now_utc()
     formatter = detail_sql.detail_object if fmt == "json" else detail_sql.detail_row
@@ -373,10 +391,8 @@ def formatted_lines(
         .outerjoin(C, C.id == L.conversion_id)
         .where(line_filter(sel, now))
         .order_by(*_detail_order(session))
-        .execution_options(yield_per=2000)
     )
-    # Compiling this expression-heavy query to machine code takes PostgreSQL ~1.7 s and
-    # gains nothing measurable per row; the setting lasts until the transaction ends
-    # (the export reads through a session of its own).
-    session.execute(text("SET LOCAL jit = off"))
-    return iter(session.execute(stmt))  # type: ignore[arg-type]
+    compiled = stmt.compile(
+        dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
+    )
+    return str(compiled), dict(compiled.params)
