@@ -27,7 +27,7 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 
 # Created by migrations on PostgreSQL only (a COLLATE "C" or partial index).
-PG_ONLY_INDEXES = frozenset({"ix_commission_lines_unpaid", "ix_commission_lines_export_order"})
+PG_ONLY_INDEXES = frozenset({"ix_commission_lines_unpaid"})
 
 
 def include_object(

@@ -1,6 +1,5 @@
-"""commission_lines on PostgreSQL: indexes reading a month's lines (unpaid, or paid by
-an export) in the export's order, and an append-only trigger that compares columns
-instead of whole rows as JSON
+"""commission_lines on PostgreSQL: an index of the unpaid lines in the export's order,
+and an append-only trigger that compares columns instead of whole rows as JSON
 
 Revision ID: 0006
 Revises: 0005
@@ -28,15 +27,6 @@ UNPAID_INDEX = (
     "CREATE INDEX ix_commission_lines_unpaid ON commission_lines "
     '(influencer_id COLLATE "C", currency COLLATE "C", id COLLATE "C") '
     "WHERE export_id IS NULL AND status = 'pending'"
-)
-
-# A closed month's export reads its lines by export_id in the same order: with this
-# index its detail streams too (PostgreSQL formats while Python writes) instead of
-# sorting first. It costs a close about 4 s more at a million lines (one more index
-# entry per line marked paid); a closed month's file is read far more often.
-EXPORT_INDEX = (
-    "CREATE INDEX ix_commission_lines_export_order ON commission_lines "
-    '(export_id, influencer_id COLLATE "C", currency COLLATE "C", id COLLATE "C")'
 )
 
 # The columns a line may never change: all but status and export_id. Listed rather
@@ -102,7 +92,6 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(UNPAID_INDEX)
-    op.execute(EXPORT_INDEX)
     op.execute(FUNCTION)
 
 
@@ -110,5 +99,4 @@ def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(PREVIOUS)
-    op.execute("DROP INDEX IF EXISTS ix_commission_lines_export_order")
     op.execute("DROP INDEX IF EXISTS ix_commission_lines_unpaid")
