@@ -8,6 +8,8 @@ Create Date: 2026-11-25 03:00:00
 
 from __future__ import annotations
 
+import importlib
+
 from alembic import op
 
 revision = "0006"
@@ -38,54 +40,19 @@ FROZEN = (  # noqa: SIM905 - reads best as text
     "occurred_at due_at recorded_at reason created_by_key_id"
 ).split()
 
-FUNCTION = """
-CREATE OR REPLACE FUNCTION afftrack_commission_lines_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP = 'DELETE' THEN
-    RAISE EXCEPTION 'commission lines are append-only: line % cannot be deleted', OLD.id
-      USING ERRCODE = 'restrict_violation';
-  END IF;
-  -- Only payment (status, export_id) and rejection (status) are recorded in place.
-  IF ({new}) IS DISTINCT FROM ({old}) THEN
-    RAISE EXCEPTION 'commission lines are append-only: line % can only be paid or rejected',
-      OLD.id USING ERRCODE = 'restrict_violation';
-  END IF;
-  IF OLD.status IN ('paid', 'rejected') AND (
-       NEW.status IS DISTINCT FROM OLD.status OR NEW.export_id IS DISTINCT FROM OLD.export_id
-     ) THEN
-    RAISE EXCEPTION 'commission line % is already %: it cannot change', OLD.id, OLD.status
-      USING ERRCODE = 'restrict_violation';
-  END IF;
-  RETURN NEW;
-END
-$$
-""".format(new=", ".join(f"NEW.{c}" for c in FROZEN), old=", ".join(f"OLD.{c}" for c in FROZEN))
-
-# The function of revision 0004, restored on downgrade.
-PREVIOUS = """
-CREATE OR REPLACE FUNCTION afftrack_commission_lines_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP = 'DELETE' THEN
-    RAISE EXCEPTION 'commission lines are append-only: line % cannot be deleted', OLD.id
-      USING ERRCODE = 'restrict_violation';
-  END IF;
-  IF (to_jsonb(NEW) - 'status' - 'export_id') IS DISTINCT FROM
-     (to_jsonb(OLD) - 'status' - 'export_id') THEN
-    RAISE EXCEPTION 'commission lines are append-only: line % can only be paid or rejected',
-      OLD.id USING ERRCODE = 'restrict_violation';
-  END IF;
-  IF OLD.status IN ('paid', 'rejected') AND (
-       NEW.status IS DISTINCT FROM OLD.status OR NEW.export_id IS DISTINCT FROM OLD.export_id
-     ) THEN
-    RAISE EXCEPTION 'commission line % is already %: it cannot change', OLD.id, OLD.status
-      USING ERRCODE = 'restrict_violation';
-  END IF;
-  RETURN NEW;
-END
-$$
-"""
+# Revision 0004's function (restored on downgrade) and the same with the frozen columns
+# compared as a row instead of as JSON.
+PREVIOUS = importlib.import_module(
+    "migrations.versions.20261124_2300_0004_ledger_append_only"
+).FUNCTION.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
+_AS_JSON = """(to_jsonb(NEW) - 'status' - 'export_id') IS DISTINCT FROM
+     (to_jsonb(OLD) - 'status' - 'export_id')"""
+assert _AS_JSON in PREVIOUS
+FUNCTION = PREVIOUS.replace(
+    _AS_JSON,
+    f"({', '.join(f'NEW.{c}' for c in FROZEN)}) IS DISTINCT FROM\n"
+    f"     ({', '.join(f'OLD.{c}' for c in FROZEN)})",
+)
 
 
 def upgrade() -> None:
