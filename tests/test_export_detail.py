@@ -190,6 +190,15 @@ def test_a_paypal_file_over_the_upload_limit_comes_in_parts(
         got += [(row[0], row[1]) for row in rows]
     assert got == expected  # every payee once, in the summary's order
 
+    cli = api.app.test_cli_runner()
+    args = ["export", "commissions", "--month", "2026-09", "--format", "paypal"]
+    by_cli = cli.invoke(args=[*args, "--part", "2"])
+    assert by_cli.exit_code == 0, by_cli.output
+    assert by_cli.stdout_bytes == api.get(f"{url}&part=2").data
+    refused = cli.invoke(args=args)
+    assert refused.exit_code != 0 and "in 3 parts" in refused.output
+    assert refused.stdout_bytes == b""  # nothing written but the error
+
     for query, status in (("&part=4", 422), ("&part=0", 422), ("&part=x", 422)):
         r = api.get(url + query)
         assert r.status_code == status and "part" in r.json["error"]["fields"], query
