@@ -38,6 +38,23 @@ def ratio(numerator: int | Fraction, denominator: int | Fraction, places: int = 
     return f"{sign}{whole}.{frac:0{places}d}"
 
 
+def engagement_rate(likes: int, comments: int, followers: int | None) -> str | None:
+    """A post's engagement rate as the industry defines it: (likes + comments) over the
+    followers of the account it was posted on, a fraction (``"0.0300"`` is 3 %); ``None``
+    when the followers are unknown or zero."""
+    if not followers:
+        return None
+    return ratio(likes + comments, followers)
+
+
+def mean_rate(rates: list[str | None]) -> str | None:
+    """The mean of the known rates (each post counts once), exact until rounded."""
+    known = [Fraction(rate) for rate in rates if rate is not None]
+    if not known:
+        return None
+    return ratio(sum(known, Fraction(0)), len(known))
+
+
 def render(f: Figures) -> dict[str, Any]:
     currencies = sorted(set(f.revenue) | set(f.commission))
     money: dict[str, dict[str, Any]] = {}

@@ -12,8 +12,12 @@ from service.campaigns.service import get_campaign
 from service.clicks.models import Click
 from service.commissions.models import CommissionLine
 from service.conversions.models import Conversion
+from service.deliverables.models import Deliverable
+from service.deliverables.schemas import METRICS
+from service.influencers.models import Influencer, PlatformAccount
+from service.influencers.tiers import tier_for
 from service.links.models import Link
-from service.reports.kpis import Figures, render
+from service.reports.kpis import Figures, engagement_rate, mean_rate, render
 
 GROUPS = ("influencer", "link", "platform", "day")
 
@@ -100,16 +104,101 @@ def campaign_report(
         f = fig(key)
         f.commission[currency] = f.commission.get(currency, 0) + int(amount or 0)
 
+    posts = _deliverables(session, campaign.id, lo, hi)
+    profiles: dict[str, dict[str, Any]] = {}
+    if group_by == "influencer":
+        for post in posts:
+            fig(post["influencer_id"])
+        profiles = _profiles(session, [key for key in groups if key], posts)
+
     totals = Figures()
     rows = []
     for key in sorted(groups):
         totals.add(groups[key])
-        rows.append({"key": key or None, **render(groups[key])})
+        rows.append({"key": key or None, **render(groups[key]), **profiles.get(key, {})})
     return {
         "campaign_id": campaign.id,
         "from": start.isoformat(),
         "to": end.isoformat(),
         "group_by": group_by,
         "rows": rows,
-        "totals": render(totals),
+        "totals": {**render(totals), **_reach(posts)},
     }
+
+
+def _deliverables(session: Session, campaign_id: str, lo: datetime, hi: datetime) -> list[dict]:
+    """The campaign's posts in the range (submitted or approved), with their metrics."""
+    D = Deliverable
+    rows = session.execute(
+        select(D.id, D.influencer_id, D.platform, D.url, D.posted_at, D.status, D.metrics)
+        .where(D.campaign_id == campaign_id, D.posted_at >= lo, D.posted_at < hi)
+        .order_by(D.posted_at, D.id)
+    )
+    return [
+        {
+            "id": post_id,
+            "influencer_id": influencer_id,
+            "platform": platform,
+            "url": url,
+            "posted_at": posted_at.isoformat(),
+            "status": status,
+            **{name: int((metrics or {}).get(name, 0)) for name in METRICS},
+        }
+        for post_id, influencer_id, platform, url, posted_at, status, metrics in rows
+    ]
+
+
+def _reach(posts: list[dict]) -> dict[str, int]:
+    return {
+        "deliverables": len(posts),
+        "impressions": sum(post["impressions"] for post in posts),
+        "reach": sum(post["reach"] for post in posts),
+    }
+
+
+def _profiles(
+    session: Session, influencer_ids: list[str], posts: list[dict]
+) -> dict[str, dict[str, Any]]:
+    """Per influencer: who they are (tier, followers per platform), their posts in the
+    range with each post's engagement rate, and the posts' impressions and reach."""
+    people = {
+        row.id: row
+        for row in session.execute(
+            select(Influencer.id, Influencer.handle, Influencer.name).where(
+                Influencer.id.in_(influencer_ids)
+            )
+        )
+    }
+    followers: dict[str, dict[str, int]] = {inf_id: {} for inf_id in influencer_ids}
+    for inf_id, platform, count in session.execute(
+        select(PlatformAccount.influencer_id, PlatformAccount.platform, PlatformAccount.followers)
+        .where(PlatformAccount.influencer_id.in_(influencer_ids))
+        .order_by(PlatformAccount.id)
+    ):
+        # Several accounts on one platform: the largest is the one posts are judged by.
+        followers[inf_id][platform] = max(followers[inf_id].get(platform, 0), int(count))
+    theirs: dict[str, list[dict]] = {inf_id: [] for inf_id in influencer_ids}
+    for post in posts:
+        audience = followers.get(post["influencer_id"], {}).get(post["platform"])
+        rate = engagement_rate(post["likes"], post["comments"], audience)
+        shown = {k: v for k, v in post.items() if k != "influencer_id"}
+        theirs.setdefault(post["influencer_id"], []).append(
+            {**shown, "followers": audience, "engagement_rate": rate}
+        )
+    profiles = {}
+    for inf_id in influencer_ids:
+        person = people.get(inf_id)
+        counts = followers.get(inf_id, {})
+        own = theirs.get(inf_id, [])
+        profiles[inf_id] = {
+            "influencer": {
+                "handle": person.handle if person else None,
+                "name": person.name if person else None,
+                "tier": tier_for(counts.values()),
+                "followers": dict(sorted(counts.items())),
+            },
+            **_reach(own),
+            "engagement_rate": mean_rate([post["engagement_rate"] for post in own]),
+            "posts": own,
+        }
+    return profiles
