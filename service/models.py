@@ -1,7 +1,7 @@
 """Every table, imported in one place so the metadata is complete (Alembic, tests)."""
 
 from service.campaigns.models import Campaign, Partnership
-from service.clicks.models import Click
+from service.clicks.models import Click, ClickDaily
 from service.commissions.models import CommissionLine
 from service.conversions.models import Conversion, ConversionEvent, WebhookDelivery
 from service.db import Base
@@ -18,6 +18,7 @@ __all__ = [
     "ApiKey",
     "Campaign",
     "Click",
+    "ClickDaily",
     "CommissionLine",
     "Conversion",
     "ConversionEvent",
