@@ -241,17 +241,14 @@ def _planned_only(session: Session, groups: list[tuple[str, str]]) -> list[tuple
     return sorted(rows, key=lambda r: (r[8], r[1]))
 
 
-def _order(line: PlannedLine) -> tuple[str, str, str]:
-    return (line.influencer_id, line.currency, line.id)
-
-
 def in_statement(sel: Selection, planned: Sequence[PlannedLine]) -> list[PlannedLine]:
     """The planned (not yet written) lines that :func:`line_filter` would select."""
     if sel.closed:
         return []
     now = clock.now_utc()
     return sorted(
-        (line for line in planned if line.due_at < sel.end and line.due_at <= now), key=_order
+        (line for line in planned if line.due_at < sel.end and line.due_at <= now),
+        key=detail_key,
     )
 
 
@@ -296,7 +293,8 @@ class DetailLine(NamedTuple):
         )
 
 
-def detail_key(line: DetailLine | Row[Any]) -> tuple[str, str, str]:
+def detail_key(line: DetailLine | PlannedLine | Row[Any]) -> tuple[str, str, str]:
+    """The statement's order: influencer, currency, line id (bytewise)."""
     return (line.influencer_id, line.currency, line.id)
 
 
@@ -307,9 +305,15 @@ def _shown_status(now: datetime) -> ColumnElement[str]:
     )
 
 
-def _detail_order(session: Session) -> list[Any]:
-    L = CommissionLine
-    return [_bytewise(session, column) for column in (L.influencer_id, L.currency, L.id)]
+def _detail_select(session: Session, sel: Selection, now: datetime, *columns: Any) -> Any:
+    """``columns`` of the statement's lines joined to their orders, in statement order."""
+    L, C = CommissionLine, Conversion
+    return (
+        select(*columns)
+        .outerjoin(C, C.id == L.conversion_id)
+        .where(line_filter(sel, now))
+        .order_by(*(_bytewise(session, column) for column in (L.influencer_id, L.currency, L.id)))
+    )
 
 
 def detail_lines(
@@ -320,31 +324,28 @@ def detail_lines(
     Only the shown columns are read, as plain rows (no ORM entities)."""
     L, C = CommissionLine, Conversion
     now = clock.now_utc()
-    stmt = (
-        select(
-            L.id,
-            L.influencer_id,
-            L.campaign_id,
-            L.conversion_id,
-            C.order_id,
-            C.source,
-            L.kind,
-            L.rule,
-            L.basis_minor,
-            case(
-                (L.basis_minor.is_(None), None), else_=func.coalesce(C.currency, L.currency)
-            ).label("basis_currency"),
-            L.amount_minor,
-            L.currency,
-            L.due_at,
-            _shown_status(now),
-            L.reason,
-        )
-        .outerjoin(C, C.id == L.conversion_id)
-        .where(line_filter(sel, now))
-        .order_by(*_detail_order(session))
-        .execution_options(yield_per=1000)
-    )
+    stmt = _detail_select(
+        session,
+        sel,
+        now,
+        L.id,
+        L.influencer_id,
+        L.campaign_id,
+        L.conversion_id,
+        C.order_id,
+        C.source,
+        L.kind,
+        L.rule,
+        L.basis_minor,
+        case((L.basis_minor.is_(None), None), else_=func.coalesce(C.currency, L.currency)).label(
+            "basis_currency"
+        ),
+        L.amount_minor,
+        L.currency,
+        L.due_at,
+        _shown_status(now),
+        L.reason,
+    ).execution_options(yield_per=1000)
     written: Iterator[Any] = iter(session.execute(stmt))
     if not planned:
         yield from written
@@ -378,19 +379,17 @@ def formatted_lines(
 
 def formatted_statement(session: Session, sel: Selection, fmt: str) -> tuple[str, dict[str, Any]]:
     """The SQL (in the driver's paramstyle) and parameters of :func:`formatted_lines`."""
-    L, C = CommissionLine, Conversion
+    L = CommissionLine
     now = clock.now_utc()
     formatter = detail_sql.detail_object if fmt == "json" else detail_sql.detail_row
-    stmt = (
-        select(
-            formatter(sel.period, _shown_status(now)),
-            L.influencer_id,
-            L.currency,
-            L.id,
-        )
-        .outerjoin(C, C.id == L.conversion_id)
-        .where(line_filter(sel, now))
-        .order_by(*_detail_order(session))
+    stmt = _detail_select(
+        session,
+        sel,
+        now,
+        formatter(sel.period, _shown_status(now)),
+        L.influencer_id,
+        L.currency,
+        L.id,
     )
     compiled = stmt.compile(
         dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
