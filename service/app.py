@@ -93,6 +93,9 @@ def create_app(settings: config_module.Settings | None = None, **flask_config: A
     ):
         app.register_blueprint(blueprint)
     errors.init_app(app)
+    from service.dashboard.views import init_app as dashboard
+
+    dashboard(app)
     app.teardown_appcontext(close_session)
 
     from service.cli import register

@@ -138,6 +138,18 @@ def keys_create(name: str, scope: str) -> None:
     click.echo(token)
 
 
+@keys_group.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key by its id: the API refuses it and its dashboard sessions end.
+    Revoking a revoked key changes nothing."""
+    from service.keys.service import revoke_key
+
+    with services().db.session() as session:
+        key = revoke_key(session, key_id)
+        click.echo(f"key {key.id} ({key.name!r}) revoked at {key.revoked_at.isoformat()}")
+
+
 ledger_group = AppGroup("ledger", help="The commission ledger.")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -34,6 +36,8 @@ class Settings:
     webhook_secret: str | None = None
     timezone: str = "UTC"
     trusted_proxies: int = 0
+    # Signs the dashboard's session cookie; derived from ip_hash_key when not set.
+    secret_key: str | None = None
     # Operational knobs, not in the SPEC's table but environment-only as well.
     click_stream: str = "afftrack:clicks"
     log_level: str = "INFO"
@@ -63,6 +67,17 @@ class Settings:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def session_secret(self) -> str:
+        """The key the dashboard's session cookie is signed with: ``AFFTRACK_SECRET_KEY``,
+        else one derived from ``AFFTRACK_IP_HASH_KEY`` (itself required outside SQLite),
+        so every worker of a deployment signs alike without one more setting."""
+        if self.secret_key:
+            return self.secret_key
+        return hmac.new(
+            self.ip_hash_key.encode(), b"afftrack dashboard sessions", hashlib.sha256
+        ).hexdigest()
 
     @property
     def is_sqlite(self) -> bool:
@@ -103,6 +118,7 @@ _ENV = {
     "webhook_secret": "AFFTRACK_WEBHOOK_SECRET",
     "timezone": "AFFTRACK_TIMEZONE",
     "trusted_proxies": "AFFTRACK_TRUSTED_PROXIES",
+    "secret_key": "AFFTRACK_SECRET_KEY",
     "click_stream": "AFFTRACK_CLICK_STREAM",
     "log_level": "AFFTRACK_LOG_LEVEL",
 }

@@ -2,8 +2,13 @@
 
 from service.campaigns.models import Campaign, Partnership
 from service.clicks.models import Click, ClickDaily
-from service.commissions.models import CommissionLine
-from service.conversions.models import Conversion, ConversionEvent, WebhookDelivery
+from service.commissions.models import CommissionDaily, CommissionLine
+from service.conversions.models import (
+    Conversion,
+    ConversionDaily,
+    ConversionEvent,
+    WebhookDelivery,
+)
 from service.db import Base
 from service.deliverables.models import Deliverable
 from service.exports.models import Export
@@ -19,8 +24,10 @@ __all__ = [
     "Campaign",
     "Click",
     "ClickDaily",
+    "CommissionDaily",
     "CommissionLine",
     "Conversion",
+    "ConversionDaily",
     "ConversionEvent",
     "Deliverable",
     "Export",

@@ -117,9 +117,19 @@ def format_amount(minor: int, currency: str) -> str:
 
 def round_half_even(value: Fraction) -> int:
     """Round an exact rational to the nearest integer, ties to even."""
-    floor = value.numerator // value.denominator
-    rest = value - floor
-    if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and floor % 2 == 1):
+    return div_half_even(value.numerator, value.denominator)
+
+
+def div_half_even(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` rounded to the nearest integer, ties to even, in
+    integer arithmetic (no Fraction is built: this is on the reports' hot path)."""
+    if denominator == 0:
+        raise ZeroDivisionError("division by zero")
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    floor, rest = divmod(numerator, denominator)  # 0 <= rest < denominator
+    twice = 2 * rest
+    if twice > denominator or (twice == denominator and floor % 2 == 1):
         return floor + 1
     return floor
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -11,6 +11,7 @@ from service.campaigns.models import Campaign, Partnership
 from service.campaigns.schemas import check_rules
 from service.errors import Conflict, InvalidInput, NotFound
 from service.influencers.service import get_influencer
+from service.links.models import Link
 from service.paging import Page, paginate
 
 
@@ -39,6 +40,23 @@ def list_campaigns(session: Session, query: dict[str, Any]) -> Page[Campaign]:
     if query.get("slug"):
         stmt = stmt.where(Campaign.slug == query["slug"])
     return paginate(session, stmt, Campaign.id, query.get("cursor"), query["limit"])
+
+
+def campaign_overview(session: Session, limit: int = 500) -> list[dict[str, Any]]:
+    """Campaigns, newest start first, each with how many partners and links it has."""
+    partners = (
+        select(func.count())
+        .where(Partnership.campaign_id == Campaign.id)
+        .correlate(Campaign)
+        .scalar_subquery()
+    )
+    links = select(func.count()).where(Link.campaign_id == Campaign.id).correlate(Campaign)
+    rows = session.execute(
+        select(Campaign, partners, links.scalar_subquery())
+        .order_by(Campaign.starts_on.desc(), Campaign.id)
+        .limit(limit)
+    )
+    return [{"campaign": campaign, "partners": int(p), "links": int(n)} for campaign, p, n in rows]
 
 
 def add_partner(session: Session, campaign_id: str, data: dict[str, Any]) -> Partnership:

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, JSONType, UTCDateTime, new_id, utcnow
@@ -45,3 +45,25 @@ class CommissionLine(Base):
     export_id: Mapped[str | None] = mapped_column(ForeignKey("exports.id"), index=True)
     reason: Mapped[str | None] = mapped_column(Text)
     created_by_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"))
+
+
+class CommissionDaily(Base):
+    """The ledger per campaign, influencer, link and UTC day of the line, as reports
+    count it: ``lines`` the lines not rejected and ``amount_minor`` their sum, per
+    currency. ``link_id`` is the link of the line's order, ``""`` for a line without
+    one (adjustment, cpc, per-post, true-up, or an order attributed by promo code).
+
+    Kept by the database (triggers on ``commission_lines``, migration 0008): lines are
+    added as they are written and taken off when rejected; the ledger's other columns
+    never change (the append-only trigger), so nothing else can move a line.
+    """
+
+    __tablename__ = "commission_daily"
+
+    campaign_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    influencer_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    link_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    lines: Mapped[int] = mapped_column(BigInteger)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     LargeBinary,
@@ -115,3 +116,26 @@ class WebhookDelivery(Base):
     headers: Mapped[dict[str, str]] = mapped_column(JSONType)
     topic: Mapped[str | None] = mapped_column(String(80))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ConversionDaily(Base):
+    """Attributed orders per campaign, influencer, link and UTC day of the order, as
+    reports count them: ``conversions`` the orders not cancelled, ``revenue_minor`` their
+    attributable amount net of refunds, per currency. ``link_id`` is ``""`` for an order
+    attributed without a link (by promo code).
+
+    Kept by the database as conversions change (triggers on ``conversions``, migration
+    0008): an order's contribution is added when it is written, and taken off and added
+    again under its new key or figures when a refund, a cancel or a late attribution
+    changes it, in the same transaction.
+    """
+
+    __tablename__ = "conversion_daily"
+
+    campaign_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    influencer_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    link_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    conversions: Mapped[int] = mapped_column(BigInteger)
+    revenue_minor: Mapped[int] = mapped_column(BigInteger)

@@ -25,7 +25,7 @@ from service.deliverables.schemas import DeliverableIn, DeliverableOut, Delivera
 from service.influencers.schemas import InfluencerIn, InfluencerOut, InfluencerQuery
 from service.links.schemas import LinkIn, LinkOut, LinkPatch, LinkQuery
 from service.promo_codes.schemas import PromoCodeIn, PromoCodeOut, PromoCodeQuery
-from service.reports.api import ReportQuery
+from service.reports.schemas import ReportQuery
 
 bp = Blueprint("openapi", __name__)
 

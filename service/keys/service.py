@@ -8,7 +8,8 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.errors import InvalidInput
+from service import clock
+from service.errors import InvalidInput, NotFound
 from service.keys.models import ApiKey
 
 SCOPES = ("read", "write")
@@ -40,6 +41,16 @@ def authenticate(session: Session, token: str) -> ApiKey | None:
     key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_token(token)))
     if key is None or key.revoked_at is not None:
         return None
+    return key
+
+
+def revoke_key(session: Session, key_id: str) -> ApiKey:
+    """Mark a key revoked (once: a second call keeps the first time)."""
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"no API key {key_id!r}")
+    if key.revoked_at is None:
+        key.revoked_at = clock.now_utc()
     return key
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from service.campaigns.service import find_partnership
 from service.config import Settings
 from service.errors import Conflict, InvalidInput, NotFound
+from service.influencers.models import Influencer
 from service.links.codes import CodeMaker, valid_vanity
 from service.links.destinations import destination_error, tracked
 from service.links.models import Link
@@ -115,6 +116,22 @@ def tracked_url(link: Link) -> str:
     )
 
 
+def short_url(settings: Settings, code: str) -> str:
+    """The short URL a link is shared as (answered by the redirect, ``/r/<code>``)."""
+    return f"{settings.public_url}/r/{code}"
+
+
+def campaign_links(session: Session, campaign_id: str) -> list[tuple[Link, str]]:
+    """Every link of a campaign with its influencer's handle, by handle then age."""
+    rows = session.execute(
+        select(Link, Influencer.handle)
+        .join(Influencer, Influencer.id == Link.influencer_id)
+        .where(Link.campaign_id == campaign_id)
+        .order_by(Influencer.handle, Link.created_at, Link.id)
+    )
+    return [(link, handle) for link, handle in rows]
+
+
 def present(link: Link, settings: Settings) -> dict[str, Any]:
     """A link as the API shows it, with its short and tracked URLs."""
     return {
@@ -126,7 +143,7 @@ def present(link: Link, settings: Settings) -> dict[str, Any]:
         "destination": link.destination,
         "platform": link.platform,
         "status": link.status,
-        "short_url": f"{settings.public_url}/r/{link.code}",
+        "short_url": short_url(settings, link.code),
         "tracked_url": tracked_url(link),
         "created_at": link.created_at,
     }

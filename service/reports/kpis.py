@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from service.money import format_amount, round_half_even
+from service.money import div_half_even, format_amount
 
 
 @dataclass
@@ -32,7 +33,11 @@ def ratio(numerator: int | Fraction, denominator: int | Fraction, places: int = 
     """An exact ratio as a decimal string, half-even at ``places``; ``None`` over zero."""
     if denominator == 0:
         return None
-    scaled = round_half_even(Fraction(numerator) / Fraction(denominator) * 10**places)
+    if isinstance(numerator, int) and isinstance(denominator, int):
+        scaled = div_half_even(numerator * 10**places, denominator)
+    else:
+        exact = Fraction(numerator) / Fraction(denominator) * 10**places
+        scaled = div_half_even(exact.numerator, exact.denominator)
     sign = "-" if scaled < 0 else ""
     whole, frac = divmod(abs(scaled), 10**places)
     return f"{sign}{whole}.{frac:0{places}d}"
@@ -47,12 +52,14 @@ def engagement_rate(likes: int, comments: int, followers: int | None) -> str | N
     return ratio(likes + comments, followers)
 
 
-def mean_rate(rates: list[str | None]) -> str | None:
-    """The mean of the known rates (each post counts once), exact until rounded."""
-    known = [Fraction(rate) for rate in rates if rate is not None]
+def mean_rate(rates: list[str | None], places: int = 4) -> str | None:
+    """The mean of the known rates (each post counts once), exact until rounded: the
+    rates are decimal strings, summed as whole units of their last place."""
+    known = [rate for rate in rates if rate is not None]
     if not known:
         return None
-    return ratio(sum(known, Fraction(0)), len(known))
+    units = sum(int(Decimal(rate).scaleb(places)) for rate in known)
+    return ratio(units, len(known) * 10**places, places)
 
 
 def render(f: Figures) -> dict[str, Any]:
@@ -62,7 +69,7 @@ def render(f: Figures) -> dict[str, Any]:
         revenue, cost = f.revenue.get(cur, 0), f.commission.get(cur, 0)
         epc = None
         if f.clicks:
-            epc = format_amount(round_half_even(Fraction(cost, f.clicks)), cur)
+            epc = format_amount(div_half_even(cost, f.clicks), cur)
         money[cur] = {
             "revenue": format_amount(revenue, cur),
             "commission": format_amount(cost, cur),

@@ -5,25 +5,20 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from service.campaigns.models import Partnership
 from service.campaigns.service import get_campaign
 from service.clicks.models import ClickDaily
-from service.commissions.models import CommissionLine
-from service.conversions.models import Conversion
+from service.commissions.models import CommissionDaily
+from service.conversions.models import ConversionDaily
 from service.deliverables.models import Deliverable
 from service.deliverables.schemas import METRICS
 from service.influencers.models import Influencer, PlatformAccount
 from service.influencers.tiers import tier_for
 from service.links.models import Link
 from service.reports.kpis import Figures, engagement_rate, mean_rate, render
-
-GROUPS = ("influencer", "link", "platform", "day")
-
-
-def _day(column: Any) -> ColumnElement[Any]:
-    return func.date(column)
 
 
 def campaign_report(
@@ -55,59 +50,37 @@ def campaign_report(
         f = fig(key.isoformat() if isinstance(key, date) else key)
         f.clicks, f.unique_clicks, f.bot_clicks = int(humans or 0), int(unique or 0), int(bots or 0)
 
-    conv_key = {
-        "influencer": Conversion.influencer_id,
-        "link": Conversion.link_id,
-        "platform": func.coalesce(Link.platform, ""),
-        "day": _day(Conversion.occurred_at),
-    }[group_by]
-    for key, currency, count, revenue in session.execute(
-        select(
-            conv_key,
-            Conversion.currency,
-            func.count(),
-            func.sum(Conversion.amount_minor - Conversion.refunded_minor),
-        )
-        .outerjoin(Link, Link.id == Conversion.link_id)
-        .where(
-            Conversion.campaign_id == campaign.id,
-            Conversion.status != "cancelled",
-            Conversion.occurred_at >= lo,
-            Conversion.occurred_at < hi,
-        )
-        .group_by(conv_key, Conversion.currency)
+    # Orders and the ledger from their daily roll-ups (ConversionDaily, CommissionDaily)
+    # likewise: kept by the database as orders and lines are written, refunded,
+    # cancelled or rejected. A day with nothing left (every order cancelled, every line
+    # rejected) is skipped, as the rows themselves would be.
+    for rollup, count, amount, add in (
+        (ConversionDaily, ConversionDaily.conversions, ConversionDaily.revenue_minor, _orders),
+        (CommissionDaily, CommissionDaily.lines, CommissionDaily.amount_minor, _ledger),
     ):
-        f = fig(key)
-        f.conversions += int(count)
-        f.revenue[currency] = f.revenue.get(currency, 0) + int(revenue or 0)
-
-    line_key = {
-        "influencer": CommissionLine.influencer_id,
-        "link": Conversion.link_id,
-        "platform": func.coalesce(Link.platform, ""),
-        "day": _day(CommissionLine.occurred_at),
-    }[group_by]
-    for key, currency, amount in session.execute(
-        select(line_key, CommissionLine.currency, func.sum(CommissionLine.amount_minor))
-        .outerjoin(Conversion, Conversion.id == CommissionLine.conversion_id)
-        .outerjoin(Link, Link.id == Conversion.link_id)
-        .where(
-            CommissionLine.campaign_id == campaign.id,
-            CommissionLine.status != "rejected",
-            CommissionLine.occurred_at >= lo,
-            CommissionLine.occurred_at < hi,
+        key = {
+            "influencer": rollup.influencer_id,
+            "link": rollup.link_id,
+            "platform": func.coalesce(Link.platform, ""),
+            "day": rollup.day,
+        }[group_by]
+        stmt = select(key, rollup.currency, func.sum(count), func.sum(amount)).where(
+            rollup.campaign_id == campaign.id,
+            rollup.day >= start,
+            rollup.day <= end,
+            count > 0,
         )
-        .group_by(line_key, CommissionLine.currency)
-    ):
-        f = fig(key)
-        f.commission[currency] = f.commission.get(currency, 0) + int(amount or 0)
+        if group_by == "platform":
+            stmt = stmt.outerjoin(Link, Link.id == rollup.link_id)
+        for group, currency, n, minor in session.execute(stmt.group_by(key, rollup.currency)):
+            add(fig(group.isoformat() if isinstance(group, date) else group), currency, n, minor)
 
-    posts = _deliverables(session, campaign.id, lo, hi)
     profiles: dict[str, dict[str, Any]] = {}
     if group_by == "influencer":
-        for post in posts:
-            fig(post["influencer_id"])
-        profiles = _profiles(session, [key for key in groups if key], posts)
+        posts = _deliverables(session, campaign.id, lo, hi)
+        for influencer_id, _post in posts:
+            fig(influencer_id)
+        profiles = _profiles(session, campaign.id, [key for key in groups if key], posts)
 
     totals = Figures()
     rows = []
@@ -120,30 +93,63 @@ def campaign_report(
         "to": end.isoformat(),
         "group_by": group_by,
         "rows": rows,
-        "totals": {**render(totals), **_reach(posts)},
+        "totals": {**render(totals), **_reach_totals(session, campaign.id, lo, hi)},
     }
 
 
-def _deliverables(session: Session, campaign_id: str, lo: datetime, hi: datetime) -> list[dict]:
-    """The campaign's posts in the range (submitted or approved), with their metrics."""
+def _orders(f: Figures, currency: str, count: Any, revenue: Any) -> None:
+    f.conversions += int(count)
+    f.revenue[currency] = f.revenue.get(currency, 0) + int(revenue or 0)
+
+
+def _ledger(f: Figures, currency: str, _lines: Any, amount: Any) -> None:
+    f.commission[currency] = f.commission.get(currency, 0) + int(amount or 0)
+
+
+def _deliverables(
+    session: Session, campaign_id: str, lo: datetime, hi: datetime
+) -> list[tuple[str, dict[str, Any]]]:
+    """The campaign's posts in the range (submitted or approved), with their metrics, as
+    (influencer id, post) pairs."""
     D = Deliverable
+    # The metrics come out of the JSON in the database, one integer column each.
+    metrics = [func.coalesce(D.metrics[name].as_integer(), 0) for name in METRICS]
     rows = session.execute(
-        select(D.id, D.influencer_id, D.platform, D.url, D.posted_at, D.status, D.metrics)
+        select(D.id, D.influencer_id, D.platform, D.url, D.posted_at, D.status, *metrics)
         .where(D.campaign_id == campaign_id, D.posted_at >= lo, D.posted_at < hi)
         .order_by(D.posted_at, D.id)
     )
     return [
-        {
-            "id": post_id,
-            "influencer_id": influencer_id,
-            "platform": platform,
-            "url": url,
-            "posted_at": posted_at.isoformat(),
-            "status": status,
-            **{name: int((metrics or {}).get(name, 0)) for name in METRICS},
-        }
-        for post_id, influencer_id, platform, url, posted_at, status, metrics in rows
+        (
+            influencer_id,
+            {
+                "id": post_id,
+                "platform": platform,
+                "url": url,
+                "posted_at": posted_at.isoformat(),
+                "status": status,
+                **dict(zip(METRICS, map(int, values), strict=True)),
+            },
+        )
+        for post_id, influencer_id, platform, url, posted_at, status, *values in rows
     ]
+
+
+def _reach_totals(session: Session, campaign_id: str, lo: datetime, hi: datetime) -> dict[str, int]:
+    """``_reach`` of all the campaign's posts in the range, summed by the database."""
+    D = Deliverable
+    count, impressions, reach = session.execute(
+        select(
+            func.count(),
+            func.sum(D.metrics["impressions"].as_integer()),
+            func.sum(D.metrics["reach"].as_integer()),
+        ).where(D.campaign_id == campaign_id, D.posted_at >= lo, D.posted_at < hi)
+    ).one()
+    return {
+        "deliverables": int(count),
+        "impressions": int(impressions or 0),
+        "reach": int(reach or 0),
+    }
 
 
 def _reach(posts: list[dict]) -> dict[str, int]:
@@ -155,34 +161,41 @@ def _reach(posts: list[dict]) -> dict[str, int]:
 
 
 def _profiles(
-    session: Session, influencer_ids: list[str], posts: list[dict]
+    session: Session,
+    campaign_id: str,
+    influencer_ids: list[str],
+    posts: list[tuple[str, dict[str, Any]]],
 ) -> dict[str, dict[str, Any]]:
     """Per influencer: who they are (tier, followers per platform), their posts in the
     range with each post's engagement rate, and the posts' impressions and reach."""
+    # Everyone in a report is (or was) the campaign's partner: read them through the
+    # partnerships rather than with a list of a thousand ids.
+    partners = select(Partnership.influencer_id).where(Partnership.campaign_id == campaign_id)
+    wanted = set(influencer_ids)
     people = {
         row.id: row
         for row in session.execute(
             select(Influencer.id, Influencer.handle, Influencer.name).where(
-                Influencer.id.in_(influencer_ids)
+                Influencer.id.in_(partners)
             )
         )
+        if row.id in wanted
     }
     followers: dict[str, dict[str, int]] = {inf_id: {} for inf_id in influencer_ids}
     for inf_id, platform, count in session.execute(
         select(PlatformAccount.influencer_id, PlatformAccount.platform, PlatformAccount.followers)
-        .where(PlatformAccount.influencer_id.in_(influencer_ids))
+        .where(PlatformAccount.influencer_id.in_(partners))
         .order_by(PlatformAccount.id)
     ):
-        # Several accounts on one platform: the largest is the one posts are judged by.
-        followers[inf_id][platform] = max(followers[inf_id].get(platform, 0), int(count))
+        if inf_id in wanted:
+            # Several accounts on one platform: the largest is the one posts are judged by.
+            followers[inf_id][platform] = max(followers[inf_id].get(platform, 0), int(count))
     theirs: dict[str, list[dict]] = {inf_id: [] for inf_id in influencer_ids}
-    for post in posts:
-        audience = followers.get(post["influencer_id"], {}).get(post["platform"])
-        rate = engagement_rate(post["likes"], post["comments"], audience)
-        shown = {k: v for k, v in post.items() if k != "influencer_id"}
-        theirs.setdefault(post["influencer_id"], []).append(
-            {**shown, "followers": audience, "engagement_rate": rate}
-        )
+    for influencer_id, post in posts:
+        audience = followers.get(influencer_id, {}).get(post["platform"])
+        post["followers"] = audience
+        post["engagement_rate"] = engagement_rate(post["likes"], post["comments"], audience)
+        theirs.setdefault(influencer_id, []).append(post)
     profiles = {}
     for inf_id in influencer_ids:
         person = people.get(inf_id)

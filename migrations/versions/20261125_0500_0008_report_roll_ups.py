@@ -1,0 +1,217 @@
+"""conversion_daily and commission_daily: the report's orders and ledger per campaign,
+influencer, link and UTC day, kept by triggers
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-11-25 05:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+KEY = ("campaign_id", "day", "influencer_id", "link_id", "currency")
+CONVERSION_ADD = (
+    f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
+    "conversions = conversion_daily.conversions + excluded.conversions, "
+    "revenue_minor = conversion_daily.revenue_minor + excluded.revenue_minor"
+)
+COMMISSION_ADD = (
+    f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
+    "lines = commission_daily.lines + excluded.lines, "
+    "amount_minor = commission_daily.amount_minor + excluded.amount_minor"
+)
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+# An order counts when it is attributed to a campaign and not cancelled: once on
+# INSERT; on UPDATE its old contribution is taken off and the new one added (a refund,
+# a cancel, a late attribution); on DELETE taken off. Row triggers, in the transaction.
+PG_CONVERSIONS = """
+CREATE FUNCTION afftrack_conversion_daily() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP <> 'INSERT' AND OLD.campaign_id IS NOT NULL AND OLD.status <> 'cancelled' THEN
+    INSERT INTO conversion_daily (campaign_id, day, influencer_id, link_id, currency,
+                                  conversions, revenue_minor)
+    VALUES (OLD.campaign_id, (OLD.occurred_at AT TIME ZONE 'UTC')::date,
+            coalesce(OLD.influencer_id, ''), coalesce(OLD.link_id, ''), OLD.currency,
+            -1, -(OLD.amount_minor - OLD.refunded_minor))
+    {ADD};
+  END IF;
+  IF TG_OP <> 'DELETE' AND NEW.campaign_id IS NOT NULL AND NEW.status <> 'cancelled' THEN
+    INSERT INTO conversion_daily (campaign_id, day, influencer_id, link_id, currency,
+                                  conversions, revenue_minor)
+    VALUES (NEW.campaign_id, (NEW.occurred_at AT TIME ZONE 'UTC')::date,
+            coalesce(NEW.influencer_id, ''), coalesce(NEW.link_id, ''), NEW.currency,
+            1, NEW.amount_minor - NEW.refunded_minor)
+    {ADD};
+  END IF;
+  RETURN NULL;
+END
+$$
+""".replace("{ADD}", CONVERSION_ADD)
+PG_CONVERSIONS_TRIGGER = (
+    "CREATE TRIGGER conversions_daily AFTER INSERT OR DELETE OR UPDATE OF campaign_id, "
+    "influencer_id, link_id, occurred_at, currency, amount_minor, refunded_minor, status "
+    "ON conversions FOR EACH ROW EXECUTE FUNCTION afftrack_conversion_daily()"
+)
+# Ledger lines: once per INSERT statement over the rows it really inserted (settlement
+# writes in batches; an idempotent retry's skipped rows add nothing). The link is the
+# line's order's. A line leaves the roll-up when rejected (the append-only trigger lets
+# nothing else change), checked per row only when the status crosses 'rejected', so the
+# close's UPDATE of a month's lines to 'paid' costs a comparison per row, no more.
+PG_LINES = """
+CREATE FUNCTION afftrack_commission_daily() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO commission_daily (campaign_id, day, influencer_id, link_id, currency,
+                                  lines, amount_minor)
+    SELECT l.campaign_id, (l.occurred_at AT TIME ZONE 'UTC')::date, l.influencer_id,
+           coalesce(c.link_id, ''), l.currency, count(*), sum(l.amount_minor)
+    FROM inserted_lines l LEFT JOIN conversions c ON c.id = l.conversion_id
+    WHERE l.status <> 'rejected'
+    GROUP BY 1, 2, 3, 4, 5
+    {ADD};
+    RETURN NULL;
+  END IF;
+  INSERT INTO commission_daily (campaign_id, day, influencer_id, link_id, currency,
+                                lines, amount_minor)
+  SELECT NEW.campaign_id, (NEW.occurred_at AT TIME ZONE 'UTC')::date, NEW.influencer_id,
+         coalesce((SELECT link_id FROM conversions WHERE id = NEW.conversion_id), ''),
+         NEW.currency,
+         CASE WHEN NEW.status = 'rejected' THEN -1 ELSE 1 END,
+         CASE WHEN NEW.status = 'rejected' THEN -NEW.amount_minor ELSE NEW.amount_minor END
+  {ADD};
+  RETURN NULL;
+END
+$$
+""".replace("{ADD}", COMMISSION_ADD)
+PG_LINES_TRIGGERS = (
+    "CREATE TRIGGER commission_lines_daily AFTER INSERT ON commission_lines "
+    "REFERENCING NEW TABLE AS inserted_lines FOR EACH STATEMENT "
+    "EXECUTE FUNCTION afftrack_commission_daily()",
+    "CREATE TRIGGER commission_lines_daily_status AFTER UPDATE OF status ON commission_lines "
+    "FOR EACH ROW WHEN ((OLD.status = 'rejected') IS DISTINCT FROM (NEW.status = 'rejected')) "
+    "EXECUTE FUNCTION afftrack_commission_daily()",
+)
+
+# --- SQLite (row triggers only; the same rules) ----------------------------------------
+_SQLITE_CONVERSION_ROW = """
+  INSERT INTO conversion_daily (campaign_id, day, influencer_id, link_id, currency,
+                                conversions, revenue_minor)
+  SELECT {R}.campaign_id, date({R}.occurred_at), coalesce({R}.influencer_id, ''),
+         coalesce({R}.link_id, ''), {R}.currency, {S}1,
+         {S}({R}.amount_minor - {R}.refunded_minor)
+  WHERE {R}.campaign_id IS NOT NULL AND {R}.status <> 'cancelled'
+  {ADD};
+""".replace("{ADD}", CONVERSION_ADD)
+_SQLITE_LINE_ROW = """
+  INSERT INTO commission_daily (campaign_id, day, influencer_id, link_id, currency,
+                                lines, amount_minor)
+  SELECT {R}.campaign_id, date({R}.occurred_at), {R}.influencer_id,
+         coalesce((SELECT link_id FROM conversions WHERE id = {R}.conversion_id), ''),
+         {R}.currency, {S}1, {S}{R}.amount_minor
+  WHERE {R}.status <> 'rejected'
+  {ADD};
+""".replace("{ADD}", COMMISSION_ADD)
+
+
+def _row(template: str, row: str, sign: str) -> str:
+    return template.replace("{R}", row).replace("{S}", sign)
+
+
+SQLITE_TRIGGERS = (
+    "CREATE TRIGGER conversions_daily_insert AFTER INSERT ON conversions BEGIN"
+    + _row(_SQLITE_CONVERSION_ROW, "NEW", "")
+    + "END",
+    "CREATE TRIGGER conversions_daily_update AFTER UPDATE OF campaign_id, influencer_id, "
+    "link_id, occurred_at, currency, amount_minor, refunded_minor, status ON conversions BEGIN"
+    + _row(_SQLITE_CONVERSION_ROW, "OLD", "-")
+    + _row(_SQLITE_CONVERSION_ROW, "NEW", "")
+    + "END",
+    "CREATE TRIGGER conversions_daily_delete AFTER DELETE ON conversions BEGIN"
+    + _row(_SQLITE_CONVERSION_ROW, "OLD", "-")
+    + "END",
+    "CREATE TRIGGER commission_lines_daily AFTER INSERT ON commission_lines BEGIN"
+    + _row(_SQLITE_LINE_ROW, "NEW", "")
+    + "END",
+    "CREATE TRIGGER commission_lines_daily_update AFTER UPDATE ON commission_lines BEGIN"
+    + _row(_SQLITE_LINE_ROW, "OLD", "-")
+    + _row(_SQLITE_LINE_ROW, "NEW", "")
+    + "END",
+)
+
+
+def _table(name: str, counts: tuple[str, str]) -> None:
+    op.create_table(
+        name,
+        sa.Column("campaign_id", sa.String(40), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("influencer_id", sa.String(40), nullable=False),
+        sa.Column("link_id", sa.String(40), nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column(counts[0], sa.BigInteger(), nullable=False),
+        sa.Column(counts[1], sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint(*KEY, name=f"pk_{name}"),
+    )
+
+
+def upgrade() -> None:
+    _table("conversion_daily", ("conversions", "revenue_minor"))
+    _table("commission_daily", ("lines", "amount_minor"))
+    postgres = op.get_bind().dialect.name == "postgresql"
+    day = "(o.occurred_at AT TIME ZONE 'UTC')::date" if postgres else "date(o.occurred_at)"
+    op.execute(
+        "INSERT INTO conversion_daily (campaign_id, day, influencer_id, link_id, currency, "  # noqa: S608
+        "conversions, revenue_minor) "
+        f"SELECT o.campaign_id, {day}, coalesce(o.influencer_id, ''), coalesce(o.link_id, ''), "
+        "o.currency, count(*), sum(o.amount_minor - o.refunded_minor) FROM conversions o "
+        "WHERE o.campaign_id IS NOT NULL AND o.status <> 'cancelled' GROUP BY 1, 2, 3, 4, 5"
+    )
+    op.execute(
+        "INSERT INTO commission_daily (campaign_id, day, influencer_id, link_id, currency, "  # noqa: S608
+        "lines, amount_minor) "
+        f"SELECT o.campaign_id, {day}, o.influencer_id, coalesce(c.link_id, ''), o.currency, "
+        "count(*), sum(o.amount_minor) FROM commission_lines o "
+        "LEFT JOIN conversions c ON c.id = o.conversion_id "
+        "WHERE o.status <> 'rejected' GROUP BY 1, 2, 3, 4, 5"
+    )
+    if postgres:
+        # Fresh tables have no statistics: without them the report's first plans can be
+        # far off (measured: 100 ms instead of 15 on the benchmark's data).
+        op.execute("ANALYZE conversion_daily")
+        op.execute("ANALYZE commission_daily")
+        op.execute(PG_CONVERSIONS)
+        op.execute(PG_CONVERSIONS_TRIGGER)
+        op.execute(PG_LINES)
+        for trigger in PG_LINES_TRIGGERS:
+            op.execute(trigger)
+    else:
+        for trigger in SQLITE_TRIGGERS:
+            op.execute(trigger)
+
+
+def downgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    if postgres:
+        op.execute("DROP TRIGGER IF EXISTS conversions_daily ON conversions")
+        op.execute("DROP TRIGGER IF EXISTS commission_lines_daily ON commission_lines")
+        op.execute("DROP TRIGGER IF EXISTS commission_lines_daily_status ON commission_lines")
+        op.execute("DROP FUNCTION IF EXISTS afftrack_conversion_daily()")
+        op.execute("DROP FUNCTION IF EXISTS afftrack_commission_daily()")
+    else:
+        for name in (
+            "conversions_daily_insert",
+            "conversions_daily_update",
+            "conversions_daily_delete",
+            "commission_lines_daily",
+            "commission_lines_daily_update",
+        ):
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+    op.drop_table("commission_daily")
+    op.drop_table("conversion_daily")

@@ -1,0 +1,277 @@
+"""The dashboard's pages: the campaign list and one campaign (KPI tiles, the daily
+chart, influencers ranked by a chosen KPI, the links with their short URLs).
+
+Every figure on a page comes from ``service.reports.service.campaign_report``, the
+function behind ``GET /api/v1/reports/campaigns/<id>``, so the page and the API cannot
+disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
+from markupsafe import Markup
+from marshmallow import ValidationError, fields, validate
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from service import clock
+from service.campaigns.service import campaign_overview, get_campaign
+from service.dashboard import display, login
+from service.dashboard.charts import Day, daily_chart
+from service.errors import AfftrackError
+from service.http.context import session, settings
+from service.links.service import campaign_links, short_url
+from service.money import format_amount
+from service.reports.schemas import ReportQuery
+from service.reports.service import campaign_report
+
+bp = Blueprint(
+    "dashboard",
+    __name__,
+    url_prefix="/dashboard",
+    template_folder="templates",
+    static_folder="static",
+)
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+# KPIs the influencers can be ranked by: (name, label, kind).
+KPIS = (
+    ("revenue", "Revenue", "money"),
+    ("conversions", "Conversions", "count"),
+    ("clicks", "Clicks", "count"),
+    ("unique_clicks", "Unique clicks", "count"),
+    ("conversion_rate", "Conversion rate", "ratio"),
+    ("commission", "Commission", "money"),
+    ("epc", "EPC", "money"),
+    ("roi", "ROI", "ratio"),
+    ("reach", "Reach", "count"),
+    ("engagement_rate", "Engagement rate", "ratio"),
+)
+KPI_NAMES = tuple(name for name, _, _ in KPIS)
+CSP = (
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+class DashboardQuery(ReportQuery):
+    """The campaign page's query: an optional range (at most a year) and a KPI."""
+
+    max_days = MAX_DAYS
+
+    from_ = fields.Date(load_default=None, data_key="from")
+    to = fields.Date(load_default=None)
+    kpi = fields.String(load_default="revenue", validate=validate.OneOf(KPI_NAMES))
+
+
+def init_app(app: Flask) -> None:
+    login.configure(app)
+    app.register_blueprint(bp)
+    app.jinja_env.filters.update(count=display.count, percent=display.percent, money=display.money)
+
+
+@bp.context_processor
+def _template_helpers() -> dict[str, Any]:
+    return {"csrf_token": login.csrf_token, "money_of": money_of}
+
+
+def money_of(figures: dict[str, Any], currency: str) -> dict[str, Any]:
+    """A report row's (or the totals') money in ``currency``; the report leaves out a
+    currency nothing happened in, which here reads as zero revenue and cost."""
+    found = figures["money"].get(currency)
+    if found is not None:
+        return found
+    zero = format_amount(0, currency)
+    return {
+        "revenue": zero,
+        "commission": zero,
+        "cost": zero,
+        "epc": zero if figures.get("clicks") else None,
+        "roi": None,
+    }
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.endpoint != "dashboard.static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _error_page(status: int, message: str) -> tuple[str, int]:
+    return render_template("dashboard/error.html", status=status, message=message), status
+
+
+@bp.errorhandler(AfftrackError)
+def _domain_error(exc: AfftrackError) -> tuple[str, int]:
+    return _error_page(exc.status, exc.message)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> tuple[str, int]:
+    return _error_page(exc.code or 500, exc.description or "request failed")
+
+
+# --- login -----------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login_page() -> Any:
+    target = login.safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if login.current_key() is not None:
+            return redirect(target)
+        return render_template("dashboard/login.html", next=target, error=None)
+    login.check_csrf()
+    token = request.form.get("api_key", "")
+    if not token.strip():
+        page = render_template("dashboard/login.html", next=target, error="Enter an API key.")
+        return page, 400
+    if len(token) > 200 or login.log_in(token) is None:
+        page = render_template(
+            "dashboard/login.html", next=target, error="That API key is not valid."
+        )
+        return page, 401
+    return redirect(target, 303)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    login.check_csrf()
+    login.log_out()
+    return redirect(url_for("dashboard.login_page"), 303)
+
+
+# --- pages -----------------------------------------------------------------------------
+
+
+@bp.get("/")
+@login.login_required
+def campaigns() -> str:
+    today = clock.now_utc().date()
+    rows = campaign_overview(session())
+    for row in rows:
+        c = row["campaign"]
+        row["state"] = (
+            "upcoming"
+            if c.starts_on > today
+            else "ended"
+            if c.ends_on is not None and c.ends_on < today
+            else "running"
+        )
+    return render_template("dashboard/campaigns.html", rows=rows, key=g.dashboard_key)
+
+
+def default_range(starts_on: date, ends_on: date | None, today: date) -> tuple[date, date]:
+    """The last ``DEFAULT_DAYS`` days of the campaign up to today (its end if it ended)."""
+    end = min(today, ends_on) if ends_on is not None else today
+    end = max(end, starts_on)
+    return max(starts_on, end - timedelta(days=DEFAULT_DAYS - 1)), end
+
+
+@bp.get("/campaigns/<campaign_id>")
+@login.login_required
+def campaign(campaign_id: str) -> Any:
+    s = session()
+    camp = get_campaign(s, campaign_id)
+    try:
+        q = DashboardQuery().load(request.args.to_dict())
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"": exc.messages}
+        text = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in messages.items())
+        return _error_page(400, f"The range or KPI is not valid ({text}).")
+    start, end = default_range(camp.starts_on, camp.ends_on, clock.now_utc().date())
+    if q["from_"] is not None or q["to"] is not None:
+        start = q["from_"] or (q["to"] - timedelta(days=DEFAULT_DAYS - 1))
+        end = q["to"] or min(start + timedelta(days=DEFAULT_DAYS - 1), clock.now_utc().date())
+        if end < start or (end - start).days >= MAX_DAYS:
+            message = f"The range must run forwards and span at most {MAX_DAYS} days."
+            return _error_page(400, message)
+
+    by_influencer = campaign_report(s, camp.id, start, end, "influencer")
+    by_day = campaign_report(s, camp.id, start, end, "day")
+    by_link = campaign_report(s, camp.id, start, end, "link")
+    kpi = q["kpi"]
+    currencies = sorted(
+        by_influencer["totals"]["money"], key=lambda cur: (cur != camp.currency, cur)
+    )
+    ranked = rank(by_influencer["rows"], kpi, camp.currency)
+    link_rows = {row["key"]: row for row in by_link["rows"]}
+    links = [
+        {
+            "link": link,
+            "handle": handle,
+            "short_url": short_url(settings(), link.code),
+            "figures": link_rows.get(link.id),
+        }
+        for link, handle in campaign_links(s, camp.id)
+    ]
+    return render_template(
+        "dashboard/campaign.html",
+        campaign=camp,
+        start=start,
+        end=end,
+        kpi=kpi,
+        kpis=KPIS,
+        totals=by_influencer["totals"],
+        currencies=currencies or [camp.currency],
+        chart=Markup(daily_chart(days_of(by_day["rows"], start, end))),  # noqa: S704 - built escaped
+        ranked=ranked,
+        links=links,
+        ranges=quick_ranges(camp.starts_on, camp.ends_on, clock.now_utc().date()),
+        key=g.dashboard_key,
+    )
+
+
+def days_of(rows: list[dict[str, Any]], start: date, end: date) -> list[Day]:
+    """One chart slot per day of the range; days the report has no row for are zeros."""
+    by_day = {row["key"]: row for row in rows}
+    out = []
+    day = start
+    while day <= end:
+        row = by_day.get(day.isoformat()) or {}
+        out.append(Day(day, int(row.get("clicks", 0)), int(row.get("conversions", 0))))
+        day += timedelta(days=1)
+    return out
+
+
+def kpi_value(row: dict[str, Any], kpi: str, currency: str) -> Decimal | None:
+    """A row's value of ``kpi`` (money in the campaign's currency), ``None`` if unknown."""
+    if kpi in ("revenue", "commission", "epc", "roi"):
+        value = row["money"].get(currency, {}).get(kpi)
+    else:
+        value = row.get(kpi)
+    return None if value is None else Decimal(str(value))
+
+
+def rank(rows: list[dict[str, Any]], kpi: str, currency: str) -> list[dict[str, Any]]:
+    """Influencer rows, best ``kpi`` first; unknown values last, ties by handle."""
+
+    def order(row: dict[str, Any]) -> tuple[bool, Decimal, str]:
+        value = kpi_value(row, kpi, currency)
+        handle = (row.get("influencer") or {}).get("handle") or row["key"] or ""
+        return (value is None, -(value or Decimal(0)), handle)
+
+    return sorted(rows, key=order)
+
+
+def quick_ranges(starts_on: date, ends_on: date | None, today: date) -> list[tuple[str, str, str]]:
+    """(label, from, to) for the range shortcuts above the page."""
+    end = max(min(today, ends_on) if ends_on is not None else today, starts_on)
+    out = []
+    for label, days in (("Last 7 days", 7), ("Last 30 days", 30), ("Last 90 days", 90)):
+        lo = max(starts_on, end - timedelta(days=days - 1))
+        out.append((label, lo.isoformat(), end.isoformat()))
+    lo = max(starts_on, end - timedelta(days=MAX_DAYS - 1))
+    label = "Campaign to date" if lo == starts_on else "Last year"
+    out.append((label, lo.isoformat(), end.isoformat()))
+    return out

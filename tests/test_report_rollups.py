@@ -1,0 +1,310 @@
+"""conversion_daily and commission_daily (issue 7): the report's orders and ledger per
+campaign, influencer, link and UTC day, kept by the database's triggers.
+
+Generated histories go through the service's own paths (signed webhooks for orders,
+refunds and cancels; a click arriving after its order and ``attribute_late``; the reject
+endpoint), on PostgreSQL and SQLite. After each history the roll-ups must equal counting
+the orders and lines themselves, and the campaign report, which reads only the roll-ups,
+must equal the same figures worked out here from the raw rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from service.clicks.partitions import insert_clicks
+from service.conversions.deliveries import attribute_late
+from tests.conftest import Api
+
+START = datetime(2026, 10, 1, 21, 0, tzinfo=UTC)  # orders run across three midnights
+_SEQ = itertools.count()
+
+
+@pytest.fixture(params=["pg", "sqlite"])
+def api(request: Any, frozen: Any) -> Api:
+    frozen.set("2026-10-08T09:00:00Z")
+    return request.getfixturevalue(f"{request.param}_api")
+
+
+def services(api: Api) -> Any:
+    return api.app.extensions["afftrack"]
+
+
+def raw(api: Api, sql: str) -> list[Any]:
+    with services(api).db.engine.connect() as conn:
+        return list(conn.execute(text(sql)))
+
+
+def utc_day(value: Any) -> str:
+    if isinstance(value, str):  # SQLite
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.date().isoformat()
+
+
+def counted_orders(api: Api) -> dict[tuple, tuple[int, int]]:
+    out: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for cmp, at, inf, link, cur, amount, refunded, status in raw(
+        api,
+        "SELECT campaign_id, occurred_at, influencer_id, link_id, currency, amount_minor, "
+        "refunded_minor, status FROM conversions",
+    ):
+        if cmp is None or status == "cancelled":
+            continue
+        row = out[(cmp, utc_day(at), inf or "", link or "", cur)]
+        row[0] += 1
+        row[1] += amount - refunded
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def counted_lines(api: Api) -> dict[tuple, tuple[int, int]]:
+    out: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for cmp, at, inf, link, cur, amount in raw(
+        api,
+        "SELECT l.campaign_id, l.occurred_at, l.influencer_id, c.link_id, l.currency, "
+        "l.amount_minor FROM commission_lines l LEFT JOIN conversions c "
+        "ON c.id = l.conversion_id WHERE l.status <> 'rejected'",
+    ):
+        row = out[(cmp, utc_day(at), inf, link or "", cur)]
+        row[0] += 1
+        row[1] += amount
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def rolled(api: Api, table: str, counts: str) -> dict[tuple, tuple[int, int]]:
+    rows = raw(
+        api,
+        f"SELECT campaign_id, day, influencer_id, link_id, currency, {counts} FROM {table}",
+    )
+    # A key whose orders were all cancelled (or lines all rejected) may stay as zeros.
+    return {
+        (r[0], str(r[1]), r[2], r[3], r[4]): (int(r[5]), int(r[6]))
+        for r in rows
+        if (int(r[5]), int(r[6])) != (0, 0)
+    }
+
+
+class History:
+    """One campaign, two partners (a link and a promo code each), and what was done."""
+
+    def __init__(self, api: Api) -> None:
+        n = next(_SEQ)
+        self.api = api
+        self.campaign = api.create_campaign(f"rollup{n}", starts_on="2026-09-01")
+        self.people, self.links, self.codes = [], [], []
+        for k in range(2):
+            person = api.create_influencer(f"rollup{n}p{k}")
+            api.add_partner(self.campaign["id"], person["id"])
+            self.people.append(person)
+            platform = ("instagram", "tiktok")[k]
+            self.links.append(api.create_link(self.campaign["id"], person["id"], platform=platform))
+            code = f"RU{n}X{k}"
+            api.create_promo_code(self.campaign["id"], person["id"], code)
+            self.codes.append(code)
+        self.orders: list[tuple[str, int]] = []  # (order id, amount minor)
+        self.refunded: dict[str, int] = defaultdict(int)
+        self.late: list[tuple[str, str, datetime]] = []  # (click id, link id, when)
+        self.tag = n
+
+    def click(self, click_id: str, link_id: str, when: datetime) -> None:
+        row = {
+            "id": click_id,
+            "link_id": link_id,
+            "occurred_at": when,
+            "ip_hash": "0" * 64,
+            "user_agent": "Mozilla/5.0",
+            "referrer": None,
+            "country": None,
+            "is_bot": False,
+            "bot_reason": None,
+            "is_unique": True,
+            "outcome": "redirect",
+        }
+        with services(self.api).db.session() as session:
+            insert_clicks(session, [row])
+
+    def order(self, who: int, via: str, minutes: int, amount: int) -> None:
+        order_id = f"RU{self.tag}-{len(self.orders)}"
+        when = START + timedelta(minutes=minutes)
+        body: dict[str, Any] = {
+            "type": "order",
+            "order_id": order_id,
+            "occurred_at": when.isoformat(),
+            "currency": "EUR",
+            "subtotal": f"{amount / 100:.2f}",
+            "total": f"{amount / 100:.2f}",
+        }
+        if via == "promo":
+            body["promo_codes"] = [self.codes[who]]
+        elif via in ("click", "late"):
+            click_id = f"c{self.tag}x{len(self.orders)}"
+            link_id = self.links[who]["id"]
+            if via == "click":
+                self.click(click_id, link_id, when - timedelta(minutes=10))
+            else:
+                self.late.append((click_id, link_id, when - timedelta(minutes=10)))
+            body["landing_url"] = f"https://shop.example/p?aff_click={click_id}"
+        r = self.api.webhook(body)
+        assert r.status_code == 200, r.json
+        self.orders.append((order_id, amount))
+
+    def refund(self, index: int, share: float) -> None:
+        if not self.orders:
+            return
+        order_id, amount = self.orders[index % len(self.orders)]
+        left = amount - self.refunded[order_id]
+        part = min(left, max(1, int(amount * share)))
+        if part <= 0:
+            return
+        self.refunded[order_id] += part
+        r = self.api.webhook(
+            {
+                "type": "refund",
+                "order_id": order_id,
+                "refund_id": f"{order_id}-r{self.refunded[order_id]}",
+                "occurred_at": "2026-10-06T10:00:00Z",
+                "amount": f"{part / 100:.2f}",
+            }
+        )
+        assert r.status_code == 200, r.json
+
+    def cancel(self, index: int) -> None:
+        if not self.orders:
+            return
+        order_id, _ = self.orders[index % len(self.orders)]
+        r = self.api.webhook(
+            {"type": "cancel", "order_id": order_id, "occurred_at": "2026-10-06T11:00:00Z"}
+        )
+        assert r.status_code == 200, r.json
+
+    def reject(self, index: int) -> None:
+        ids = [
+            row[0]
+            for row in raw(
+                self.api,
+                "SELECT id FROM commission_lines WHERE campaign_id = "
+                f"'{self.campaign['id']}' AND kind = 'sale' ORDER BY id",
+            )
+        ]
+        if ids:
+            line = ids[index % len(ids)]
+            r = self.api.post(f"/api/v1/commissions/{line}/reject", {"reason": "test"})
+            assert r.status_code in (200, 409), r.json
+
+    def arrive(self, index: int) -> None:
+        if not self.late:
+            return
+        click_id, link_id, when = self.late.pop(index % len(self.late))
+        self.click(click_id, link_id, when)
+        attribute_late(services(self.api).db, services(self.api).settings, [click_id])
+
+
+ops = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("order"),
+            st.integers(0, 1),
+            st.sampled_from(["promo", "click", "late", "none"]),
+            st.integers(0, 60 * 72),
+            st.integers(100, 50_000),
+        ),
+        st.tuples(st.just("refund"), st.integers(0, 20), st.floats(0.05, 1.0)),
+        st.tuples(st.just("cancel"), st.integers(0, 20)),
+        st.tuples(st.just("reject"), st.integers(0, 20)),
+        st.tuples(st.just("arrive"), st.integers(0, 20)),
+    ),
+    min_size=1,
+    max_size=14,
+)
+
+
+def expected_report(api: Api, campaign_id: str, group_by: str) -> dict[str, dict[str, Any]]:
+    """conversions, revenue and commission per group, from the raw rows."""
+    platform = {row[0]: row[1] for row in raw(api, "SELECT id, platform FROM links")}
+
+    def key(day: str, inf: str, link: str) -> str:
+        return {"influencer": inf, "link": link, "platform": platform.get(link, ""), "day": day}[
+            group_by
+        ]
+
+    out: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"conversions": 0, "revenue": 0, "commission": 0}
+    )
+    for (cmp, day, inf, link, _cur), (n, revenue) in counted_orders(api).items():
+        if cmp == campaign_id:
+            out[key(day, inf, link)]["conversions"] += n
+            out[key(day, inf, link)]["revenue"] += revenue
+    for (cmp, day, inf, link, _cur), (_n, amount) in counted_lines(api).items():
+        if cmp == campaign_id:
+            out[key(day, inf, link)]["commission"] += amount
+    return dict(out)
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(history=ops)
+def test_the_roll_ups_equal_counting_orders_and_lines(api: Api, history: list) -> None:
+    h = History(api)
+    for op, *args in history:
+        getattr(h, op)(*args)
+    assert rolled(api, "conversion_daily", "conversions, revenue_minor") == counted_orders(api)
+    assert rolled(api, "commission_daily", "lines, amount_minor") == counted_lines(api)
+
+    cid = h.campaign["id"]
+    for group_by in ("influencer", "link", "platform", "day"):
+        r = api.get(
+            f"/api/v1/reports/campaigns/{cid}?from=2026-09-01&to=2026-10-31&group_by={group_by}"
+        )
+        assert r.status_code == 200, r.json
+        got = {
+            row["key"] or "": {
+                "conversions": row["conversions"],
+                "revenue": round(float(row["money"].get("EUR", {}).get("revenue", "0")) * 100),
+                "commission": round(
+                    float(row["money"].get("EUR", {}).get("commission", "0")) * 100
+                ),
+            }
+            for row in r.json["rows"]
+            if row["conversions"] or row["money"]
+        }
+        assert got == expected_report(api, cid, group_by), group_by
+
+
+def test_a_cancelled_order_and_a_rejected_line_leave_the_report(api: Api) -> None:
+    h = History(api)
+    h.order(0, "promo", 60, 10_000)
+    h.order(1, "click", 60 * 30, 4_000)
+    cid = h.campaign["id"]
+    url = f"/api/v1/reports/campaigns/{cid}?from=2026-10-01&to=2026-10-31&group_by=day"
+    days = {row["key"]: row for row in api.get(url).json["rows"]}
+    assert days["2026-10-01"]["conversions"] == 1  # 21:00 + 1 h is still Oct 1st (UTC)
+    assert days["2026-10-01"]["money"]["EUR"]["revenue"] == "100.00"
+    assert days["2026-10-01"]["money"]["EUR"]["commission"] == "10.00"
+    assert days["2026-10-03"]["money"]["EUR"]["commission"] == "4.00"
+    h.cancel(0)  # the promo order goes; its line is reversed on the day of the cancel
+    (line,) = raw(
+        api,
+        "SELECT l.id FROM commission_lines l JOIN conversions c ON c.id = l.conversion_id "
+        f"WHERE c.order_id = '{h.orders[1][0]}' AND l.kind = 'sale'",
+    )
+    r = api.post(f"/api/v1/commissions/{line[0]}/reject", {"reason": "fraud"})
+    assert r.status_code == 200, r.json  # ...and the click order's line is rejected
+    days = {row["key"]: row for row in api.get(url).json["rows"]}
+    assert "2026-10-01" not in days or days["2026-10-01"]["conversions"] == 0
+    assert days["2026-10-03"]["conversions"] == 1
+    totals = api.get(url).json["totals"]
+    assert totals["conversions"] == 1
+    assert totals["money"]["EUR"]["revenue"] == "40.00"
+    # Cancelled order: sale 10.00 and its reversal -10.00; rejected line: nothing.
+    assert totals["money"]["EUR"]["commission"] == "0.00"
+    assert days["2026-10-06"]["money"]["EUR"]["commission"] == "-10.00"  # the reversal
