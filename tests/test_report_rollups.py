@@ -10,19 +10,24 @@ must equal the same figures worked out here from the raw rows.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from service.app import create_app
 from service.clicks.partitions import insert_clicks
 from service.conversions.deliveries import attribute_late
-from tests.conftest import Api
+from service.migrate import alembic_config, upgrade
+from tests.conftest import Api, make_settings, migrated_database
 
 START = datetime(2026, 10, 1, 21, 0, tzinfo=UTC)  # orders run across three midnights
 _SEQ = itertools.count()
@@ -308,3 +313,66 @@ def test_a_cancelled_order_and_a_rejected_line_leave_the_report(api: Api) -> Non
     # Cancelled order: sale 10.00 and its reversal -10.00; rejected line: nothing.
     assert totals["money"]["EUR"]["commission"] == "0.00"
     assert days["2026-10-06"]["money"]["EUR"]["commission"] == "-10.00"  # the reversal
+
+
+@pytest.fixture(params=["pg", "sqlite"])
+def scratch_app(request: Any, tmp_path: Any, redis_url: str, frozen: Any) -> Iterator[Api]:
+    """An app on a database of its own (migrations are run down and up on it)."""
+    frozen.set("2026-10-08T09:00:00Z")
+    with contextlib.ExitStack() as stack:
+        if request.param == "pg":
+            url = stack.enter_context(migrated_database("afftrack_rollup"))
+        else:
+            url = f"sqlite:///{tmp_path / 'rollup.db'}"
+            upgrade(url)
+        app = create_app(make_settings(url), TESTING=True)
+        stack.callback(app.extensions["afftrack"].db.dispose)
+        yield Api(app, app.test_client())
+
+
+def test_migration_0008_fills_the_roll_ups_from_stored_rows_and_round_trips(
+    scratch_app: Api,
+) -> None:
+    api = scratch_app
+    h = History(api)
+    for step in (
+        ("order", 0, "click", 30, 12_000),
+        ("order", 1, "promo", 60 * 26, 5_000),
+        ("order", 0, "late", 60 * 50, 7_500),
+        ("order", 1, "none", 90, 3_000),
+        ("refund", 0, 0.25),
+        ("cancel", 1),
+        ("arrive", 0),
+        ("reject", 2),
+    ):
+        getattr(h, step[0])(*step[1:])
+    url = str(services(api).db.engine.url.render_as_string(hide_password=False))
+    orders, lines = counted_orders(api), counted_lines(api)
+    clicks = raw(api, "SELECT link_id, day, clicks FROM click_daily ORDER BY 1, 2")
+    assert orders and lines and clicks
+    services(api).db.dispose()
+
+    command.downgrade(alembic_config(url), "0007")  # the roll-ups and owners go...
+    upgrade(url)  # ...and come back filled from the rows
+    assert rolled(api, "conversion_daily", "conversions, revenue_minor") == orders
+    assert rolled(api, "commission_daily", "lines, amount_minor") == lines
+    owners = {
+        row[0]: (row[1], row[2])
+        for row in raw(api, "SELECT id, campaign_id, influencer_id FROM links")
+    }
+    for link_id, campaign_id, influencer_id in raw(
+        api, "SELECT link_id, campaign_id, influencer_id FROM click_daily"
+    ):
+        assert owners[link_id] == (campaign_id, influencer_id)
+    assert raw(api, "SELECT link_id, day, clicks FROM click_daily ORDER BY 1, 2") == clicks
+
+    # Down again: revision 0007's click trigger works without the owner columns.
+    services(api).db.dispose()
+    command.downgrade(alembic_config(url), "0007")
+    h.click("after-downgrade", h.links[0]["id"], START)
+    assert (
+        sum(r[0] for r in raw(api, "SELECT clicks FROM click_daily"))
+        == sum(r[2] for r in clicks) + 1
+    )
+    services(api).db.dispose()
+    upgrade(url)

@@ -47,9 +47,15 @@ class ClickDaily(Base):
     """
 
     __tablename__ = "click_daily"
+    # A report reads one campaign's days: by campaign and day, without joining links.
+    __table_args__ = (Index("ix_click_daily_campaign_id_day", "campaign_id", "day"),)
 
     link_id: Mapped[str] = mapped_column(ForeignKey("links.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # The link's campaign and influencer (a link never changes either), copied in so a
+    # report groups by them without a join (migration 0008).
+    campaign_id: Mapped[str] = mapped_column(String(40))
+    influencer_id: Mapped[str] = mapped_column(String(40))
     clicks: Mapped[int] = mapped_column(BigInteger)
     unique_clicks: Mapped[int] = mapped_column(BigInteger)
     bot_clicks: Mapped[int] = mapped_column(BigInteger)
