@@ -169,8 +169,11 @@ def facts(pg_url: str) -> dict[str, int]:
             for name in (
                 "clicks",
                 "click_daily",
+                "click_monthly",
                 "conversion_daily",
+                "conversion_monthly",
                 "commission_daily",
+                "commission_monthly",
                 "conversions",
                 "commission_lines",
                 "links",
@@ -378,9 +381,21 @@ def main() -> int:
         start, end = period_bounds(args.month, "UTC")
         month = (start.date(), (end - timedelta(days=1)).date())
         week = (start.date() + timedelta(days=9), start.date() + timedelta(days=15))
+        # Whole months: the month before, the month, the month after (monthly roll-ups).
+        quarter = (
+            (start - timedelta(days=1)).date().replace(day=1),
+            (end + timedelta(days=32)).date().replace(day=1) - timedelta(days=1),
+        )
+        # Six weeks over a month's end: daily days on both sides, no whole month.
+        weeks6 = (start.date() + timedelta(days=9), start.date() + timedelta(days=50))
         timings: list[Timing] = []
         checks: list[tuple[str, bool, str]] = []
-        for label, (lo, hi) in (("month", month), ("week", week)):
+        for label, (lo, hi) in (
+            ("month", month),
+            ("week", week),
+            ("quarter", quarter),
+            ("6 weeks", weeks6),
+        ):
             note(f"measuring the {label} {lo}..{hi}")
             got = measure(port, token, campaign_id, label, lo, hi, args.requests)
             timings += got

@@ -1,12 +1,13 @@
 """Every table, imported in one place so the metadata is complete (Alembic, tests)."""
 
 from service.campaigns.models import Campaign, Partnership
-from service.clicks.models import Click, ClickDaily
-from service.commissions.models import CommissionDaily, CommissionLine
+from service.clicks.models import Click, ClickDaily, ClickMonthly
+from service.commissions.models import CommissionDaily, CommissionLine, CommissionMonthly
 from service.conversions.models import (
     Conversion,
     ConversionDaily,
     ConversionEvent,
+    ConversionMonthly,
     WebhookDelivery,
 )
 from service.db import Base
@@ -24,11 +25,14 @@ __all__ = [
     "Campaign",
     "Click",
     "ClickDaily",
+    "ClickMonthly",
     "CommissionDaily",
     "CommissionLine",
+    "CommissionMonthly",
     "Conversion",
     "ConversionDaily",
     "ConversionEvent",
+    "ConversionMonthly",
     "Deliverable",
     "Export",
     "Influencer",

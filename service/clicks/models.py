@@ -36,20 +36,7 @@ class Click(Base):
     outcome: Mapped[str] = mapped_column(String(10), default="redirect")
 
 
-class ClickDaily(Base):
-    """Clicks per link and UTC day, as reports count them: ``clicks`` the non-bot ones,
-    ``unique_clicks`` the unique ones among them, ``bot_clicks`` the rest.
-
-    Kept by the database as clicks are written (a trigger on ``clicks``, migration
-    0007): exactly the rows an INSERT or COPY really inserted, in its transaction, so a
-    retried batch adds nothing. A report reads these instead of scanning clicks, and
-    they outlive the monthly partitions that retention detaches.
-    """
-
-    __tablename__ = "click_daily"
-    # A report reads one campaign's days: by campaign and day, without joining links.
-    __table_args__ = (Index("ix_click_daily_campaign_id_day", "campaign_id", "day"),)
-
+class _ClickCounts:
     link_id: Mapped[str] = mapped_column(ForeignKey("links.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     # The link's campaign and influencer (a link never changes either), copied in so a
@@ -59,3 +46,27 @@ class ClickDaily(Base):
     clicks: Mapped[int] = mapped_column(BigInteger)
     unique_clicks: Mapped[int] = mapped_column(BigInteger)
     bot_clicks: Mapped[int] = mapped_column(BigInteger)
+
+
+class ClickDaily(_ClickCounts, Base):
+    """Clicks per link and UTC day, as reports count them: ``clicks`` the non-bot ones,
+    ``unique_clicks`` the unique ones among them, ``bot_clicks`` the rest.
+
+    Kept by the database as clicks are written (a trigger on ``clicks``, migrations 0007
+    and 0008): exactly the rows an INSERT or COPY really inserted, in its transaction,
+    so a retried batch adds nothing. A report reads these instead of scanning clicks,
+    and they outlive the monthly partitions that retention detaches.
+    """
+
+    __tablename__ = "click_daily"
+    # A report reads one campaign's days: by campaign and day, without joining links.
+    __table_args__ = (Index("ix_click_daily_campaign_id_day", "campaign_id", "day"),)
+
+
+class ClickMonthly(_ClickCounts, Base):
+    """``ClickDaily`` summed per UTC month (``day`` is the month's first day), kept by
+    the same trigger: a report reads whole months of its range here, one row per link
+    and month instead of one per day."""
+
+    __tablename__ = "click_monthly"
+    __table_args__ = (Index("ix_click_monthly_campaign_id_day", "campaign_id", "day"),)

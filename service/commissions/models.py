@@ -47,7 +47,17 @@ class CommissionLine(Base):
     created_by_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"))
 
 
-class CommissionDaily(Base):
+class _CommissionCounts:
+    campaign_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    influencer_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    link_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    lines: Mapped[int] = mapped_column(BigInteger)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class CommissionDaily(_CommissionCounts, Base):
     """The ledger per campaign, influencer, link and UTC day of the line, as reports
     count it: ``lines`` the lines not rejected and ``amount_minor`` their sum, per
     currency. ``link_id`` is the link of the line's order, ``""`` for a line without
@@ -60,10 +70,9 @@ class CommissionDaily(Base):
 
     __tablename__ = "commission_daily"
 
-    campaign_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    influencer_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    link_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
-    lines: Mapped[int] = mapped_column(BigInteger)
-    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+class CommissionMonthly(_CommissionCounts, Base):
+    """``CommissionDaily`` summed per UTC month (``day`` is the month's first day), kept
+    by the same triggers, for the whole months of a report's range."""
+
+    __tablename__ = "commission_monthly"

@@ -118,7 +118,17 @@ class WebhookDelivery(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
-class ConversionDaily(Base):
+class _ConversionCounts:
+    campaign_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    influencer_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    link_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    conversions: Mapped[int] = mapped_column(BigInteger)
+    revenue_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class ConversionDaily(_ConversionCounts, Base):
     """Attributed orders per campaign, influencer, link and UTC day of the order, as
     reports count them: ``conversions`` the orders not cancelled, ``revenue_minor`` their
     attributable amount net of refunds, per currency. ``link_id`` is ``""`` for an order
@@ -132,10 +142,9 @@ class ConversionDaily(Base):
 
     __tablename__ = "conversion_daily"
 
-    campaign_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    influencer_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    link_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
-    conversions: Mapped[int] = mapped_column(BigInteger)
-    revenue_minor: Mapped[int] = mapped_column(BigInteger)
+
+class ConversionMonthly(_ConversionCounts, Base):
+    """``ConversionDaily`` summed per UTC month (``day`` is the month's first day), kept
+    by the same triggers, for the whole months of a report's range."""
+
+    __tablename__ = "conversion_monthly"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+import orjson
+from flask import Blueprint, Response
 
 from service.http.auth import require
 from service.http.context import session
@@ -15,4 +16,7 @@ bp = Blueprint("reports", __name__, url_prefix="/api/v1/reports")
 @require("read")
 def campaign(campaign_id: str) -> Response:
     q = load_query(ReportQuery())
-    return jsonify(campaign_report(session(), campaign_id, q["from_"], q["to"], q["group_by"]))
+    report = campaign_report(session(), campaign_id, q["from_"], q["to"], q["group_by"])
+    # A report per influencer can be a megabyte; orjson writes it about five times faster
+    # than the standard library (the body holds only strings, integers and null).
+    return Response(orjson.dumps(report) + b"\n", mimetype="application/json")

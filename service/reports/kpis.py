@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -54,11 +53,17 @@ def engagement_rate(likes: int, comments: int, followers: int | None) -> str | N
 
 def mean_rate(rates: list[str | None], places: int = 4) -> str | None:
     """The mean of the known rates (each post counts once), exact until rounded: the
-    rates are decimal strings, summed as whole units of their last place."""
+    rates are ``ratio`` strings with ``places`` decimals, summed as whole units of their
+    last place."""
     known = [rate for rate in rates if rate is not None]
     if not known:
         return None
-    units = sum(int(Decimal(rate).scaleb(places)) for rate in known)
+    units = 0
+    for rate in known:
+        whole, _, frac = rate.partition(".")
+        if len(frac) != places:
+            raise ValueError(f"{rate!r} is not a rate with {places} decimals")
+        units += int(whole + frac)
     return ratio(units, len(known) * 10**places, places)
 
 

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from service.campaigns.models import Partnership
 from service.campaigns.service import get_campaign
-from service.clicks.models import ClickDaily
-from service.commissions.models import CommissionDaily
-from service.conversions.models import ConversionDaily
+from service.clicks.models import ClickDaily, ClickMonthly
+from service.commissions.models import CommissionDaily, CommissionMonthly
+from service.conversions.models import ConversionDaily, ConversionMonthly
 from service.deliverables.models import Deliverable
 from service.deliverables.schemas import METRICS
 from service.influencers.models import Influencer, PlatformAccount
@@ -42,48 +42,51 @@ def campaign_report(
             found = groups[key] = Figures()
         return found
 
-    # Clicks from the daily roll-up (service.clicks.models.ClickDaily), never a scan of
-    # the clicks themselves: a report's cost follows links and days, not clicks.
-    R = ClickDaily
-    click_key = {
-        "influencer": R.influencer_id,
-        "link": R.link_id,
-        "platform": Link.platform,
-        "day": R.day,
-    }[group_by]
-    clicks = select(
-        click_key, func.sum(R.clicks), func.sum(R.unique_clicks), func.sum(R.bot_clicks)
-    ).where(R.campaign_id == campaign.id, R.day >= start, R.day <= end)
-    if group_by == "platform":
-        clicks = clicks.join(Link, Link.id == R.link_id)
-    for key, humans, unique, bots in session.execute(clicks.group_by(click_key)):
-        f = fig(key.isoformat() if isinstance(key, date) else key)
-        f.clicks, f.unique_clicks, f.bot_clicks = int(humans or 0), int(unique or 0), int(bots or 0)
-
-    # Orders and the ledger from their daily roll-ups (ConversionDaily, CommissionDaily)
-    # likewise: kept by the database as orders and lines are written, refunded,
-    # cancelled or rejected. A day with nothing left (every order cancelled, every line
+    # Clicks, orders and the ledger come from their roll-ups, never from a scan of the
+    # rows themselves: a report's cost follows links and days, not clicks or orders. The
+    # database keeps them as rows are written, refunded, cancelled or rejected (models
+    # ClickDaily, ConversionDaily, CommissionDaily and their monthly twins). Whole months
+    # of the range are read from the monthly roll-ups, the days around them from the
+    # daily ones (spans). A key with nothing left (every order cancelled, every line
     # rejected) is skipped, as the rows themselves would be.
-    for rollup, count, amount, add in (
-        (ConversionDaily, ConversionDaily.conversions, ConversionDaily.revenue_minor, _orders),
-        (CommissionDaily, CommissionDaily.lines, CommissionDaily.amount_minor, _ledger),
-    ):
-        key = {
-            "influencer": rollup.influencer_id,
-            "link": rollup.link_id,
-            "platform": func.coalesce(Link.platform, ""),
-            "day": rollup.day,
-        }[group_by]
-        stmt = select(key, rollup.currency, func.sum(count), func.sum(amount)).where(
-            rollup.campaign_id == campaign.id,
-            rollup.day >= start,
-            rollup.day <= end,
-            count > 0,
-        )
+    spans = [("daily", start, end)] if group_by == "day" else month_spans(start, end)
+    for grain, first, last in spans:
+        C = ClickDaily if grain == "daily" else ClickMonthly
+        key = {"influencer": C.influencer_id, "link": C.link_id, "platform": Link.platform}
+        click_key = key.get(group_by, C.day)
+        clicks = select(
+            click_key, func.sum(C.clicks), func.sum(C.unique_clicks), func.sum(C.bot_clicks)
+        ).where(C.campaign_id == campaign.id, C.day >= first, C.day <= last)
         if group_by == "platform":
-            stmt = stmt.outerjoin(Link, Link.id == rollup.link_id)
-        for group, currency, n, minor in session.execute(stmt.group_by(key, rollup.currency)):
-            add(fig(group.isoformat() if isinstance(group, date) else group), currency, n, minor)
+            clicks = clicks.join(Link, Link.id == C.link_id)
+        for group, humans, unique, bots in session.execute(clicks.group_by(click_key)):
+            f = fig(group.isoformat() if isinstance(group, date) else group)
+            f.clicks += int(humans or 0)
+            f.unique_clicks += int(unique or 0)
+            f.bot_clicks += int(bots or 0)
+
+        daily = grain == "daily"
+        orders = ConversionDaily if daily else ConversionMonthly
+        ledger = CommissionDaily if daily else CommissionMonthly
+        for R, n_col, amount_col, add in (
+            (orders, orders.conversions, orders.revenue_minor, _orders),
+            (ledger, ledger.lines, ledger.amount_minor, _ledger),
+        ):
+            key = {
+                "influencer": R.influencer_id,
+                "link": R.link_id,
+                "platform": func.coalesce(Link.platform, ""),
+            }
+            group_key = key.get(group_by, R.day)
+            stmt = select(group_key, R.currency, func.sum(n_col), func.sum(amount_col)).where(
+                R.campaign_id == campaign.id, R.day >= first, R.day <= last, n_col > 0
+            )
+            if group_by == "platform":
+                stmt = stmt.outerjoin(Link, Link.id == R.link_id)
+            for group, currency, n, minor in session.execute(stmt.group_by(group_key, R.currency)):
+                add(
+                    fig(group.isoformat() if isinstance(group, date) else group), currency, n, minor
+                )
 
     profiles: dict[str, dict[str, Any]] = {}
     if group_by == "influencer":
@@ -105,6 +108,27 @@ def campaign_report(
         "rows": rows,
         "totals": {**render(totals), **_reach_totals(session, campaign.id, lo, hi)},
     }
+
+
+def month_spans(start: date, end: date) -> list[tuple[str, date, date]]:
+    """``[start, end]`` (UTC days, both included) as (grain, first, last) spans: the whole
+    months inside it read from the monthly roll-ups (their rows are keyed by the month's
+    first day), the days before and after them from the daily ones."""
+    first_whole = start if start.day == 1 else _next_month(start)
+    past_whole = (end + timedelta(days=1)).replace(day=1)  # first day after the last whole month
+    if first_whole >= past_whole:
+        return [("daily", start, end)]
+    spans = []
+    if start < first_whole:
+        spans.append(("daily", start, first_whole - timedelta(days=1)))
+    spans.append(("monthly", first_whole, past_whole - timedelta(days=1)))
+    if past_whole <= end:
+        spans.append(("daily", past_whole, end))
+    return spans
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def _orders(f: Figures, currency: str, count: Any, revenue: Any) -> None:
@@ -129,19 +153,13 @@ def _deliverables(
         .where(D.campaign_id == campaign_id, D.posted_at >= lo, D.posted_at < hi)
         .order_by(D.posted_at, D.id)
     )
+    keys = ("id", "platform", "url", "posted_at", "status", *METRICS)
     return [
         (
             influencer_id,
-            {
-                "id": post_id,
-                "platform": platform,
-                "url": url,
-                "posted_at": posted_at.isoformat(),
-                "status": status,
-                **dict(zip(METRICS, map(int, values), strict=True)),
-            },
+            dict(zip(keys, (post_id, platform, url, at.isoformat(), status, *values), strict=True)),
         )
-        for post_id, influencer_id, platform, url, posted_at, status, *values in rows
+        for post_id, influencer_id, platform, url, at, status, *values in rows
     ]
 
 
