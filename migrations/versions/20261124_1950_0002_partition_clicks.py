@@ -93,7 +93,7 @@ def upgrade() -> None:
     for month in sorted(months):
         _partition(month)
     op.execute(
-        f"INSERT INTO clicks ({_COLUMN_LIST}) "  # noqa: S608 - fixed column names
+        f"INSERT INTO clicks ({_COLUMN_LIST}) "
         f"SELECT {_COLUMN_LIST} FROM clicks_unpartitioned"
     )
     op.drop_table("clicks_unpartitioned")
@@ -120,7 +120,7 @@ def downgrade() -> None:
     )
     op.create_index("ix_clicks_link_id_occurred_at", "clicks", ["link_id", "occurred_at"])
     op.execute(
-        f"INSERT INTO clicks ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM clicks_partitioned "  # noqa: S608
+        f"INSERT INTO clicks ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM clicks_partitioned "
         "ON CONFLICT (id) DO NOTHING"
     )
     op.execute("DROP TABLE clicks_partitioned CASCADE")

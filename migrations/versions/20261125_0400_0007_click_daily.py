@@ -72,7 +72,7 @@ def upgrade() -> None:
     day = "(occurred_at AT TIME ZONE 'UTC')::date" if postgres else "date(occurred_at)"
     counts = COUNTS if postgres else "sum(NOT is_bot), sum((NOT is_bot) AND is_unique), sum(is_bot)"
     op.execute(
-        "INSERT INTO click_daily (link_id, day, clicks, unique_clicks, bot_clicks) "  # noqa: S608
+        "INSERT INTO click_daily (link_id, day, clicks, unique_clicks, bot_clicks) "
         f"SELECT link_id, {day}, {counts} FROM clicks GROUP BY 1, 2"
     )
     if postgres:

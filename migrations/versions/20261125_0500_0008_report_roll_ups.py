@@ -270,7 +270,7 @@ def _clicks(postgres: bool) -> None:
     month = pg_day("day", "monthly") if postgres else "date(day, 'start of month')"
     sums = ", ".join(f"sum({c})" for c in CLICK_COUNTS)
     op.execute(
-        "INSERT INTO click_monthly (link_id, day, campaign_id, influencer_id, "  # noqa: S608
+        "INSERT INTO click_monthly (link_id, day, campaign_id, influencer_id, "
         f"{', '.join(CLICK_COUNTS)}) SELECT link_id, {month}, campaign_id, influencer_id, "
         f"{sums} FROM click_daily GROUP BY 1, 2, 3, 4"
     )
@@ -285,7 +285,7 @@ def upgrade() -> None:
         _table(f"conversion_{grain}", CONVERSION_COUNTS)
         _table(f"commission_{grain}", LINE_COUNTS)
         op.execute(
-            f"INSERT INTO conversion_{grain} (campaign_id, day, influencer_id, link_id, "  # noqa: S608
+            f"INSERT INTO conversion_{grain} (campaign_id, day, influencer_id, link_id, "
             "currency, conversions, revenue_minor) "
             f"SELECT o.campaign_id, {day('o.occurred_at', grain)}, coalesce(o.influencer_id, ''), "
             "coalesce(o.link_id, ''), o.currency, count(*), "
@@ -293,7 +293,7 @@ def upgrade() -> None:
             "WHERE o.campaign_id IS NOT NULL AND o.status <> 'cancelled' GROUP BY 1, 2, 3, 4, 5"
         )
         op.execute(
-            f"INSERT INTO commission_{grain} (campaign_id, day, influencer_id, link_id, "  # noqa: S608
+            f"INSERT INTO commission_{grain} (campaign_id, day, influencer_id, link_id, "
             "currency, lines, amount_minor) "
             f"SELECT o.campaign_id, {day('o.occurred_at', grain)}, o.influencer_id, "
             "coalesce(c.link_id, ''), o.currency, count(*), sum(o.amount_minor) "
