@@ -93,8 +93,7 @@ def upgrade() -> None:
     for month in sorted(months):
         _partition(month)
     op.execute(
-        f"INSERT INTO clicks ({_COLUMN_LIST}) "
-        f"SELECT {_COLUMN_LIST} FROM clicks_unpartitioned"
+        f"INSERT INTO clicks ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM clicks_unpartitioned"
     )
     op.drop_table("clicks_unpartitioned")
 
