@@ -304,3 +304,47 @@ def test_the_assets_are_served_by_afftrack_itself(api: Api, seeded: Seeded) -> N
         with api.client.get(path) as r:
             assert r.status_code == 200
     assert "http://" not in html.split("<main>")[0] and "https://" not in html.split("<main>")[0]
+
+
+def test_a_cookie_forged_with_the_signing_secret_alone_opens_nothing(
+    api: Api, seeded: Seeded
+) -> None:
+    """The session must also carry a proof derived from the key's stored hash, which
+    only the database holds: knowing the app's secret (public on the demo's defaults)
+    and a key's id is not enough."""
+    log_in(api)
+    with api.app.extensions["afftrack"].db.engine.connect() as conn:
+        key_id = conn.execute(text("SELECT id FROM api_keys ORDER BY created_at")).first()[0]
+    forger = api.app.test_client()
+    serializer = api.app.session_interface.get_signing_serializer(api.app)
+    for forged in (
+        {"key_id": key_id, "_permanent": True},
+        {"key_id": key_id, "proof": "0" * 64, "_permanent": True},
+    ):
+        forger.set_cookie("afftrack_dashboard", serializer.dumps(forged), path="/dashboard")
+        r = forger.get("/dashboard/")
+        assert r.status_code == 302 and r.headers["Location"].startswith("/dashboard/login")
+
+
+def test_a_next_with_control_characters_goes_to_the_start_page(api: Api, seeded: Seeded) -> None:
+    client = api.app.test_client()
+    page = client.get("/dashboard/login")
+    r = client.post(
+        "/dashboard/login",
+        data={
+            "csrf": csrf(page.text),
+            "api_key": api.make_key("read"),
+            "next": "/dashboard/\r\nX-Evil: 1",
+        },
+    )
+    assert r.status_code == 303 and r.headers["Location"] == "/dashboard/"
+    assert "X-Evil" not in r.headers
+
+
+def test_the_session_is_not_refreshed_by_use(api: Api, seeded: Seeded) -> None:
+    """It ends 12 hours after the login: pages do not re-issue the cookie."""
+    log_in(api)
+    r = api.client.get(f"/dashboard/campaigns/{seeded.campaign['id']}")
+    assert r.status_code == 200
+    assert "Set-Cookie" not in r.headers
+    assert api.app.permanent_session_lifetime == timedelta(hours=12)

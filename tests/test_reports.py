@@ -151,3 +151,20 @@ def test_a_range_without_posts_has_no_reach(api: Api) -> None:
     data = report(api, campaign, "from=2026-11-01&to=2026-11-30&group_by=influencer")
     assert data["rows"] == []
     assert (data["totals"]["deliverables"], data["totals"]["impressions"]) == (0, 0)
+
+
+def test_metrics_as_large_as_the_api_accepts_are_summed_exactly(api: Api) -> None:
+    """Metrics go up to 10^13 (the deliverables schema): past 32 bits, no overflow."""
+    campaign = api.create_campaign("bigreach")
+    star = api.create_influencer("bigstar", followers=900_000_000)
+    api.add_partner(campaign["id"], star["id"])
+    huge = 10**13
+    for day in ("05", "06"):
+        post(api, campaign, star, "instagram", day, impressions=huge, reach=huge - 1, likes=huge)
+    for group_by in ("influencer", "day"):
+        data = report(api, campaign, f"from=2026-10-01&to=2026-10-31&group_by={group_by}")
+        totals = data["totals"]
+        assert (totals["impressions"], totals["reach"]) == (2 * huge, 2 * (huge - 1))
+    (row,) = report(api, campaign, "from=2026-10-01&to=2026-10-31&group_by=influencer")["rows"]
+    assert [p["likes"] for p in row["posts"]] == [huge, huge]
+    assert row["posts"][0]["engagement_rate"] == rate(huge, 900_000_000)

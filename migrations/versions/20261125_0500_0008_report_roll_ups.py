@@ -280,6 +280,12 @@ def _clicks(postgres: bool) -> None:
 def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     day = pg_day if postgres else sqlite_day
+    if postgres:
+        # No order or line may be written between the backfill below and the triggers
+        # that take over from it (web pods keep serving while the migration runs): such
+        # a row would be in neither. Writers wait until this migration commits; readers
+        # do not. (click_daily is locked by its ALTER TABLE, with the same effect.)
+        op.execute("LOCK TABLE conversions, commission_lines IN SHARE ROW EXCLUSIVE MODE")
     _clicks(postgres)
     for grain in GRAINS:
         _table(f"conversion_{grain}", CONVERSION_COUNTS)

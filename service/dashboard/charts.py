@@ -101,7 +101,7 @@ def daily_chart(days: Sequence[Day], title: str = "Clicks and conversions per da
         if i % every == 0:
             out.append(
                 f'<text x="{_fmt(cx)}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
-                f'fill="{TEXT_COLOUR}">{d.day.strftime("%b %-d")}</text>'
+                f'fill="{TEXT_COLOUR}">{d.day:%b} {d.day.day}</text>'
             )
     if points:
         out.append(

@@ -1,13 +1,17 @@
 """Dashboard login: a session opened with an API key (either scope), in a signed cookie.
 
-The cookie holds the key's id and a CSRF token, never the key. Every page looks the key
-up again, so revoking it (``afftrack keys revoke``) ends its dashboard sessions at once.
-Sessions last ``SESSION_HOURS``; the cookie is HttpOnly, SameSite=Lax, limited to
-``/dashboard`` and Secure when ``AFFTRACK_PUBLIC_URL`` is https.
+The cookie holds the key's id, a proof derived from the key's stored hash and a CSRF
+token, never the key. Every page looks the key up again and checks the proof, so
+revoking the key (``afftrack keys revoke``) ends its sessions at once, and a cookie
+forged with the signing secret alone (public on the embedded demo's defaults) opens
+nothing without the hash that only the database holds. A session ends
+``SESSION_HOURS`` after the login (not refreshed by use). The cookie is HttpOnly,
+SameSite=Lax, limited to ``/dashboard`` and Secure when ``AFFTRACK_PUBLIC_URL`` is https.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
@@ -38,6 +42,8 @@ def configure(app: Flask) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+        # The signature's time is the login's: the session ends SESSION_HOURS after it.
+        SESSION_REFRESH_EACH_REQUEST=False,
     )
 
 
@@ -66,8 +72,15 @@ def log_in(token: str) -> ApiKey | None:
     session.clear()
     session.permanent = True
     session["key_id"] = key.id
+    session["proof"] = _proof(key)
     csrf_token()
     return key
+
+
+def _proof(key: ApiKey) -> str:
+    return hmac.new(
+        key.key_hash.encode(), b"afftrack dashboard session", hashlib.sha256
+    ).hexdigest()
 
 
 def log_out() -> None:
@@ -83,13 +96,17 @@ def current_key() -> ApiKey | None:
         key = db_session.get(ApiKey, key_id)
         if key is None or key.revoked_at is not None:
             return None
+        proof = session.get("proof")
+        if not isinstance(proof, str) or not hmac.compare_digest(proof, _proof(key)):
+            return None
         db_session.expunge(key)
     return key
 
 
 def safe_next(target: str | None) -> str:
     """Where to go after logging in: a dashboard path of this site, else the start page."""
-    if target and "\\" not in target and not target.startswith("//"):
+    unsafe = "\\" in (target or "") or any(ord(c) < 32 or ord(c) == 127 for c in target or "")
+    if target and not unsafe and not target.startswith("//"):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and parts.path.startswith("/dashboard"):
             return target

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import BigInteger, ColumnElement, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from service.campaigns.models import Partnership
@@ -147,7 +147,7 @@ def _deliverables(
     (influencer id, post) pairs."""
     D = Deliverable
     # The metrics come out of the JSON in the database, one integer column each.
-    metrics = [func.coalesce(D.metrics[name].as_integer(), 0) for name in METRICS]
+    metrics = [func.coalesce(_metric(name), 0) for name in METRICS]
     rows = session.execute(
         select(D.id, D.influencer_id, D.platform, D.url, D.posted_at, D.status, *metrics)
         .where(D.campaign_id == campaign_id, D.posted_at >= lo, D.posted_at < hi)
@@ -163,14 +163,20 @@ def _deliverables(
     ]
 
 
+def _metric(name: str) -> ColumnElement[int]:
+    """A post's metric as a 64-bit integer (metrics go up to 10^13; ``as_integer()``
+    would cast to a 32-bit integer on PostgreSQL and fail past 2^31)."""
+    return cast(Deliverable.metrics[name].as_string(), BigInteger)
+
+
 def _reach_totals(session: Session, campaign_id: str, lo: datetime, hi: datetime) -> dict[str, int]:
     """``_reach`` of all the campaign's posts in the range, summed by the database."""
     D = Deliverable
     count, impressions, reach = session.execute(
         select(
             func.count(),
-            func.sum(D.metrics["impressions"].as_integer()),
-            func.sum(D.metrics["reach"].as_integer()),
+            func.sum(_metric("impressions")),
+            func.sum(_metric("reach")),
         ).where(D.campaign_id == campaign_id, D.posted_at >= lo, D.posted_at < hi)
     ).one()
     return {
