@@ -23,6 +23,10 @@ over one week: 3 warm-up requests, then ``--requests`` timed ones each, one afte
 another. The figure is the wall time from sending the request to having read the whole
 body, as the client sees it (median, p95, max).
 
+Then the dashboard's campaign page for the month (``/dashboard/campaigns/<id>``, logged in
+through the form: three reports, by influencer, day and link, and the page around them),
+timed the same way; it has no target.
+
 Checks (the figures are not to be quoted if one fails): every answer is 200; for each
 range, the totals are the same whatever the grouping, and equal SQL over the raw tables
 (``clicks``, ``conversions``, ``commission_lines``), so the roll-up is right at this size;
@@ -53,6 +57,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 from _harness import (
@@ -294,6 +299,46 @@ def measure(
     return out
 
 
+def dashboard(port: int, token: str, campaign_id: str, start: date, end: date, n: int) -> Timing:
+    """The dashboard's campaign page (three reports: by influencer, day and link, and the
+    page around them), logged in through the form like a browser."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("GET", "/dashboard/login")
+        resp = conn.getresponse()
+        page = resp.read().decode()
+        cookie = (resp.getheader("Set-Cookie") or "").split(";")[0]
+        csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        form = f"csrf={quote(csrf)}&api_key={quote(token)}&next=/dashboard/"
+        conn.request(
+            "POST",
+            "/dashboard/login",
+            body=form,
+            headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status != 303:
+            raise BenchError(f"dashboard login answered {resp.status}")
+        cookie = (resp.getheader("Set-Cookie") or "").split(";")[0]
+        path = f"/dashboard/campaigns/{campaign_id}?from={start}&to={end}&kpi=revenue"
+        timing = Timing("month", "dashboard page")
+        for i in range(WARMUP + n):
+            started = time.perf_counter()
+            conn.request("GET", path, headers={"Cookie": cookie})
+            resp = conn.getresponse()
+            body = resp.read()
+            if resp.status != 200:
+                raise BenchError(f"GET {path} answered {resp.status}")
+            if i >= WARMUP:
+                timing.ms.append((time.perf_counter() - started) * 1000)
+        timing.body_bytes = len(body)
+        timing.rows = body.count(b"<tr data-influencer-id=")
+        return timing
+    finally:
+        conn.close()
+
+
 def explain(pg_url: str, campaign_id: str, start: date, end: date) -> None:
     """EXPLAIN ANALYZE each statement the report runs (captured from the service's code)."""
     from sqlalchemy import event
@@ -411,6 +456,8 @@ def main() -> int:
                     (f"{label} by {t.group_by}: rows sum to the totals", summed == seen,
                      "" if summed == seen else f"{summed} != {seen}")
                 )  # fmt: skip
+        note("measuring the dashboard's campaign page over the month")
+        page = dashboard(port, token, campaign_id, *month, args.requests)
         print()
         print(
             table(
@@ -427,6 +474,18 @@ def main() -> int:
                         "ok" if percentile(sorted(t.ms), 95) < TARGET_MS else "MISSED",
                     ]
                     for t in timings
+                ]
+                + [
+                    [
+                        page.label,
+                        page.group_by,
+                        f"{page.rows:,}",
+                        f"{page.body_bytes / 1024:,.0f} KiB",
+                        f"{statistics.median(page.ms):.1f}",
+                        f"{percentile(sorted(page.ms), 95):.1f}",
+                        f"{max(page.ms):.1f}",
+                        "(none)",
+                    ]
                 ],
             )
         )
