@@ -143,11 +143,15 @@ def keys_create(name: str, scope: str) -> None:
 def keys_revoke(key_id: str) -> None:
     """Revoke an API key by its id: the API refuses it and its dashboard sessions end.
     Revoking a revoked key changes nothing."""
+    from service.errors import AfftrackError
     from service.keys.service import revoke_key
 
-    with services().db.session() as session:
-        key = revoke_key(session, key_id)
-        click.echo(f"key {key.id} ({key.name!r}) revoked at {key.revoked_at.isoformat()}")
+    try:
+        with services().db.session() as session:
+            key = revoke_key(session, key_id)
+            click.echo(f"key {key.id} ({key.name!r}) revoked at {key.revoked_at.isoformat()}")
+    except AfftrackError as exc:
+        raise click.ClickException(f"{exc.message} ({exc.code})") from None
 
 
 ledger_group = AppGroup("ledger", help="The commission ledger.")

@@ -157,7 +157,9 @@ def test_revoking_the_key_ends_its_dashboard_session(api: Api, seeded: Seeded) -
         result = runner.invoke(args=["keys", "revoke", key])
         assert result.exit_code == 0, result.output
         assert "revoked" in result.output
-    assert runner.invoke(args=["keys", "revoke", "key_nope"]).exit_code != 0
+    unknown = runner.invoke(args=["keys", "revoke", "key_nope"])
+    assert unknown.exit_code != 0
+    assert "no API key 'key_nope'" in unknown.output  # a message, not a traceback
     r = api.client.get("/dashboard/")
     assert r.status_code == 302 and r.headers["Location"].startswith("/dashboard/login")
 
@@ -348,3 +350,29 @@ def test_the_session_is_not_refreshed_by_use(api: Api, seeded: Seeded) -> None:
     assert r.status_code == 200
     assert "Set-Cookie" not in r.headers
     assert api.app.permanent_session_lifetime == timedelta(hours=12)
+
+
+def test_ranking_uses_the_money_the_page_shows() -> None:
+    """A row with nothing in the campaign's currency shows EUR 0.00; it must rank as 0,
+    above a row whose reversals made its commission negative, not last."""
+    from service.dashboard.views import rank
+
+    def row(key: str, money: dict) -> dict:
+        return {"key": key, "influencer": {"handle": key}, "clicks": 5, "money": money}
+
+    def money(revenue: str, commission: str, epc: str, roi: str) -> dict:
+        return {
+            "revenue": revenue,
+            "commission": commission,
+            "cost": commission,
+            "epc": epc,
+            "roi": roi,
+        }
+
+    nothing = row("quiet", {})
+    reversed_ = row("refunded", {"EUR": money("0.00", "-3.00", "-0.60", "-1.0000")})
+    earning = row("seller", {"EUR": money("40.00", "4.00", "0.80", "9.0000")})
+    ranked = rank([reversed_, nothing, earning], "commission", "EUR")
+    assert [r["key"] for r in ranked] == ["seller", "quiet", "refunded"]
+    # ROI over no cost is unknown, shown as a dash: last.
+    assert [r["key"] for r in rank([nothing, earning], "roi", "EUR")] == ["seller", "quiet"]

@@ -215,13 +215,7 @@ SQLITE_TRIGGERS = (
     + _sqlite_line("NEW", "")
     + "\nEND",
 )
-SQLITE_TRIGGER_NAMES = (
-    "conversions_daily_insert",
-    "conversions_daily_update",
-    "conversions_daily_delete",
-    "commission_lines_daily",
-    "commission_lines_daily_update",
-)
+SQLITE_TRIGGER_NAMES = tuple(trigger.split()[2] for trigger in SQLITE_TRIGGERS)
 
 
 # --- tables and what is already stored ----------------------------------------------------

@@ -39,20 +39,21 @@ bp = Blueprint(
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
-# KPIs the influencers can be ranked by: (name, label, kind).
+# KPIs the influencers can be ranked by: (name, label).
 KPIS = (
-    ("revenue", "Revenue", "money"),
-    ("conversions", "Conversions", "count"),
-    ("clicks", "Clicks", "count"),
-    ("unique_clicks", "Unique clicks", "count"),
-    ("conversion_rate", "Conversion rate", "ratio"),
-    ("commission", "Commission", "money"),
-    ("epc", "EPC", "money"),
-    ("roi", "ROI", "ratio"),
-    ("reach", "Reach", "count"),
-    ("engagement_rate", "Engagement rate", "ratio"),
+    ("revenue", "Revenue"),
+    ("conversions", "Conversions"),
+    ("clicks", "Clicks"),
+    ("unique_clicks", "Unique clicks"),
+    ("conversion_rate", "Conversion rate"),
+    ("commission", "Commission"),
+    ("epc", "EPC"),
+    ("roi", "ROI"),
+    ("reach", "Reach"),
+    ("engagement_rate", "Engagement rate"),
 )
-KPI_NAMES = tuple(name for name, _, _ in KPIS)
+KPI_NAMES = tuple(name for name, _ in KPIS)
+MONEY_KPIS = ("revenue", "commission", "epc", "roi")
 CSP = (
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -245,11 +246,9 @@ def days_of(rows: list[dict[str, Any]], start: date, end: date) -> list[Day]:
 
 
 def kpi_value(row: dict[str, Any], kpi: str, currency: str) -> Decimal | None:
-    """A row's value of ``kpi`` (money in the campaign's currency), ``None`` if unknown."""
-    if kpi in ("revenue", "commission", "epc", "roi"):
-        value = row["money"].get(currency, {}).get(kpi)
-    else:
-        value = row.get(kpi)
+    """A row's value of ``kpi`` as the page shows it (money in the campaign's currency,
+    zero where nothing happened in it), ``None`` if unknown."""
+    value = money_of(row, currency)[kpi] if kpi in MONEY_KPIS else row.get(kpi)
     return None if value is None else Decimal(str(value))
 
 
