@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.clicks.partitions import insert_clicks
+from tests.clicks import stored_click
 from tests.conftest import Api
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -66,19 +67,14 @@ def seed_campaign(api: Api, frozen: Any, slug: str = "dash") -> Seeded:
             for _ in range(rng.randint(volume[name] // 2, volume[name])):
                 bot = rng.random() < 0.1
                 clicks.append(
-                    {
-                        "id": f"clk_{len(clicks):026d}",
-                        "link_id": link["id"],
-                        "occurred_at": START + timedelta(days=day, seconds=rng.randrange(86_400)),
-                        "ip_hash": f"{rng.getrandbits(128):032x}",
-                        "user_agent": "bot" if bot else "Mozilla/5.0",
-                        "referrer": None,
-                        "country": None,
-                        "is_bot": bot,
-                        "bot_reason": "ua" if bot else None,
-                        "is_unique": not bot and rng.random() < 0.8,
-                        "outcome": "redirect",
-                    }
+                    stored_click(
+                        f"clk_{len(clicks):026d}",
+                        link["id"],
+                        START + timedelta(days=day, seconds=rng.randrange(86_400)),
+                        bot=bot,
+                        unique=not bot and rng.random() < 0.8,
+                        ip_hash=f"{rng.getrandbits(128):032x}",
+                    )
                 )
     with db.session() as session:
         insert_clicks(session, clicks)

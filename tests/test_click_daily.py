@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from service.clicks.partitions import copy_clicks, insert_clicks
+from tests.clicks import stored_click
 from tests.conftest import Api
 
 START = datetime(2026, 10, 30, 22, 0, tzinfo=UTC)
@@ -41,19 +42,9 @@ def links(api: Api, n: int = 2) -> list[str]:
 
 
 def click(n: int, link_id: str, minutes: int, bot: bool, unique: bool) -> dict[str, Any]:
-    return {
-        "id": f"clk_{n:026d}",
-        "link_id": link_id,
-        "occurred_at": START + timedelta(minutes=minutes),
-        "ip_hash": "0" * 64,
-        "user_agent": "test",
-        "referrer": None,
-        "country": None,
-        "is_bot": bot,
-        "bot_reason": "ua" if bot else None,
-        "is_unique": unique,
-        "outcome": "redirect",
-    }
+    return stored_click(
+        f"clk_{n:026d}", link_id, START + timedelta(minutes=minutes), bot=bot, unique=unique
+    )
 
 
 def from_clicks(api: Api) -> dict[tuple[str, str], tuple[int, int, int]]:

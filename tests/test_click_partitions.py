@@ -19,25 +19,14 @@ from service.clicks.partitions import (
     insert_clicks,
     partitions,
 )
+from tests.clicks import stored_click
 from tests.conftest import Api
 from tests.test_click_worker import drain, new_link, redirect, services, stream_of, worker
 
 
 def rows_for(link_id: str, moments: list[datetime]) -> list[dict[str, Any]]:
     return [
-        {
-            "id": secrets.token_urlsafe(12),
-            "link_id": link_id,
-            "occurred_at": moment,
-            "ip_hash": secrets.token_hex(16),
-            "user_agent": "Mozilla/5.0",
-            "referrer": None,
-            "country": None,
-            "is_bot": False,
-            "bot_reason": None,
-            "is_unique": True,
-            "outcome": "redirect",
-        }
+        stored_click(secrets.token_urlsafe(12), link_id, moment, ip_hash=secrets.token_hex(16))
         for moment in moments
     ]
 

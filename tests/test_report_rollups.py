@@ -27,6 +27,7 @@ from service.app import create_app
 from service.clicks.partitions import insert_clicks
 from service.conversions.deliveries import attribute_late
 from service.migrate import alembic_config, upgrade
+from tests.clicks import stored_click
 from tests.conftest import Api, make_settings, migrated_database
 
 START = datetime(2026, 10, 1, 21, 0, tzinfo=UTC)  # orders run across three midnights
@@ -121,21 +122,8 @@ class History:
         self.tag = n
 
     def click(self, click_id: str, link_id: str, when: datetime) -> None:
-        row = {
-            "id": click_id,
-            "link_id": link_id,
-            "occurred_at": when,
-            "ip_hash": "0" * 64,
-            "user_agent": "Mozilla/5.0",
-            "referrer": None,
-            "country": None,
-            "is_bot": False,
-            "bot_reason": None,
-            "is_unique": True,
-            "outcome": "redirect",
-        }
         with services(self.api).db.session() as session:
-            insert_clicks(session, [row])
+            insert_clicks(session, [stored_click(click_id, link_id, when)])
 
     def order(self, who: int, via: str, minutes: int, amount: int) -> None:
         order_id = f"RU{self.tag}-{len(self.orders)}"
