@@ -109,14 +109,16 @@ class Options:
     keep_logs: bool
     afftrack_rev: str | None
     idle_clients: int = 0
-    # Where afftrack's code (and deploy/gunicorn.conf.py) comes from: the repository's
+    # Where afftrack's code (and its gunicorn settings) comes from: the repository's
     # working tree, or a `git archive` of --afftrack-rev in the temp dir.
     src: Path = REPO
     src_label: str = "working tree"
 
     @property
     def gunicorn_conf(self) -> Path:
-        return self.src / "deploy" / "gunicorn.conf.py"
+        """The packaged settings (older revisions kept them in deploy/gunicorn.conf.py)."""
+        packaged = self.src / "service" / "gunicorn_conf.py"
+        return packaged if packaged.exists() else self.src / "deploy" / "gunicorn.conf.py"
 
 
 @dataclass
@@ -253,7 +255,7 @@ GUNICORN_KNOBS = ("worker_class", "workers", "threads", "max_requests", "max_req
 
 
 def gunicorn_settings(opts: Options, env: dict[str, str]) -> dict[str, Any]:
-    """What deploy/gunicorn.conf.py sets under ``env`` on the server's CPU, with the CLI
+    """What the gunicorn settings set under ``env`` on the server's CPU, with the CLI
     overrides applied: the settings a run actually had, even if the config changes."""
     code = (
         "import json, runpy, sys; ns = runpy.run_path(sys.argv[1]); "
@@ -507,7 +509,7 @@ def bench_target(target: str, opts: Options, tmp: Path, state: dict[str, Any]) -
         if code_fingerprint(opts) != code_before:
             result.extra["service_code_changed_during_runs"] = True
             shout(
-                f"{target}: service/ or deploy/gunicorn.conf.py changed on disk during the "
+                f"{target}: service/ or the gunicorn settings changed on disk during the "
                 "runs; workers recycled by max_requests may have loaded the new code"
             )
     result.ok = True
@@ -517,7 +519,7 @@ def bench_target(target: str, opts: Options, tmp: Path, state: dict[str, Any]) -
 def code_fingerprint(opts: Options) -> str:
     """sha256 of the code afftrack workers import (as it is on disk now)."""
     digest = hashlib.sha256()
-    for path in sorted([*(opts.src / "service").rglob("*.py"), opts.gunicorn_conf]):
+    for path in sorted({*(opts.src / "service").rglob("*.py"), opts.gunicorn_conf}):
         digest.update(str(path.relative_to(opts.src)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
@@ -615,7 +617,7 @@ def report(results: list[Result], facts: dict[str, str], opts: Options) -> str:
         f"(-t1 -c{opts.connections} -d{opts.duration}s --latency, User-Agent {ua}); "
         f"{opts.warmup}s warm-up; {opts.runs} runs, median by req/s.",
         f"afftrack code: {opts.src_label}",
-        "Gunicorn: -c deploy/gunicorn.conf.py"
+        "Gunicorn: -c service/gunicorn_conf.py"
         + (f" -k {opts.worker_class}" if opts.worker_class else "")
         + (f" -w {opts.workers}" if opts.workers else "")
         + (f" --threads {opts.threads}" if opts.threads else "")
@@ -769,7 +771,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     a.add_argument(
         "--afftrack-rev",
         help="benchmark afftrack at this git revision (a `git archive` in the temp dir, "
-        "which also supplies deploy/gunicorn.conf.py) instead of the working tree",
+        "which also supplies service/gunicorn_conf.py) instead of the working tree",
     )
     p.add_argument("--keep-logs", action="store_true", help="keep the temp dir with server logs")
     p.add_argument(

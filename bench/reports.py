@@ -16,7 +16,7 @@ worker. Each influencer also gets an Instagram account (and a TikTok one for eve
 and two deliverables in the month, so ``group_by=influencer`` carries its profiles and
 posts. ``--reuse`` measures an existing database of that name instead of seeding.
 
-Then the service runs as it is deployed (gunicorn, ``deploy/gunicorn.conf.py``,
+Then the service runs as it is deployed (gunicorn, ``service/gunicorn_conf.py``,
 ``--workers`` workers) and one client on a kept-alive connection asks
 ``GET /api/v1/reports/campaigns/<id>`` for every ``group_by``, over the whole month and
 over one week: 3 warm-up requests, then ``--requests`` timed ones each, one after
@@ -417,7 +417,7 @@ def main() -> int:
         )
         port = free_port()
         argv = [
-            sys.executable, "-m", "gunicorn", "-c", str(REPO / "deploy" / "gunicorn.conf.py"),
+            sys.executable, "-m", "gunicorn", "-c", str(REPO / "service" / "gunicorn_conf.py"),
             "--bind", f"127.0.0.1:{port}", "-w", str(args.workers), "service.wsgi:app",
         ]  # fmt: skip
         server = start_server("afftrack", argv, env=env, cwd=REPO, log_path=tmp / "gunicorn.log")

@@ -8,7 +8,7 @@ end) is migrated and seeded with one EUR campaign (a single ``percent 10`` rule)
 influencers, each a partner with a promo code and a link; every link is clicked once
 through the running server and the clicks are moved into PostgreSQL by ``afftrack worker
 --drain``, so orders can be attributed by click too. Then gunicorn
-(``deploy/gunicorn.conf.py``, as deployed) serves the app pinned to CPU 0, and this
+(``service/gunicorn_conf.py``, as deployed) serves the app pinned to CPU 0, and this
 script, pinned to CPU 1, posts pre-generated, pre-signed orders (Shopify
 ``orders/create`` bodies, or the generic format) to ``/webhooks/<source>``.
 
@@ -1393,7 +1393,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="before each run, wait up to this long for other processes to go quiet",
     )
     p.add_argument("--json", type=Path, help="write every step's figures here")
-    g = p.add_argument_group("gunicorn: passed after -c deploy/gunicorn.conf.py, so they win")
+    g = p.add_argument_group("gunicorn: passed after -c service/gunicorn_conf.py, so they win")
     g.add_argument("--workers", type=int)
     g.add_argument("--threads", type=int)
     g.add_argument("--worker-class")
@@ -1431,7 +1431,7 @@ def gunicorn_argv(args: argparse.Namespace, port: int) -> list[str]:
         "-m",
         "gunicorn",
         "-c",
-        str(REPO / "deploy" / "gunicorn.conf.py"),
+        str(REPO / "service" / "gunicorn_conf.py"),
         "--bind",
         f"127.0.0.1:{port}",
     ]
@@ -1453,7 +1453,7 @@ def pg_settings(admin_url: str) -> str:
 
 def code_fingerprint() -> str:
     digest = hashlib.sha256()
-    conf = REPO / "deploy" / "gunicorn.conf.py"
+    conf = REPO / "service" / "gunicorn_conf.py"
     for path in sorted([*(REPO / "service").rglob("*.py"), conf]):
         with contextlib.suppress(OSError):
             digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
@@ -1755,7 +1755,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise BenchError(f"the server died:\n{server.log_tail()}")
             rate = next_rate(args, steps)
         if code_fingerprint() != code_before:
-            shout("service/ or deploy/gunicorn.conf.py changed on disk during the runs")
+            shout("service/ or service/gunicorn_conf.py changed on disk during the runs")
             facts["service_code_changed_during_runs"] = "yes"
         worker_rss = [memory_of(pid, "worker").rss_kb or 0 for pid in children_of(server.pid)]
         facts["worker_rss_mb_after"] = " ".join(f"{kb / 1024:.0f}" for kb in worker_rss)

@@ -13,6 +13,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
+from service import __version__
 from service.http.context import services
 
 
@@ -26,26 +27,37 @@ def _progress(message: str) -> None:
         click.echo(f"\r{message}", err=True, nl=False)
 
 
+GUNICORN_CONFIG_ENV = "AFFTRACK_GUNICORN_CONFIG"
+
+
+def gunicorn_config() -> str:
+    """Gunicorn's ``-c``: the file AFFTRACK_GUNICORN_CONFIG names, else the packaged module."""
+    chosen = os.environ.get(GUNICORN_CONFIG_ENV, "").strip()
+    if not chosen:
+        return "python:service.gunicorn_conf"
+    path = Path(chosen).expanduser()
+    if not path.is_file():
+        raise click.UsageError(f"{GUNICORN_CONFIG_ENV} names {chosen!r}, which is not a file.")
+    return str(path.resolve())
+
+
 @click.command("serve")
 @with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 def serve_command(host: str, port: int) -> None:
-    """Serve the app with gunicorn (deploy/gunicorn.conf.py)."""
+    """Serve the app with gunicorn (the packaged settings, or AFFTRACK_GUNICORN_CONFIG)."""
     svc = services()
     if svc.settings.is_sqlite:
         from service.migrate import upgrade
 
         upgrade(svc.settings.database_url)
-    conf = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
-    if not conf.exists():
-        conf = Path.cwd() / "deploy" / "gunicorn.conf.py"
     args = [
         sys.executable,
         "-m",
         "gunicorn",
         "-c",
-        str(conf),
+        gunicorn_config(),
         "--bind",
         f"{host}:{port}",
         "service.wsgi:app",
@@ -382,7 +394,7 @@ def _create_app() -> Flask:
     return create_app()
 
 
-main = FlaskGroup(
+cli = FlaskGroup(
     name="afftrack",
     create_app=_create_app,
     add_default_commands=False,
@@ -392,4 +404,18 @@ main = FlaskGroup(
     help="afftrack: affiliate and promo-code tracking for influencer marketing.",
 )
 
-__all__ = ["current_app", "main", "register"]
+click.version_option(__version__, "--version", prog_name="afftrack")(cli)
+
+
+def main() -> None:
+    """The console script: a setting afftrack cannot start with is one sentence, exit 2."""
+    from service.config import ConfigError
+
+    try:
+        cli.main(prog_name="afftrack")
+    except ConfigError as exc:
+        click.echo(f"afftrack: {exc}", err=True)
+        sys.exit(2)
+
+
+__all__ = ["cli", "current_app", "main", "register"]

@@ -137,13 +137,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_serve_runs_gunicorn_with_the_deploy_config(tmp_path):
-    """The README's first command: demo, then serve; a real HTTP redirect comes back."""
+@pytest.mark.parametrize("own_config", [None, "deploy/gunicorn.conf.py"])
+def test_serve_runs_gunicorn_with_the_packaged_or_an_own_config(tmp_path, own_config):
+    """The README's first command: demo, then serve; a real HTTP redirect comes back.
+    The example config of one's own (deploy/gunicorn.conf.py) serves as well."""
     import http.client
     import time
+    from pathlib import Path
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
     env["GUNICORN_WORKERS"] = "1"
+    env.pop("AFFTRACK_GUNICORN_CONFIG", None)
+    if own_config:
+        env["AFFTRACK_GUNICORN_CONFIG"] = str(Path(__file__).parent.parent / own_config)
 
     demo = run_demo(tmp_path, env)
     code = next(w for w in demo.stdout.split() if "/r/" in w).rsplit("/", 1)[1]
