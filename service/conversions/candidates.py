@@ -4,16 +4,22 @@
 promo codes (with their uses), the click, the UTM partnership, and each candidate's
 commission terms — in one statement. On PostgreSQL the same statement takes the
 order's advisory lock, so a new order costs this read, one write and the commit.
+
+:func:`attribute_order` decides; a promo code with ``max_uses`` that would win is
+locked and its uses counted again first (two more statements, for such codes only), so
+concurrent orders cannot share its last use (docs/adr/0003).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    ScalarSelect,
     Select,
     String,
     case,
@@ -29,7 +35,7 @@ from sqlalchemy.orm import Session
 from service.campaigns.models import Campaign, Partnership
 from service.clicks.models import Click
 from service.commissions.engine import SaleTerms
-from service.conversions.attribution import Candidate, ClickFact
+from service.conversions.attribution import Attribution, Candidate, ClickFact, attribute
 from service.conversions.models import Conversion
 from service.db import UTCDateTime
 from service.influencers.models import Influencer
@@ -84,16 +90,22 @@ _CLICK_COLS = (
 )
 
 
+def _uses(promo_code_id: Any) -> ScalarSelect[int]:
+    """How many uses a promo code has had: the orders it attributed that were not
+    cancelled (a refunded order keeps its use). ``_PG_GATHER`` states it again in SQL."""
+    return (
+        select(func.count())
+        .select_from(Conversion)
+        .where(Conversion.promo_code_id == promo_code_id, Conversion.status != "cancelled")
+        .scalar_subquery()
+    )
+
+
 def _promo_query(codes: Sequence[str]) -> Select[Any] | None:
     wanted = list(dict.fromkeys(normalize_code(c) for c in codes if c and c.strip()))
     if not wanted:
         return None
-    used = (
-        select(func.count())
-        .select_from(Conversion)
-        .where(Conversion.promo_code_id == PromoCode.id)
-        .scalar_subquery()
-    )
+    used = _uses(PromoCode.id)
     return (
         select(
             *_common("promo"),
@@ -162,7 +174,8 @@ LEFT JOIN (
     pc.id AS promo_code_id, pc.code AS promo_code, pc.starts_at AS promo_starts_at,
     pc.ends_at AS promo_ends_at, pc.max_uses AS promo_max_uses,
     CASE WHEN pc.max_uses IS NULL THEN NULL ELSE
-      (SELECT count(*) FROM conversions x WHERE x.promo_code_id = pc.id) END AS promo_used,
+      (SELECT count(*) FROM conversions x
+       WHERE x.promo_code_id = pc.id AND x.status <> 'cancelled') END AS promo_used,
     NULL::varchar AS link_id, NULL::varchar AS click_id, NULL::timestamptz AS click_at,
     NULL::boolean AS click_is_bot, pc.normalized AS sort_key
   FROM promo_codes pc JOIN partnerships p ON p.id = pc.partnership_id
@@ -282,6 +295,38 @@ def gather(
         elif row.kind == "utm":
             facts.utm = _candidate(row)
     return facts
+
+
+def attribute_order(session: Session, facts: Facts, order_time: datetime) -> Attribution | None:
+    """SPEC §4 over ``facts``. When a promo code with ``max_uses`` would win, the limited
+    codes among the candidates are locked (their rows, until the transaction ends, in id
+    order) and their uses counted again before deciding: of orders racing for a last use
+    one wins and the others fall through to the next method. Codes without ``max_uses``
+    lock nothing; SQLite serialises writers already."""
+    found = attribute(order_time, facts.promo, facts.click, facts.utm)
+    if found is None or found.method != "promo_code" or found.candidate.promo_uses_left is None:
+        return found
+    limited = sorted({c.promo_code_id for c in facts.promo if c.promo_uses_left is not None})
+    session.execute(
+        select(PromoCode.id)
+        .where(PromoCode.id.in_(limited))
+        .order_by(PromoCode.id)
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE: orders' foreign keys pass
+    )
+    # A statement of its own: its snapshot sees what the lock's last holder committed.
+    left = {
+        promo_code_id: int(uses_left)
+        for promo_code_id, uses_left in session.execute(
+            select(PromoCode.id, PromoCode.max_uses - _uses(PromoCode.id)).where(
+                PromoCode.id.in_(limited)
+            )
+        )
+    }
+    facts.promo = [
+        c if c.promo_uses_left is None else replace(c, promo_uses_left=left.get(c.promo_code_id, 0))
+        for c in facts.promo
+    ]
+    return attribute(order_time, facts.promo, facts.click, facts.utm)
 
 
 def _candidate(row: Any, **extra: Any) -> Candidate:

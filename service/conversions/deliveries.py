@@ -23,8 +23,8 @@ from service import clock
 from service.clicks.models import Click
 from service.commissions.engine import record_reversal, record_sale
 from service.config import Settings
-from service.conversions.attribution import attribute, click_id_from, utm_from
-from service.conversions.candidates import gather
+from service.conversions.attribution import click_id_from, utm_from
+from service.conversions.candidates import attribute_order, gather
 from service.conversions.events import OrderEvent
 from service.conversions.ingest import Delivery, Outcome, ingest, lock_order
 from service.conversions.models import Conversion, ConversionEvent, WebhookDelivery
@@ -165,7 +165,7 @@ def _reattribute(
     )
     utm = (order.utm if order else None) or utm_from(landing)
     facts = gather(session, codes, click_id, utm)
-    found = attribute(conversion.occurred_at, facts.promo, facts.click, facts.utm)
+    found = attribute_order(session, facts, conversion.occurred_at)
     if found is None:
         return f"{conversion.id}: still unattributed"
     cand = found.candidate

@@ -34,8 +34,8 @@ from service.commissions.engine import (
 )
 from service.commissions.models import CommissionLine
 from service.config import Settings
-from service.conversions.attribution import Attribution, attribute, click_id_from, utm_from
-from service.conversions.candidates import Facts, gather
+from service.conversions.attribution import Attribution, click_id_from, utm_from
+from service.conversions.candidates import Facts, attribute_order, gather
 from service.conversions.events import CancelEvent, IgnoredEvent, OrderEvent, RefundEvent, ShopEvent
 from service.conversions.models import Conversion, ConversionEvent, WebhookDelivery
 from service.conversions.refunds import OrderBasis, share_of
@@ -197,7 +197,7 @@ def _order(
     if not facts.locked:
         lock_order(session, source, order.lock_key)
         facts = gather(session, order.promo_codes, click_id, utm)
-    found = attribute(order.occurred_at, facts.promo, facts.click, facts.utm)
+    found = attribute_order(session, facts, order.occurred_at)
     conversion_id = new_id("cnv")
     values = _conversion_row(conversion_id, source, order, click_id, found, delivery is not None)
     lines = _sale_rows(session, settings, facts, found, conversion_id, order)
