@@ -1,8 +1,9 @@
 """Month-end settlement (SPEC sections 5, 6 and 10): the tiered ``true_up`` and the
 ``cpc`` lines.
 
-Building an export (GET) changes nothing: for an ended month that is still open it shows
-the settlement lines closing would write, with the same ids, amounts and due dates.
+Building an export (GET) changes nothing: for a month that is still open it shows the
+settlement lines closing would write, with the same ids, amounts and due dates (for the
+month still running, as if it ended now, each marked ``projected`` in the detail).
 Closing writes them into the ledger, then pays the month's lines. A close settles every
 month since the last close and, for tiered rules, earlier months whose orders changed
 since; ``afftrack ledger settle --month`` writes one month's settlement at once.
@@ -28,6 +29,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from service.commissions.settlement import Settled, settle
 from service.models import metadata
 from tests.conftest import Api
 from tests.flow import HUMAN_UA
@@ -953,28 +955,217 @@ def test_a_late_click_for_a_closed_month_is_settled_by_ledger_settle(api: Api, f
     verified(api)
 
 
-# --- 5. what does not settle, and what writes nothing ------------------------------------------
+# --- 5. the running month (a projection), what does not settle, what writes nothing ---
 
 
-def test_an_open_month_is_neither_settled_nor_previewed(api: Api, frozen: Any):
+def statuses(rows: list[dict]) -> list[tuple[str, str, str]]:
+    """(kind, amount, status) of each detail row (CSV row or JSON object), sorted."""
+    return sorted((r["kind"], r["amount"], r["status"]) for r in rows)
+
+
+def by_kind(rows: list[dict], *kinds: str) -> dict[str, dict]:
+    """The one row of each of ``kinds``."""
+    found = {r["kind"]: r for r in rows_of(rows, *kinds)}
+    assert len(found) == len(rows_of(rows, *kinds)), rows
+    return found
+
+
+def test_the_running_months_export_projects_its_settlement_marked_projected(api: Api, frozen: Any):
+    """On 20 October the export shows October's true-up and CPC line as closing would
+    write them if the month ended now, marked projected in the detail (CSV and JSON)
+    and counted in the summary; building it writes nothing and gives the same bytes."""
+    parts, _link = pending_october(api, frozen)
+    frozen.set("2026-10-20T08:00:00Z")
+    count, state = api.rows("commission_lines"), ledger_state(api)
+    first = {q: export(api, "2026-10", q) for q in PREVIEWS}
+    assert api.rows("commission_lines") == count == 2  # the two sale lines, nothing more
+    assert ledger_state(api) == state
+
+    rows = detail(api, "2026-10")
+    expected = [
+        ("cpc", "0.05", "projected"),
+        ("sale", "10.00", "approved"),
+        ("sale", "10.00", "approved"),
+        ("true_up", "2.50", "projected"),
+    ]
+    assert statuses(rows) == expected
+    assert {r["due_at"] for r in rows_of(rows, "true_up", "cpc")} == {OCTOBER_LAST}
+    assert json.loads(by_kind(rows, "true_up")["true_up"]["rule"])["sales"] == "200.00"
+    assert json.loads(by_kind(rows, "cpc")["cpc"]["rule"])["clicks"] == 1
+    as_json = json.loads(first["?detail=lines&format=json"])["lines"]
+    assert statuses(as_json) == expected
+    # The summary counts what the detail shows, projected lines included.
+    net = eur(sum(cents(r["amount"]) for r in rows))
+    row = summary(api, "2026-10")[parts.handle]
+    assert net == "22.55"
+    assert (row["gross"], row["net_payable"], row["lines"]) == (net, net, "4")
+    [as_json_row] = json.loads(first["?format=json"])["rows"]
+    assert as_json_row["net_payable"] == net
+    assert first["?format=paypal"].decode().split(",")[1] == net
+
+    for query, body in first.items():  # the same state and clock: the same bytes
+        assert export(api, "2026-10", query) == body, query
+    args = ["export", "commissions", "--month", "2026-10", "--detail"]
+    cli = api.app.test_cli_runner().invoke(args=args)
+    assert cli.exit_code == 0, cli.output
+    assert cli.stdout_bytes == first["?detail=lines"]
+    assert ledger_state(api) == state
+
+
+def test_the_running_months_projection_is_what_closing_writes_once_it_has_ended(
+    api: Api, frozen: Any
+):
+    """The projection follows the month so far (a later order, later clicks) under the
+    same line ids; once October has ended the same lines show unmarked, and closing
+    writes exactly them."""
+    parts, link = pending_october(api, frozen)
+    frozen.set("2026-10-20T08:00:00Z")
+    early = by_kind(detail(api, "2026-10"), "true_up", "cpc")
+    assert (early["true_up"]["amount"], early["cpc"]["amount"]) == ("2.50", "0.05")
+
+    # An order dated before the other two, delivered last (booked in the first bracket).
+    order(api, frozen, parts, "C", "2026-10-02T12:00:00Z", "50.00", now="2026-10-21T12:00:00Z")
+    frozen.set("2026-10-21T13:00:00Z")
+    click(api, link["code"], "198.51.100.2")  # counts
+    click(api, link["code"], "198.51.100.2")  # the same visitor again: not unique
+    click(api, link["code"], "198.51.100.3", BOT_UA)  # a bot
+    frozen.set("2026-10-22T08:00:00Z")
+    state = ledger_state(api)
+    projected = detail(api, "2026-10")
+    projected_json = json.loads(export(api, "2026-10", "?detail=lines&format=json"))["lines"]
+    assert ledger_state(api) == state
+    booked = sum(cents(r["amount"]) for r in rows_of(projected, "sale"))
+    settled = by_kind(projected, "true_up", "cpc")
+    assert settled["true_up"]["amount"] == eur(formula(20_000 + 5_000) - booked) == "3.75"
+    assert settled["cpc"]["amount"] == "0.10"
+    assert json.loads(settled["cpc"]["rule"])["clicks"] == 2
+    for kind in ("true_up", "cpc"):  # one planned line each, not one more
+        assert settled[kind]["line_id"] == early[kind]["line_id"]
+        assert settled[kind]["status"] == "projected"
+
+    frozen.set("2026-11-02T08:00:00Z")  # October has ended, nothing else changed
+    ended = detail(api, "2026-10")
+    ended_json = json.loads(export(api, "2026-10", "?detail=lines&format=json"))["lines"]
+    assert {r["status"] for r in ended} == {"approved"}
+    assert without_status(ended) == without_status(projected)
+    assert [x.pop("status") for x in ended_json] == ["approved"] * 5
+    assert [x.pop("status") for x in projected_json] == [
+        "projected" if x["kind"] in ("true_up", "cpc") else "approved" for x in projected_json
+    ]
+    assert ended_json == projected_json
+    assert ledger_state(api) == state
+
+    close(api, "2026-10")
+    same_but_paid(ended, detail(api, "2026-10"))
+    written = {x["id"]: x for x in of_kind(lines(api, parts.campaign_id), "true_up", "cpc")}
+    assert sorted((x["id"], x["amount"], x["due_at"]) for x in written.values()) == sorted(
+        (r["line_id"], r["amount"], r["due_at"]) for r in settled.values()
+    )
+    verified(api)
+
+
+def test_the_running_month_cannot_be_closed_or_settled(api: Api, frozen: Any):
     parts, _link = pending_october(api, frozen)
     state = ledger_state(api)
+    message = (
+        "2026-10 has not ended yet: it can be closed from 2026-11-01T00:00:00+00:00; "
+        "until then its export is a projection"
+    )
     for moment in ("2026-10-20T08:00:00Z", "2026-10-31T23:59:59.999999Z"):
         frozen.set(moment)
-        assert sorted(r["kind"] for r in detail(api, "2026-10")) == ["sale", "sale"]
-        assert summary(api, "2026-10")[parts.handle]["net_payable"] == "20.00"
+        settled = rows_of(detail(api, "2026-10"), "true_up", "cpc")
+        assert [r["status"] for r in settled] == ["projected"] * 2, moment
+        r = api.post("/api/v1/exports/commissions/2026-10/close")
+        assert r.status_code == 409, r.json
+        assert (r.json["error"]["code"], r.json["error"]["message"]) == ("period_open", message)
+        args = ["export", "commissions", "--month", "2026-10", "--close"]
+        cli = api.app.test_cli_runner().invoke(args=args)
+        assert cli.exit_code != 0 and message in cli.output, cli.output
         cli = settle_cli(api, "2026-10")
         assert cli.exit_code == 0, cli.output
         assert "2026-10 has not ended" in cli.output
-        r = api.post("/api/v1/exports/commissions/2026-10/close")
-        assert r.status_code == 409 and r.json["error"]["code"] == "period_open", r.json
         assert ledger_state(api) == state
-    frozen.set("2026-11-01T00:00:00Z")  # the month's end: now it is previewed
+        assert api.rows("exports") == 0
+    frozen.set("2026-11-01T00:00:00Z")  # the month's end: unmarked, and closing writes it
     kinds = ["cpc", "sale", "sale", "true_up"]
-    assert sorted(r["kind"] for r in detail(api, "2026-10")) == kinds
+    assert statuses(detail(api, "2026-10")) == [
+        ("cpc", "0.05", "approved"),
+        ("sale", "10.00", "approved"),
+        ("sale", "10.00", "approved"),
+        ("true_up", "2.50", "approved"),
+    ]
     assert ledger_state(api) == state
-    close(api, "2026-10")  # and closing writes it
+    close(api, "2026-10")
     assert sorted(x["kind"] for x in lines(api, parts.campaign_id)) == kinds
+    verified(api)
+
+
+def test_a_month_not_started_has_no_export(api: Api, frozen: Any):
+    pending_october(api, frozen)
+    frozen.set("2026-10-20T08:00:00Z")
+    state = ledger_state(api)
+    for query in PREVIEWS:
+        r = api.get(f"/api/v1/exports/commissions/2026-11{query}")
+        assert r.status_code == 409, (query, r.data)
+        assert r.json["error"] == {
+            "code": "period_not_started",
+            "message": "2026-11 has not started yet: its export exists from "
+            "2026-11-01T00:00:00+00:00",
+            "fields": {},
+        }
+    cli = api.app.test_cli_runner().invoke(args=["export", "commissions", "--month", "2026-11"])
+    assert cli.exit_code != 0 and "2026-11 has not started yet" in cli.output
+    r = api.post("/api/v1/exports/commissions/2026-11/close")
+    assert r.status_code == 409 and r.json["error"]["code"] == "period_open", r.json
+    assert ledger_state(api) == state
+
+
+def test_settling_the_running_month_writes_nothing_not_even_an_ended_month(api: Api, frozen: Any):
+    """``settle`` of a month still running writes nothing, though the month before it
+    (ended, never closed) has clicks to settle: only a close settles that."""
+    parts = Parts(api, [CPC])
+    link = api.create_link(parts.campaign_id, parts.influencer_id)
+    frozen.set("2026-09-30T10:00:00Z")
+    click(api, link["code"], "198.51.100.1")
+    frozen.set("2026-10-20T08:00:00Z")
+    [september] = detail(api, "2026-10")  # shown, not written: only a close writes it
+    assert (september["kind"], json.loads(september["rule"])["month"]) == ("cpc", "2026-09")
+    state = ledger_state(api)
+    with api.app.extensions["afftrack"].db.session() as session:
+        assert settle(session, "2026-10") == Settled()
+        session.commit()
+    assert ledger_state(api) == state
+
+
+def test_a_running_months_negative_balance_is_carried_forward_as_projected(api: Api, frozen: Any):
+    """A negative October so far: the line that would carry it forward is projected
+    too, and unmarked once October has ended."""
+    parts = Parts(api, [{"type": "percent", "rate": "10"}])
+    frozen.set("2026-10-12T10:00:00Z")
+    body = {
+        "influencer_id": parts.influencer_id,
+        "campaign_id": parts.campaign_id,
+        "amount": "-5.00",
+        "currency": "EUR",
+        "reason": "sample returned",
+    }
+    assert api.post("/api/v1/commissions/adjustments", body).status_code == 201
+    frozen.set("2026-10-20T08:00:00Z")
+    state = ledger_state(api)
+    running = detail(api, "2026-10")
+    assert statuses(running) == [
+        ("adjustment", "-5.00", "approved"),
+        ("adjustment", "5.00", "projected"),
+    ]
+    row = summary(api, "2026-10")[parts.handle]
+    assert (row["adjustments"], row["net_payable"], row["lines"]) == ("0.00", "0.00", "2")
+    assert ledger_state(api) == state
+    frozen.set("2026-11-02T08:00:00Z")
+    ended = detail(api, "2026-10")
+    assert {r["status"] for r in ended} == {"approved"}
+    assert without_status(ended) == without_status(running)
+    close(api, "2026-10")
+    same_but_paid(ended, detail(api, "2026-10"))
     verified(api)
 
 

@@ -1,8 +1,9 @@
 """Month-end settlement: the tiered ``true_up`` lines and the ``cpc`` lines (SPEC §5).
 
-Closing a month writes its settlement (:func:`settle`); building the export of an
-ended month that is still open shows the same lines without writing them
-(:func:`projected_lines`), with the ids, amounts and dates closing will give them.
+Closing a month writes its settlement (:func:`settle`); building the export of a
+month that is still open shows the same lines without writing them
+(:func:`projected_lines`), with the ids, amounts and dates closing will give them (a
+month still running: as if it ended now, from its clicks and sales so far).
 Settling is a difference against the ledger, never a rewrite of it: for every
 partnership and rule it computes what the month must total, reads what the ledger
 already holds for that month (counting what a cap cut off), and plans one line for the
@@ -126,6 +127,8 @@ class Recorded:
 def settle(session: Session, period: str, zone: str = "UTC") -> Settled:
     """Write the settlement of ``period`` into the ledger (closing does this first).
     Nothing for a month that has not ended. The caller commits."""
+    if clock.now_utc() < period_bounds(period, zone)[1]:
+        return Settled()
     return _settle(session, lambda plans: months_to_settle(session, plans, period, zone), zone)
 
 
@@ -161,10 +164,8 @@ class PlannedLine:
 
 def projected_lines(session: Session, period: str, zone: str = "UTC") -> list[PlannedLine]:
     """The lines closing ``period`` would write now, not added to the session: what an
-    export of the open month shows. Same ids, amounts and dates as closing writes."""
-    _start, end = period_bounds(period, zone)
-    if clock.now_utc() < end:
-        return []
+    export of the open month shows. Same ids, amounts and dates as closing writes; for
+    a month still running, as if it ended now (its clicks and sales so far)."""
     plans = plans_of(session)
     if not plans:
         return []
@@ -206,10 +207,9 @@ def _settle(
 def months_to_settle(session: Session, plans: dict[str, Plan], period: str, zone: str) -> Months:
     """What closing ``period`` settles: every month since the last closed one up to
     ``period`` and, for tiered rules, every earlier month whose orders changed since
-    that close (a refund, a cancel, a late order, a rejected line)."""
-    _start, end = period_bounds(period, zone)
-    if clock.now_utc() < end:
-        return Months()
+    that close (a refund, a cancel, a late order, a rejected line). A month still
+    running is included as if it ended now (for a preview; :func:`_settle` writes
+    ended months only)."""
     last = last_close(session)
     first_open = next_period(last.period) if last is not None else None
     tiered: list[str] = []

@@ -110,12 +110,19 @@ def build(
     part: int | None = None,
     on_rows: Callable[[int], None] | None = None,
 ) -> Built:
-    """The export body, streamed. Changes nothing: an ended month that is still open
-    shows the settlement lines closing it would write (tiered true-up, CPC).
-    ``on_rows(n)`` hears of every ``PROGRESS_EVERY`` rows written (a progress bar)."""
+    """The export body, streamed. Changes nothing: a month that is still open shows the
+    settlement lines closing it would write (tiered true-up, CPC); a month still
+    running, as if it ended now, those lines marked projected in the detail. A month
+    not started yet has no export (409). ``on_rows(n)`` hears of every
+    ``PROGRESS_EVERY`` rows written (a progress bar)."""
     check_options(fmt, detail, currency, part)
     sel = select_period(session, period, zone)
     now = clock.now_utc()
+    if now < sel.start:
+        raise Conflict(
+            f"{period} has not started yet: its export exists from {sel.start.isoformat()}",
+            code="period_not_started",
+        )
     name = f"commissions-{period}{'-lines' if detail else ''}"
     planned = [] if sel.closed else in_statement(sel, projected_lines(session, period, zone))
     if detail:
@@ -162,11 +169,12 @@ def _detail_rows(
             yield row[0]
         return
     now = clock.now_utc()
+    projected = sel.projected(now)
     key: Callable[[tuple[str, ...]], tuple[str, ...]] = lambda row: row[1:]  # noqa: E731
     extra = sorted(
         (
             (python(sel.period, line), *detail_key(line))
-            for line in (DetailLine.planned(p, now) for p in planned)
+            for line in (DetailLine.planned(p, now, projected=projected) for p in planned)
         ),
         key=key,  # (influencer, currency, line id), as the statement is ordered
     )
@@ -217,7 +225,11 @@ def close(session: Session, period: str, zone: str = "UTC") -> Export:
     if sel.closed:
         raise Conflict(f"{period} is already closed", code="already_closed")
     if now < sel.end:
-        raise Conflict(f"{period} has not ended yet", code="period_open")
+        raise Conflict(
+            f"{period} has not ended yet: it can be closed from {sel.end.isoformat()}; "
+            "until then its export is a projection",
+            code="period_open",
+        )
     settle(session, period, zone)
     export = Export(period=period, checksum="", closed_at=now, line_count=0, totals=[])
     session.add(export)

@@ -1,10 +1,12 @@
 """What belongs in a month's commission statement (SPEC §6), as rows.
 
 An open month holds every approved line due before the month ends that no closed
-export has paid. A closed month holds exactly the lines its export paid. A group
-(influencer, currency) whose net is negative is not paid: the statement shows the
-balance being carried forward as an adjustment that brings it to zero, and closing
-writes that adjustment plus the opposite line due at the start of the next month.
+export has paid, and the settlement lines closing would write (not written yet); a
+month still running shows them as if it ended now, each marked ``projected``. A closed
+month holds exactly the lines its export paid. A group (influencer, currency) whose
+net is negative is not paid: the statement shows the balance being carried forward as
+an adjustment that brings it to zero, and closing writes that adjustment plus the
+opposite line due at the start of the next month.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from service.periods import period_bounds
 GROSS_KINDS = ("sale", "cpc", "per_post", "true_up")
 CARRY_REASON = "negative balance carried forward to {next}"
 CARRY_KEY = "carry"  # idempotency-key prefix of the line that carries a balance out
+PROJECTED = "projected"  # the shown status of a line not written yet, in a running month
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,10 @@ class Selection:
     @property
     def closed(self) -> bool:
         return self.export is not None
+
+    def projected(self, now: datetime) -> bool:
+        """An open month still running: its export is a projection, as if it ended now."""
+        return self.export is None and now < self.end
 
 
 def select_period(session: Session, period: str, zone: str) -> Selection:
@@ -242,14 +249,11 @@ def _planned_only(session: Session, groups: list[tuple[str, str]]) -> list[tuple
 
 
 def in_statement(sel: Selection, planned: Sequence[PlannedLine]) -> list[PlannedLine]:
-    """The planned (not yet written) lines that :func:`line_filter` would select."""
+    """The planned (not yet written) lines in the statement: those due before the month
+    ends (in a month still running, not due yet: projected, see :class:`DetailLine`)."""
     if sel.closed:
         return []
-    now = clock.now_utc()
-    return sorted(
-        (line for line in planned if line.due_at < sel.end and line.due_at <= now),
-        key=detail_key,
-    )
+    return sorted((line for line in planned if line.due_at < sel.end), key=detail_key)
 
 
 class DetailLine(NamedTuple):
@@ -272,8 +276,9 @@ class DetailLine(NamedTuple):
     reason: str | None
 
     @classmethod
-    def planned(cls, line: PlannedLine, now: datetime) -> DetailLine:
-        """A line not written yet (no order: settlement and carry-forward lines)."""
+    def planned(cls, line: PlannedLine, now: datetime, *, projected: bool) -> DetailLine:
+        """A line not written yet (no order: settlement and carry-forward lines), shown
+        as ``projected`` in a month still running (:meth:`Selection.projected`)."""
         return cls(
             line.id,
             line.influencer_id,
@@ -288,7 +293,7 @@ class DetailLine(NamedTuple):
             line.amount_minor,
             line.currency,
             line.due_at,
-            status_of(line, now),
+            PROJECTED if projected else status_of(line, now),
             line.reason,
         )
 
@@ -350,7 +355,10 @@ def detail_lines(
     if not planned:
         yield from written
         return
-    extra = sorted((DetailLine.planned(line, now) for line in planned), key=detail_key)
+    projected = sel.projected(now)
+    extra = sorted(
+        (DetailLine.planned(line, now, projected=projected) for line in planned), key=detail_key
+    )
     yield from heapq.merge(written, extra, key=detail_key)
 
 

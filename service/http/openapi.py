@@ -261,9 +261,11 @@ def document() -> dict[str, Any]:
         "get": {
             "summary": "Monthly commission export (csv, json or paypal; detail=lines)",
             "description": (
-                "Changes nothing. An ended month that is still open shows the tiered "
-                "true-up, CPC and carry-forward lines closing would write, with the ids "
-                "closing gives them."
+                "Changes nothing. A month that is still open shows the tiered true-up, "
+                "CPC and carry-forward lines closing would write, with the ids closing "
+                "gives them; the month still running, as if it ended now, those lines "
+                "with status `projected` in the detail (and counted in the summary). A "
+                "month not started yet answers 409 period_not_started."
             ),
             "security": [{"apiKey": []}],
             "parameters": [
@@ -296,6 +298,7 @@ def document() -> dict[str, Any]:
                     "its stored checksum in X-Checksum-SHA256)",
                     "content": {"text/csv": {}, "application/json": {}},
                 },
+                "409": error,
                 "422": error,
             },
         }
