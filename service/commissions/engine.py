@@ -115,7 +115,9 @@ def month_to_date(
     conversion_id: str | None = None,
 ) -> int:
     """The partnership's net attributable sales in ``currency`` for the month of
-    ``occurred_at``, before it (tiered brackets)."""
+    ``occurred_at``, before the order (tiered brackets): the orders of earlier times and
+    those of the same time booked already (SPEC §5: arrival order; docs/adr/0004). Read
+    under :func:`lock_tiered`, so no order booked before it is missed."""
     start, _end = month_bounds(occurred_at, zone_name)
     stmt = select(
         func.coalesce(func.sum(Conversion.amount_minor - Conversion.refunded_minor), 0)
@@ -124,11 +126,40 @@ def month_to_date(
         Conversion.currency == currency,
         Conversion.status != "cancelled",
         Conversion.occurred_at >= start,
-        Conversion.occurred_at < occurred_at,
+        Conversion.occurred_at <= occurred_at,
     )
     if conversion_id is not None:
         stmt = stmt.where(Conversion.id != conversion_id)
     return int(session.scalar(stmt) or 0)
+
+
+TIERED_LOCK_WAIT_SECONDS = 5.0
+
+
+def lock_tiered(session: Session, terms: SaleTerms) -> None:
+    """Serialise the tiered sales of one partnership (PostgreSQL advisory lock, held to
+    the commit), so two orders of one influencer — of the same second too — never read
+    the same month-to-date; 503 when it stays busy, so the sender retries."""
+    if not advisory_lock(session, f"tiered:{terms.partnership_id}", TIERED_LOCK_WAIT_SECONDS):
+        raise Unavailable("the influencer's tiered sales are busy; retry later", code="retry")
+
+
+def sales_before(
+    session: Session,
+    terms: SaleTerms,
+    currency: str,
+    occurred_at: datetime,
+    zone_name: str,
+    conversion_id: str | None = None,
+) -> int:
+    """What an order's tiered brackets start from: :func:`month_to_date` under
+    :func:`lock_tiered`; 0 (and no lock) for a partnership without a tiered rule."""
+    if not terms.needs_month_to_date():
+        return 0
+    lock_tiered(session, terms)
+    return month_to_date(
+        session, terms.partnership_id, currency, occurred_at, zone_name, conversion_id
+    )
 
 
 def _counted(terms: SaleTerms) -> tuple[ColumnElement[bool], ...]:
@@ -299,17 +330,8 @@ def record_sale(session: Session, conversion: Conversion, zone_name: str = "UTC"
     partnership = session.get(Partnership, conversion.partnership_id)
     assert partnership is not None
     terms = SaleTerms.of(partnership)
-    mtd = (
-        month_to_date(
-            session,
-            conversion.partnership_id or "",
-            conversion.currency,
-            conversion.occurred_at,
-            zone_name,
-            conversion.id,
-        )
-        if terms.needs_month_to_date()
-        else 0
+    mtd = sales_before(
+        session, terms, conversion.currency, conversion.occurred_at, zone_name, conversion.id
     )
     room = None
     if terms.capped():

@@ -28,9 +28,9 @@ from service import clock, metrics
 from service.commissions.engine import (
     cap_room,
     lock_caps,
-    month_to_date,
     record_reversal,
     sale_line_rows,
+    sales_before,
 )
 from service.commissions.models import CommissionLine
 from service.config import Settings
@@ -199,8 +199,10 @@ def _order(
         facts = gather(session, order.promo_codes, click_id, utm)
     found = attribute_order(session, facts, order.occurred_at)
     conversion_id = new_id("cnv")
-    values = _conversion_row(conversion_id, source, order, click_id, found, delivery is not None)
     lines = _sale_rows(session, settings, facts, found, conversion_id, order)
+    # Received once the sale rows hold the partnership's tiered lock: orders of one
+    # second are received in the order they took their brackets.
+    values = _conversion_row(conversion_id, source, order, click_id, found, delivery is not None)
     written = write_order(session, values, lines, delivery, order)
     if not written.inserted:
         return Outcome("duplicate", written.conversion_id), written.delivery_id
@@ -280,11 +282,7 @@ def _sale_rows(
     if found is None:
         return []
     terms = facts.terms[found.candidate.partnership_id]
-    mtd = 0
-    if terms.needs_month_to_date():
-        mtd = month_to_date(
-            session, terms.partnership_id, order.currency, order.occurred_at, settings.timezone
-        )
+    mtd = sales_before(session, terms, order.currency, order.occurred_at, settings.timezone)
     room = None
     if terms.capped():
         lock_caps(session, terms)
