@@ -546,7 +546,7 @@ def shopify_order(plan: Plan, rng: random.Random) -> tuple[dict[str, Any], int]:
 
 
 def generic_order(plan: Plan, rng: random.Random) -> tuple[dict[str, Any], int]:
-    """The same order in afftrack's generic format (SPEC §2)."""
+    """The same order in afftrack's generic format (docs/product.md §2)."""
     code = plan.partner.promo_code if plan.kind == "promo" and plan.partner else None
     lines, gross, discount = build_lines(rng, code is not None)
     subtotal = gross - discount
@@ -584,7 +584,7 @@ def _landing_path(plan: Plan) -> str:
         return "/collections/all?utm_source=newsletter&utm_medium=email"
     assert p is not None
     if plan.kind == "click" or (p.click_id and plan.number % 2):
-        # A promo order may carry the click too: the code wins (SPEC §4).
+        # A promo order may carry the click too: the code wins (docs/product.md §4).
         return f"/?utm_source=instagram&{CLICK_PARAM}={p.click_id}"
     return "/?utm_source=instagram"
 

@@ -17,7 +17,7 @@ from service.db import Database
 from service.redirect.api import RedirectMiddleware
 from service.redirect.service import Redirector, watch_changes
 
-MAX_BODY_BYTES = 1024 * 1024  # SPEC §7: bodies over 1 MiB are refused (413)
+MAX_BODY_BYTES = 1024 * 1024  # docs/product.md §7: bodies over 1 MiB are refused (413)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Settings from the environment (SPEC §9), validated once at start-up."""
+"""Settings from the environment (docs/product.md §9), validated once at start-up."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class Settings:
     trusted_proxies: int = 0
     # Signs the dashboard's session cookie; derived from ip_hash_key when not set.
     secret_key: str | None = None
-    # Operational knobs, not in the SPEC's table but environment-only as well.
+    # Operational knobs, not in the table of docs/product.md §9 but environment-only as well.
     click_stream: str = "afftrack:clicks"
     log_level: str = "INFO"
 

@@ -1,4 +1,4 @@
-"""Errors the domain raises; the HTTP layer turns them into SPEC §2's error JSON."""
+"""Errors the domain raises; the HTTP layer turns them into docs/product.md §2's error JSON."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Prometheus metrics (SPEC §2 Operations). Counters live here so every layer shares them.
+"""Prometheus metrics (docs/product.md §2, Operations). Counters live here so every layer
+shares them.
 
 Under gunicorn with several workers set ``PROMETHEUS_MULTIPROC_DIR``; ``/metrics`` then
 aggregates every process.

@@ -1,4 +1,4 @@
-"""Attribution order of SPEC §4 as a pure decision, with a table of cases."""
+"""Attribution order of docs/product.md §4 as a pure decision, with a table of cases."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §7: every bad request gets a clear 4xx JSON error and changes nothing.
+"""docs/product.md §7: every bad request gets a clear 4xx JSON error and changes nothing.
 
 Each test sends one bad request to a real app on PostgreSQL and checks three things:
 the status, the error shape ``{"error": {"code", "message", "fields"}}`` (with the

@@ -1,5 +1,5 @@
 """Bot detection (service/clicks/bots.py) on the user agents vendors really send, and the
-prefetch and bot clicks it produces through HTTP (SPEC §2 "Redirect": crawlers and
+prefetch and bot clicks it produces through HTTP (docs/product.md §2 "Redirect": crawlers and
 bots are redirected but never count).
 """
 

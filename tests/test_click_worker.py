@@ -1,4 +1,4 @@
-"""The click worker (SPEC §2): Redis stream → PostgreSQL, losing nothing and writing
+"""The click worker (docs/product.md §2): Redis stream → PostgreSQL, losing nothing and writing
 nothing twice. Against the real Redis and PostgreSQL; each app has its own stream."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fault injection against real servers (SPEC §2 "Redirect": "nothing is lost if the
+"""Fault injection against real servers (docs/product.md §2 "Redirect": "nothing is lost if the
 worker dies … or if Postgres is down for a while. If Redis is down the redirect still
 works and the click is written another durable way").
 

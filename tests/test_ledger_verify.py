@@ -1,4 +1,4 @@
-"""`afftrack ledger verify` (SPEC §2 CLI, §5, §10): recompute the ledger from stored
+"""`afftrack ledger verify` (docs/product.md §2 CLI, §5, §10): recompute the ledger from stored
 events, exit 1 and name each difference, exit 0 on an untouched ledger ("note:" lines
 are worth knowing and keep exit 0).
 
@@ -6,7 +6,7 @@ One ledger holds every kind of line: percent, flat and tiered sale lines, partia
 refunds' reversals (one of a capped line, with its share of the cut), a per-post fee, a
 month's true-up and CPC lines, a line cut by a monthly cap, a manual adjustment, a
 rejection, and carry-forwards out of closed months after a clawback. November is closed
-on 1 December: building its export (GET) writes nothing (SPEC §10), closing it writes
+on 1 December: building its export (GET) writes nothing (docs/product.md §10), closing it writes
 its true-up and CPC lines. Each test then tampers with one thing, the way only someone
 who switches PostgreSQL's append-only trigger off could, and checks that verify names
 it. The ledger is built once per database (PostgreSQL in a database of this module's
@@ -130,7 +130,7 @@ def drain(api: Api) -> None:
 
 
 def detail(api: Api, period: str) -> list[dict[str, Any]]:
-    """GET a month's export, line by line (it writes nothing, SPEC §10)."""
+    """GET a month's export, line by line (it writes nothing, docs/product.md §10)."""
     r = api.get(f"/api/v1/exports/commissions/{period}?format=json&detail=lines")
     assert r.status_code == 200, r.data
     return r.json["lines"]
@@ -506,7 +506,7 @@ def test_an_untouched_ledger_with_every_kind_of_line_verifies(ledger):
 
 
 def test_an_ended_months_export_writes_nothing_and_closing_writes_what_it_showed(ledger):
-    """SPEC §10: building the export of an ended, open month shows its true-up and CPC as
+    """docs/product.md §10: building the export of an ended, open month shows its true-up and CPC as
     they would be; closing writes exactly those lines. Until the close, November is not
     due for settlement, so verify passes without them."""
     assert ledger.after_get == ledger.before_get
@@ -983,7 +983,7 @@ LATE_CHANGES = {
 
 @pytest.mark.parametrize("change", list(LATE_CHANGES))
 def test_a_change_after_the_close_is_a_note_until_the_next_close(api, frozen, change):
-    """SPEC §10: closing writes the true-up. A refund, cancel or late order of a closed
+    """docs/product.md §10: closing writes the true-up. A refund, cancel or late order of a closed
     month after its close leaves the month's lines short: a note, not a difference, until
     the next close settles it."""
     happen, true_up = LATE_CHANGES[change]

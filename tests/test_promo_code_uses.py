@@ -1,5 +1,5 @@
 """A promo code's ``max_uses``: its last use goes to exactly one of several orders that
-arrive at once and the others fall through to the next method (SPEC §4); a cancelled
+arrive at once and the others fall through to the next method (docs/product.md §4); a cancelled
 order gives its use back, a fully refunded one keeps it (docs/adr/0003); a redelivered
 order takes no second use."""
 

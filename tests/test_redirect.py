@@ -1,4 +1,4 @@
-"""The public redirect ``/r/<code>`` (SPEC §2 "Redirect", §9): the 302 and its URL,
+"""The public redirect ``/r/<code>`` (docs/product.md §2 "Redirect", §9): the 302 and its URL,
 fallbacks, bots, uniqueness, the client address and its keyed hash, and a Redis outage.
 
 Most tests run on PostgreSQL + Redis (clicks go through the stream and ``worker --drain``)

@@ -1,4 +1,4 @@
-"""The redirect's Redis cache and the one-round-trip click (SPEC §2 "Redirect").
+"""The redirect's Redis cache and the one-round-trip click (docs/product.md §2 "Redirect").
 
 Real PostgreSQL and Redis throughout. Database work is counted with SQLAlchemy engine
 events on the app's own engine; Redis work with the server's ``INFO stats commandstats``.

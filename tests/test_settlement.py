@@ -1,4 +1,4 @@
-"""Month-end settlement (SPEC sections 5, 6 and 10): the tiered ``true_up`` and the
+"""Month-end settlement (docs/product.md §5, §6 and §10): the tiered ``true_up`` and the
 ``cpc`` lines.
 
 Building an export (GET) changes nothing: for a month that is still open it shows the

@@ -1,4 +1,4 @@
-"""Tiered brackets of orders stamped with the same second (SPEC section 5): platforms
+"""Tiered brackets of orders stamped with the same second (docs/product.md §5): platforms
 stamp whole seconds, so a flash sale brings many orders with one ``occurred_at``. They
 take their brackets in arrival order, so the running sale lines already match the
 bracket formula: the same lines as the same orders one second apart, ``ledger verify``

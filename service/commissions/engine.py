@@ -116,7 +116,7 @@ def month_to_date(
 ) -> int:
     """The partnership's net attributable sales in ``currency`` for the month of
     ``occurred_at``, before the order (tiered brackets): the orders of earlier times and
-    those of the same time booked already (SPEC §5: arrival order; docs/adr/0004). Read
+    those of the same time booked already (docs/product.md §5: arrival order; docs/adr/0004). Read
     under :func:`lock_tiered`, so no order booked before it is missed."""
     start, _end = month_bounds(occurred_at, zone_name)
     stmt = select(

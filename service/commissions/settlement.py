@@ -1,4 +1,4 @@
-"""Month-end settlement: the tiered ``true_up`` lines and the ``cpc`` lines (SPEC §5).
+"""Month-end settlement: the tiered ``true_up`` lines and the ``cpc`` lines (docs/product.md §5).
 
 Closing a month writes its settlement (:func:`settle`); building the export of a
 month that is still open shows the same lines without writing them

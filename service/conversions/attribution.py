@@ -1,4 +1,4 @@
-"""Attribution (SPEC §4) as a pure decision over facts the caller looked up.
+"""Attribution (docs/product.md §4) as a pure decision over facts the caller looked up.
 
 In order: a matching active promo code of a running campaign; else a non-bot click
 within the campaign's attribution window before the order; else ``utm_campaign`` +

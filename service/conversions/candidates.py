@@ -298,7 +298,7 @@ def gather(
 
 
 def attribute_order(session: Session, facts: Facts, order_time: datetime) -> Attribution | None:
-    """SPEC §4 over ``facts``. When a promo code with ``max_uses`` would win, the limited
+    """docs/product.md §4 over ``facts``. When a promo code with ``max_uses`` would win, the limited
     codes among the candidates are locked (their rows, until the transaction ends, in id
     order) and their uses counted again before deciding: of orders racing for a last use
     one wins and the others fall through to the next method. Codes without ``max_uses``

@@ -5,7 +5,7 @@ delivery again (against the secret configured now, at the time it was received),
 it through the same ingestion (idempotent: nothing already recorded changes), and
 attributes an order that was left unattributed if it can be attributed now — e.g. its
 click had not reached the database yet, or its promo code was created late. An order
-already attributed stays as it is (SPEC §4: attributed once).
+already attributed stays as it is (docs/product.md §4: attributed once).
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ class RefundClaim:
     - ``items``: ``amount`` is the refunded items after discounts, and ``tax`` the tax on
       them, which ``amount`` contains when the order's prices include tax (Shopify);
     - ``gross``: ``amount`` is a gross sum of money returned; its attributable share is
-      ``gross * attributable / (attributable + tax)`` (SPEC §2).
+      ``gross * attributable / (attributable + tax)`` (docs/product.md §2).
     Amounts are decimal strings in ``currency`` (None: the order's currency). ``paid``,
     for an ``items`` claim, is the money actually returned for those items when the
     platform says so: a refund of less than the items' value reverses proportionally less.

@@ -45,7 +45,7 @@ class Conversion(Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)  # attributable: subtotal - discount
     total_minor: Mapped[int | None] = mapped_column(BigInteger)
     refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
-    # Tax on the attributable items: what a gross refund is shared against (SPEC §2).
+    # Tax on the attributable items: what a gross refund is shared against (docs/product.md §2).
     tax_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     prices_include_tax: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The platform's second reference for the order, used by its refunds (Stripe's
@@ -58,7 +58,7 @@ class Conversion(Base):
     click_id: Mapped[str | None] = mapped_column(String(64), index=True)
     customer_id: Mapped[str | None] = mapped_column(String(128))
     landing_url: Mapped[str | None] = mapped_column(String(4096))
-    # Attribution (SPEC §4); all null for an unattributed order.
+    # Attribution (docs/product.md §4); all null for an unattributed order.
     method: Mapped[str | None] = mapped_column(String(20))
     partnership_id: Mapped[str | None] = mapped_column(ForeignKey("partnerships.id"), index=True)
     campaign_id: Mapped[str | None] = mapped_column(ForeignKey("campaigns.id"), index=True)

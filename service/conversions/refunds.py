@@ -2,7 +2,7 @@
 
 The platform's claim (events.RefundClaim) is judged against the order: its currency
 must match; an ``items`` claim drops the tax the items' prices contained; a ``gross``
-claim is shared ``gross * attributable / (attributable + tax)`` (SPEC §2), computed on
+claim is shared ``gross * attributable / (attributable + tax)`` (docs/product.md §2), computed on
 the cumulative gross refunded so that rounding telescopes and a full refund nets the
 order to exactly zero; nothing ever goes past what is left of the order.
 """

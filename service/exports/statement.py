@@ -1,4 +1,4 @@
-"""What belongs in a month's commission statement (SPEC §6), as rows.
+"""What belongs in a month's commission statement (docs/product.md §6), as rows.
 
 An open month holds every approved line due before the month ends that no closed
 export has paid, and the settlement lines closing would write (not written yet); a

@@ -1,4 +1,4 @@
-"""Tier from the largest follower count (SPEC §1). Pure."""
+"""Tier from the largest follower count (docs/product.md §1). Pure."""
 
 from __future__ import annotations
 

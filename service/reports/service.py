@@ -1,4 +1,4 @@
-"""Campaign report (SPEC §10): clicks, conversions and ledger per group and in total."""
+"""Campaign report (docs/product.md §10): clicks, conversions and ledger per group and in total."""
 
 from __future__ import annotations
 

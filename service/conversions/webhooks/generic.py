@@ -1,4 +1,5 @@
-"""The generic webhook format (SPEC §2): money as decimal strings in the order's currency."""
+"""The generic webhook format (docs/product.md §2): money as decimal strings in the
+order's currency."""
 
 from __future__ import annotations
 
