@@ -39,6 +39,7 @@ from service.money import (
     parse_decimal,
     round_half_even,
 )
+from tests.brackets import by_hand
 
 # ISO 4217 minor units, written down here rather than read from service.money.
 EXPONENT = {"JPY": 0, "KRW": 0, "CLP": 0, "EUR": 2, "USD": 2, "GBP": 2, "KWD": 3, "BHD": 3}
@@ -287,18 +288,6 @@ def brackets_by_hand(tiers: list[dict], places: int) -> list[tuple[int | None, F
     ]
 
 
-def formula_by_hand(total: int, brackets: list[tuple[int | None, Fraction]]) -> Fraction:
-    exact, lower = Fraction(0), 0
-    for upper, rate in brackets:
-        top = total if upper is None else min(total, upper)
-        if top > lower:
-            exact += (top - lower) * rate
-        if upper is None:
-            break
-        lower = upper
-    return exact
-
-
 @given(data=st.data(), currency=currencies)
 def test_sale_lines_plus_the_true_up_equal_the_formula_rounded_once(
     data: st.DataObject, currency: str
@@ -320,17 +309,15 @@ def test_sale_lines_plus_the_true_up_equal_the_formula_rounded_once(
             month_to_date_minor=month_to_date,
         )
         assert is_int(line.amount_minor) and line.currency == currency
-        marginal = formula_by_hand(month_to_date + basis, brackets) - formula_by_hand(
-            month_to_date, brackets
-        )
+        marginal = by_hand(month_to_date + basis, brackets) - by_hand(month_to_date, brackets)
         assert line.amount_minor == round(marginal)
         recorded += line.amount_minor
         month_to_date += basis
     exact = tiered_commission(month_to_date, rules[0].tiers)
-    assert isinstance(exact, Fraction) and exact == formula_by_hand(month_to_date, brackets)
+    assert isinstance(exact, Fraction) and exact == by_hand(month_to_date, brackets)
     true_up = tiered_month_amount(month_to_date, rules[0].tiers) - recorded
     assert is_int(true_up)
-    assert recorded + true_up == round(formula_by_hand(month_to_date, brackets))
+    assert recorded + true_up == round(by_hand(month_to_date, brackets))
     # Each line is off by at most half a minor unit, the total rounds once more.
     assert abs(true_up) * 2 <= len(orders) + 1
     # Settling again with the true-up recorded leaves nothing to do.
@@ -346,7 +333,7 @@ def test_sale_lines_plus_the_true_up_equal_the_formula_rounded_once(
 def test_a_negative_net_earns_nothing(data: st.DataObject, currency: str, net: int, recorded: int):
     tiers = data.draw(tier_tables(currency))
     rules = parse_rules([{"type": "tiered_percent", "tiers": tiers}], currency)
-    expected = round(formula_by_hand(max(net, 0), brackets_by_hand(tiers, EXPONENT[currency])))
+    expected = round(by_hand(max(net, 0), brackets_by_hand(tiers, EXPONENT[currency])))
     assert tiered_month_amount(net, rules[0].tiers) - recorded == expected - recorded
 
 

@@ -31,6 +31,7 @@ from sqlalchemy import text
 
 from service.commissions.settlement import Settled, settle
 from service.models import metadata
+from tests.brackets import by_hand
 from tests.conftest import Api
 from tests.flow import HUMAN_UA
 
@@ -62,15 +63,7 @@ _SEQ = itertools.count(1)
 
 def formula(net_minor: int, brackets: list[tuple[int | None, Fraction]] = BRACKETS) -> int:
     """Marginal brackets over ``net_minor``, rounded half-even once (Python's round)."""
-    exact, lower = Fraction(0), 0
-    for upper, rate in brackets:
-        top = net_minor if upper is None else min(net_minor, upper)
-        if top > lower:
-            exact += (top - lower) * rate
-        if upper is None:
-            break
-        lower = upper
-    return round(exact)  # Fraction.__round__ rounds half to even
+    return round(by_hand(net_minor, brackets))  # Fraction.__round__ rounds half to even
 
 
 def cents(text_amount: str) -> int:

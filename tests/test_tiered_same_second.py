@@ -32,6 +32,7 @@ from service.commissions import engine
 from service.conversions.deliveries import attribute_late
 from service.db import advisory_key
 from service.models import metadata
+from tests.brackets import by_hand
 from tests.clicks import stored_click
 from tests.conftest import Api
 
@@ -47,15 +48,7 @@ _SEQ = itertools.count(1)
 
 def formula(net_minor: int) -> Fraction:
     """The brackets over ``net_minor``, exact (not rounded)."""
-    exact, lower = Fraction(0), 0
-    for upper, rate in BRACKETS:
-        top = net_minor if upper is None else min(net_minor, upper)
-        if top > lower:
-            exact += (top - lower) * rate
-        if upper is None:
-            break
-        lower = upper
-    return exact
+    return by_hand(net_minor, BRACKETS)
 
 
 def running_line(before: int, amount: int) -> int:

@@ -1,8 +1,6 @@
-"""Second review of issue 5 (month-end settlement, caps, export preview, verify).
-
-Each test here is a regression test for a bug found in review, marked
-``xfail(strict=True)`` until it is fixed.
-"""
+"""Month-end settlement at its edges: a negative true-up of a capped month, cap room freed
+for the month's CPC, a late click for a closed month, and a late order committed while the
+month is being closed."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
-"""Second review of issue 4 (Shopify / WooCommerce / Stripe webhooks, 10f1a8d..64e41bf).
-
-Every test here shows a bug found in that change. The ones marked xfail still fail on
-the working tree; the others fail on the committed HEAD (64e41bf) and pass with the
-uncommitted fixes in the working tree, so they stand as regression tests."""
+"""Platform webhook bodies at their edges: NaN and infinity, lone surrogates, item tax past
+64 bits, Stripe's inclusive shipping tax, gross refunds that round to zero, late attribution
+of a cancelled free order, and an order in flight while its click is being written."""
 
 from __future__ import annotations
 
