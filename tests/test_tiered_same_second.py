@@ -356,3 +356,43 @@ def test_only_tiered_orders_wait_for_the_influencers_lock_and_a_busy_one_answers
     second = anna.order("2", INSTANT, 60_000)  # the platform's retry
     assert anna.sales() == {first: (6_000, 0), second: (8_000, 60_000)}
     verified(api)
+
+
+@pytest.mark.postgres
+def test_a_busy_influencer_does_not_hold_up_the_late_attribution_of_the_others(
+    pg_api: Api, frozen: Any, pg_url: str, monkeypatch: Any
+):
+    """The worker attributes the orders whose clicks it has just written one by one:
+    while one influencer's tiered sales stay busy, her order is left for the next batch
+    or sweep, and the other influencer's order, after hers, is attributed all the same."""
+    api = pg_api
+    monkeypatch.setattr(engine, "TIERED_LOCK_WAIT_SECONDS", 0.3)
+    anna, ben = Partner(api), Partner(api)
+    frozen.set("2026-10-15T12:00:01Z")
+    clicks, orders = [], []
+    for partner in (anna, ben):  # anna's order first: the worker comes to it first
+        click_id = f"busy{partner.tag}"
+        landing = f"https://shop.example/p?aff_click={click_id}"
+        orders.append(partner.order("late", INSTANT, 60_000, promo_codes=[], landing_url=landing))
+        clicks.append(
+            stored_click(click_id, partner.link["id"], datetime(2026, 10, 15, 11, 50, tzinfo=UTC))
+        )
+        frozen.advance(timedelta(milliseconds=3))
+    services = api.app.extensions["afftrack"]
+    with services.db.session() as session:
+        insert_clicks(session, clicks)
+    click_ids = [c["id"] for c in clicks]
+
+    other = psycopg.connect(pg_url.replace("postgresql+psycopg://", "postgresql://"))
+    try:
+        key = advisory_key(f"tiered:{anna.partnership['id']}")
+        other.execute("SELECT pg_advisory_lock(%s)", (key,))
+        assert attribute_late(services.db, services.settings, click_ids) == 1
+    finally:
+        other.close()
+    assert anna.sales() == {}
+    assert ben.sales() == {orders[1]: (6_000, 0)}
+
+    assert attribute_late(services.db, services.settings, click_ids) == 1  # her turn now
+    assert anna.sales() == {orders[0]: (6_000, 0)}
+    verified(api)

@@ -140,15 +140,21 @@ def _attribute_waiting(db: Database, settings: Settings, *where: Any) -> int:
         ).all()
     done = 0
     for conversion_id, source, order_id, order_ref in waiting:
-        with db.session() as session:
-            lock_order(session, source, order_ref or order_id)
-            conversion = session.get(Conversion, conversion_id)
-            if conversion is None or conversion.partnership_id:
-                continue
-            line = _reattribute(session, settings, conversion, None)
-            if "attributed by" in line:
-                done += 1
-                log.info("late attribution", extra={"conversion_id": conversion_id})
+        try:
+            with db.session() as session:
+                lock_order(session, source, order_ref or order_id)
+                conversion = session.get(Conversion, conversion_id)
+                if conversion is None or conversion.partnership_id:
+                    continue
+                line = _reattribute(session, settings, conversion, None)
+        except Unavailable:
+            # Its order, tiered sales or caps are busy: the next batch or sweep retries
+            # it; the orders after it are not held up.
+            log.warning("late attribution busy", extra={"conversion_id": conversion_id})
+            continue
+        if "attributed by" in line:
+            done += 1
+            log.info("late attribution", extra={"conversion_id": conversion_id})
     return done
 
 
