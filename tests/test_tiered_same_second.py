@@ -388,6 +388,7 @@ def test_a_busy_influencer_does_not_hold_up_the_late_attribution_of_the_others(
         key = advisory_key(f"tiered:{anna.partnership['id']}")
         other.execute("SELECT pg_advisory_lock(%s)", (key,))
         assert attribute_late(services.db, services.settings, click_ids) == 1
+        other.execute("SELECT pg_advisory_unlock(%s)", (key,))  # released before we go on
     finally:
         other.close()
     assert anna.sales() == {}
