@@ -15,8 +15,21 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event, func, select
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    Executable,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -106,6 +119,28 @@ def advisory_lock(session: Session, name: str, wait_seconds: float = 5.0) -> boo
         time.sleep(pause)
         pause = min(pause * 2, 0.1)
     return True
+
+
+def lock_rows(session: Session, statement: Executable, wait_seconds: float = 5.0) -> bool:
+    """Run ``statement`` (a ``SELECT … FOR [NO KEY] UPDATE``) waiting at most
+    ``wait_seconds`` for its row locks. Returns False on time-out, after which the
+    transaction can only be rolled back. SQLite: runs it (writers are serialised)."""
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(statement)
+        return True
+    timeout = f"{max(1, round(wait_seconds * 1000))}ms"
+    session.execute(text("SELECT set_config('lock_timeout', :t, true)"), {"t": timeout})
+    try:
+        session.execute(statement)
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            return False
+        raise
+    session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
+    return True
+
+
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout
 
 
 def advisory_key(name: str) -> int:

@@ -190,3 +190,35 @@ def test_fully_refunded_order_still_counts_as_a_use(api):
     items = {c["order_id"]: c for c in api.get("/api/v1/conversions").json["items"]}
     assert items["A"]["status"] == "refunded"
     assert attributions(api)["B"] == ("utm", who["ben"])
+
+
+def test_a_limited_code_busy_too_long_answers_503_and_stores_nothing(
+    pg_api, frozen, pg_url, monkeypatch
+):
+    """While another transaction holds the limited code (an order of it in flight), the
+    next order waits at most a bounded time, then answers 503 retry and stores nothing;
+    the platform's retry is then attributed by the code."""
+    import psycopg
+
+    from service.conversions import candidates
+
+    monkeypatch.setattr(candidates, "PROMO_LOCK_WAIT_SECONDS", 0.3)
+    ids = setup_code(pg_api, max_uses=2)
+    with pg_api.app.extensions["afftrack"].db.engine.connect() as conn:
+        code_id = conn.execute(text("SELECT id FROM promo_codes")).scalar_one()
+    other = psycopg.connect(pg_url.replace("postgresql+psycopg://", "postgresql://"))
+    try:
+        other.execute("SELECT id FROM promo_codes WHERE id = %s FOR UPDATE", (code_id,))
+        answered: list[Any] = []
+        waiting = threading.Thread(target=lambda: answered.append(pg_api.webhook(order("A"))))
+        waiting.start()
+        waiting.join(timeout=10)
+        assert answered, "the order waited for the busy code without bound"
+        (busy,) = answered
+        assert busy.status_code == 503, busy.json
+        assert busy.json["error"]["code"] == "retry"
+    finally:
+        other.close()
+    assert attributions(pg_api) == {}
+    assert send(pg_api, order("A")) == "created"
+    assert attributions(pg_api) == {"A": ("promo_code", ids["anna"])}

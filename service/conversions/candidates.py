@@ -37,7 +37,8 @@ from service.clicks.models import Click
 from service.commissions.engine import SaleTerms
 from service.conversions.attribution import Attribution, Candidate, ClickFact, attribute
 from service.conversions.models import Conversion
-from service.db import UTCDateTime
+from service.db import UTCDateTime, lock_rows
+from service.errors import Unavailable
 from service.influencers.models import Influencer
 from service.links.models import Link
 from service.promo_codes.models import PromoCode, normalize_code
@@ -297,22 +298,30 @@ def gather(
     return facts
 
 
+PROMO_LOCK_WAIT_SECONDS = 5.0
+
+
 def attribute_order(session: Session, facts: Facts, order_time: datetime) -> Attribution | None:
-    """docs/product.md §4 over ``facts``. When a promo code with ``max_uses`` would win, the limited
-    codes among the candidates are locked (their rows, until the transaction ends, in id
-    order) and their uses counted again before deciding: of orders racing for a last use
-    one wins and the others fall through to the next method. Codes without ``max_uses``
-    lock nothing; SQLite serialises writers already."""
+    """docs/product.md §4 over ``facts``. When a promo code with ``max_uses`` would win,
+    the limited codes among the candidates are locked (their rows, until the transaction
+    ends, in id order, waited for at most PROMO_LOCK_WAIT_SECONDS, then 503 so the sender
+    retries) and their uses counted again before deciding: of orders racing for a last
+    use one wins and the others fall through to the next method. Codes without
+    ``max_uses`` lock nothing; SQLite serialises writers already."""
     found = attribute(order_time, facts.promo, facts.click, facts.utm)
     if found is None or found.method != "promo_code" or found.candidate.promo_uses_left is None:
         return found
     limited = sorted({c.promo_code_id for c in facts.promo if c.promo_uses_left is not None})
-    session.execute(
+    locked = lock_rows(
+        session,
         select(PromoCode.id)
         .where(PromoCode.id.in_(limited))
         .order_by(PromoCode.id)
-        .with_for_update(key_share=True)  # FOR NO KEY UPDATE: orders' foreign keys pass
+        .with_for_update(key_share=True),  # FOR NO KEY UPDATE: orders' foreign keys pass
+        PROMO_LOCK_WAIT_SECONDS,
     )
+    if not locked:
+        raise Unavailable("this promo code is busy; retry later", code="retry")
     # A statement of its own: its snapshot sees what the lock's last holder committed.
     left = {
         promo_code_id: int(uses_left)
