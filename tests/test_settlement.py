@@ -1110,6 +1110,10 @@ def test_a_month_not_started_has_no_export(api: Api, frozen: Any):
     assert cli.exit_code != 0 and "2026-11 has not started yet" in cli.output
     r = api.post("/api/v1/exports/commissions/2026-11/close")
     assert r.status_code == 409 and r.json["error"]["code"] == "period_open", r.json
+    assert r.json["error"]["message"] == (
+        "2026-11 has not ended yet: it can be closed from 2026-12-01T00:00:00+00:00; "
+        "until then its export does not exist yet"
+    )
     assert ledger_state(api) == state
 
 

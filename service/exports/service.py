@@ -225,9 +225,10 @@ def close(session: Session, period: str, zone: str = "UTC") -> Export:
     if sel.closed:
         raise Conflict(f"{period} is already closed", code="already_closed")
     if now < sel.end:
+        shown = "is a projection" if now >= sel.start else "does not exist yet"
         raise Conflict(
             f"{period} has not ended yet: it can be closed from {sel.end.isoformat()}; "
-            "until then its export is a projection",
+            f"until then its export {shown}",
             code="period_open",
         )
     settle(session, period, zone)
