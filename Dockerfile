@@ -5,7 +5,9 @@
 #   worker   afftrack worker
 #   migrate  afftrack db upgrade
 #
-# Build:  docker build -t afftrack:latest .
+# Build:  docker build -t afftrack:latest \
+#           --build-arg AFFTRACK_VERSION="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' service/__init__.py)" .
+#         (the package's version, for the image's version label)
 # Run (embedded SQLite demo, data kept in a volume):
 #   docker run --rm -p 8000:8000 -v afftrack-data:/app/data afftrack:latest
 # Production settings (DATABASE_URL, REDIS_URL, secrets) come from the environment;
@@ -43,7 +45,11 @@ RUN /opt/venv/bin/pip wheel --no-deps --wheel-dir /wheels . \
 # --- runtime: the venv, nothing of the source tree -------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 
+# The package's version (service/__init__.py), passed by the build: deploy/image-smoke.sh
+# does, and checks that `afftrack --version` in the image says the same.
+ARG AFFTRACK_VERSION=unknown
 LABEL org.opencontainers.image.title="afftrack" \
+      org.opencontainers.image.version="${AFFTRACK_VERSION}" \
       org.opencontainers.image.description="Affiliate-link and promo-code tracking for influencer marketing" \
       org.opencontainers.image.licenses="Apache-2.0"
 

@@ -180,9 +180,13 @@ else
   printf '[global]\n' >"$WORK/pip/pip.conf"
 fi
 
+# The package's version (service/__init__.py, its one place): the image's label and tag.
+VERSION=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' service/__init__.py)
+[[ -n $VERSION ]] || die "no __version__ in service/__init__.py"
 build() {  # build TAG [ARGS...]
   podman build --pull=never --network=host --format docker \
-    --build-arg PYTHON_IMAGE="$BASE_IMAGE" --volume "$WORK/pip:/etc/xdg/pip:ro" \
+    --build-arg PYTHON_IMAGE="$BASE_IMAGE" --build-arg AFFTRACK_VERSION="$VERSION" \
+    --volume "$WORK/pip:/etc/xdg/pip:ro" \
     --tag "$@" . >>"$WORK/build.log" 2>&1 || {
     tail -n 40 "$WORK/build.log" >&2
     die "podman build $1 failed"
@@ -195,10 +199,13 @@ t0=$EPOCHREALTIME
 build "$BUILDER_IMAGE" --target builder
 cached="$(grep -c -- '--> Using cache' "$WORK/build.log" || true) of $(grep -c '^STEP ' "$WORK/build.log" || true) builder steps from cache"
 build "$IMAGE"
+podman tag "$IMAGE" "${IMAGE%:*}:$VERSION"
 build_time=$(since "$t0")
 podman image prune -f >/dev/null 2>&1 || true
 image_size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
-log "built in $build_time s ($cached), $((image_size / 1000000)) MB"
+log "built in $build_time s ($cached), $((image_size / 1000000)) MB, tagged ${IMAGE%:*}:$VERSION"
+label=$(podman image inspect --format '{{index .Labels "org.opencontainers.image.version"}}' "$IMAGE")
+[[ $label == "$VERSION" ]] || die "the image's version label is '$label', not $VERSION"
 
 # --- 4. the image against this host's PostgreSQL and Redis -----------------------------
 t_smoke=$EPOCHREALTIME
@@ -295,6 +302,10 @@ click_through() {  # click_through BASE_URL: make a link through the API, follow
 
 clicks_in() { psql_db "$1" "SELECT count(*) FROM clicks"; }
 
+in_version=$(in_image afftrack --version 2>/dev/null) || die "afftrack --version failed in the image"
+[[ $in_version == "afftrack, version $VERSION" ]] \
+  || die "afftrack --version in the image says '$in_version', not $VERSION"
+log "$in_version"
 log "db upgrade"
 in_image afftrack db upgrade >"$WORK/upgrade.log" 2>&1 || {
   cat "$WORK/upgrade.log" >&2
