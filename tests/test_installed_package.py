@@ -13,6 +13,7 @@ import http.cookiejar
 import os
 import subprocess
 import sys
+import tarfile
 import time
 import urllib.error
 import urllib.parse
@@ -32,6 +33,7 @@ import redis as redis_lib
 import service
 from tests.conftest import PG_ADMIN_URL
 from tests.servers import free_port
+from tests.test_docs import links
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.postgres
@@ -211,6 +213,16 @@ def test_the_wheel_and_the_sdist_carry_every_file_the_code_reads(installed: Inst
     assert "License-Expression: Apache-2.0" in metadata
     assert "Project-URL: Source," in metadata
     assert installed.sdist.name == f"afftrack-{service.__version__}.tar.gz"
+
+
+def test_the_sdist_carries_what_the_readme_links_to_and_the_tests(installed: Installed) -> None:
+    prefix = f"afftrack-{service.__version__}/"
+    with tarfile.open(installed.sdist) as sdist:
+        names = {name.removeprefix(prefix) for name in sdist.getnames()}
+    linked = {t.partition("#")[0].rstrip("/") for t in links(ROOT / "README.md")}
+    assert {"LICENSE", "README.md", "Dockerfile", "tests/conftest.py"} <= names
+    for target in sorted(linked - {""}):
+        assert target in names or any(n.startswith(target + "/") for n in names), target
 
 
 def test_the_installed_package_is_what_runs(installed: Installed, elsewhere: Path) -> None:
