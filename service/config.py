@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -53,6 +54,11 @@ class Settings:
             raise ConfigError("AFFTRACK_CLICK_PARAM must be a simple query parameter name")
         if not self.public_url.startswith(("http://", "https://")):
             raise ConfigError("AFFTRACK_PUBLIC_URL must be an http(s) URL")
+        if self.log_level.upper() not in logging.getLevelNamesMapping():
+            raise ConfigError(
+                f"AFFTRACK_LOG_LEVEL {self.log_level!r} is not a level "
+                "(DEBUG, INFO, WARNING, ERROR or CRITICAL)"
+            )
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
 
         if not self.is_sqlite:

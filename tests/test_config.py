@@ -32,6 +32,7 @@ def test_postgres_url_uses_psycopg3():
         {"AFFTRACK_TIMEZONE": "Mars/Base"},
         {"AFFTRACK_CLICK_PARAM": "a b"},
         {"AFFTRACK_PUBLIC_URL": "ftp://x"},
+        {"AFFTRACK_LOG_LEVEL": "loud"},
         # the public development salt and key are refused with a real database
         {"DATABASE_URL": "postgresql://db/x"},
         {"DATABASE_URL": "postgresql://db/x", "AFFTRACK_HASHIDS_SALT": "s"},
