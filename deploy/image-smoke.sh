@@ -40,6 +40,7 @@ BASE_PACKAGES=python3,python3-venv,python-is-python3,ca-certificates
 RUN_ID=$$-$RANDOM
 LABEL=afftrack-image-smoke=$RUN_ID
 WAIT_SECONDS=60
+RUN_SECONDS=180  # the most a one-off container (db upgrade, worker --drain, ...) may take
 UA='Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36'
 
 started=$EPOCHREALTIME
@@ -79,6 +80,9 @@ cleanup() {
   set +e
   if ((${#COMPOSE[@]})); then
     "${COMPOSE[@]}" down -v -t 5 >/dev/null 2>&1
+    # ... and whatever `down` left behind (podman-compose labels its containers).
+    podman ps -aq --filter "label=io.podman.compose.project=$project" \
+      | xargs -r podman rm -f -t 5 >/dev/null 2>&1
   fi
   podman ps -aq --filter "label=$LABEL" | xargs -r podman rm -f -t 5 >/dev/null 2>&1
   local db
@@ -219,10 +223,11 @@ db_name=afftrack_image_smoke_${RUN_ID//-/_}
 new_database "$db_name"
 new_database "${db_name}_compose"
 
-# An empty Redis db index, claimed with a key so that a concurrent test run skips it.
+# An empty Redis db index, claimed with a key so that a concurrent test run skips it
+# (checked and claimed in one script, so that nobody claims it in between).
+CLAIM='if redis.call("DBSIZE") == 0 then return redis.call("SET", KEYS[1], "1", "EX", 3600) end'
 for index in $(seq 15 -1 1); do
-  if [[ $(redis-cli -u "$REDIS_BASE/$index" DBSIZE) == 0 ]] \
-    && [[ $(redis-cli -u "$REDIS_BASE/$index" SET afftrack:image-smoke-lock 1 NX EX 3600) == OK ]]; then
+  if [[ $(redis-cli -u "$REDIS_BASE/$index" EVAL "$CLAIM" 1 afftrack:image-smoke-lock) == OK ]]; then
     REDIS_URL=$REDIS_BASE/$index
     break
   fi
@@ -245,8 +250,8 @@ ENV_ARGS=(
 )
 RUN_ARGS=(--label "$LABEL" --read-only --network=host --no-healthcheck "${ENV_ARGS[@]}")
 
-in_image() {  # in_image CMD...: run a one-off container of the image
-  podman run --rm "${RUN_ARGS[@]}" "$IMAGE" "$@"
+in_image() {  # in_image CMD...: run a one-off container of the image, for RUN_SECONDS at most
+  timeout "$RUN_SECONDS" podman run --rm "${RUN_ARGS[@]}" "$IMAGE" "$@"
 }
 psql_db() { psql "$PG_BASE/$1" -qAt -v ON_ERROR_STOP=1 -c "$2"; }
 status_of() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@" || true; }
@@ -375,8 +380,9 @@ smoke_time=$(since "$t_smoke")
 compose_time=skipped
 if [[ $RUN_COMPOSE == 1 ]]; then
   t0=$EPOCHREALTIME
-  redis-cli -u "$REDIS_URL" FLUSHDB >/dev/null
-  redis-cli -u "$REDIS_URL" SET afftrack:image-smoke-lock 1 EX 3600 >/dev/null
+  # Empty the db but for its claim, in one script: it never looks free to a test run.
+  redis-cli -u "$REDIS_URL" EVAL 'for _, k in ipairs(redis.call("KEYS", "*")) do
+    if k ~= KEYS[1] then redis.call("DEL", k) end end' 1 afftrack:image-smoke-lock >/dev/null
   COMPOSE_PORT=$(free_port)
   project=afftrack-smoke-${RUN_ID//-/}
   export POSTGRES_PASSWORD=unused AFFTRACK_IMAGE=$IMAGE AFFTRACK_WEB_PORT=$COMPOSE_PORT \
