@@ -113,10 +113,14 @@ class Served:
                 stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 60
-        while self.get("/healthz")[0] != 200:
-            assert self.proc.poll() is None, f"serve exited:\n{self.log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"serve did not answer:\n{self.log.read_text()}"
-            time.sleep(0.2)
+        try:
+            while self.get("/healthz")[0] != 200:
+                assert self.proc.poll() is None, f"serve exited:\n{self.log.read_text()[-3000:]}"
+                assert time.monotonic() < deadline, f"serve did not answer:\n{self.log.read_text()}"
+                time.sleep(0.2)
+        except BaseException:
+            self.stop()  # the fixture never hears of a server that failed to start
+            raise
 
     def get(self, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
@@ -131,7 +135,11 @@ class Served:
 
     def stop(self) -> None:
         self.proc.terminate()
-        self.proc.wait(timeout=30)
+        try:
+            self.proc.wait(timeout=40)  # gunicorn's graceful_timeout is 30 s
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
 
 
 @pytest.fixture
