@@ -47,6 +47,7 @@ def gunicorn_config() -> str:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 def serve_command(host: str, port: int) -> None:
     """Serve the app with gunicorn (the packaged settings, or AFFTRACK_GUNICORN_CONFIG)."""
+    conf = gunicorn_config()  # a bad AFFTRACK_GUNICORN_CONFIG stops serve before it writes
     svc = services()
     if svc.settings.is_sqlite:
         from service.migrate import upgrade
@@ -57,7 +58,7 @@ def serve_command(host: str, port: int) -> None:
         "-m",
         "gunicorn",
         "-c",
-        gunicorn_config(),
+        conf,
         "--bind",
         f"{host}:{port}",
         "service.wsgi:app",

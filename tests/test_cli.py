@@ -129,6 +129,23 @@ def test_demo_then_redirect_as_a_new_user_would(tmp_path):
     app.extensions["afftrack"].db.dispose()
 
 
+def test_serve_refuses_a_missing_gunicorn_config_before_it_writes_anything(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
+    env["AFFTRACK_GUNICORN_CONFIG"] = str(tmp_path / "nope.py")
+    result = subprocess.run(
+        [AFFTRACK, "serve", "--port", "1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "AFFTRACK_GUNICORN_CONFIG names" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def _free_port() -> int:
     import socket
 
