@@ -44,10 +44,17 @@ def make_redis(url: str | None, socket_timeout: float = 0.5) -> redis_lib.Redis 
     )
 
 
-def create_app(settings: config_module.Settings | None = None, **flask_config: Any) -> Flask:
+def create_app(
+    settings: config_module.Settings | None = None, announce: bool = True, **flask_config: Any
+) -> Flask:
+    """The app. ``announce``: log "afftrack starting" with the (redacted) settings, as a
+    serving process does; CLI commands do not."""
     settings = settings or config_module.from_env()
     logs.configure(settings.log_level)
-    logging.getLogger(__name__).info("afftrack starting", extra={"settings": settings.redacted()})
+    if announce:
+        logging.getLogger(__name__).info(
+            "afftrack starting", extra={"settings": settings.redacted()}
+        )
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False, **flask_config)
     app.json.sort_keys = False  # type: ignore[attr-defined]

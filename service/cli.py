@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from service import __version__
+from service.config import DEFAULT_PUBLIC_URL
 from service.http.context import services
 
 
@@ -49,10 +50,21 @@ def serve_command(host: str, port: int) -> None:
     """Serve the app with gunicorn (the packaged settings, or AFFTRACK_GUNICORN_CONFIG)."""
     conf = gunicorn_config()  # a bad AFFTRACK_GUNICORN_CONFIG stops serve before it writes
     svc = services()
-    if svc.settings.is_sqlite:
-        from service.migrate import upgrade
+    from service.migrate import current_revision, head_revision, upgrade
 
+    if svc.settings.is_sqlite:
         upgrade(svc.settings.database_url)
+    elif (at := current_revision(svc.db.engine)) != head_revision():
+        raise click.ClickException(
+            f"the database schema is at revision {at or 'none (empty database)'}, this "
+            f"afftrack needs {head_revision()}: run `afftrack db upgrade` first"
+        )
+    if svc.settings.public_url == DEFAULT_PUBLIC_URL and (host, port) != ("127.0.0.1", 8000):
+        click.echo(
+            f"note: short URLs are made with AFFTRACK_PUBLIC_URL, still {DEFAULT_PUBLIC_URL}; "
+            "set it to the address visitors reach this server at",
+            err=True,
+        )
     args = [
         sys.executable,
         "-m",
@@ -126,10 +138,13 @@ db_group = AppGroup("db", help="Database schema.")
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply Alembic migrations."""
-    from service.migrate import upgrade
+    from service.migrate import head_revision, upgrade
 
     upgrade(services().settings.database_url, revision)
-    click.echo(f"database at {revision}")
+    if revision == "head":
+        click.echo(f"database schema up to date (revision {head_revision()})")
+    else:
+        click.echo(f"database schema at revision {revision}")
 
 
 keys_group = AppGroup("keys", help="Management API keys.")
@@ -149,6 +164,23 @@ def keys_create(name: str, scope: str) -> None:
             "it is not shown again:"
         )
     click.echo(token)
+
+
+@keys_group.command("list")
+def keys_list() -> None:
+    """List the API keys: id, scope, name, the key's first characters, created, revoked."""
+    from service.keys.service import list_keys
+
+    with services().db.read_session() as session:
+        keys = list_keys(session)
+        if not keys:
+            click.echo("no API keys yet: afftrack keys create --name NAME --scope read|write")
+        for key in keys:
+            revoked = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+            click.echo(
+                f"{key.id}  {key.scope:<5}  {key.prefix}…  created {key.created_at:%Y-%m-%d %H:%M}"
+                f"  {revoked}  {key.name}"
+            )
 
 
 @keys_group.command("revoke")
@@ -392,7 +424,7 @@ def register(app: Flask) -> None:
 def _create_app() -> Flask:
     from service.app import create_app
 
-    return create_app()
+    return create_app(announce=False)  # a command's output is its own, not a start-up log
 
 
 cli = FlaskGroup(
@@ -406,17 +438,28 @@ cli = FlaskGroup(
 )
 
 click.version_option(__version__, "--version", prog_name="afftrack")(cli)
+# Flask's own options (--app, --env-file, --debug) choose nothing here: afftrack is one
+# app, configured by the environment alone.
+cli.params = [param for param in cli.params if param.name not in {"app", "env_file", "debug"}]
 
 
 def main() -> None:
-    """The console script: a setting afftrack cannot start with is one sentence, exit 2."""
-    from service.config import ConfigError
+    """The console script: a setting afftrack cannot start with is one sentence (exit 2),
+    and so is a database it cannot reach (exit 1), never a traceback."""
+    from sqlalchemy.exc import OperationalError
+
+    from service.config import ConfigError, from_env
 
     try:
         cli.main(prog_name="afftrack")
     except ConfigError as exc:
         click.echo(f"afftrack: {exc}", err=True)
         sys.exit(2)
+    except OperationalError as exc:
+        where = from_env().redacted()["database_url"]
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        click.echo(f"afftrack: cannot use the database at {where}: {reason}", err=True)
+        sys.exit(1)
 
 
 __all__ = ["cli", "current_app", "main", "register"]

@@ -17,6 +17,9 @@ class ConfigError(ValueError):
 
 
 DEFAULT_SQLITE_FILE = "afftrack.db"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+DATABASE_SCHEMES = ("sqlite:", "postgresql:", "postgresql+psycopg:")
+MIN_SECRET_LENGTH = 8
 # Fine for the embedded demo; refused with a real database (see Settings.__post_init__).
 DEV_DEFAULTS = {"hashids_salt": "afftrack-dev-salt", "ip_hash_key": "afftrack-dev-ip-key"}
 
@@ -27,7 +30,7 @@ class Settings:
         default_factory=lambda: f"sqlite:///{Path.cwd() / DEFAULT_SQLITE_FILE}"
     )
     redis_url: str | None = None
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = DEFAULT_PUBLIC_URL
     hashids_salt: str = "afftrack-dev-salt"
     ip_hash_key: str = "afftrack-dev-ip-key"
     click_param: str = "aff_click"
@@ -60,15 +63,37 @@ class Settings:
                 "(DEBUG, INFO, WARNING, ERROR or CRITICAL)"
             )
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
-
+        if not self.database_url.startswith(DATABASE_SCHEMES):
+            scheme = self.database_url.partition(":")[0]
+            raise ConfigError(
+                f"DATABASE_URL must be a postgresql:// or sqlite:/// URL, not {scheme}:"
+            )
         if not self.is_sqlite:
-            # The development defaults are public; a real deployment must set its own.
-            for name, var in (
-                ("hashids_salt", "AFFTRACK_HASHIDS_SALT"),
-                ("ip_hash_key", "AFFTRACK_IP_HASH_KEY"),
-            ):
-                if getattr(self, name) == DEV_DEFAULTS[name]:
-                    raise ConfigError(f"{var} must be set when DATABASE_URL is not SQLite")
+            self._check_secrets()
+
+    def _check_secrets(self) -> None:
+        """The development defaults are public; a real deployment sets its own, all named
+        in one message, with how to make one."""
+        wrong = []
+        for name, var in (
+            ("hashids_salt", "AFFTRACK_HASHIDS_SALT"),
+            ("ip_hash_key", "AFFTRACK_IP_HASH_KEY"),
+        ):
+            value = getattr(self, name)
+            if value == DEV_DEFAULTS[name]:
+                wrong.append(f"{var} is not set")
+            elif value.upper().startswith("CHANGE-ME"):
+                wrong.append(f"{var} is still the example's placeholder")
+            elif len(value) < MIN_SECRET_LENGTH:
+                wrong.append(f"{var} is shorter than {MIN_SECRET_LENGTH} characters")
+        if wrong:
+            raise ConfigError(
+                f"with a database other than SQLite afftrack needs secrets of its own: "
+                f"{'; '.join(wrong)}. Make each a random string, for example with "
+                '`python3 -c "import secrets; print(secrets.token_urlsafe(32))"`, and '
+                "never change AFFTRACK_HASHIDS_SALT once links are published (it makes "
+                "the link codes)"
+            )
 
     @property
     def zone(self) -> ZoneInfo:

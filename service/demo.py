@@ -88,8 +88,13 @@ def create_demo(session: Session, settings: Settings) -> list[str]:
                     + "15",
                 },
             )
-        _key, token = create_key(session, "demo", "write")
-        out.append(f"demo API key (write scope, shown once): {token}")
+        key, token = create_key(session, "demo", "write")
+        out.append(f"demo API key {key.id} (write scope, shown once): {token}")
+    else:
+        out.append(
+            "the demo's API key was shown when the demo was created; make another with "
+            "`afftrack keys create --name me --scope write` (`afftrack keys list` lists them)"
+        )
     out.append(f"campaign {campaign.name} ({campaign.slug}), id {campaign.id}")
     partnerships = session.scalars(
         select(Partnership).where(Partnership.campaign_id == campaign.id).order_by(Partnership.id)

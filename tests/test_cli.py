@@ -6,12 +6,16 @@ import hashlib
 import os
 import subprocess
 import sys
+import uuid
+from datetime import timedelta
 
+import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from tests.flow import run_flow
+from tests.servers import free_port
 
 
 def db_of(app):
@@ -26,6 +30,28 @@ def test_keys_are_hashed_at_rest_and_scoped(pg_api):
     assert all(token not in row.key_hash for row in stored)
     assert pg_api.get("/api/v1/influencers", key=token).status_code == 200
     assert pg_api.post("/api/v1/influencers", {"handle": "x"}, key=token).status_code == 403
+
+
+def test_keys_list_shows_every_key_without_its_secret(sqlite_app, frozen):
+    runner = sqlite_app.test_cli_runner()
+    assert "no API keys yet" in runner.invoke(args=["keys", "list"]).output
+    made = {}
+    for name, scope in (("finance", "read"), ("ops", "write")):
+        result = runner.invoke(args=["keys", "create", "--name", name, "--scope", scope])
+        assert result.exit_code == 0, result.output
+        made[name] = (result.output.split()[2], result.output.strip().splitlines()[-1])
+        frozen.advance(timedelta(minutes=1))
+    frozen.advance(timedelta(minutes=5))
+    assert runner.invoke(args=["keys", "revoke", made["ops"][0]]).exit_code == 0
+    listed = runner.invoke(args=["keys", "list"])
+    assert listed.exit_code == 0
+    rows = listed.output.strip().splitlines()
+    assert [row.split()[0] for row in rows] == [made["finance"][0], made["ops"][0]]
+    assert rows[0].split()[1] == "read" and "active" in rows[0] and rows[0].endswith("finance")
+    assert "revoked 2026-10-01 09:07" in rows[1] and rows[1].endswith("ops")
+    for _key_id, token in made.values():
+        assert token not in listed.output
+        assert f"{token[:10]}…" in listed.output
 
 
 def test_keys_create_refuses_a_bad_scope(sqlite_app):
@@ -146,14 +172,6 @@ def test_serve_refuses_a_missing_gunicorn_config_before_it_writes_anything(tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("own_config", [None, "deploy/gunicorn.conf.py"])
 def test_serve_runs_gunicorn_with_the_packaged_or_an_own_config(tmp_path, own_config):
     """The README's first command: demo, then serve; a real HTTP redirect comes back.
@@ -170,14 +188,16 @@ def test_serve_runs_gunicorn_with_the_packaged_or_an_own_config(tmp_path, own_co
 
     demo = run_demo(tmp_path, env)
     code = next(w for w in demo.stdout.split() if "/r/" in w).rsplit("/", 1)[1]
-    port = _free_port()
-    server = subprocess.Popen(
-        [AFFTRACK, "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [AFFTRACK, "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -197,6 +217,58 @@ def test_serve_runs_gunicorn_with_the_packaged_or_an_own_config(tmp_path, own_co
         conn.close()
         assert response.status == 302
         assert "utm_source=" in response.getheader("Location")
+        # Not on :8000, with the default public URL: serve says the short URLs are off.
+        assert "note: short URLs are made with AFFTRACK_PUBLIC_URL" in log.read_text()
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _console(*args: str, cwd, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
+    return subprocess.run(
+        [AFFTRACK, *args],
+        cwd=cwd,
+        env={**clean, "AFFTRACK_LOG_LEVEL": "WARNING", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+PROD_SECRETS = {
+    "AFFTRACK_HASHIDS_SALT": "salt-of-the-cli",
+    "AFFTRACK_IP_HASH_KEY": "key-of-the-cli",
+}
+
+
+def test_a_database_it_cannot_reach_is_one_sentence_not_a_traceback(tmp_path):
+    unreachable = f"postgresql://someone:hunter2@127.0.0.1:{free_port()}/afftrack"
+    result = _console("db", "upgrade", cwd=tmp_path, DATABASE_URL=unreachable, **PROD_SECRETS)
+    assert result.returncode == 1
+    assert result.stderr.startswith("afftrack: cannot use the database at postgresql+psycopg://")
+    assert "Connection refused" in result.stderr
+    assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
+
+
+def test_serve_refuses_a_database_whose_schema_is_behind(tmp_path):
+    from tests.conftest import PG_ADMIN_URL
+
+    name = f"afftrack_cli_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    try:
+        empty = _console(
+            "serve", "--port", str(free_port()), cwd=tmp_path, DATABASE_URL=url, **PROD_SECRETS
+        )
+        assert empty.returncode == 1, empty.stderr
+        assert "schema is at revision none (empty database)" in empty.stderr
+        assert "run `afftrack db upgrade` first" in empty.stderr
+        upgraded = _console("db", "upgrade", cwd=tmp_path, DATABASE_URL=url, **PROD_SECRETS)
+        assert upgraded.returncode == 0, upgraded.stderr
+        assert upgraded.stdout.startswith("database schema up to date (revision ")
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -204,7 +204,7 @@ def _csrf(page: bytes) -> str:
 
 
 def _demo_code_and_key(printed: str) -> tuple[str, str]:
-    key = next(line for line in printed.splitlines() if "API key" in line).split()[-1]
+    key = next(line for line in printed.splitlines() if "shown once" in line).split()[-1]
     code = next(word for word in printed.split() if "/r/" in word).rsplit("/", 1)[1]
     return code, key
 
@@ -242,6 +242,10 @@ def test_the_installed_package_is_what_runs(installed: Installed, elsewhere: Pat
     assert Path(printed.strip()).is_relative_to(installed.root / "venv")
     version = installed.afftrack("--version", cwd=elsewhere, env=installed.env())
     assert version.strip() == f"afftrack, version {service.__version__}"
+    # Help is for people: afftrack's own options only, and no start-up log beside it.
+    shown = _run([str(installed.bin / "afftrack"), "--help"], cwd=elsewhere, env=installed.env())
+    assert "--version" in shown.stdout and "--app" not in shown.stdout
+    assert "--env-file" not in shown.stdout and shown.stderr == ""
 
 
 def test_demo_serve_redirect_and_every_dashboard_page_from_any_directory(
@@ -317,7 +321,7 @@ def test_db_upgrade_serve_and_worker_on_postgres_and_redis_from_any_directory(
             timeout=60,
         )
         assert refused.returncode == 2
-        assert "AFFTRACK_HASHIDS_SALT must be set" in refused.stderr
+        assert "AFFTRACK_HASHIDS_SALT is not set" in refused.stderr
         assert "Traceback" not in refused.stderr
         env.update(
             AFFTRACK_CLICK_STREAM=stream,

@@ -54,6 +54,11 @@ def revoke_key(session: Session, key_id: str) -> ApiKey:
     return key
 
 
+def list_keys(session: Session) -> list[ApiKey]:
+    """Every key, oldest first, revoked ones included (their secrets are not stored)."""
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)))
+
+
 def allows(key: ApiKey, scope: str) -> bool:
     """``write`` keys may also read."""
     return key.scope == "write" or key.scope == scope
