@@ -59,13 +59,20 @@ def pg_url() -> Iterator[str]:
         yield url
 
 
+CLAIM_EMPTY_DB = (
+    "if redis.call('DBSIZE') == 0 then return redis.call('SET', KEYS[1], '1', 'EX', 3600) end "
+    "return false"
+)
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """An empty Redis db index of its own for this run (flushed before and after)."""
     chosen = None
     for index in range(15, 0, -1):
         client = redis_lib.Redis.from_url(f"{REDIS_BASE}/{index}")
-        if client.dbsize() == 0 and client.set("afftrack:test-run-lock", "1", nx=True, ex=3600):
+        # Checked and claimed in one script: no other run can claim it in between.
+        if client.eval(CLAIM_EMPTY_DB, 1, "afftrack:test-run-lock"):
             chosen = index
             client.close()
             break

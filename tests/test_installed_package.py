@@ -210,8 +210,12 @@ def _demo_code_and_key(printed: str) -> tuple[str, str]:
 
 
 def test_the_wheel_and_the_sdist_carry_every_file_the_code_reads(installed: Installed) -> None:
-    tracked = _run(["git", "ls-files", "service", "migrations"], cwd=ROOT).stdout.split()
-    runtime = set(tracked)  # code, templates, static files, migrations and their template
+    runtime = {  # code, templates, static files, migrations and their template
+        str(path.relative_to(ROOT))
+        for top in ("service", "migrations")
+        for path in (ROOT / top).rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
     with zipfile.ZipFile(installed.wheel) as wheel:
         names = set(wheel.namelist())
         metadata = wheel.read(f"afftrack-{service.__version__}.dist-info/METADATA").decode()
