@@ -118,17 +118,15 @@ def test_worker_without_redis_says_so(sqlite_app):
 AFFTRACK = os.path.join(os.path.dirname(sys.executable), "afftrack")
 
 
-def run_demo(cwd, env) -> subprocess.CompletedProcess:
+def run_console(args: list[str], cwd, env) -> subprocess.CompletedProcess:
     """The installed console script, as a new user runs it."""
     return subprocess.run(
-        [AFFTRACK, "demo"],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        [AFFTRACK, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
     )
+
+
+def run_demo(cwd, env) -> subprocess.CompletedProcess:
+    return run_console(["demo"], cwd, env)
 
 
 def test_demo_then_redirect_as_a_new_user_would(tmp_path):
@@ -158,15 +156,7 @@ def test_demo_then_redirect_as_a_new_user_would(tmp_path):
 def test_serve_refuses_a_missing_gunicorn_config_before_it_writes_anything(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
     env["AFFTRACK_GUNICORN_CONFIG"] = str(tmp_path / "nope.py")
-    result = subprocess.run(
-        [AFFTRACK, "serve", "--port", "1"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_console(["serve", "--port", "1"], tmp_path, env)
     assert result.returncode == 2
     assert "AFFTRACK_GUNICORN_CONFIG names" in result.stderr
     assert list(tmp_path.iterdir()) == []
@@ -226,15 +216,7 @@ def test_serve_runs_gunicorn_with_the_packaged_or_an_own_config(tmp_path, own_co
 
 def _console(*args: str, cwd, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
-    return subprocess.run(
-        [AFFTRACK, *args],
-        cwd=cwd,
-        env={**clean, "AFFTRACK_LOG_LEVEL": "WARNING", **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_console(list(args), cwd, {**clean, "AFFTRACK_LOG_LEVEL": "WARNING", **env})
 
 
 PROD_SECRETS = {

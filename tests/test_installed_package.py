@@ -73,6 +73,17 @@ class Installed:
     def afftrack(self, *args: str, cwd: Path, env: dict[str, str]) -> str:
         return _run([str(self.bin / "afftrack"), *args], cwd=cwd, env=env).stdout
 
+    def attempt(self, *args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+        """A command that may fail: its exit code and output, for the test to judge."""
+        return subprocess.run(
+            [str(self.bin / "afftrack"), *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
@@ -316,14 +327,7 @@ def test_db_upgrade_serve_and_worker_on_postgres_and_redis_from_any_directory(
     env = installed.env(DATABASE_URL=database_url, REDIS_URL=redis_url)
     try:
         # Production settings refuse the development salts, in one sentence.
-        refused = subprocess.run(
-            [str(installed.bin / "afftrack"), "db", "upgrade"],
-            cwd=elsewhere,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        refused = installed.attempt("db", "upgrade", cwd=elsewhere, env=env)
         assert refused.returncode == 2
         assert "AFFTRACK_HASHIDS_SALT is not set" in refused.stderr
         assert "Traceback" not in refused.stderr
@@ -367,13 +371,6 @@ def test_serve_takes_a_gunicorn_config_of_ones_own(
     assert marker.read_text() == "yes"
 
     missing = installed.env(AFFTRACK_GUNICORN_CONFIG=str(elsewhere / "nope.py"))
-    result = subprocess.run(
-        [str(installed.bin / "afftrack"), "serve", "--port", str(free_port())],
-        cwd=elsewhere,
-        env=missing,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = installed.attempt("serve", "--port", str(free_port()), cwd=elsewhere, env=missing)
     assert result.returncode == 2
     assert "AFFTRACK_GUNICORN_CONFIG names" in result.stderr and "not a file" in result.stderr
