@@ -8,24 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.markdown import anchors, links
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
-FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
-
-
-def links(page: Path) -> list[str]:
-    return LINK.findall(FENCE.sub("", page.read_text()))
-
-
-def anchors(page: Path) -> set[str]:
-    """GitHub's heading anchors: lower case, punctuation dropped, spaces as hyphens."""
-    found = set()
-    for line in FENCE.sub("", page.read_text()).splitlines():
-        if line.startswith("#"):
-            title = line.lstrip("#").strip().lower().replace("`", "")
-            found.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
-    return found
 
 
 def test_anchor_rules_match_github() -> None:

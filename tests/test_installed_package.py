@@ -32,8 +32,8 @@ import redis as redis_lib
 
 import service
 from tests.conftest import PG_ADMIN_URL
+from tests.markdown import links
 from tests.servers import free_port
-from tests.test_docs import links
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.postgres
