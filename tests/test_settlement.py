@@ -1514,3 +1514,32 @@ def test_two_concurrent_settlers_write_each_line_once(pg_api: Api, frozen: Any, 
     assert [x["amount"] for x in of_kind(items, "cpc")] == ["0.05"]
     assert len(settlement_keys(api)) == 2
     verified(api)
+
+
+def test_a_campaign_budget_is_used_month_by_month_in_every_projection(api: Api, frozen: Any):
+    """Budget 23.00. October (ended, not closed) earned three 1.00 clicks; November
+    (running) booked 20.00 of sales, one order arriving after a later one, so its
+    projected true-up is 2.50. 3.00 of budget is left: October, the earlier month, takes
+    it whole, in October's own export, in November's projection and when October closes;
+    November's true-up is the one the budget cuts."""
+    parts = Parts(api, [TIERED, {"type": "cpc", "amount": "1.00"}], budget="23.00")
+    link = api.create_link(parts.campaign_id, parts.influencer_id)
+    frozen.set("2026-10-10T10:00:00Z")
+    for n in range(3):
+        click(api, link["code"], f"198.51.100.{n + 1}")
+    order(api, frozen, parts, "A", "2026-11-10T12:00:00Z", "100.00", now="2026-11-10T12:00:01Z")
+    order(api, frozen, parts, "B", "2026-11-05T12:00:00Z", "100.00", now="2026-11-10T12:00:02Z")
+    frozen.set("2026-11-20T08:00:00Z")
+
+    def october_cpc(period: str) -> tuple[str, str]:
+        [line] = [r for r in rows_of(detail(api, period), "cpc") if "2026-10" in r["rule"]]
+        return line["line_id"], line["amount"]
+
+    in_october = october_cpc("2026-10")
+    assert in_october[1] == "3.00"
+    assert october_cpc("2026-11") == in_october
+    [true_up] = rows_of(detail(api, "2026-11"), "true_up")
+    assert (true_up["amount"], true_up["status"]) == ("0.00", "projected")
+    close(api, "2026-10")
+    written = of_kind(lines(api, parts.campaign_id), "cpc")
+    assert [(x["id"], x["amount"]) for x in written] == [in_october]

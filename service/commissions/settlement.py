@@ -276,13 +276,17 @@ def _changed_since(session: Session, since: datetime, before: datetime, zone: st
 def _rows(
     session: Session, plans: dict[str, Plan], months: Months, zone: str, *, lock: bool
 ) -> list[dict[str, Any]]:
-    """The settlement lines for ``months``, ready to insert, cut to fit the caps."""
+    """The settlement lines for ``months``, ready to insert, cut to fit the caps. Month
+    by month, oldest first (each month's true-up before its clicks): a campaign budget
+    goes to the earlier month, so a month's lines come out the same in its own export,
+    in a later month's projection and when it is closed."""
     caps = _Caps(session, zone, lock)
     rows: list[dict[str, Any]] = []
-    for month in months.tiered:
-        rows += _lines(caps, true_up_gaps(session, plans, month, zone), month, zone)
-    for month in months.cpc:
-        rows += _lines(caps, cpc_gaps(session, plans, month, zone), month, zone)
+    for month in months.all():
+        if month in months.tiered:
+            rows += _lines(caps, true_up_gaps(session, plans, month, zone), month, zone)
+        if month in months.cpc:
+            rows += _lines(caps, cpc_gaps(session, plans, month, zone), month, zone)
     return rows
 
 
