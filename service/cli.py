@@ -54,10 +54,10 @@ def serve_command(host: str, port: int) -> None:
 
     if svc.settings.is_sqlite:
         upgrade(svc.settings.database_url)
-    elif (at := current_revision(svc.db.engine)) != head_revision():
+    elif (at := current_revision(svc.db.engine)) != (needed := head_revision()):
         raise click.ClickException(
             f"the database schema is at revision {at or 'none (empty database)'}, this "
-            f"afftrack needs {head_revision()}: run `afftrack db upgrade` first"
+            f"afftrack needs {needed}: run `afftrack db upgrade` first"
         )
     if svc.settings.public_url == DEFAULT_PUBLIC_URL and (host, port) != ("127.0.0.1", 8000):
         click.echo(

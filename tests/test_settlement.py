@@ -479,15 +479,23 @@ def test_tiered_month_total_equals_the_formula(api: Api, frozen: Any, ops: list,
 PREVIEWS = ("", "?format=json", "?format=paypal", "?detail=lines", "?detail=lines&format=json")
 
 
+def october_built_writing_nothing(api: Api) -> tuple[dict[str, bytes], list[tuple]]:
+    """October's export in every preview form, checked to write nothing: the ledger
+    holds the two sale lines of ``pending_october`` and nothing more, unchanged (its
+    state is returned, for the caller's later checks)."""
+    count, state = api.rows("commission_lines"), ledger_state(api)
+    built = {q: export(api, "2026-10", q) for q in PREVIEWS}
+    assert api.rows("commission_lines") == count == 2  # the two sale lines, nothing more
+    assert ledger_state(api) == state
+    return built, state
+
+
 def test_the_export_of_an_ended_month_previews_its_settlement_and_writes_nothing(
     api: Api, frozen: Any
 ):
     parts, _link = pending_october(api, frozen)
     frozen.set("2026-11-02T08:00:00Z")
-    count, state = api.rows("commission_lines"), ledger_state(api)
-    first = {q: export(api, "2026-10", q) for q in PREVIEWS}
-    assert api.rows("commission_lines") == count == 2  # the two sale lines, nothing more
-    assert ledger_state(api) == state
+    first, state = october_built_writing_nothing(api)
     assert not of_kind(lines(api, parts.campaign_id), "true_up", "cpc")
 
     rows = detail(api, "2026-10")
@@ -969,10 +977,7 @@ def test_the_running_months_export_projects_its_settlement_marked_projected(api:
     and counted in the summary; building it writes nothing and gives the same bytes."""
     parts, _link = pending_october(api, frozen)
     frozen.set("2026-10-20T08:00:00Z")
-    count, state = api.rows("commission_lines"), ledger_state(api)
-    first = {q: export(api, "2026-10", q) for q in PREVIEWS}
-    assert api.rows("commission_lines") == count == 2  # the two sale lines, nothing more
-    assert ledger_state(api) == state
+    first, state = october_built_writing_nothing(api)
 
     rows = detail(api, "2026-10")
     expected = [
