@@ -12,6 +12,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
+FSYNC_POLICIES = ("always", "never")  # service/spool.py says what each keeps
+
+
 class ConfigError(ValueError):
     """A setting that afftrack cannot start with."""
 
@@ -45,6 +48,10 @@ class Settings:
     # Operational knobs, not in the table of docs/product.md §9 but environment-only as well.
     click_stream: str = "afftrack:clicks"
     log_level: str = "INFO"
+    # Where clicks and webhook deliveries wait when neither Redis nor the database takes
+    # them (service/spool.py); None: the default below.
+    spool_dir: str | None = None
+    spool_fsync: str = "always"
 
     def __post_init__(self) -> None:
         if self.trusted_proxies < 0:
@@ -61,6 +68,11 @@ class Settings:
             raise ConfigError(
                 f"AFFTRACK_LOG_LEVEL {self.log_level!r} is not a level "
                 "(DEBUG, INFO, WARNING, ERROR or CRITICAL)"
+            )
+        if self.spool_fsync not in FSYNC_POLICIES:
+            raise ConfigError(
+                f"AFFTRACK_SPOOL_FSYNC must be {' or '.join(FSYNC_POLICIES)}, "
+                f"not {self.spool_fsync!r}"
             )
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
         if not self.database_url.startswith(DATABASE_SCHEMES):
@@ -111,6 +123,15 @@ class Settings:
         ).hexdigest()
 
     @property
+    def spool_path(self) -> Path:
+        """``AFFTRACK_SPOOL_DIR``, else ``$XDG_STATE_HOME/afftrack/spool`` (by default
+        ``~/.local/state/afftrack/spool``): per machine, never the working directory."""
+        if self.spool_dir:
+            return Path(self.spool_dir)
+        state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        return Path(state) / "afftrack" / "spool"
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -152,6 +173,8 @@ _ENV = {
     "secret_key": "AFFTRACK_SECRET_KEY",
     "click_stream": "AFFTRACK_CLICK_STREAM",
     "log_level": "AFFTRACK_LOG_LEVEL",
+    "spool_dir": "AFFTRACK_SPOOL_DIR",
+    "spool_fsync": "AFFTRACK_SPOOL_FSYNC",
 }
 
 

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import secrets
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -85,6 +86,10 @@ def redis_url() -> Iterator[str]:
     client.close()
 
 
+# Every test app's spool directory lives in here, removed when the run ends.
+_SPOOLS = tempfile.TemporaryDirectory(prefix="afftrack-test-spools-")
+
+
 def make_settings(database_url: str, redis_url: str | None = None, **extra: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url,
@@ -94,6 +99,8 @@ def make_settings(database_url: str, redis_url: str | None = None, **extra: Any)
         "ip_hash_key": "test-ip-key",
         "webhook_secret": WEBHOOK_SECRET,
         "click_stream": f"afftrack:test:{uuid.uuid4().hex[:8]}:clicks",
+        # A spool of the app's own: a test never drains another test's clicks.
+        "spool_dir": tempfile.mkdtemp(dir=_SPOOLS.name),
     }
     values.update(extra)
     return Settings(**values)
