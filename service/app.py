@@ -16,6 +16,7 @@ from service import logs
 from service.db import Database
 from service.redirect.api import RedirectMiddleware
 from service.redirect.service import Redirector, watch_changes
+from service.spool import Mover, Spool
 
 MAX_BODY_BYTES = 1024 * 1024  # docs/product.md §7: bodies over 1 MiB are refused (413)
 
@@ -26,6 +27,11 @@ class Services:
     db: Database
     redis: redis_lib.Redis | None
     redirector: Redirector
+    # What waits locally while neither Redis nor the database takes it (service/spool.py),
+    # and the thread that moves it on once they answer again.
+    click_spool: Spool
+    webhook_spool: Spool
+    mover: Mover
 
 
 def make_redis(url: str | None, socket_timeout: float = 0.5) -> redis_lib.Redis | None:
@@ -61,11 +67,24 @@ def create_app(
 
     db = Database(settings.database_url)
     redis = make_redis(settings.redis_url)
-    redirector = Redirector(settings, db, redis)
+    fsync = settings.spool_fsync == "always"
+    click_spool = Spool(settings.spool_path, "clicks", fsync=fsync)
+    webhook_spool = Spool(settings.spool_path, "webhooks", fsync=fsync)
+    mover = Mover()
+    redirector = Redirector(settings, db, redis, spool=click_spool, mover=mover)
     watch_changes(db.sessions, redirector)
     app.extensions["afftrack"] = Services(
-        settings=settings, db=db, redis=redis, redirector=redirector
+        settings=settings,
+        db=db,
+        redis=redis,
+        redirector=redirector,
+        click_spool=click_spool,
+        webhook_spool=webhook_spool,
+        mover=mover,
     )
+    from service.conversions.spooled import drain_job  # (webhooks kept while the db was down)
+
+    mover.add("webhooks", drain_job(db, settings, webhook_spool))
     # /r/<code> is answered before Flask sees the request (service/redirect/api.py).
     app.wsgi_app = RedirectMiddleware(app.wsgi_app, redirector, settings)  # type: ignore[method-assign]
 

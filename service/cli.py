@@ -102,16 +102,35 @@ def worker_command(drain: bool, batch_size: int) -> None:
     assert redis is not None
     from service.conversions.deliveries import attribute_late, sweep_unattributed
 
+    def minutely() -> None:
+        _wake_webhook_spool()
+        sweep_unattributed(svc.db, svc.settings)
+
     worker = ClickWorker(
         svc.db,
         redis,
         svc.settings.click_stream,
         batch_size=batch_size,
         on_written=lambda ids: attribute_late(svc.db, svc.settings, ids),
-        every_minute=lambda: sweep_unattributed(svc.db, svc.settings),
+        every_minute=minutely,
     )
     worker.ensure_partitions()
+    # Clicks a web process on this machine spooled and left behind (it died): moved on
+    # into the stream by a thread of the worker's own.
+    from service.redirect.recovery import ClickMover
+    from service.spool import Mover
+
+    left = ClickMover(
+        svc.db,
+        redis,
+        svc.settings.click_stream,
+        svc.settings.spool_path,
+        fsync=svc.settings.spool_fsync == "always",
+    )
+    spool_mover = Mover(interval=2.0, idle_exit=float("inf"))
+    spool_mover.add("clicks", lambda: bool(left.drain()) and left.waiting())
     if drain:
+        spool_mover.run_once()
         stats = worker.drain(progress=lambda n: _progress(f"{n} clicks written"))
         _progress("")
         click.echo(
@@ -126,9 +145,20 @@ def worker_command(drain: bool, batch_size: int) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    _wake_webhook_spool()
     click.echo(f"worker {worker.consumer} reading {svc.settings.click_stream}", err=True)
+    spool_mover.wake()
     stats = worker.run(lambda: stopping["now"])
+    spool_mover.stop()
     click.echo(f"stopped: {stats.written} clicks written", err=True)
+
+
+def _wake_webhook_spool() -> None:
+    """Apply webhook deliveries a web process kept while the database was down and
+    could not apply itself (it died, or no delivery has come since to wake it)."""
+    svc = services()
+    if svc.webhook_spool:
+        svc.mover.wake()
 
 
 db_group = AppGroup("db", help="Database schema.")
@@ -276,6 +306,46 @@ def conversions_replay(ident: str) -> None:
         click.echo(line)
 
 
+@conversions_group.command("spool")
+@click.option("--drain", "drain_now", is_flag=True, help="Apply every waiting delivery now.")
+def conversions_spool(drain_now: bool) -> None:
+    """Webhook deliveries kept while the database was down and not applied yet: how
+    many, per source, and the oldest's age; --drain applies them now (exit 1 if the
+    database still cannot take them)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from service.conversions.spooled import drain_deliveries, waiting_by_source
+    from service.errors import AfftrackError
+
+    svc = services()
+    spool = svc.webhook_spool
+
+    def show() -> None:
+        status = spool.status()
+        if not status.records:
+            click.echo(f"no webhook deliveries waiting in {spool.directory}")
+            return
+        click.echo(
+            f"{status.records} webhook deliveries waiting in {spool.directory}, "
+            f"the oldest received {status.oldest_age_seconds:.0f} s ago"
+        )
+        for source, count in sorted(waiting_by_source(spool).items()):
+            click.echo(f"  {source}: {count}")
+
+    if not drain_now:
+        show()
+        return
+    try:
+        applied = drain_deliveries(svc.db, svc.settings, spool)
+    except (SQLAlchemyError, AfftrackError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        click.echo(f"cannot apply the waiting deliveries now: {reason}", err=True)
+        show()
+        sys.exit(1)
+    click.echo(f"applied {applied} webhook deliveries")
+    show()
+
+
 export_group = AppGroup("export", help="Monthly exports.")
 
 
@@ -356,7 +426,41 @@ def demo_command() -> None:
         click.echo(line)
 
 
-clicks_group = AppGroup("clicks", help="The clicks table: monthly partitions, retention.")
+clicks_group = AppGroup(
+    "clicks", help="The clicks table: monthly partitions, retention, the local spool."
+)
+
+
+@clicks_group.command("spool")
+@click.option("--drain", is_flag=True, help="Move every spooled click on now.")
+def clicks_spool(drain: bool) -> None:
+    """List the clicks waiting in the local spool (AFFTRACK_SPOOL_DIR); --drain moves
+    them into the Redis stream, or straight into the database without Redis."""
+    svc = services()
+    mover = svc.redirector.clicks
+    click.echo(f"spool directory: {mover.spool.directory}")
+    if drain:
+        from redis.exceptions import RedisError
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            moved = mover.drain()
+        except (RedisError, SQLAlchemyError) as exc:
+            raise click.ClickException(
+                f"neither Redis nor the database takes clicks right now "
+                f"({type(exc).__name__}); they stay in the spool"
+            ) from None
+        click.echo(f"moved {moved} clicks")
+    for kind, spool in (("clicks", mover.spool), ("seen", mover.seen)):
+        status = spool.status()
+        what = "clicks" if kind == "clicks" else "unique visitors' keys for Redis"
+        if status.records:
+            click.echo(
+                f"{kind}: {status.records} {what} waiting in {status.files} file(s), "
+                f"the oldest {status.oldest_age_seconds:.0f} s old"
+            )
+        else:
+            click.echo(f"{kind}: nothing waiting")
 
 
 @clicks_group.command("partitions")

@@ -26,7 +26,29 @@ REDIRECTS = Counter("afftrack_redirects_total", "Redirects served", ["outcome"])
 CLICKS_QUEUED = Counter("afftrack_clicks_queued_total", "Clicks appended to the Redis stream")
 CLICKS_WRITTEN = Counter("afftrack_clicks_written_total", "Clicks written to the database")
 CLICKS_LOST = Counter(
-    "afftrack_clicks_lost_total", "Clicks that could not be recorded (Redis and database down)"
+    "afftrack_clicks_lost_total",
+    "Clicks that could not be recorded (Redis, the database and the spool all failed)",
+)
+CLICKS_SPOOLED = Counter(
+    "afftrack_clicks_spooled_total",
+    "Clicks kept in the local spool (Redis and the database both unavailable)",
+)
+CLICKS_UNSPOOLED = Counter(
+    "afftrack_clicks_unspooled_total",
+    "Spooled clicks moved on, by where they went (redis or database)",
+    ["target"],
+)
+SPOOL_RECORDS = Gauge(
+    "afftrack_spool_records",
+    "Records waiting in the local spool, by kind (clicks, seen, webhooks)",
+    ["kind"],
+    multiprocess_mode="max",
+)
+SPOOL_OLDEST_AGE = Gauge(
+    "afftrack_spool_oldest_age_seconds",
+    "Age of the oldest record waiting in the local spool, by kind",
+    ["kind"],
+    multiprocess_mode="max",
 )
 REDIS_FALLBACKS = Counter(
     "afftrack_redirect_redis_fallbacks_total", "Redirects served without Redis"
@@ -57,3 +79,15 @@ def render() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+# Webhook deliveries kept in the local spool while the database was down
+# (service/conversions/spooled.py); each is also counted in WEBHOOKS as "queued".
+WEBHOOKS_SPOOLED = Counter(
+    "afftrack_webhooks_spooled_total", "Webhook deliveries kept in the local spool", ["source"]
+)
+WEBHOOKS_UNSPOOLED = Counter(
+    "afftrack_webhooks_unspooled_total",
+    "Spooled webhook deliveries applied, by the outcome of each event (or why skipped)",
+    ["source", "outcome"],
+)

@@ -368,3 +368,85 @@ def _apply_merged(held: Sequence[_Taken], apply: Callable[[list[Record]], None],
 def _tagged(taken: _Taken) -> Iterator[tuple[tuple[tuple[float, str, int], Record], _Taken]]:
     for item in _records_of(taken.path, taken.data, taken.done):
         yield item, taken
+
+
+class Mover:
+    """One thread per process that keeps moving spooled records on while any remain.
+
+    Each job is called every ``interval`` seconds and returns whether it still has work
+    (records waiting, or a store it is waiting for); the thread ends once every job has
+    had nothing to do for ``idle_exit`` seconds, and :meth:`wake` starts it again. So a
+    healthy process runs no thread at all, and a process left behind by a test ends.
+    A job's exception is logged and the job is retried on the next round.
+    """
+
+    def __init__(self, *, interval: float = 0.2, idle_exit: float = 30.0) -> None:
+        self.interval = interval
+        self.idle_exit = idle_exit
+        self._jobs: list[tuple[str, Callable[[], bool]]] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._woken = threading.Event()
+        self._stopped = False
+        self._failures = 0
+        self._warned_at = -1e9
+        self._poked = False
+
+    def add(self, name: str, job: Callable[[], bool]) -> None:
+        self._jobs.append((name, job))
+
+    @property
+    def running(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def wake(self) -> None:
+        """Make sure the thread runs (cheap when it does: callers may call it per request)."""
+        self._poked = True  # (a thread about to end sees it and stays)
+        if self._thread is not None or self._stopped:
+            return
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run, name="afftrack-spool", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._woken.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+    def run_once(self) -> bool:
+        """Every job once; whether any still has work."""
+        busy = False
+        failed = False
+        for name, job in self._jobs:
+            try:
+                busy = job() or busy
+            except Exception as exc:
+                busy = failed = True
+                if time.monotonic() - self._warned_at > 30:  # a line a while, not a flood
+                    self._warned_at = time.monotonic()
+                    log.warning(
+                        "spool job failed; retrying",
+                        extra={"job": name, "error_type": type(exc).__name__},
+                    )
+        self._failures = self._failures + 1 if failed else 0
+        return busy
+
+    def _run(self) -> None:
+        quiet_since = time.monotonic()
+        while not self._stopped:
+            self._woken.clear()
+            self._poked = False
+            if self.run_once():
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > self.idle_exit:
+                with self._lock:  # (a wake() from now on starts a new thread)
+                    if not self._poked:
+                        self._thread = None
+                        return
+            # Failing again and again (the stores still down): back off to 2 s.
+            self._woken.wait(min(self.interval * 2 ** min(self._failures, 4), 2.0))

@@ -8,6 +8,7 @@ turns back into a row with :func:`row_from_fields`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -70,30 +71,44 @@ def row_from_fields(fields: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def write_direct(db: Database, click: ClickRecord, seen_as: tuple[str, ...]) -> None:
+def write_direct(db: Database, click: ClickRecord, seen_as: tuple[str, ...]) -> bool:
     """Write one click now (Redis is unavailable). ``seen_as`` are the visitor's address
-    hashes that count as "the same visitor" for uniqueness (today's and yesterday's)."""
+    hashes that count as "the same visitor" for uniqueness (today's and yesterday's).
+    Returns whether it counted as unique."""
+    return write_direct_many(db, [(click, seen_as)])[0]
+
+
+def write_direct_many(
+    db: Database, clicks: Sequence[tuple[ClickRecord, tuple[str, ...]]]
+) -> list[bool]:
+    """Write clicks in one transaction, in order, each decided unique or not by what the
+    database holds at its own time (the clicks before it in the batch included). A click
+    already there (same id and time) is left as it is: writing it again changes nothing."""
+    decided = []
     with db.session() as session:
-        unique = (
-            not click.is_bot
-            and click.outcome == "redirect"
-            and not _seen_recently(session, click, seen_as)
-        )
-        row = {
-            "id": click.id,
-            "link_id": click.link_id,
-            "occurred_at": click.occurred_at,
-            "ip_hash": click.ip_hash,
-            "user_agent": click.user_agent,
-            "referrer": click.referrer,
-            "country": click.country,
-            "is_bot": click.is_bot,
-            "bot_reason": click.bot_reason,
-            "is_unique": unique,
-            "outcome": click.outcome,
-        }
-        insert_clicks(session, [row])
-    metrics.CLICKS_WRITTEN.inc()
+        for click, seen_as in clicks:
+            unique = (
+                not click.is_bot
+                and click.outcome == "redirect"
+                and not _seen_recently(session, click, seen_as)
+            )
+            row = {
+                "id": click.id,
+                "link_id": click.link_id,
+                "occurred_at": click.occurred_at,
+                "ip_hash": click.ip_hash,
+                "user_agent": click.user_agent,
+                "referrer": click.referrer,
+                "country": click.country,
+                "is_bot": click.is_bot,
+                "bot_reason": click.bot_reason,
+                "is_unique": unique,
+                "outcome": click.outcome,
+            }
+            insert_clicks(session, [row])
+            decided.append(unique)
+    metrics.CLICKS_WRITTEN.inc(len(decided))
+    return decided
 
 
 def _seen_recently(session: Session, click: ClickRecord, seen_as: tuple[str, ...]) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import suppress
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, jsonify
 from redis import Redis
@@ -12,6 +13,10 @@ from sqlalchemy import text
 from service import clock, metrics
 from service.clicks.ingest import stream_status
 from service.http.context import services
+from service.spool import SpoolError, check_directory
+
+if TYPE_CHECKING:
+    from service.app import Services
 
 bp = Blueprint("health", __name__)
 
@@ -43,9 +48,17 @@ def readyz() -> tuple[Response, int]:
             ok = False
     else:
         checks["redis"] = "not configured"
-    return jsonify({"status": "ok" if ok else "unavailable", "checks": checks}), (
-        200 if ok else 503
-    )
+    spool, writable = _spool(svc)
+    checks["spool"] = spool
+    # Ready while a redirect can still keep its click: with the database or Redis down
+    # the process answers from what it has and spools (degraded, still 200).
+    if ok:
+        status = "ok"
+    elif writable:
+        status = "degraded"
+    else:
+        status = "unavailable"
+    return jsonify({"status": status, "checks": checks}), (503 if status == "unavailable" else 200)
 
 
 @bp.get("/metrics")
@@ -55,6 +68,7 @@ def metrics_view() -> Response:
         # The lag is best effort on a scrape: a dead Redis shows in /readyz instead.
         with suppress(RedisError):
             _stream(svc.redis, svc.settings.click_stream)
+    _spool(svc)
     body, content_type = metrics.render()
     return Response(body, content_type=content_type)
 
@@ -65,3 +79,25 @@ def _stream(redis: Redis, stream: str) -> dict[str, int | float]:
     metrics.STREAM_PENDING.set(status["pending"])
     metrics.STREAM_OLDEST_AGE.set(status["oldest_age_seconds"])
     return status
+
+
+def _spool(svc: Services) -> tuple[dict[str, object], bool]:
+    """What waits in the local spool, per kind, and whether it can take more."""
+    out: dict[str, object] = {}
+    for kind, spool in (
+        ("clicks", svc.click_spool),
+        ("seen", svc.redirector.clicks.seen),
+        ("webhooks", svc.webhook_spool),
+    ):
+        status = spool.status()
+        metrics.SPOOL_RECORDS.labels(kind).set(status.records)
+        metrics.SPOOL_OLDEST_AGE.labels(kind).set(status.oldest_age_seconds)
+        out[kind] = status.as_dict()
+    try:
+        check_directory(svc.click_spool.directory)
+        writable = True
+    except SpoolError as exc:
+        out["error"] = str(exc)
+        writable = False
+    out["writable"] = writable
+    return out, writable

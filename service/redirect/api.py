@@ -46,8 +46,12 @@ class RedirectMiddleware:
         self.app = app
         self.redirector = redirector
         self.trusted_proxies = settings.trusted_proxies
+        self._started = False
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if not self._started:  # the first request: move on what an earlier process spooled
+            self._started = True
+            self.redirector.resume()
         path: str = environ.get("PATH_INFO", "")
         if not path.startswith("/r/"):
             return self.app(environ, start_response)

@@ -34,6 +34,11 @@ class Breaker:
             return OPEN
         return HALF_OPEN
 
+    @property
+    def tripped(self) -> bool:
+        """Open or half-open: Redis failed and has not answered since."""
+        return self._opened_at is not None
+
     def allow(self) -> bool:
         """Whether this request may use Redis (the common case costs one attribute read)."""
         opened_at = self._opened_at

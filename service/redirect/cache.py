@@ -69,6 +69,39 @@ return {outcome, l[1], l[4]}
 )
 
 
+# A click recorded without the follow script — it came back from the spool, or the
+# database refused a direct write and Redis is tried once more — decided and appended
+# as FOLLOW_LUA would have at the click's own time: its uniqueness key lives for what is
+# left of the window. A "seen" entry only puts back the key of a click counted unique
+# while Redis was away (written straight to the database).
+# KEYS[1] stream. ARGV[1] 'click' or 'seen', ARGV[2] link id, ARGV[3] visitor key (the
+# click's day), ARGV[4] visitor key (the day before), ARGV[5] seconds left in the window,
+# ARGV[6] '1' if the click may count as unique (live link, not a bot), ARGV[7..] field
+# pairs. Returns 1 if the click counted as unique (or the key was put back), else 0.
+REPLAY_LUA = (
+    """
+local base = '"""
+    + UNIQUE_PREFIX
+    + """' .. ARGV[2] .. ':'
+local ttl = tonumber(ARGV[5])
+if ARGV[1] == 'seen' then
+  if ttl > 0 and redis.call('SET', base .. ARGV[3], '1', 'NX', 'EX', ttl) then return 1 end
+  return 0
+end
+local unique = '0'
+if ARGV[6] == '1' and redis.call('EXISTS', base .. ARGV[4]) == 0
+   and redis.call('EXISTS', base .. ARGV[3]) == 0 then
+  unique = '1'
+  if ttl > 0 then redis.call('SET', base .. ARGV[3], '1', 'EX', ttl) end
+end
+local fields = {'is_unique', unique}
+for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('XADD', KEYS[1], '*', unpack(fields))
+return tonumber(unique)
+"""
+)
+
+
 # Fill the cache only if the code has not changed since the miss read its generation:
 # a fill racing with a change must not put the old link back for LINK_TTL.
 # KEYS[1] link key, KEYS[2] generation; ARGV[1] generation seen, ARGV[2] ttl, ARGV[3..]

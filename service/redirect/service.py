@@ -8,8 +8,13 @@ When Redis fails, a circuit breaker stops asking it for a few seconds, so no req
 waits on a dead Redis longer than one socket timeout; meanwhile links come from a small
 in-process cache kept for seconds (or the database) and each click is written straight
 to the database. Without Redis configured at all, every redirect asks the database.
-When the database is down too, the redirect still answers from the in-process cache,
-but that click is lost (counted in ``afftrack_clicks_lost_total`` and logged).
+
+When the database cannot take the click either, Redis is tried once more, then the
+click goes to the process's spool (:mod:`service.redirect.recovery`) before the 302 is
+sent; a link the database cannot be asked about is answered from the last copy this
+process saw (stale beats a stranded visitor; only a code never seen gets a 503). While
+anything is spooled or the breaker is open, a background thread watches for Redis and
+the database to answer and moves the spooled clicks on.
 """
 
 from __future__ import annotations
@@ -17,7 +22,10 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
+from contextlib import suppress
 from dataclasses import dataclass, replace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from cachetools import TTLCache
@@ -44,11 +52,19 @@ from service.redirect.cache import (
     generation_key,
     link_key,
 )
+from service.redirect.recovery import ClickMover, click_record
 from service.redirect.resolver import Target, resolve
+from service.spool import Mover, Spool, SpoolError
 
 log = logging.getLogger(__name__)
 
 MAX_CODE_LENGTH = 64
+# Links whose last answer a process keeps, to answer them while both stores are down.
+MAX_STALE_LINKS = 100_000
+# A half-open trial, the probe and the retry after a failed direct write wait this long.
+QUICK_TIMEOUT_S = 0.1
+# The background probe keeps watching Redis this long after the last degraded request.
+PROBE_FOR_S = 30.0
 _WINDOW_SECONDS = str(int(UNIQUE_WINDOW.total_seconds()))
 _QUEUED = metrics.CLICKS_QUEUED
 _FALLBACKS = metrics.REDIS_FALLBACKS
@@ -92,6 +108,8 @@ class Redirector:
         *,
         breaker_reset_s: float = 5.0,
         local_ttl_s: float = 5.0,
+        spool: Spool | None = None,
+        mover: Mover | None = None,
     ) -> None:
         self.db = db
         self.redis = redis
@@ -105,6 +123,20 @@ class Redirector:
         self.breaker = Breaker(fail_max=2, reset_timeout=breaker_reset_s)
         self._local: TTLCache[str, Target | None] = TTLCache(maxsize=20_000, ttl=local_ttl_s)
         self._local_lock = threading.Lock()
+        # code → the last answer this process gave for it (a script result or a Target).
+        self._stale: dict[str, Any] = {}
+        self.quick = _quick_client(redis) if redis is not None else None
+        self.clicks = ClickMover(
+            db,
+            redis,
+            self.stream,
+            settings.spool_path,
+            fsync=settings.spool_fsync == "always",
+            spool=spool,
+        )
+        self.mover = mover or Mover()
+        self.mover.add("clicks", self.recover)
+        self._degraded_at = 0.0
 
     # --- the request -----------------------------------------------------------------
 
@@ -138,17 +170,23 @@ class Redirector:
                 _WINDOW_SECONDS,
                 *click.stream_fields(),
             ]
+            # A half-open trial waits a short timeout: Redis may well still be down.
+            client = self.quick if self.breaker.tripped else None
             try:
-                answer = self._follow_cached(code, click.id, args)
+                answer = self._follow_cached(code, click.id, args, client)
             except RedisError as exc:
                 self.breaker.failure()
+                self.mover.wake()  # watches for Redis to come back
                 log.warning(
                     "redis unavailable; redirecting without it",
                     extra={"error_type": type(exc).__name__},
                 )
             except SQLAlchemyError:
                 self.breaker.success()  # Redis answered; the database did not
-                return UNAVAILABLE  # a cache miss while the database is down
+                stale = self._stale_target(code)  # a cache miss while the database is down
+                if stale is None:
+                    return UNAVAILABLE
+                return self._serve(stale, click, today, (digest, digest_before))
             except BaseException:
                 self.breaker.release()  # never leave a half-open trial taken
                 raise
@@ -161,38 +199,73 @@ class Redirector:
                 return self._serve(answer, click, today, (digest, digest_before))
         return self._follow_degraded(code, click, today, (digest, digest_before))
 
-    def _follow_cached(self, code: str, click_id: str, args: list[str]) -> Answer | Target:
+    def _follow_cached(
+        self, code: str, click_id: str, args: list[str], client: Redis | None
+    ) -> Answer | Target:
         assert self._script is not None and self.cache is not None
         keys = [link_key(code), self.stream, generation_key(code)]
-        result = self._script(keys=keys, args=args)
+        result = self._script(keys=keys, args=args, client=client)
         if result[0] == "miss":
-            with self.db.read_session() as session:
-                target = resolve(session, code, self.click_param)
+            target = self._resolve(code)
             stored = self.cache.store(code, target, result[1])
             if target is None:
                 return NOT_FOUND
             if not stored:
                 return target
-            result = self._script(keys=keys, args=args)
+            result = self._script(keys=keys, args=args, client=client)
             if result[0] in ("miss", "unknown"):  # changed again between fill and follow
                 return target
         outcome = result[0]
         if outcome == "redirect":
             _QUEUED.inc()
+            self._keep_stale(code, result)
             return Answer(302, outcome, result[2] + click_id + result[3], click_id)
         if outcome == "fallback":
             _QUEUED.inc()
+            self._keep_stale(code, result)
             return Answer(302, outcome, result[2], click_id)
         return NOT_FOUND
+
+    def _resolve(self, code: str) -> Target | None:
+        """The link from the database; the last copy of it is kept for an outage."""
+        with self.db.read_session() as session:
+            target = resolve(session, code, self.click_param)
+        if target is None:
+            self._stale.pop(code, None)
+        else:
+            self._keep_stale(code, target)
+        return target
+
+    def _keep_stale(self, code: str, answer: Any) -> None:
+        stale = self._stale
+        stale[code] = answer
+        if len(stale) > MAX_STALE_LINKS:
+            # The code first kept goes first (another thread may have got there).
+            with suppress(KeyError, RuntimeError, StopIteration):
+                del stale[next(iter(stale))]
+
+    def _stale_target(self, code: str) -> Target | None:
+        """The last answer this process gave for ``code``, as a Target (None: never seen)."""
+        seen = self._stale.get(code)
+        if seen is None or isinstance(seen, Target):
+            return seen
+        if seen[0] == "redirect":  # [outcome, link id, head, tail]
+            return Target(seen[1], seen[2], seen[3], "", True, "")
+        return Target(seen[1], "", "", seen[2], False, "")  # [outcome, link id, url]
 
     def _follow_degraded(
         self, code: str, click: ClickRecord, today: str, seen_as: tuple[str, ...]
     ) -> Answer:
         _FALLBACKS.inc()
+        self._degraded_at = time.monotonic()
+        if self.redis is not None:
+            self.mover.wake()  # watches for Redis to come back
         try:
             target = self._local_target(code)
         except SQLAlchemyError:
-            return UNAVAILABLE
+            target = self._stale_target(code)
+            if target is None:
+                return UNAVAILABLE  # a code this process never saw
         if target is None:
             return NOT_FOUND
         return self._serve(target, click, today, seen_as)
@@ -212,34 +285,99 @@ class Redirector:
         """The link from the in-process cache (only while Redis is down: it cannot be
         invalidated from other processes, so it is kept for seconds) or the database."""
         if self.redis is None:  # no Redis at all: the database (SQLite, local) each time
-            with self.db.read_session() as session:
-                return resolve(session, code, self.click_param)
+            return self._resolve(code)
         with self._local_lock:
             if code in self._local:
                 return self._local[code]
-        with self.db.read_session() as session:
-            target = resolve(session, code, self.click_param)
+        target = self._resolve(code)
         with self._local_lock:
             self._local[code] = target
         return target
 
     def _record_without_redis(self, click: ClickRecord, seen_as: tuple[str, ...]) -> None:
         try:
-            write_direct(self.db, click, seen_as)
+            unique = write_direct(self.db, click, seen_as)
         except SQLAlchemyError as exc:
+            if self._retry_redis(click, seen_as):
+                return
+            self._spool(click, seen_as, type(exc).__name__)
+            return
+        if unique and self.redis is not None:
+            self.clicks.remember_seen(click)  # its key goes back into Redis later
+            self.mover.wake()
+
+    def _retry_redis(self, click: ClickRecord, seen_as: tuple[str, ...]) -> bool:
+        """The database refused the click: try Redis once more (briefly) before the spool."""
+        if self.quick is None:
+            return False
+        try:
+            self.clicks.to_redis([click_record(click, seen_as)], client=self.quick)
+        except RedisError:
+            return False
+        self.breaker.close()
+        _QUEUED.inc()
+        return True
+
+    def _spool(self, click: ClickRecord, seen_as: tuple[str, ...], why: str) -> None:
+        try:
+            self.clicks.keep(click, seen_as)
+        except SpoolError as exc:
             metrics.CLICKS_LOST.inc()
             log.error(
-                "redis and the database are both unavailable; click lost",
-                extra={"error_type": type(exc).__name__, "link_id": click.link_id},
+                "redis, the database and the spool all failed; click lost",
+                extra={"error_type": why, "spool_error": str(exc), "link_id": click.link_id},
             )
+            return
+        self.mover.wake()
+
+    # --- coming back ----------------------------------------------------------------
+
+    def resume(self) -> None:
+        """At start: move on anything an earlier process left in the spool."""
+        if self.clicks.waiting():
+            self.mover.wake()
+
+    def recover(self) -> bool:
+        """The background job: learn that Redis is back, move spooled clicks on.
+        Returns whether there is still something to watch or move."""
+        busy = False
+        if self.redis is not None and self.breaker.tripped:
+            if self._redis_answers():
+                self.breaker.close()
+                log.info("redis answers again; redirects use it")
+            elif time.monotonic() - self._degraded_at < PROBE_FOR_S:
+                busy = True
+        if self.clicks.waiting():
+            busy = True
+            self.clicks.drain(redis_up=not self.breaker.tripped)
+            busy = self.clicks.waiting()
+        return busy
+
+    def _redis_answers(self) -> bool:
+        assert self.quick is not None
+        try:
+            return bool(self.quick.ping())
+        except RedisError:
+            return False
 
     def forget(self, codes: set[str]) -> None:
         """Drop these codes from both caches (their link, campaign or influencer changed)."""
         with self._local_lock:
             for code in codes:
                 self._local.pop(code, None)
+                self._stale.pop(code, None)
         if self.cache is not None:
             self.cache.invalidate(codes)
+
+
+def _quick_client(redis: Redis) -> Redis:
+    """The same Redis with short timeouts, for trials and probes (its own connections)."""
+    kwargs = dict(redis.connection_pool.connection_kwargs)
+    kwargs.update(socket_timeout=QUICK_TIMEOUT_S, socket_connect_timeout=QUICK_TIMEOUT_S)
+    pool = redis.connection_pool.__class__(
+        connection_class=redis.connection_pool.connection_class, max_connections=8, **kwargs
+    )
+    return Redis(connection_pool=pool)
 
 
 # What a cached redirect is made of: a change to any of these drops the cached links.

@@ -1,0 +1,197 @@
+"""Clicks while Redis or the database stumble: kept in the spool, moved on once they answer.
+
+A redirect that can reach neither Redis nor the database appends its click to the
+process's click spool (:mod:`service.spool`) before the 302 goes out: the click keeps
+its id, time, link, outcome and both address hashes uniqueness needs. :class:`ClickMover`
+moves spooled clicks on, oldest first, into the Redis stream when Redis answers (the
+worker then writes them like any other click) or straight into the database when only
+the database does. Either way each click is stored once: the stream and the table both
+ignore a click id they already have.
+
+Uniqueness across an outage: a click moved into the stream is decided unique or not by
+:data:`~service.redirect.cache.REPLAY_LUA` against the keys Redis holds, with its key
+kept for what is left of its 24 h window; a click written straight to the database is
+decided by a query, and if it counted as unique while Redis was away a small "seen"
+record is spooled too, so that its key is put back in Redis when Redis returns and the
+visitor is not counted again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from service import clock, metrics
+from service.clicks.identity import visitor_key
+from service.clicks.recorder import UNIQUE_WINDOW, ClickRecord, write_direct_many
+from service.db import Database
+from service.redirect.cache import REPLAY_LUA
+from service.spool import Record, Spool
+
+log = logging.getLogger(__name__)
+
+_WINDOW = UNIQUE_WINDOW.total_seconds()
+
+
+def click_record(click: ClickRecord, seen_as: tuple[str, ...]) -> Record:
+    """A click as the spool keeps it (``seen_as``: its address hash today, yesterday)."""
+    return {
+        "at": click.occurred_at.timestamp(),
+        "id": click.id,
+        "link_id": click.link_id,
+        "occurred_at": click.occurred_at.isoformat(),
+        "ip_hash": click.ip_hash,
+        "ip_hash_before": seen_as[1] if len(seen_as) > 1 else click.ip_hash,
+        "user_agent": click.user_agent,
+        "referrer": click.referrer,
+        "country": click.country,
+        "is_bot": click.is_bot,
+        "bot_reason": click.bot_reason,
+        "outcome": click.outcome,
+    }
+
+
+def click_of(record: Record) -> tuple[ClickRecord, tuple[str, str]]:
+    occurred_at = datetime.fromisoformat(record["occurred_at"])
+    click = ClickRecord(
+        id=record["id"],
+        link_id=record["link_id"],
+        occurred_at=occurred_at,
+        ip_hash=record["ip_hash"],
+        user_agent=record["user_agent"],
+        referrer=record.get("referrer"),
+        country=record.get("country"),
+        is_bot=bool(record["is_bot"]),
+        bot_reason=record.get("bot_reason"),
+        outcome=record["outcome"],
+    )
+    return click, (record["ip_hash"], record["ip_hash_before"])
+
+
+def seen_record(click: ClickRecord) -> Record:
+    """The Redis key of a click counted unique while Redis was away."""
+    return {
+        "at": click.occurred_at.timestamp(),
+        "id": click.id,
+        "link_id": click.link_id,
+        "key": visitor_key(click.ip_hash, click.user_agent),
+    }
+
+
+def _seconds_left(at: float) -> int:
+    return int(_WINDOW - (clock.now_utc().timestamp() - at))
+
+
+def _replay_args(record: Record) -> list[str]:
+    """REPLAY_LUA's arguments for a spooled click."""
+    click, (today, before) = click_of(record)
+    counts = not click.is_bot and click.outcome == "redirect"
+    return [
+        "click",
+        click.link_id,
+        visitor_key(today, click.user_agent),
+        visitor_key(before, click.user_agent),
+        str(_seconds_left(record["at"])),
+        "1" if counts else "0",
+        "link_id", click.link_id,
+        "outcome", click.outcome,
+        *click.stream_fields(),
+    ]  # fmt: skip
+
+
+class ClickMover:
+    """Moves spooled clicks (and "seen" keys) on to Redis or the database."""
+
+    def __init__(
+        self,
+        db: Database,
+        redis: Redis | None,
+        stream: str,
+        directory: Path,
+        *,
+        fsync: bool = True,
+        spool: Spool | None = None,
+    ) -> None:
+        self.db = db
+        self.redis = redis
+        self.stream = stream
+        self.spool = spool or Spool(directory, "clicks", fsync=fsync)
+        # Best effort (no fsync): losing one costs a repeat visitor counted twice, never
+        # a click.
+        self.seen = Spool(directory, "seen", fsync=False)
+        self._replay = redis.register_script(REPLAY_LUA) if redis is not None else None
+
+    def waiting(self) -> bool:
+        """Whether anything is spooled (one directory listing)."""
+        return bool(self.spool.files()) or (self.redis is not None and bool(self.seen.files()))
+
+    def keep(self, click: ClickRecord, seen_as: tuple[str, ...]) -> None:
+        """Spool a click neither store took (raises :class:`~service.spool.SpoolError`)."""
+        self.spool.append(click_record(click, seen_as))
+        metrics.CLICKS_SPOOLED.inc()
+
+    def remember_seen(self, click: ClickRecord) -> None:
+        """A click counted unique in the database while Redis was away: its key goes
+        back into Redis when Redis answers again."""
+        try:
+            self.seen.append(seen_record(click))
+        except OSError:
+            log.warning("could not keep a unique visitor's key for Redis", exc_info=True)
+
+    def to_redis(self, records: Sequence[Record], client: Redis | None = None) -> list[int]:
+        """Append spooled clicks to the stream, deciding uniqueness as the redirect would
+        have; one round trip. Returns 1 per click counted unique."""
+        assert self._replay is not None
+        pipe = (client or self.redis).pipeline(transaction=False)  # type: ignore[union-attr]
+        for record in records:
+            self._replay(keys=[self.stream], args=_replay_args(record), client=pipe)
+        return [int(result) for result in pipe.execute()]
+
+    def seen_to_redis(self, records: Sequence[Record]) -> None:
+        assert self._replay is not None and self.redis is not None
+        pipe = self.redis.pipeline(transaction=False)
+        for record in records:
+            args = ["seen", record["link_id"], record["key"], "", str(_seconds_left(record["at"]))]
+            self._replay(keys=[self.stream], args=args, client=pipe)
+        pipe.execute()
+
+    def to_database(self, records: Sequence[Record]) -> None:
+        clicks = [click_of(record) for record in records]
+        decided = write_direct_many(self.db, clicks)
+        if self.redis is not None:
+            for (click, _seen_as), unique in zip(clicks, decided, strict=True):
+                if unique:
+                    self.remember_seen(click)
+
+    def drain(self, *, redis_up: bool = True) -> int:
+        """Move everything spooled: into Redis while it answers (and ``redis_up``),
+        else into the database. Returns how many clicks were moved. Raises the store's
+        error if neither takes them; what was moved before stays moved."""
+        moved = 0
+        if self.redis is not None and redis_up:
+            try:
+                self.seen.drain(self.seen_to_redis)
+                moved = self.spool.drain(self._counted(self.to_redis, "redis"))
+                return moved
+            except RedisError as exc:
+                log.warning(
+                    "spooled clicks: Redis unavailable, trying the database",
+                    extra={"error_type": type(exc).__name__},
+                )
+        return moved + self.spool.drain(self._counted(self.to_database, "database"))
+
+    @staticmethod
+    def _counted(move: Any, target: str) -> Any:
+        counter = metrics.CLICKS_UNSPOOLED.labels(target)
+
+        def apply(records: list[Record]) -> None:
+            move(records)
+            counter.inc(len(records))
+
+        return apply
