@@ -11,7 +11,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-
 FSYNC_POLICIES = ("always", "never")  # service/spool.py says what each keeps
 
 
