@@ -70,6 +70,13 @@ COPY --from=builder /opt/venv /opt/venv
 RUN install -d -o afftrack -g afftrack -m 0750 /app/data
 WORKDIR /app/data
 
+# Clicks and webhook deliveries wait here when neither Redis nor the database takes them
+# (docs/deploy.md "When Redis or PostgreSQL stumble"). A volume, so that what waits
+# outlives the container: compose mounts a named one, Kubernetes an emptyDir.
+ENV AFFTRACK_SPOOL_DIR=/var/lib/afftrack/spool
+RUN install -d -o afftrack -g afftrack -m 0750 /var/lib/afftrack /var/lib/afftrack/spool
+VOLUME /var/lib/afftrack/spool
+
 USER 10001:10001
 
 EXPOSE 8000

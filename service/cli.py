@@ -14,7 +14,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from service import __version__
-from service.config import DEFAULT_PUBLIC_URL
+from service.config import DEFAULT_PUBLIC_URL, Settings
 from service.http.context import services
 
 
@@ -50,6 +50,7 @@ def serve_command(host: str, port: int) -> None:
     """Serve the app with gunicorn (the packaged settings, or AFFTRACK_GUNICORN_CONFIG)."""
     conf = gunicorn_config()  # a bad AFFTRACK_GUNICORN_CONFIG stops serve before it writes
     svc = services()
+    _check_spool(svc.settings)
     from service.migrate import current_revision, head_revision, upgrade
 
     if svc.settings.is_sqlite:
@@ -79,6 +80,22 @@ def serve_command(host: str, port: int) -> None:
     os.execv(args[0], args)  # noqa: S606 - replaces this process with gunicorn
 
 
+def _check_spool(settings: Settings) -> None:
+    """A spool that cannot be written would be found out in the middle of an outage:
+    refuse to start instead."""
+    from service.config import ConfigError
+    from service.spool import SpoolError, check_directory
+
+    try:
+        check_directory(settings.spool_path)
+    except SpoolError as exc:
+        raise ConfigError(
+            f"AFFTRACK_SPOOL_DIR: {exc.strerror}; point it at a writable directory "
+            "(in a container, a volume), where clicks wait while Redis and the "
+            "database are both down"
+        ) from None
+
+
 @click.command("worker")
 @with_appcontext
 @click.option("--drain", is_flag=True, help="Write every queued click, then exit.")
@@ -95,6 +112,7 @@ def worker_command(drain: bool, batch_size: int) -> None:
             err=True,
         )
         return
+    _check_spool(svc.settings)
     from service.app import make_redis
 
     # Its own client: XREADGROUP blocks for up to a second, longer than the web timeout.

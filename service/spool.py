@@ -170,7 +170,7 @@ class Spool:
         """This kind's spool files, oldest first."""
         try:
             names = os.listdir(self.directory)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
         prefix = self.kind + "-"
         return [

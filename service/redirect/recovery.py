@@ -121,7 +121,7 @@ class ClickMover:
         self.db = db
         self.redis = redis
         self.stream = stream
-        self.spool = spool or Spool(directory, "clicks", fsync=fsync)
+        self.spool = spool if spool is not None else Spool(directory, "clicks", fsync=fsync)
         # Best effort (no fsync): losing one costs a repeat visitor counted twice, never
         # a click.
         self.seen = Spool(directory, "seen", fsync=False)
