@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service import metrics
@@ -82,46 +82,81 @@ def write_direct_many(
     db: Database, clicks: Sequence[tuple[ClickRecord, tuple[str, ...]]]
 ) -> list[bool]:
     """Write clicks in one transaction, in order, each decided unique or not by what the
-    database holds at its own time (the clicks before it in the batch included). A click
-    already there (same id and time) is left as it is: writing it again changes nothing."""
-    decided = []
+    database holds at its own time and by the clicks before it in the batch (one query
+    for the whole batch). A click already there (same id and time) is left as it is:
+    writing it again changes nothing."""
+    if not clicks:
+        return []
+    decided: list[bool] = []
+    rows: list[dict[str, Any]] = []
     with db.session() as session:
+        counted = _counted_before(session, clicks)
         for click, seen_as in clicks:
+            visitor = [counted.get((click.link_id, h, click.user_agent), ()) for h in seen_as]
+            since = click.occurred_at - UNIQUE_WINDOW
             unique = (
                 not click.is_bot
                 and click.outcome == "redirect"
-                and not _seen_recently(session, click, seen_as)
+                # Measured from the visitor's last *counted* click, as the Redis key does.
+                and not any(t > since for times in visitor for t in times)
             )
-            row = {
-                "id": click.id,
-                "link_id": click.link_id,
-                "occurred_at": click.occurred_at,
-                "ip_hash": click.ip_hash,
-                "user_agent": click.user_agent,
-                "referrer": click.referrer,
-                "country": click.country,
-                "is_bot": click.is_bot,
-                "bot_reason": click.bot_reason,
-                "is_unique": unique,
-                "outcome": click.outcome,
-            }
-            insert_clicks(session, [row])
+            if unique:
+                key = (click.link_id, click.ip_hash, click.user_agent)
+                counted.setdefault(key, []).append(click.occurred_at)
             decided.append(unique)
-    metrics.CLICKS_WRITTEN.inc(len(decided))
+            rows.append(
+                {
+                    "id": click.id,
+                    "link_id": click.link_id,
+                    "occurred_at": click.occurred_at,
+                    "ip_hash": click.ip_hash,
+                    "user_agent": click.user_agent,
+                    "referrer": click.referrer,
+                    "country": click.country,
+                    "is_bot": click.is_bot,
+                    "bot_reason": click.bot_reason,
+                    "is_unique": unique,
+                    "outcome": click.outcome,
+                }
+            )
+        insert_clicks(session, rows)
+    metrics.CLICKS_WRITTEN.inc(len(rows))
     return decided
 
 
-def _seen_recently(session: Session, click: ClickRecord, seen_as: tuple[str, ...]) -> bool:
-    stmt = (
-        select(Click.id)
-        .where(
-            Click.link_id == click.link_id,
-            Click.ip_hash.in_(seen_as),
-            Click.user_agent == click.user_agent,
-            # Measured from the visitor's last *counted* click, as the Redis key does.
-            Click.is_unique.is_(True),
-            Click.occurred_at > click.occurred_at - UNIQUE_WINDOW,
-        )
-        .limit(1)
+def _counted_before(
+    session: Session, clicks: Sequence[tuple[ClickRecord, tuple[str, ...]]]
+) -> dict[tuple[str, str, str], list[datetime]]:
+    """The counted (unique) clicks in the database that could make these clicks repeats:
+    same links, same address hashes, within the window of the earliest of them."""
+    earliest = min(click.occurred_at for click, _ in clicks) - UNIQUE_WINDOW
+    stmt = select(Click.link_id, Click.ip_hash, Click.user_agent, Click.occurred_at).where(
+        Click.link_id.in_({click.link_id for click, _ in clicks}),
+        Click.ip_hash.in_({h for _, seen_as in clicks for h in seen_as}),
+        Click.is_unique.is_(True),
+        Click.occurred_at > earliest,
     )
-    return session.scalar(stmt) is not None
+    counted: dict[tuple[str, str, str], list[datetime]] = {}
+    for link_id, ip_hash, user_agent, occurred_at in session.execute(stmt):
+        counted.setdefault((link_id, ip_hash, user_agent), []).append(occurred_at)
+    return counted
+
+
+def demote_unique(db: Database, click_ids: Sequence[str]) -> list[str]:
+    """These clicks were counted unique but were not: the same visitor had a click on
+    the same link counted first, which the database could not know about (it was still
+    in the Redis stream when these were written directly). ``is_unique`` becomes false;
+    ``click_daily`` and ``click_monthly`` follow by a trigger (migration 0009). Returns
+    the ids changed: a click already demoted, or never unique, is left as it is, so
+    demoting twice changes nothing."""
+    if not click_ids:
+        return []
+    table = Click.__table__
+    stmt = (
+        update(table)
+        .where(table.c.id.in_(sorted(set(click_ids))), table.c.is_unique.is_(True))
+        .values(is_unique=False)
+        .returning(table.c.id)
+    )
+    with db.session() as session:
+        return list(session.scalars(stmt))

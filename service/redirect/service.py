@@ -70,6 +70,10 @@ _QUEUED = metrics.CLICKS_QUEUED
 _FALLBACKS = metrics.REDIS_FALLBACKS
 
 
+class DatabaseAway(SQLAlchemyError):
+    """The database failed moments ago: not asked again until its breaker lets a trial."""
+
+
 @dataclass(slots=True)
 class Visit:
     """What the redirect needs to know about the request."""
@@ -121,6 +125,9 @@ class Redirector:
         self._script = redis.register_script(FOLLOW_LUA) if redis is not None else None
         # Two failures in a row open the circuit; after breaker_reset_s one request tries.
         self.breaker = Breaker(fail_max=2, reset_timeout=breaker_reset_s)
+        # The database's own: while it is down, a degraded redirect does not wait on a
+        # refused connection twice per request; one request a second tries it again.
+        self.db_breaker = Breaker(fail_max=1, reset_timeout=1.0)
         self._local: TTLCache[str, Target | None] = TTLCache(maxsize=20_000, ttl=local_ttl_s)
         self._local_lock = threading.Lock()
         # code → the last answer this process gave for it (a script result or a Target).
@@ -181,12 +188,9 @@ class Redirector:
                     "redis unavailable; redirecting without it",
                     extra={"error_type": type(exc).__name__},
                 )
-            except SQLAlchemyError:
-                self.breaker.success()  # Redis answered; the database did not
-                stale = self._stale_target(code)  # a cache miss while the database is down
-                if stale is None:
-                    return UNAVAILABLE
-                return self._serve(stale, click, today, (digest, digest_before))
+            except SQLAlchemyError as exc:
+                self.breaker.success()  # Redis answered; the database did not (a miss)
+                return self._without_database(code, exc, click, today, (digest, digest_before))
             except BaseException:
                 self.breaker.release()  # never leave a half-open trial taken
                 raise
@@ -206,7 +210,7 @@ class Redirector:
         keys = [link_key(code), self.stream, generation_key(code)]
         result = self._script(keys=keys, args=args, client=client)
         if result[0] == "miss":
-            target = self._resolve(code)
+            target = self._resolve(code, force=True)  # (only the database can say)
             stored = self.cache.store(code, target, result[1])
             if target is None:
                 return NOT_FOUND
@@ -226,10 +230,22 @@ class Redirector:
             return Answer(302, outcome, result[2], click_id)
         return NOT_FOUND
 
-    def _resolve(self, code: str) -> Target | None:
-        """The link from the database; the last copy of it is kept for an outage."""
-        with self.db.read_session() as session:
-            target = resolve(session, code, self.click_param)
+    def _resolve(self, code: str, *, force: bool = False) -> Target | None:
+        """The link from the database; the last copy of it is kept for an outage. While
+        the database is known to be down (a breaker of its own), not even asked unless
+        ``force``."""
+        if not self.db_breaker.allow() and not force:
+            raise DatabaseAway()
+        try:
+            with self.db.read_session() as session:
+                target = resolve(session, code, self.click_param)
+        except SQLAlchemyError:
+            self.db_breaker.failure()
+            raise
+        except BaseException:
+            self.db_breaker.release()
+            raise
+        self.db_breaker.success()
         if target is None:
             self._stale.pop(code, None)
         else:
@@ -262,12 +278,33 @@ class Redirector:
             self.mover.wake()  # watches for Redis to come back
         try:
             target = self._local_target(code)
-        except SQLAlchemyError:
-            target = self._stale_target(code)
-            if target is None:
-                return UNAVAILABLE  # a code this process never saw
+        except SQLAlchemyError as exc:
+            return self._without_database(code, exc, click, today, seen_as)
         if target is None:
             return NOT_FOUND
+        return self._serve(target, click, today, seen_as)
+
+    def _without_database(
+        self,
+        code: str,
+        exc: SQLAlchemyError,
+        click: ClickRecord,
+        today: str,
+        seen_as: tuple[str, ...],
+    ) -> Answer:
+        """The database could not say what ``code`` is: answer from the last copy this
+        process saw; a code it never saw is asked of the database after all (its breaker
+        notwithstanding: rare, and the only way to answer it), else 503."""
+        target = self._stale_target(code)
+        if target is None:
+            if not isinstance(exc, DatabaseAway):
+                return UNAVAILABLE
+            try:
+                target = self._resolve(code, force=True)
+            except SQLAlchemyError:
+                return UNAVAILABLE
+            if target is None:
+                return NOT_FOUND
         return self._serve(target, click, today, seen_as)
 
     def _serve(
@@ -295,19 +332,31 @@ class Redirector:
         return target
 
     def _record_without_redis(self, click: ClickRecord, seen_as: tuple[str, ...]) -> None:
-        try:
-            unique = write_direct(self.db, click, seen_as)
-        except SQLAlchemyError as exc:
+        why = "database unavailable"
+        if self.db_breaker.allow():
+            try:
+                unique = write_direct(self.db, click, seen_as)
+            except SQLAlchemyError as exc:
+                self.db_breaker.failure()
+                why = type(exc).__name__
+            except BaseException:
+                self.db_breaker.release()
+                raise
+            else:
+                self.db_breaker.success()
+                if unique and self.redis is not None:
+                    self.clicks.remember_seen(click, seen_as)  # its key goes back into Redis later
+                    self.mover.wake()
+                return
+            # The database refused it just now: Redis once more, briefly, then the spool.
             if self._retry_redis(click, seen_as):
                 return
-            self._spool(click, seen_as, type(exc).__name__)
-            return
-        if unique and self.redis is not None:
-            self.clicks.remember_seen(click)  # its key goes back into Redis later
-            self.mover.wake()
+        elif not self.breaker.tripped and self._retry_redis(click, seen_as):
+            return  # (the database is away but Redis answers: a cache fill had failed)
+        self._spool(click, seen_as, why)
 
     def _retry_redis(self, click: ClickRecord, seen_as: tuple[str, ...]) -> bool:
-        """The database refused the click: try Redis once more (briefly) before the spool."""
+        """Try Redis once (with a short timeout) for a click the database did not take."""
         if self.quick is None:
             return False
         try:
