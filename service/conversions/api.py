@@ -1,21 +1,30 @@
 from __future__ import annotations
 
+import contextlib
 import logging
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from service import clock, metrics
 from service.conversions import service
 from service.conversions.deliveries import receive_delivery
 from service.conversions.schemas import ConversionOut, ConversionQuery
-from service.conversions.webhooks import SOURCES, is_woocommerce_ping
+from service.conversions.spooled import (
+    QUEUED_BEHIND_OTHERS,
+    QUEUED_DATABASE_DOWN,
+    database_unreachable,
+    spool_delivery,
+)
+from service.conversions.webhooks import SOURCES, Source, is_woocommerce_ping
 from service.errors import AfftrackError, NotFound, Unavailable
 from service.http.auth import require
-from service.http.context import session, settings
+from service.http.context import services, session, settings
 from service.http.request import load_query, parse_json_object
 from service.http.views import one, page
+from service.spool import SpoolError
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +53,32 @@ def _receive(source: str) -> tuple[Response, int]:
     if source == "woocommerce" and is_woocommerce_ping(body, request.headers):
         metrics.WEBHOOKS.labels(source, "ping").inc()
         return jsonify({"status": "ping"}), 200
-    spec.verify(body, request.headers, secret, int(clock.now_utc().timestamp()))
+    received_at = clock.now_utc()
+    spec.verify(body, request.headers, secret, int(received_at.timestamp()))
     if not body.lstrip().startswith(b"{"):
         # A platform's event is always an object; anything else is a broken delivery.
         raise AfftrackError("the body must be a JSON object", code="malformed_json")
     payload = parse_json_object(body, numbers_as_text=spec.numbers_as_text)
     topic = spec.topic(payload, request.headers)
+    if _spool_waiting():
+        # Deliveries kept while the database was down still wait: this one goes after
+        # them, so no delivery of an order overtakes an earlier one. Bad input is still
+        # refused now (parsing changes nothing).
+        spec.parse(payload, request.headers, settings().click_param)
+        return _queued(spec, body, topic, received_at, QUEUED_BEHIND_OTHERS)
     s = session()
     try:
         outcomes = receive_delivery(s, settings(), spec, body, request.headers, payload, topic)
         s.commit()
-    except OperationalError as exc:
-        s.rollback()
+    except (OperationalError, InterfaceError) as exc:
+        with contextlib.suppress(SQLAlchemyError):
+            s.rollback()
+        if database_unreachable(exc):
+            log.warning(
+                "webhook transaction failed: the database is unavailable; keeping the delivery",
+                extra={"source": source, "error_type": type(exc.orig).__name__},
+            )
+            return _queued(spec, body, topic, received_at, QUEUED_DATABASE_DOWN)
         log.warning(
             "webhook transaction failed; asking the sender to retry",
             extra={"source": source, "error_type": type(exc.orig).__name__},
@@ -88,6 +111,49 @@ def _receive(source: str) -> tuple[Response, int]:
             for o in outcomes
         ]
     return jsonify(answer), 200
+
+
+def _spool_waiting() -> bool:
+    """Whether spooled deliveries still wait; a spool that cannot even be listed keeps
+    nothing, so the delivery is tried live (and answered 503 if that fails too)."""
+    try:
+        return bool(services().webhook_spool)
+    except OSError:
+        return False
+
+
+def _queued(
+    spec: Source, body: bytes, topic: str, received_at: datetime, detail: str
+) -> tuple[Response, int]:
+    """Keep a verified delivery in the webhook spool and answer 202; it is applied once
+    the database takes it (service/conversions/spooled.py). 503 if it cannot be kept."""
+    svc = services()
+    try:
+        delivery_id = spool_delivery(
+            svc.webhook_spool, spec, body, request.headers, topic, received_at
+        )
+    except SpoolError as exc:
+        log.error(
+            "webhook lost to the sender's retry: the database is unavailable and the spool "
+            "cannot keep it",
+            extra={"source": spec.name, "error": str(exc)[:200]},
+        )
+        raise Unavailable("busy; retry later", code="retry") from None
+    svc.mover.wake()
+    metrics.WEBHOOKS.labels(spec.name, "queued").inc()
+    metrics.WEBHOOKS_SPOOLED.labels(spec.name).inc()
+    log.info(
+        "webhook",
+        extra={
+            "source": spec.name,
+            "topic": topic,
+            "outcome": "queued",
+            "delivery_id": delivery_id,
+            "detail": detail,
+        },
+    )
+    answer = {"status": "queued", "conversion_id": None, "detail": detail}
+    return jsonify({**answer, "delivery_id": delivery_id}), 202
 
 
 @bp.get("")

@@ -109,6 +109,21 @@ def attribute_late(db: Database, settings: Settings, click_ids: Sequence[str]) -
     )
 
 
+def attribute_received_late(db: Database, settings: Settings, conversion_ids: Sequence[str]) -> int:
+    """Attribute the orders just applied from the webhook spool whose click is in the
+    database now: their ``received_at`` is when the delivery came, maybe longer ago than
+    the sweep looks back, so a click batch written while one was applied (the two
+    transactions crossed) is caught here. Returns how many it attributed."""
+    if not conversion_ids:
+        return 0
+    return _attribute_waiting(
+        db,
+        settings,
+        Conversion.id.in_(list(conversion_ids)),
+        exists().where(Click.id == Conversion.click_id),
+    )
+
+
 SWEEP_WINDOW = timedelta(hours=1)
 SWEEP_LIMIT = 500
 

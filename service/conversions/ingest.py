@@ -57,13 +57,18 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Delivery:
-    """A verified body as received, and the headers needed to verify it again."""
+    """A verified body as received, and the headers needed to verify it again.
+
+    ``received_at``: when afftrack received it, for a delivery kept in the spool while
+    the database was down and applied later (service/conversions/spooled.py); None for
+    one applied as it arrives, received now."""
 
     source: str
     body: bytes
     headers: Mapping[str, str]
     topic: str | None = None
     id: str = field(default_factory=lambda: new_id("whd"))
+    received_at: datetime | None = None
 
     @property
     def sha256(self) -> str:
@@ -77,7 +82,7 @@ class Delivery:
             "body": self.body,
             "headers": dict(self.headers),
             "topic": (self.topic or "")[:80] or None,
-            "received_at": utcnow(),
+            "received_at": self.received_at or utcnow(),
         }
 
 
@@ -95,6 +100,7 @@ def ingest(
     done: dict[int, Outcome] = {}
     locked: set[str] = set()  # each order's lock is taken once per transaction
     delivery_id: str | None = None
+    received_at = delivery.received_at if delivery is not None else None
     first = real[0] if real else None
     if isinstance(first, OrderEvent):
         done[id(first)], delivery_id = _order(session, settings, source, first, delivery)
@@ -110,7 +116,7 @@ def ingest(
             if event.lock_key not in locked:
                 lock_order(session, source, event.lock_key)
                 locked.add(event.lock_key)
-            done[id(event)] = _refund_or_cancel(session, source, event, delivery_id)
+            done[id(event)] = _refund_or_cancel(session, source, event, delivery_id, received_at)
     return [
         Outcome("ignored", detail=e.reason) if isinstance(e, IgnoredEvent) else done[id(e)]
         for e in events
@@ -203,6 +209,8 @@ def _order(
     # Received once the sale rows hold the partnership's tiered lock: orders of one
     # second are received in the order they took their brackets.
     values = _conversion_row(conversion_id, source, order, click_id, found, delivery is not None)
+    if delivery is not None and delivery.received_at is not None:
+        values["received_at"] = delivery.received_at  # kept while the database was down
     written = write_order(session, values, lines, delivery, order)
     if not written.inserted:
         return Outcome("duplicate", written.conversion_id), written.delivery_id
@@ -440,7 +448,11 @@ def _json_default(value: Any) -> Any:
 
 
 def _refund_or_cancel(
-    session: Session, source: str, event: RefundEvent | CancelEvent, delivery_id: str | None
+    session: Session,
+    source: str,
+    event: RefundEvent | CancelEvent,
+    delivery_id: str | None,
+    received_at: datetime | None = None,
 ) -> Outcome:
     if isinstance(event, RefundEvent):
         claim = event.claim
@@ -482,7 +494,7 @@ def _refund_or_cancel(
             "paid_text": paid_text,
             "currency": currency,
             "occurred_at": event.occurred_at,
-            "received_at": utcnow(),
+            "received_at": received_at or utcnow(),
             "raw": event.raw,
             "delivery_id": delivery_id,
         },
