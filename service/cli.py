@@ -120,17 +120,13 @@ def worker_command(drain: bool, batch_size: int) -> None:
     assert redis is not None
     from service.conversions.deliveries import attribute_late, sweep_unattributed
 
-    def minutely() -> None:
-        _wake_webhook_spool()
-        sweep_unattributed(svc.db, svc.settings)
-
     worker = ClickWorker(
         svc.db,
         redis,
         svc.settings.click_stream,
         batch_size=batch_size,
         on_written=lambda ids: attribute_late(svc.db, svc.settings, ids),
-        every_minute=minutely,
+        every_minute=lambda: sweep_unattributed(svc.db, svc.settings),
     )
     worker.ensure_partitions()
     # Clicks a web process on this machine spooled and left behind (it died): moved on
@@ -147,6 +143,10 @@ def worker_command(drain: bool, batch_size: int) -> None:
     )
     spool_mover = Mover(interval=2.0, idle_exit=float("inf"))
     spool_mover.add("clicks", lambda: bool(left.drain()) and left.waiting())
+    # And webhook deliveries such a process kept while the database was down.
+    from service.conversions.spooled import drain_job
+
+    spool_mover.add("webhooks", drain_job(svc.db, svc.settings, svc.webhook_spool))
     if drain:
         spool_mover.run_once()
         stats = worker.drain(progress=lambda n: _progress(f"{n} clicks written"))
@@ -163,20 +163,11 @@ def worker_command(drain: bool, batch_size: int) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    _wake_webhook_spool()
     click.echo(f"worker {worker.consumer} reading {svc.settings.click_stream}", err=True)
     spool_mover.wake()
     stats = worker.run(lambda: stopping["now"])
     spool_mover.stop()
     click.echo(f"stopped: {stats.written} clicks written", err=True)
-
-
-def _wake_webhook_spool() -> None:
-    """Apply webhook deliveries a web process kept while the database was down and
-    could not apply itself (it died, or no delivery has come since to wake it)."""
-    svc = services()
-    if svc.webhook_spool:
-        svc.mover.wake()
 
 
 db_group = AppGroup("db", help="Database schema.")

@@ -49,6 +49,7 @@ from tests.platforms import (  # noqa: F401 - pg_fixture registers the "pg" fixt
     post_woocommerce,
     setup_partners,
     shopify_headers,
+    woocommerce_headers,
 )
 from tests.servers import PostgresCluster
 
@@ -482,3 +483,32 @@ def test_another_process_applies_what_a_dead_web_process_left_in_the_spool(
             (SHOP_ORDER, "promo_code")
         ]
         assert not svc(api.app).webhook_spool
+
+
+def test_the_worker_applies_webhook_deliveries_a_web_process_left_in_the_spool(
+    down_db: str, redis_url: str, frozen: Any
+) -> None:
+    app = create_app(make_settings(down_db, redis_url, **SECRETS), TESTING=True)
+    try:
+        api = Api(app, app.test_client())
+        setup_partners(api)
+        frozen.set(ORDER_AT)
+        body = body_of(load("woocommerce", "order_created_processing"))
+        left = Spool(svc(app).settings.spool_path, "webhooks")  # the dead process's own file
+        spool_delivery(
+            left,
+            SOURCES["woocommerce"],
+            body,
+            woocommerce_headers(body, "order.created"),
+            "order.created",
+            moment(ORDER_AT),
+        )
+        left.close()
+        ran = app.test_cli_runner().invoke(args=["worker", "--drain"])
+        assert ran.exit_code == 0, ran.output
+        assert rows(app, "SELECT order_id, method FROM conversions") == [("4821", "promo_code")]
+        assert not svc(app).webhook_spool
+    finally:
+        svc(app).mover.stop()
+        svc(app).redis.close()
+        svc(app).db.dispose()
