@@ -573,3 +573,26 @@ def test_worker_killed_mid_batch_again_and_again_loses_and_duplicates_nothing(
             assert set(conn.scalars(select(Click.id).where(Click.link_id == link["id"]))) == ids
         assert redis.xlen(stream) == 0
         assert pending(redis, stream) == 0
+
+
+def test_entries_a_failed_read_left_pending_under_the_workers_name_are_written_at_its_next_step(
+    pg_url, durable_redis
+):
+    """Redis shutting down can hand entries to a worker's XREADGROUP and never send the
+    reply: they are pending under the worker's own name, which no other worker takes
+    before claim_idle_ms. The worker's next step after the failed one writes them."""
+    with afftrack_app(pg_url, durable_redis.url, empty=True) as api:
+        app, traffic = api.app, Traffic(api)
+        redis, stream = svc(app).redis, stream_of(app)
+        live = ClickWorker(svc(app).db, redis, stream, consumer="live", block_ms=10)
+        assert live.step() == 0  # nothing queued, nothing of its own pending
+        hit = traffic.redirect(new_link(api)["code"], within=1.0)
+        # What Redis did with the read it never answered: the entry is the worker's now.
+        redis.xreadgroup(GROUP, "live", {stream: ">"}, count=10)
+        durable_redis.stop()
+        with pytest.raises(redis_lib.ConnectionError):
+            live.step()
+        durable_redis.start()
+        assert live.step() == 1
+        assert set(clicks_of(app, [hit.click_id])) == {hit.click_id}
+        assert redis.xlen(stream) == 0 and pending(redis, stream) == 0

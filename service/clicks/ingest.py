@@ -204,6 +204,17 @@ class ClickWorker:
 
     def step(self, *, drain: bool = False) -> int:
         """One batch: reclaimed entries first, then new ones. Returns how many."""
+        try:
+            return self._step(drain)
+        except Exception:
+            # Still pending under our name: the next step writes them again first. Not
+            # only after a failed write: a read whose reply was lost (Redis shutting down
+            # after it had handed us the entries) leaves entries pending under our name
+            # too, which nobody would otherwise take before claim_idle_ms.
+            self._retry_own = True
+            raise
+
+    def _step(self, drain: bool) -> int:
         entries: list[tuple[str, dict[str, str]]] = []
         if self._retry_own:
             # A batch of ours failed (or we restarted under the same name): write our
@@ -215,11 +226,7 @@ class ClickWorker:
         if not entries:
             entries = self._read_new(None if drain else self.block_ms)
         if entries:
-            try:
-                self._write(entries)
-            except Exception:
-                self._retry_own = True  # still pending under our name: next step retries
-                raise
+            self._write(entries)
         return len(entries)
 
     def drain(self, progress: Callable[[int], None] | None = None) -> WorkerStats:
