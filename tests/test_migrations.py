@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 import pytest
@@ -11,9 +13,14 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
+from service.clicks.partitions import insert_clicks
+from service.clicks.recorder import demote_unique
+from service.db import Database
 from service.migrate import alembic_config, include_object, upgrade
 from service.models import metadata
+from tests.clicks import stored_click
 from tests.conftest import PG_ADMIN_URL
 
 
@@ -114,3 +121,94 @@ def test_partitioning_migration_keeps_existing_clicks_and_round_trips(scratch_pg
         assert partitioned == 0
     finally:
         engine.dispose()
+
+
+@pytest.fixture(params=["pg", "sqlite"])
+def scratch_url(request: Any, tmp_path: Any) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'm.db'}"
+    return str(request.getfixturevalue("scratch_pg"))
+
+
+def _unique_clicks(url: str) -> dict[str, list[tuple[str, int]]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                grain: [
+                    (str(day), int(n))
+                    for day, n in conn.execute(
+                        text(f"SELECT day, unique_clicks FROM click_{grain} ORDER BY day")
+                    )
+                ]
+                for grain in ("daily", "monthly")
+            }
+    finally:
+        engine.dispose()
+
+
+def _set_unique(url: str, click_id: str, value: bool) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE clicks SET is_unique = :v WHERE id = :id"),
+                {"v": value, "id": click_id},
+            )
+    finally:
+        engine.dispose()
+
+
+def test_migration_0009_moves_unique_clicks_with_is_unique_and_round_trips(scratch_url):
+    upgrade(scratch_url, "0008")
+    engine = create_engine(scratch_url)
+    try:
+        with engine.begin() as conn:
+            for statement in LINK_ROWS:
+                conn.execute(text(statement.replace("now()", "CURRENT_TIMESTAMP")))
+        nov, dec = (
+            datetime(2026, 11, 30, 23, 0, tzinfo=UTC),
+            datetime(2026, 12, 1, 1, 0, tzinfo=UTC),
+        )
+        with Session(engine) as session:
+            insert_clicks(
+                session,
+                [
+                    stored_click("c-1", "lnk_m", nov),
+                    stored_click("c-2", "lnk_m", nov),
+                    stored_click("c-bot", "lnk_m", nov, bot=True),
+                    stored_click("c-3", "lnk_m", dec),
+                ],
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    counted = {
+        "daily": [("2026-11-30", 2), ("2026-12-01", 1)],
+        "monthly": [("2026-11-01", 2), ("2026-12-01", 1)],
+    }
+    assert _unique_clicks(scratch_url) == counted
+
+    upgrade(scratch_url)
+    db = Database(scratch_url)
+    try:
+        # A bot never counted: its flag changes nothing; a demotion twice is one.
+        assert sorted(demote_unique(db, ["c-1", "c-bot", "c-3", "c-1"])) == ["c-1", "c-3", "c-bot"]
+        assert demote_unique(db, ["c-1", "c-3"]) == []
+    finally:
+        db.dispose()
+    assert _unique_clicks(scratch_url) == {
+        "daily": [("2026-11-30", 1), ("2026-12-01", 0)],
+        "monthly": [("2026-11-01", 1), ("2026-12-01", 0)],
+    }
+    _set_unique(scratch_url, "c-3", True)  # and back: counted again
+    assert _unique_clicks(scratch_url)["daily"] == [("2026-11-30", 1), ("2026-12-01", 1)]
+
+    downgrade(scratch_url, "0008")  # the trigger goes: the roll-ups no longer follow
+    _set_unique(scratch_url, "c-2", False)
+    assert _unique_clicks(scratch_url)["daily"] == [("2026-11-30", 1), ("2026-12-01", 1)]
+    _set_unique(scratch_url, "c-2", True)
+    upgrade(scratch_url)
+    _set_unique(scratch_url, "c-2", False)
+    assert _unique_clicks(scratch_url)["monthly"] == [("2026-11-01", 0), ("2026-12-01", 1)]
+    assert _differences(scratch_url) == []

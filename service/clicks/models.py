@@ -54,8 +54,11 @@ class ClickDaily(_ClickCounts, Base):
 
     Kept by the database as clicks are written (a trigger on ``clicks``, migrations 0007
     and 0008): exactly the rows an INSERT or COPY really inserted, in its transaction,
-    so a retried batch adds nothing. A report reads these instead of scanning clicks,
-    and they outlive the monthly partitions that retention detaches.
+    so a retried batch adds nothing. A click whose ``is_unique`` changes afterwards (one
+    counted unique twice across a Redis outage is demoted) moves ``unique_clicks`` with
+    it (a trigger on UPDATE OF ``is_unique``, migration 0009). A report reads these
+    instead of scanning clicks, and they outlive the monthly partitions that retention
+    detaches.
     """
 
     __tablename__ = "click_daily"
@@ -65,8 +68,8 @@ class ClickDaily(_ClickCounts, Base):
 
 class ClickMonthly(_ClickCounts, Base):
     """``ClickDaily`` summed per UTC month (``day`` is the month's first day), kept by
-    the same trigger: a report reads whole months of its range here, one row per link
-    and month instead of one per day."""
+    the same triggers (inserts, and a change of ``is_unique``): a report reads whole
+    months of its range here, one row per link and month instead of one per day."""
 
     __tablename__ = "click_monthly"
     __table_args__ = (Index("ix_click_monthly_campaign_id_day", "campaign_id", "day"),)

@@ -73,11 +73,14 @@ return {outcome, l[1], l[4]}
 # database refused a direct write and Redis is tried once more — decided and appended
 # as FOLLOW_LUA would have at the click's own time: its uniqueness key lives for what is
 # left of the window. A "seen" entry only puts back the key of a click counted unique
-# while Redis was away (written straight to the database).
+# while Redis was away (written straight to the database), holding the click's id.
 # KEYS[1] stream. ARGV[1] 'click' or 'seen', ARGV[2] link id, ARGV[3] visitor key (the
 # click's day), ARGV[4] visitor key (the day before), ARGV[5] seconds left in the window,
-# ARGV[6] '1' if the click may count as unique (live link, not a bot), ARGV[7..] field
-# pairs. Returns 1 if the click counted as unique (or the key was put back), else 0.
+# ARGV[6] '1' if the click may count as unique (live link, not a bot) — for 'seen', the
+# click id — ARGV[7..] field pairs. Returns 1 if the click counted as unique, else 0;
+# for 'seen', {1, 0} if the key is the click's (put back now or before), or {0, ms
+# left} if the visitor's key was already there, set by another click (-2: no key, the
+# window is over).
 REPLAY_LUA = (
     """
 local base = '"""
@@ -85,8 +88,14 @@ local base = '"""
     + """' .. ARGV[2] .. ':'
 local ttl = tonumber(ARGV[5])
 if ARGV[1] == 'seen' then
-  if ttl > 0 and redis.call('SET', base .. ARGV[3], '1', 'NX', 'EX', ttl) then return 1 end
-  return 0
+  if ARGV[4] ~= '' and ARGV[4] ~= ARGV[3] and redis.call('EXISTS', base .. ARGV[4]) == 1 then
+    return {0, redis.call('PTTL', base .. ARGV[4])}
+  end
+  if ttl > 0 and redis.call('SET', base .. ARGV[3], ARGV[6], 'NX', 'EX', ttl) then
+    return {1, 0}
+  end
+  if redis.call('GET', base .. ARGV[3]) == ARGV[6] then return {1, 0} end
+  return {0, redis.call('PTTL', base .. ARGV[3])}
 end
 local unique = '0'
 if ARGV[6] == '1' and redis.call('EXISTS', base .. ARGV[4]) == 0

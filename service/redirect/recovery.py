@@ -13,7 +13,10 @@ Uniqueness across an outage: a click moved into the stream is decided unique or 
 kept for what is left of its 24 h window; a click written straight to the database is
 decided by a query, and if it counted as unique while Redis was away a small "seen"
 record is spooled too, so that its key is put back in Redis when Redis returns and the
-visitor is not counted again.
+visitor is not counted again. Seen records go back before spooled clicks are replayed.
+If the visitor's key is already there, set before the click, Redis had counted the
+visitor first (that click was still in the stream, where the database's query could not
+see it): the click written directly is demoted (:func:`~service.clicks.recorder.demote_unique`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,12 @@ from redis.exceptions import RedisError
 
 from service import clock, metrics
 from service.clicks.identity import visitor_key
-from service.clicks.recorder import UNIQUE_WINDOW, ClickRecord, write_direct_many
+from service.clicks.recorder import (
+    UNIQUE_WINDOW,
+    ClickRecord,
+    demote_unique,
+    write_direct_many,
+)
 from service.db import Database
 from service.redirect.cache import REPLAY_LUA
 from service.spool import Record, Spool
@@ -37,6 +45,11 @@ from service.spool import Record, Spool
 log = logging.getLogger(__name__)
 
 _WINDOW = UNIQUE_WINDOW.total_seconds()
+# A visitor's key set less than this before a click may be that click's own: its follow
+# script ran but the answer was lost (so it was written directly too), or it was
+# replayed from the spool with whole seconds of window left. Only a key set earlier
+# than that was another, earlier click.
+_OWN_KEY_SLACK = 1.0
 
 
 def click_record(click: ClickRecord, seen_as: tuple[str, ...]) -> Record:
@@ -74,18 +87,27 @@ def click_of(record: Record) -> tuple[ClickRecord, tuple[str, str]]:
     return click, (record["ip_hash"], record["ip_hash_before"])
 
 
-def seen_record(click: ClickRecord) -> Record:
-    """The Redis key of a click counted unique while Redis was away."""
+def seen_record(click: ClickRecord, seen_as: tuple[str, ...] = ()) -> Record:
+    """The Redis key of a click counted unique while Redis was away (and the visitor's
+    key of the day before, from ``seen_as``: today's and yesterday's address hash)."""
+    before = seen_as[1] if len(seen_as) > 1 else click.ip_hash
     return {
         "at": click.occurred_at.timestamp(),
         "id": click.id,
         "link_id": click.link_id,
         "key": visitor_key(click.ip_hash, click.user_agent),
+        "key_before": visitor_key(before, click.user_agent),
     }
 
 
 def _seconds_left(at: float) -> int:
     return int(_WINDOW - (clock.now_utc().timestamp() - at))
+
+
+def _set_at(now: float, left_ms: int) -> float:
+    """When a visitor's key was set (epoch seconds), from its time to live: every key
+    is set for the 24 h window, or for what was left of it at the click's time."""
+    return now - (_WINDOW - left_ms / 1000)
 
 
 def _replay_args(record: Record) -> list[str]:
@@ -136,11 +158,11 @@ class ClickMover:
         self.spool.append(click_record(click, seen_as))
         metrics.CLICKS_SPOOLED.inc()
 
-    def remember_seen(self, click: ClickRecord) -> None:
+    def remember_seen(self, click: ClickRecord, seen_as: tuple[str, ...] = ()) -> None:
         """A click counted unique in the database while Redis was away: its key goes
         back into Redis when Redis answers again."""
         try:
-            self.seen.append(seen_record(click))
+            self.seen.append(seen_record(click, seen_as))
         except OSError:
             log.warning("could not keep a unique visitor's key for Redis", exc_info=True)
 
@@ -154,20 +176,45 @@ class ClickMover:
         return [int(result) for result in pipe.execute()]
 
     def seen_to_redis(self, records: Sequence[Record]) -> None:
+        """Put the keys of clicks counted unique while Redis was away back into Redis. A
+        visitor whose key was already there, set before the click, had been counted by
+        Redis first: that click is demoted in the database (it raises if the database
+        does not answer; the records are put back again later, which changes nothing
+        twice)."""
         assert self._replay is not None and self.redis is not None
         pipe = self.redis.pipeline(transaction=False)
         for record in records:
-            args = ["seen", record["link_id"], record["key"], "", str(_seconds_left(record["at"]))]
+            args = [
+                "seen",
+                record["link_id"],
+                record["key"],
+                record.get("key_before", ""),
+                str(_seconds_left(record["at"])),
+                record["id"],
+            ]
             self._replay(keys=[self.stream], args=args, client=pipe)
-        pipe.execute()
+        results = pipe.execute()
+        now = clock.now_utc().timestamp()
+        repeats = [
+            record["id"]
+            for record, (own, left_ms) in zip(records, results, strict=True)
+            if not own and left_ms >= 0 and _set_at(now, left_ms) < record["at"] - _OWN_KEY_SLACK
+        ]
+        if repeats:
+            demoted = demote_unique(self.db, repeats)
+            log.info(
+                "clicks counted unique while Redis was away, after Redis had counted "
+                "the same visitor: no longer unique",
+                extra={"count": len(demoted)},
+            )
 
     def to_database(self, records: Sequence[Record]) -> None:
         clicks = [click_of(record) for record in records]
         decided = write_direct_many(self.db, clicks)
         if self.redis is not None:
-            for (click, _seen_as), unique in zip(clicks, decided, strict=True):
+            for (click, seen_as), unique in zip(clicks, decided, strict=True):
                 if unique:
-                    self.remember_seen(click)
+                    self.remember_seen(click, seen_as)
 
     def drain(self, *, redis_up: bool = True) -> int:
         """Move everything spooled: into Redis while it answers (and ``redis_up``),
