@@ -85,8 +85,16 @@ def create_app(
     from service.conversions.spooled import drain_job  # (webhooks kept while the db was down)
 
     mover.add("webhooks", drain_job(db, settings, webhook_spool))
+
+    def resume() -> None:
+        """At a process's first request: move on what an earlier process left spooled."""
+        if redirector.clicks.waiting() or webhook_spool.files():
+            mover.wake()
+
     # /r/<code> is answered before Flask sees the request (service/redirect/api.py).
-    app.wsgi_app = RedirectMiddleware(app.wsgi_app, redirector, settings)  # type: ignore[method-assign]
+    app.wsgi_app = RedirectMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, redirector, settings, on_first_request=resume
+    )
 
     from service.campaigns.api import bp as campaigns
     from service.commissions.api import bp as commissions

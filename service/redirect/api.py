@@ -42,16 +42,23 @@ _NOT_FOUND = Answer(404, "not_found")
 class RedirectMiddleware:
     """Answers ``/r/<code>``; passes everything else to ``app``."""
 
-    def __init__(self, app: WSGIApp, redirector: Redirector, settings: Settings) -> None:
+    def __init__(
+        self,
+        app: WSGIApp,
+        redirector: Redirector,
+        settings: Settings,
+        *,
+        on_first_request: Callable[[], None] | None = None,
+    ) -> None:
         self.app = app
         self.redirector = redirector
         self.trusted_proxies = settings.trusted_proxies
-        self._started = False
+        self._on_first_request = on_first_request
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if not self._started:  # the first request: move on what an earlier process spooled
-            self._started = True
-            self.redirector.resume()
+        if self._on_first_request is not None:  # (e.g. move on what a dead process spooled)
+            first, self._on_first_request = self._on_first_request, None
+            first()
         path: str = environ.get("PATH_INFO", "")
         if not path.startswith("/r/"):
             return self.app(environ, start_response)

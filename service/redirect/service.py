@@ -381,11 +381,6 @@ class Redirector:
 
     # --- coming back ----------------------------------------------------------------
 
-    def resume(self) -> None:
-        """At start: move on anything an earlier process left in the spool."""
-        if self.clicks.waiting():
-            self.mover.wake()
-
     def recover(self) -> bool:
         """The background job: learn that Redis is back, move spooled clicks on.
         Returns whether there is still something to watch or move."""
