@@ -1,7 +1,8 @@
 """Redis durability: how many acknowledged clicks a crash of Redis loses, per setting.
 
     .venv/bin/python bench/redis_durability.py [--configs rdb,everysec,always,replica,replica-wait]
-        [--rates 2000,max] [--runs 5] [--clients 4] [--kill-after 2-4] [--json out.json]
+        [--rates 2000,max] [--runs 5] [--clients 4] [--kill-after 2-4]
+        [--kill-at random|fsync-pending] [--json out.json]
     .venv/bin/python bench/redis_durability.py --cost [--cost-clients 1,4,16]
         [--cost-seconds 5] [--runs 5] [--configs everysec,always,none]
 
@@ -18,6 +19,12 @@ SIGKILL, mid-load; then
 * with a replica (``replicaof``, asynchronous), the replica's stream is read: what a
   failover to it would keep. ``replica-wait`` also sends ``WAIT 1 <--wait-ms>`` after
   each script in the same pipeline, as a web process could.
+
+``--kill-at fsync-pending`` picks the worst moment for ``everysec`` instead: after the
+random delay it polls ``INFO persistence`` until a background fsync of the AOF is running
+and Redis holds new writes back in its buffer meanwhile (it postpones the write() for up
+to 2 s while an fsync runs, and answers the clients anyway), then kills. Other settings
+are killed at the random moment.
 
 Lost = acknowledged click ids missing from the stream read back. No worker drains the
 stream, so this is the upper bound: a worker that keeps up has already committed most
@@ -240,6 +247,7 @@ class Run:
     rate: str
     clients: int
     kill_after_s: float
+    unwritten_bytes: int = -1  # --kill-at fsync-pending: the AOF buffer held back at the kill
     acknowledged: int = 0
     lost: int = 0
     unacknowledged_kept: int = 0  # in flight at the kill: kept although never acknowledged
@@ -391,6 +399,22 @@ def _client(
         )
 
 
+def wait_for_pending_fsync(server: Server, timeout: float = 10.0) -> int:
+    """Poll until a background fsync of the AOF is running and Redis holds writes back
+    in its buffer meanwhile (``everysec`` postpones the write() while an fsync runs, and
+    answers the clients anyway); return that buffer's size. 0 if it never happens."""
+    r = server.client(socket_timeout=1.0)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            info = r.info("persistence")
+            if info["aof_pending_bio_fsync"] and info["aof_buffer_length"]:
+                return int(info["aof_buffer_length"])
+        return 0
+    finally:
+        r.close()
+
+
 def stream_click_ids(r: redis_lib.Redis) -> set[str]:
     ids: set[str] = set()
     start = "-"
@@ -441,6 +465,8 @@ def run_once(binary: str, config: str, rate: str, args: argparse.Namespace) -> R
         )
         load.start()
         time.sleep(kill_after)
+        if args.kill_at == "fsync-pending" and "everysec" in CONFIGS[config]:
+            result.unwritten_bytes = wait_for_pending_fsync(primary)
         primary.kill()
         killed_at = time.perf_counter()
         load.join()
@@ -619,6 +645,13 @@ def main() -> int:
         "--clients", type=int, default=4, help="client processes, one connection each"
     )
     parser.add_argument("--kill-after", type=parse_range, default=(2.0, 4.0), help="s, a-b")
+    parser.add_argument(
+        "--kill-at",
+        choices=["random", "fsync-pending"],
+        default="random",
+        help="fsync-pending: after --kill-after, wait until an everysec primary holds back"
+        " writes while its background fsync runs, and kill it then (the worst moment)",
+    )
     parser.add_argument("--wait-ms", type=int, default=50, help="WAIT timeout (replica-wait)")
     parser.add_argument("--redis-server", default=shutil.which("redis-server"))
     parser.add_argument("--json", type=Path, help="write every run here")
@@ -661,6 +694,8 @@ def main() -> int:
                     wait = ""
                     if config == "replica-wait":
                         wait = f" confirmed-lost={run.confirmed_lost} unconfirmed={run.unconfirmed}"
+                    if run.unwritten_bytes >= 0:
+                        wait += f" held-back={run.unwritten_bytes:,}B"
                     print(
                         f"{config:>12} rate={rate:>5} run {n + 1}: killed at"
                         f" {run.kill_after_s:.2f}s acked={run.acknowledged:,}"
