@@ -137,13 +137,20 @@ class Spool:
         self._pid = os.getpid()
         self._count += 1
         name = f"{self.kind}-{time.time_ns():020d}-{self._pid}-{self._count}{SUFFIX}"
+        fd = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
+            # Made under a name no drainer looks at, and locked before it gets its own:
+            # else a drainer could take (and delete) the empty file before its first
+            # record, again and again, and the append would give up.
+            hidden = self.directory / f".{name}.new"
             fd = os.open(
-                self.directory / name,
+                hidden,
                 os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC,
                 0o600,
             )
+            fcntl.flock(fd, fcntl.LOCK_EX)  # (append's own flock then holds at once)
+            os.rename(hidden, self.directory / name)
             if self.fsync:  # the new name itself must survive a power cut
                 dir_fd = os.open(self.directory, os.O_RDONLY)
                 try:
@@ -151,6 +158,8 @@ class Spool:
                 finally:
                     os.close(dir_fd)
         except OSError as exc:
+            if fd is not None:
+                os.close(fd)
             raise SpoolError(exc.errno, f"the {self.kind} spool: {exc.strerror}") from None
         self._fd = fd
         return fd
@@ -213,7 +222,8 @@ class Spool:
             except FileNotFoundError:
                 continue
         for _order, record in heapq.merge(*readers, key=lambda item: item[0]):
-            yield record
+            if record is not None:  # (an unreadable line: a drain skips it too)
+                yield record
 
     # --- draining --------------------------------------------------------------------
 
@@ -290,10 +300,14 @@ class _Taken:
 
     def advance(self, count: int) -> None:
         self.done += count
+        done_path = self.path.with_name(self.path.name + DONE_SUFFIX)
         if self.done >= self.total:
+            # All applied: gone now, not at the end of the drain, so that a drainer
+            # killed in a later batch does not leave this file to be applied again.
+            self.path.unlink(missing_ok=True)
+            done_path.unlink(missing_ok=True)
             return
         # Not fsynced: losing it only means applying some records twice, harmlessly.
-        done_path = self.path.with_name(self.path.name + DONE_SUFFIX)
         tmp = done_path.with_name(done_path.name + ".tmp")
         tmp.write_text(str(self.done))
         os.replace(tmp, done_path)
@@ -403,8 +417,10 @@ class Mover:
     def wake(self) -> None:
         """Make sure the thread runs (cheap when it does: callers may call it per request)."""
         self._poked = True  # (a thread about to end sees it and stays)
-        if self._thread is not None or self._stopped:
+        if self._stopped:
             return
+        # Looked at under the lock: a thread that has just decided to end (it did not
+        # see ``_poked``) but not yet cleared ``_thread`` would otherwise be missed.
         with self._lock:
             if self._thread is not None:
                 return
