@@ -385,17 +385,32 @@ class Redirector:
         """The background job: learn that Redis is back, move spooled clicks on.
         Returns whether there is still something to watch or move."""
         busy = False
+        watching = time.monotonic() - self._degraded_at < PROBE_FOR_S
         if self.redis is not None and self.breaker.tripped:
             if self._redis_answers():
                 self.breaker.close()
                 log.info("redis answers again; redirects use it")
-            elif time.monotonic() - self._degraded_at < PROBE_FOR_S:
+            elif watching:
+                busy = True
+        if self.db_breaker.tripped:
+            if self._database_answers():
+                self.db_breaker.close()
+                log.info("the database answers again; redirects use it")
+            elif watching:
                 busy = True
         if self.clicks.waiting():
             busy = True
             self.clicks.drain(redis_up=not self.breaker.tripped)
             busy = self.clicks.waiting()
         return busy
+
+    def _database_answers(self) -> bool:
+        try:
+            with self.db.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except SQLAlchemyError:
+            return False
+        return True
 
     def _redis_answers(self) -> bool:
         assert self.quick is not None
