@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from service import clock
+
 log = logging.getLogger(__name__)
 
 SUFFIX = ".spool"
@@ -179,7 +181,7 @@ class Spool:
         """This kind's spool files, oldest first."""
         try:
             names = os.listdir(self.directory)
-        except (FileNotFoundError, NotADirectoryError):
+        except OSError:  # missing, not a directory, unreadable: nothing to find there
             return []
         prefix = self.kind + "-"
         return [
@@ -209,7 +211,7 @@ class Spool:
             except (ValueError, KeyError, TypeError):
                 continue
             oldest = at if oldest is None else min(oldest, at)
-        now = time.time() if now is None else now
+        now = clock.now_utc().timestamp() if now is None else now  # ("at" is on it too)
         age = round(max(0.0, now - oldest), 3) if oldest is not None else 0.0
         return SpoolStatus(records, files, age)
 
