@@ -88,7 +88,7 @@ def create_app(
 
     def resume() -> None:
         """At a process's first request: move on what an earlier process left spooled."""
-        if redirector.clicks.waiting() or webhook_spool.files():
+        if redirector.clicks.waiting() or webhook_spool.waiting():
             mover.wake()
 
     # /r/<code> is answered before Flask sees the request (service/redirect/api.py).

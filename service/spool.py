@@ -188,7 +188,7 @@ class Spool:
             self.directory / n for n in sorted(names) if n.startswith(prefix) and n.endswith(SUFFIX)
         ]
 
-    def __bool__(self) -> bool:
+    def waiting(self) -> bool:
         """Whether anything of this kind may be waiting (one directory listing)."""
         return bool(self.files())
 

@@ -624,7 +624,7 @@ def test_status_counts_the_waiting_records_their_files_and_the_oldest_age(tmp_pa
     directory = tmp_path / "not yet made"
     spool = Spool(directory, KIND)
     assert spool.status(now=500.0) == SpoolStatus(records=0, files=0, oldest_age_seconds=0.0)
-    assert not spool
+    assert not spool.waiting()
 
     a, b = Spool(directory, KIND), Spool(directory, KIND)
     a.append(rec("a1", 100.0))
@@ -638,7 +638,7 @@ def test_status_counts_the_waiting_records_their_files_and_the_oldest_age(tmp_pa
     assert status == SpoolStatus(records=5, files=2, oldest_age_seconds=109.5)
     assert status.as_dict() == {"records": 5, "files": 2, "oldest_age_seconds": 109.5}
     assert spool.status(now=50.0).oldest_age_seconds == 0.0  # (a clock behind: never negative)
-    assert spool
+    assert spool.waiting()
 
     def fails_second(records: list[Record]) -> None:
         if records[0]["id"] != "b1":
@@ -655,7 +655,7 @@ def test_status_counts_the_waiting_records_their_files_and_the_oldest_age(tmp_pa
 
     spool.drain(Applied())
     assert spool.status(now=200.0) == SpoolStatus(records=0, files=0, oldest_age_seconds=0.0)
-    assert not spool
+    assert not spool.waiting()
 
 
 # --- durability and failing writes -----------------------------------------------------------

@@ -117,7 +117,7 @@ def _spool_waiting() -> bool:
     """Whether spooled deliveries still wait; a spool that cannot even be listed keeps
     nothing, so the delivery is tried live (and answered 503 if that fails too)."""
     try:
-        return bool(services().webhook_spool)
+        return services().webhook_spool.waiting()
     except OSError:
         return False
 

@@ -232,7 +232,7 @@ class DrainJob:
         self._failing = False
 
     def __call__(self) -> bool:
-        if not self.spool:
+        if not self.spool.waiting():
             return False
         if time.monotonic() < self._next_try:
             return True
@@ -254,7 +254,7 @@ class DrainJob:
         self._pause = 0.0
         if applied:
             log.info("webhook spool drained", extra={"applied": applied})
-        return bool(self.spool)
+        return self.spool.waiting()
 
 
 def drain_job(db: Database, settings: Settings, spool: Spool) -> Callable[[], bool]:
