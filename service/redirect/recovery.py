@@ -27,8 +27,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from redis import Redis
 from redis.exceptions import RedisError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from service import clock, metrics
 from service.clicks.identity import visitor_key
@@ -45,6 +47,8 @@ from service.spool import Record, Spool
 log = logging.getLogger(__name__)
 
 _WINDOW = UNIQUE_WINDOW.total_seconds()
+# What the database says of a row it will never take (a COPY raises psycopg's own).
+REFUSED = (IntegrityError, DataError, psycopg.IntegrityError, psycopg.DataError)
 # A visitor's key set less than this before a click may be that click's own: its follow
 # script ran but the answer was lost (so it was written directly too), or it was
 # replayed from the spool with whole seconds of window left. Only a key set earlier
@@ -210,7 +214,21 @@ class ClickMover:
 
     def to_database(self, records: Sequence[Record]) -> None:
         clicks = [click_of(record) for record in records]
-        decided = write_direct_many(self.db, clicks)
+        try:
+            decided = write_direct_many(self.db, clicks)
+        except REFUSED:
+            # One click the database refuses (its link deleted during the outage) must
+            # not hold the others back for ever: one by one, dropping what is refused.
+            decided = []
+            for one in clicks:
+                try:
+                    decided += write_direct_many(self.db, [one])
+                except REFUSED:
+                    decided.append(False)
+                    log.error(
+                        "dropping a spooled click the database refuses",
+                        extra={"click_id": one[0].id, "link_id": one[0].link_id},
+                    )
         if self.redis is not None:
             for (click, seen_as), unique in zip(clicks, decided, strict=True):
                 if unique:
