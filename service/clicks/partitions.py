@@ -172,13 +172,19 @@ def copy_clicks(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         )
     )
     _copy(conn, "clicks_incoming", rows)
-    conn.execute(
-        text(
-            f"INSERT INTO clicks ({', '.join(COLUMNS)}) "  # noqa: S608 - fixed column names
-            f"SELECT {', '.join(COLUMNS)} FROM clicks_incoming "
-            "ON CONFLICT (id, occurred_at) DO NOTHING"
-        )
+    insert = text(
+        f"INSERT INTO clicks ({', '.join(COLUMNS)}) "  # noqa: S608 - fixed column names
+        f"SELECT {', '.join(COLUMNS)} FROM clicks_incoming "
+        "ON CONFLICT (id, occurred_at) DO NOTHING"
     )
+    try:
+        with conn.begin_nested():
+            conn.execute(insert)
+    except IntegrityError as exc:  # a batch seen before, with a month not yet created
+        if not _missing_partition(exc):
+            raise
+        ensure_partitions(conn, months)
+        conn.execute(insert)
     conn.execute(text("TRUNCATE clicks_incoming"))
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import psycopg
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from service import clock, metrics
 from service.clicks.identity import visitor_key
@@ -241,7 +241,15 @@ class ClickMover:
         moved = 0
         if self.redis is not None and redis_up:
             try:
-                self.seen.drain(self.seen_to_redis)
+                try:
+                    self.seen.drain(self.seen_to_redis)
+                except SQLAlchemyError as exc:
+                    # A demotion waits for the database (the keys of the batch are put
+                    # back already); the spooled clicks need not wait with it.
+                    log.warning(
+                        "unique keys put back; a demotion waits for the database",
+                        extra={"error_type": type(exc).__name__},
+                    )
                 moved = self.spool.drain(self._counted(self.to_redis, "redis"))
                 return moved
             except RedisError as exc:
