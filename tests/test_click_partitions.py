@@ -99,6 +99,23 @@ def test_copy_is_idempotent_when_a_batch_is_written_again(api):
     assert count(api, "id = ANY(:ids)", ids=[r["id"] for r in batch]) == 50
 
 
+def test_a_batch_written_again_with_a_click_of_a_month_not_yet_made_creates_it(api):
+    link = new_link(api)
+    now = datetime.now(UTC)
+    seen = rows_for(link["id"], [now])
+    far = rows_for(link["id"], [datetime(2034, 5, 1, 4, 0, tzinfo=UTC)])
+    db = services(api).db
+    try:
+        with db.engine.begin() as conn:
+            copy_clicks(conn, seen)
+        with db.engine.begin() as conn:  # the retry path (a click already there) …
+            copy_clicks(conn, seen + far)  # … meets a month without a partition
+            assert "clicks_2034_05" in partitions(conn)
+        assert count(api, "id = ANY(:ids)", ids=[r["id"] for r in seen + far]) == 2
+    finally:
+        drop_partition(api, "clicks_2034_05")
+
+
 def test_detach_before_keeps_newer_months(api):
     # Months far in the past, older than every partition the rest of the suite uses
     # (detaching is by age, for the whole table).
