@@ -46,6 +46,13 @@ log = logging.getLogger(__name__)
 
 SUFFIX = ".spool"
 DONE_SUFFIX = ".done"
+# A process starts a new file once its own reaches this size, and a drain takes at most
+# this many files a round: a long outage's spool drains in bounded memory.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_FILES_PER_ROUND = 8
+# How long a drain waits for an append in progress (a write and its fsync) to finish
+# before it leaves that file to its next round.
+APPEND_WAIT_S = 0.05
 
 Record = dict[str, Any]
 
@@ -91,6 +98,11 @@ class Spool:
         self._fd: int | None = None
         self._pid = os.getpid()
         self._count = 0
+        # Whether the last append failed (a full disk, say): readiness reports it.
+        self.failing = False
+        # name → (bytes already counted, newlines in them): files only grow, so a status
+        # reads only what was appended since it last looked.
+        self._counted: dict[str, tuple[int, int]] = {}
 
     # --- appending ---------------------------------------------------------------------
 
@@ -98,26 +110,40 @@ class Spool:
         """Keep ``record`` (a JSON object with ``"at"``) durably, per the fsync policy."""
         line = (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
         with self._lock:
-            for _ in range(5):
-                fd = self._own_file()
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:  # a drainer holds it: leave the file to it
+            try:
+                self._append(line)
+            except SpoolError:
+                self.failing = True
+                raise
+            except OSError as exc:  # (a lock or stat the system refused)
+                self.failing = True
+                raise SpoolError(exc.errno, f"the {self.kind} spool: {exc.strerror}") from None
+            self.failing = False
+
+    def _append(self, line: bytes) -> None:
+        for _ in range(5):
+            fd = self._own_file()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # a drainer holds it: leave the file to it
+                self._drop_own_file()
+                continue
+            try:
+                if os.fstat(fd).st_nlink == 0:  # drained and deleted meanwhile
                     self._drop_own_file()
                     continue
-                try:
-                    if os.fstat(fd).st_nlink == 0:  # drained and deleted meanwhile
-                        self._drop_own_file()
-                        continue
-                    self._write(fd, line)
-                    return
-                finally:
-                    # (``_drop_own_file`` may have closed it already: that unlocked it.)
-                    if fd == self._fd:
-                        fcntl.flock(fd, fcntl.LOCK_UN)
-            raise SpoolError(0, f"could not append to the {self.kind} spool in {self.directory}")
+                size = self._write(fd, line)
+            finally:
+                # (``_drop_own_file`` may have closed it already: that unlocked it.)
+                if fd == self._fd:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+            if size >= MAX_FILE_BYTES:
+                self._drop_own_file()  # the next record starts a new file
+            return
+        raise SpoolError(0, f"could not append to the {self.kind} spool in {self.directory}")
 
-    def _write(self, fd: int, line: bytes) -> None:
+    def _write(self, fd: int, line: bytes) -> int:
+        """Append ``line`` whole or not at all; the file's size after it."""
         start = os.lseek(fd, 0, os.SEEK_END)
         try:
             view = memoryview(line)
@@ -131,6 +157,7 @@ class Spool:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, start)
             raise SpoolError(exc.errno, f"the {self.kind} spool: {exc.strerror}") from None
+        return start + len(line)
 
     def _own_file(self) -> int:
         if self._fd is not None and self._pid == os.getpid():
@@ -193,27 +220,37 @@ class Spool:
         return bool(self.files())
 
     def status(self, now: float | None = None) -> SpoolStatus:
-        records, oldest, files = 0, None, 0
+        """How many records wait, in how many files, and the oldest one's age (from each
+        file's first waiting record). Reads only what was appended since the last call
+        and each file's first waiting line, so a large spool costs little to watch."""
+        records, files, first = 0, 0, None
+        counted: dict[str, tuple[int, int]] = {}
         for path in self.files():
             try:
-                data = path.read_bytes()
+                lines = self._lines_in(path, counted)
             except FileNotFoundError:
                 continue
             done = _done_count(path)
-            lines = data.count(b"\n")
             if lines <= done:
                 continue
             files += 1
             records += lines - done
-            first = data.split(b"\n", done + 1)[done]
-            try:
-                at = float(json.loads(first)["at"])
-            except (ValueError, KeyError, TypeError):
-                continue
-            oldest = at if oldest is None else min(oldest, at)
+            at = _first_waiting_at(path, done)
+            if at is not None and (first is None or at < first):
+                first = at
+        self._counted = counted  # (forgets files gone since)
         now = clock.now_utc().timestamp() if now is None else now  # ("at" is on it too)
-        age = round(max(0.0, now - oldest), 3) if oldest is not None else 0.0
+        age = round(max(0.0, now - first), 3) if first is not None else 0.0
         return SpoolStatus(records, files, age)
+
+    def _lines_in(self, path: Path, counted: dict[str, tuple[int, int]]) -> int:
+        size, lines = self._counted.get(path.name, (0, 0))
+        with open(path, "rb") as f:
+            f.seek(size)
+            more = f.read()
+        whole = more.rfind(b"\n") + 1  # (a record being written is counted once whole)
+        counted[path.name] = (size + whole, lines + more.count(b"\n", 0, whole))
+        return counted[path.name][1]
 
     def records(self) -> Iterator[Record]:
         """Every waiting record, in the order a drain applies them (read only)."""
@@ -270,23 +307,46 @@ class Spool:
         return fd
 
     def _take_files(self) -> list[_Taken]:
-        """Lock every file of this kind that is not being appended to right now."""
+        """Lock the oldest files of this kind (at most MAX_FILES_PER_ROUND), waiting a
+        moment for an append in progress to end; one still busy after that is left to
+        the next round."""
         held: list[_Taken] = []
         for path in self.files():
+            if len(held) >= MAX_FILES_PER_ROUND:
+                break
             try:
                 fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
             except FileNotFoundError:
                 continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:  # an append in progress: the next round takes it
-                os.close(fd)
-                continue
-            if os.fstat(fd).st_nlink == 0:
+            if not _lock_soon(fd) or os.fstat(fd).st_nlink == 0:
                 os.close(fd)
                 continue
             held.append(_Taken(path, fd))
         return held
+
+
+def _lock_soon(fd: int) -> bool:
+    deadline = time.monotonic() + APPEND_WAIT_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.002)
+
+
+def _first_waiting_at(path: Path, done: int) -> float | None:
+    """The "at" of the first record of ``path`` not yet applied."""
+    try:
+        with open(path, "rb") as f:
+            for number, raw in enumerate(f):
+                if number == done:
+                    return float(json.loads(raw)["at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return None
 
 
 class _Taken:

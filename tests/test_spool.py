@@ -33,6 +33,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import service.spool as spool_module
 from service.spool import Mover, Record, Spool, SpoolError, SpoolStatus, check_directory
 
 KIND = "clicks"
@@ -990,3 +991,47 @@ def test_any_interleaving_of_appends_and_failing_drains_applies_each_record(
 
         assert Counter(applied) == Counter(appended + repeated_expected)
         assert leftovers(directory) == []
+
+
+# --- a long outage's spool ---------------------------------------------------------------------
+
+
+def test_a_long_outage_fills_bounded_files_and_a_drain_takes_a_few_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spool_module, "MAX_FILE_BYTES", 300)
+    monkeypatch.setattr(spool_module, "MAX_FILES_PER_ROUND", 3)
+    spool = Spool(tmp_path, KIND, fsync=False)
+    for n in range(200):
+        spool.append(rec(f"r{n:03d}", float(n)))
+    files = spool.files()
+    assert len(files) > 10
+    assert all(path.stat().st_size < 300 + 40 for path in files)  # one record past it
+    assert spool.status(now=500.0) == SpoolStatus(200, len(files), 500.0)
+
+    taken: list[int] = []
+    real_take = Spool._take_files
+
+    def counting(self: Spool) -> list[Any]:
+        held = real_take(self)
+        taken.append(len(held))
+        return held
+
+    monkeypatch.setattr(Spool, "_take_files", counting)
+    applied = Applied()
+    assert spool.drain(applied, batch=50) == 200
+    assert applied.ids == [f"r{n:03d}" for n in range(200)]  # oldest first, each once
+    assert max(taken) == 3 and taken[-1] == 0
+    assert spool.status(now=500.0) == SpoolStatus(0, 0, 0.0)
+
+
+def test_an_append_that_fails_marks_the_spool_failing_until_one_succeeds(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    spool = Spool(blocker / "spool", KIND)
+    with pytest.raises(SpoolError):
+        spool.append(rec("x", 1.0))
+    assert spool.failing
+    spool.directory = tmp_path / "spool"
+    spool.append(rec("y", 2.0))
+    assert not spool.failing
