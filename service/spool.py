@@ -79,9 +79,9 @@ def check_directory(directory: Path) -> None:
     """Create ``directory`` if needed and prove it writable (raises :class:`SpoolError`)."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / f".probe-{os.getpid()}"
+        probe = directory / f".probe-{os.getpid()}-{threading.get_ident()}-{time.time_ns()}"
         probe.write_bytes(b"")
-        probe.unlink()
+        probe.unlink(missing_ok=True)
     except OSError as exc:
         raise SpoolError(exc.errno, f"cannot write to {directory}: {exc.strerror}") from None
 

@@ -4,6 +4,7 @@ a deployment without Redis whose database stumbles, and the embedded SQLite defa
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -63,6 +64,13 @@ def stored(app: Any, ids: list[str]) -> list[tuple[str, bool]]:
             select(Click.id, Click.is_unique).where(Click.id.in_(ids)).order_by(Click.id)
         ).all()
     return [(row.id, row.is_unique) for row in rows]
+
+
+def lost_clicks(app: Any) -> float:
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    match = re.search(r"^afftrack_clicks_lost_total (\S+)$", text, re.MULTILINE)
+    assert match, text
+    return float(match.group(1))
 
 
 def test_clicks_spool_lists_what_waits_and_drain_writes_it_once_on_the_embedded_default(
@@ -141,7 +149,7 @@ def test_serve_and_worker_refuse_a_spool_directory_they_cannot_write(tmp_path):
 
 
 def test_without_redis_a_database_outage_spools_known_links_clicks_and_writes_them_back(
-    pg_cluster: PostgresCluster,
+    pg_cluster: PostgresCluster, tmp_path: Path
 ):
     url = pg_cluster.create_database("afftrack")
     upgrade(url)
@@ -170,6 +178,23 @@ def test_without_redis_a_database_outage_spools_known_links_clicks_and_writes_th
         assert follow("NeverSeenCode", 9).status_code == 503
         ready = app.test_client().get("/readyz")
         assert ready.status_code == 200 and ready.json["status"] == "degraded"
+
+        # A spool that cannot be written either (a full disk, here a file in the way):
+        # the visitor still gets the redirect, the click is counted lost, and the
+        # process is no longer ready.
+        spool = services.click_spool
+        kept_in = spool.directory
+        (tmp_path / "in-the-way").write_text("")
+        spool.directory = tmp_path / "in-the-way" / "spool"
+        spool.close()
+        lost_before = lost_clicks(app)
+        lost = follow(link["code"], 8)
+        assert lost.status_code == 302
+        assert lost_clicks(app) == lost_before + 1
+        ready = app.test_client().get("/readyz")
+        assert ready.status_code == 503 and ready.json["status"] == "unavailable"
+        assert "last append to the spool failed" in ready.json["checks"]["spool"]["error"]
+        spool.directory = kept_in
 
         pg_cluster.start()
         ids = [r.headers["Location"].rpartition("aff_click=")[2] for r in during]

@@ -48,7 +48,7 @@ def readyz() -> tuple[Response, int]:
             ok = False
     else:
         checks["redis"] = "not configured"
-    spool, writable = _spool(svc)
+    spool, writable = _spool(svc, probe=True)
     checks["spool"] = spool
     # Ready while a redirect can still keep its click: with the database or Redis down
     # the process answers from what it has and spools (degraded, still 200).
@@ -68,7 +68,7 @@ def metrics_view() -> Response:
         # The lag is best effort on a scrape: a dead Redis shows in /readyz instead.
         with suppress(RedisError):
             _stream(svc.redis, svc.settings.click_stream)
-    _spool(svc)
+    _spool(svc, probe=False)
     body, content_type = metrics.render()
     return Response(body, content_type=content_type)
 
@@ -81,8 +81,9 @@ def _stream(redis: Redis, stream: str) -> dict[str, int | float]:
     return status
 
 
-def _spool(svc: Services) -> tuple[dict[str, object], bool]:
-    """What waits in the local spool, per kind, and whether it can take more."""
+def _spool(svc: Services, *, probe: bool) -> tuple[dict[str, object], bool]:
+    """What waits in the local spool, per kind, and whether it can take more: its last
+    append did not fail and (``probe``) a file can be made in its directory."""
     out: dict[str, object] = {}
     for kind, spool in (
         ("clicks", svc.click_spool),
@@ -93,11 +94,14 @@ def _spool(svc: Services) -> tuple[dict[str, object], bool]:
         metrics.SPOOL_RECORDS.labels(kind).set(status.records)
         metrics.SPOOL_OLDEST_AGE.labels(kind).set(status.oldest_age_seconds)
         out[kind] = status.as_dict()
-    try:
-        check_directory(svc.click_spool.directory)
-        writable = True
-    except SpoolError as exc:
-        out["error"] = str(exc)
-        writable = False
+    writable = not (svc.click_spool.failing or svc.webhook_spool.failing)
+    if not writable:
+        out["error"] = "the last append to the spool failed (is the disk full?)"
+    elif probe:
+        try:
+            check_directory(svc.click_spool.directory)
+        except SpoolError as exc:
+            out["error"] = str(exc)
+            writable = False
     out["writable"] = writable
     return out, writable
