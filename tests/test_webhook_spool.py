@@ -512,3 +512,46 @@ def test_the_worker_applies_webhook_deliveries_a_web_process_left_in_the_spool(
         svc(app).mover.stop()
         svc(app).redis.close()
         svc(app).db.dispose()
+
+
+def test_a_delivery_that_fails_for_a_reason_a_retry_would_not_change_is_set_aside(
+    tmp_path: Path, frozen: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spooled delivery whose ingestion fails with a fault (here one injected into the
+    ingestion of the order) must not hold every later delivery back: it is set aside in
+    the refused-webhooks spool for an operator, and the refund behind it still drains."""
+    from service.conversions import spooled
+
+    home = tmp_path / "data"
+    home.mkdir()
+    url = f"sqlite:///{home / 'afftrack.db'}"
+    upgrade(url)
+    with shop_app(url) as api:
+        setup_partners(api)
+        svc(api.app).mover.stop()
+        away = tmp_path / "unmounted"
+        home.rename(away)
+        frozen.set(ORDER_AT)
+        order = queued(
+            post_shopify(api, load("shopify", "orders_create_eur_promo"), "orders/create")
+        )
+        away.rename(home)
+        frozen.set(REFUND_AT)
+        queued(post_shopify(api, load("shopify", "refunds_create_line_items"), "refunds/create"))
+
+        real_apply = spooled._apply
+
+        def faulty(db: Any, settings: Any, record: Any) -> Any:
+            if record["id"] == order:
+                raise TypeError("a fault of afftrack's")
+            return real_apply(db, settings, record)
+
+        monkeypatch.setattr(spooled, "_apply", faulty)
+        drained = api.app.test_cli_runner().invoke(args=["conversions", "spool", "--drain"])
+        assert drained.exit_code == 0, drained.output
+        assert not svc(api.app).webhook_spool.waiting()
+        set_aside = Spool(svc(api.app).webhook_spool.directory, spooled.REFUSED_KIND)
+        assert [record["id"] for record in set_aside.records()] == [order]
+        # The refund was applied: kept, waiting for its order, which never came.
+        assert api.get("/api/v1/conversions").json["items"] == []
+        assert api.rows("conversion_events") == 1

@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 
 from service import metrics
 from service.config import Settings
@@ -43,6 +44,8 @@ from service.spool import Record, Spool
 log = logging.getLogger(__name__)
 
 FORMAT = 1
+# Deliveries that failed for a reason a retry would not change, kept for an operator.
+REFUSED_KIND = "refused-webhooks"
 BATCH = 50  # records per drain batch: a crash re-applies at most this many (harmlessly)
 
 # What the answer's ``detail`` says (docs/webhooks/README.md, "What afftrack answers").
@@ -127,11 +130,33 @@ def delivery_of(record: Record) -> Delivery:
     )
 
 
-def apply_record(db: Database, settings: Settings, record: Record) -> list[Outcome]:
+def apply_record(
+    db: Database, settings: Settings, record: Record, refused: Spool | None = None
+) -> list[Outcome]:
     """Apply one spooled delivery in a transaction of its own; its outcomes. A record
     that cannot be read, or whose delivery is refused as a live one would be (a 4xx),
     is logged and skipped (``[]``): it can never be applied. A database that is still
-    unavailable, or an order still busy, raises: the drain stops and is tried again."""
+    unavailable, or an order still busy, raises: the drain stops and is tried again.
+    Anything else that fails it (a value the database refuses, a fault of afftrack's)
+    would fail it again and hold every later delivery back: it is set aside in
+    ``refused`` (the ``refused-webhooks`` spool files, kept for an operator), logged
+    and counted, and the drain goes on."""
+    try:
+        return _apply(db, settings, record)
+    except (OperationalError, InterfaceError, SATimeoutError, AfftrackError):
+        raise  # (the database away or busy, an order busy: a later drain applies it)
+    except Exception as exc:
+        log.exception(
+            "spooled webhook delivery failed; set aside",
+            extra={"delivery_id": record.get("id"), "error_type": type(exc).__name__},
+        )
+        metrics.WEBHOOKS_UNSPOOLED.labels(str(record.get("source"))[:20], "set_aside").inc()
+        if refused is not None:
+            refused.append(record)
+        return []
+
+
+def _apply(db: Database, settings: Settings, record: Record) -> list[Outcome]:
     try:
         delivery = delivery_of(record)
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
@@ -189,13 +214,15 @@ def drain_deliveries(db: Database, settings: Settings, spool: Spool) -> int:
     it (the database still down, an order busy): what was applied stays applied, the
     rest waits for the next drain."""
 
+    refused = Spool(spool.directory, REFUSED_KIND, fsync=spool.fsync)
+
     def apply(records: list[Record]) -> None:
         created: list[str] = []
         try:
             for record in records:
                 created += [
                     o.conversion_id
-                    for o in apply_record(db, settings, record)
+                    for o in apply_record(db, settings, record, refused)
                     if o.status == "created" and o.conversion_id
                 ]
         finally:
