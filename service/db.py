@@ -180,7 +180,15 @@ def make_engine(url: str) -> Engine:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # A database host that hangs (rather than refusing) costs a request 3 s, not the
+    # minutes of a TCP connect: the redirect's breakers count on failures being quick.
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        connect_args={"connect_timeout": 3},
+    )
 
 
 class Database:

@@ -29,6 +29,12 @@ CLICKS_LOST = Counter(
     "afftrack_clicks_lost_total",
     "Clicks that could not be recorded (Redis, the database and the spool all failed)",
 )
+CLICKS_REFUSED = Counter(
+    "afftrack_clicks_refused_total",
+    "Spooled clicks dropped because they can never be stored (unreadable, or their link "
+    "deleted during the outage), by reason",
+    ["reason"],
+)
 CLICKS_SPOOLED = Counter(
     "afftrack_clicks_spooled_total",
     "Clicks kept in the local spool (Redis and the database both unavailable)",

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from service import clock
+from service import clock, metrics
 from service.app import create_app
 from service.clicks.identity import visitor_keys
 from service.clicks.models import Click
@@ -117,11 +117,16 @@ def test_a_spooled_click_whose_link_was_deleted_does_not_hold_the_others_back(pg
     orphan = spooled_click("lnk_gone_since_the_outage", 9, now)
     for click, seen_as in [good[0], orphan, *good[1:]]:
         mover.keep(click, seen_as)
+    mover.spool.append({"at": now.timestamp(), "id": "half-a-record"})  # unreadable
+    refused = metrics.CLICKS_REFUSED.labels("refused")._value.get()
+    unreadable = metrics.CLICKS_REFUSED.labels("unreadable")._value.get()
     mover.redis = None  # straight into the database, as without Redis
-    assert mover.drain(redis_up=False) == 4  # all taken off the spool …
+    assert mover.drain(redis_up=False) == 5  # all taken off the spool …
     assert [cid for cid, _ in stored(app, [c.id for c, _ in [*good, orphan]])] == sorted(
         c.id for c, _ in good
-    )  # … the refused one dropped (and logged), the others written
+    )  # … the refused and the unreadable one dropped (counted, logged), the others written
+    assert metrics.CLICKS_REFUSED.labels("refused")._value.get() == refused + 1
+    assert metrics.CLICKS_REFUSED.labels("unreadable")._value.get() == unreadable + 1
     assert not mover.spool.files()
 
 

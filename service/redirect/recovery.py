@@ -176,7 +176,12 @@ class ClickMover:
         assert self._replay is not None
         pipe = (client or self.redis).pipeline(transaction=False)  # type: ignore[union-attr]
         for record in records:
-            self._replay(keys=[self.stream], args=_replay_args(record), client=pipe)
+            try:
+                args = _replay_args(record)
+            except (KeyError, TypeError, ValueError):
+                _refused(record, "unreadable")
+                continue
+            self._replay(keys=[self.stream], args=args, client=pipe)
         return [int(result) for result in pipe.execute()]
 
     def seen_to_redis(self, records: Sequence[Record]) -> None:
@@ -213,7 +218,12 @@ class ClickMover:
             )
 
     def to_database(self, records: Sequence[Record]) -> None:
-        clicks = [click_of(record) for record in records]
+        clicks = []
+        for record in records:
+            try:
+                clicks.append(click_of(record))
+            except (KeyError, TypeError, ValueError):
+                _refused(record, "unreadable")
         try:
             decided = write_direct_many(self.db, clicks)
         except REFUSED:
@@ -225,10 +235,7 @@ class ClickMover:
                     decided += write_direct_many(self.db, [one])
                 except REFUSED:
                     decided.append(False)
-                    log.error(
-                        "dropping a spooled click the database refuses",
-                        extra={"click_id": one[0].id, "link_id": one[0].link_id},
-                    )
+                    _refused({"id": one[0].id, "link_id": one[0].link_id}, "refused")
         if self.redis is not None:
             for (click, seen_as), unique in zip(clicks, decided, strict=True):
                 if unique:
@@ -268,3 +275,13 @@ class ClickMover:
             counter.inc(len(records))
 
         return apply
+
+
+def _refused(record: Record, reason: str) -> None:
+    """A spooled click that can never be stored (unreadable, or its link deleted during
+    the outage): dropped, counted and logged, so it does not hold the others back."""
+    metrics.CLICKS_REFUSED.labels(reason).inc()
+    log.error(
+        "dropping a spooled click that can never be stored",
+        extra={"reason": reason, "click_id": record.get("id"), "link_id": record.get("link_id")},
+    )

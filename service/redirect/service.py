@@ -32,7 +32,8 @@ from cachetools import TTLCache
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import event, inspect
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import clock, metrics
@@ -68,6 +69,14 @@ PROBE_FOR_S = 30.0
 _WINDOW_SECONDS = str(int(UNIQUE_WINDOW.total_seconds()))
 _QUEUED = metrics.CLICKS_QUEUED
 _FALLBACKS = metrics.REDIS_FALLBACKS
+
+
+def unreachable(exc: SQLAlchemyError) -> bool:
+    """Whether an error says the database cannot be reached (not that it refused a row):
+    only that opens its breaker."""
+    return isinstance(exc, OperationalError | InterfaceError | SATimeoutError) or bool(
+        getattr(exc, "connection_invalidated", False)
+    )
 
 
 class DatabaseAway(SQLAlchemyError):
@@ -239,8 +248,9 @@ class Redirector:
         try:
             with self.db.read_session() as session:
                 target = resolve(session, code, self.click_param)
-        except SQLAlchemyError:
-            self.db_breaker.failure()
+        except SQLAlchemyError as exc:
+            if unreachable(exc):
+                self.db_breaker.failure()
             raise
         except BaseException:
             self.db_breaker.release()
@@ -337,7 +347,8 @@ class Redirector:
             try:
                 unique = write_direct(self.db, click, seen_as)
             except SQLAlchemyError as exc:
-                self.db_breaker.failure()
+                if unreachable(exc):
+                    self.db_breaker.failure()
                 why = type(exc).__name__
             except BaseException:
                 self.db_breaker.release()
@@ -382,8 +393,9 @@ class Redirector:
     # --- coming back ----------------------------------------------------------------
 
     def recover(self) -> bool:
-        """The background job: learn that Redis is back, move spooled clicks on.
-        Returns whether there is still something to watch or move."""
+        """The background job: learn that Redis or the database answers again (closing
+        its breaker), move spooled clicks on. Returns whether there is still something
+        to watch or move."""
         busy = False
         watching = time.monotonic() - self._degraded_at < PROBE_FOR_S
         if self.redis is not None and self.breaker.tripped:
@@ -400,8 +412,10 @@ class Redirector:
                 busy = True
         if self.clicks.waiting():
             busy = True
-            self.clicks.drain(redis_up=not self.breaker.tripped)
-            busy = self.clicks.waiting()
+            # With both still away, only the probes run (a drain would fail and slow
+            # the next round down); they say when either answers.
+            if not (self.breaker.tripped and self.db_breaker.tripped):
+                self.clicks.drain(redis_up=not self.breaker.tripped)
         return busy
 
     def _database_answers(self) -> bool:
