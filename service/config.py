@@ -44,7 +44,7 @@ class Settings:
     trusted_proxies: int = 0
     # Signs the dashboard's session cookie; derived from ip_hash_key when not set.
     secret_key: str | None = None
-    # Operational knobs, not in the table of docs/product.md §9 but environment-only as well.
+    # Operational knobs (in docs/product.md §9 too).
     click_stream: str = "afftrack:clicks"
     log_level: str = "INFO"
     # Where clicks and webhook deliveries wait when neither Redis nor the database takes
