@@ -318,11 +318,13 @@ class RedisServer:
             time.sleep(POLL)
 
     def _answers_as_itself(self, pid: int) -> bool:
-        """Answered, by our process. Something else on the port makes our redis-server
-        exit with "Address already in use", which start() then reports (or retries)."""
+        """Answered, by our process, with its data loaded. Something else on the port
+        makes our redis-server exit with "Address already in use", which start() then
+        reports (or retries). A restart with an append-only file answers INFO while it is
+        still loading it, and every other command with a LOADING error: not ready yet."""
         try:
             with socket.create_connection((HOST, self.port), timeout=0.5) as sock:
-                sock.sendall(b"INFO server\r\n")
+                sock.sendall(b"INFO\r\n")  # the default sections: server and persistence
                 data = b""
                 while b"\r\n" not in data or len(data) < _bulk_length(data):
                     chunk = sock.recv(65536)
@@ -332,7 +334,8 @@ class RedisServer:
         except OSError:
             return False
         match = re.search(rb"process_id:(\d+)", data)
-        return bool(match) and int(match.group(1)) == pid
+        loading = re.search(rb"^loading:(\d+)", data, re.MULTILINE)
+        return bool(match) and int(match.group(1)) == pid and (not loading or loading[1] == b"0")
 
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM, then SIGKILL after ``timeout`` seconds. Idempotent; works while paused."""
