@@ -49,6 +49,7 @@ from tests.load import STREAM, Load, Stack  # noqa: E402
 LOGGED = "redis answers again; redirects use it"
 FALLBACKS = "afftrack_redirect_redis_fallbacks_total"
 QUEUED = "afftrack_clicks_queued_total"
+FAULTS = {"stop": "stopped (SIGTERM)", "kill": "killed (SIGKILL)"}
 WATCH_S = 5.0
 POLL_S = 0.01
 
@@ -190,7 +191,7 @@ def main() -> int:
         stack.start_web()
         print(
             f"afftrack serve: {args.workers} processes x {args.threads} threads; load "
-            f"{args.rate:.0f} req/s; Redis {args.fault}ped for {args.outage:.1f} s, "
+            f"{args.rate:.0f} req/s; Redis {FAULTS[args.fault]} for {args.outage:.1f} s, "
             f"{args.rounds} rounds; logs in {directory}",
             flush=True,
         )
@@ -218,8 +219,9 @@ def main() -> int:
         statuses = load.statuses()
         print(f"load: {len(load.snapshot())} requests, statuses {dict(statuses)}")
         streamed = stream_ids(stack)
-    print("\nfrom the clients' side (all processes), per round: the last request sent after")
-    print("Redis answered whose click did not go through the stream, and how many did not")
+    print("\nfrom the clients' side (all processes), per round: of the requests sent after Redis")
+    print("answered, the first whose click went through the stream, the last whose did not,")
+    print("and how many did not")
     for rnd in rounds:
         after = [
             r
@@ -230,9 +232,13 @@ def main() -> int:
         ]
         missed = [r for r in after if r.click_id not in streamed]
         last = max((load.started_epoch + r.at for r in missed), default=None)
+        first = min(
+            (load.started_epoch + r.at for r in after if r.click_id in streamed), default=None
+        )
         waits = sorted(r.seconds for r in after) or [0.0]
         print(
-            f"  round {rnd.number}: last sent at {ms(last, rnd.back)} ms;"
+            f"  round {rnd.number}: first through Redis sent at {ms(first, rnd.back)} ms,"
+            f" last not at {ms(last, rnd.back)} ms;"
             f" {len(missed)} of {len(after)}; answered in median"
             f" {waits[len(waits) // 2] * 1000:.0f} ms, max {waits[-1] * 1000:.0f} ms"
         )
