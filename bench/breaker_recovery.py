@@ -23,6 +23,10 @@ polls it every 20 ms: up to 20 ms late). Per process, three figures after it:
   redirect of that process went through Redis — and how many fell back after Redis
   was back.
 
+From the clients' side (all processes together, by the click ids in the stream, which
+no worker empties here): of the requests sent after Redis was back, the first whose
+click went through the stream, the last whose did not, and how many did not.
+
 A process can also close its breaker without the log line (a half-open trial after 5 s,
 or a click the database refused being put into Redis): then ``logged`` is "-" and the
 counter figures still say when it resumed. Prints a table per round and the maxima.
