@@ -78,19 +78,77 @@ def write_direct(db: Database, click: ClickRecord, seen_as: tuple[str, ...]) -> 
     return write_direct_many(db, [(click, seen_as)])[0]
 
 
+Counted = dict[tuple[str, str, str], set[datetime]]
+
+
+class CountedClicks:
+    """The counted (unique) clicks of the links a run of batches writes to, read from
+    the database once per link for the whole run rather than once per batch: a drain of
+    a long outage's spool would otherwise read a popular link's whole window again for
+    every batch. Only for one writer's run (a drain); it forgets on any failure."""
+
+    def __init__(self) -> None:
+        self.counted: Counted = {}
+        self._since: dict[str, datetime] = {}
+
+    def load(
+        self, session: Session, clicks: Sequence[tuple[ClickRecord, tuple[str, ...]]]
+    ) -> Counted:
+        needed: dict[str, datetime] = {}
+        for click, _ in clicks:
+            start = click.occurred_at - UNIQUE_WINDOW
+            needed[click.link_id] = min(needed.get(click.link_id, start), start)
+        missing = {
+            link: start
+            for link, start in needed.items()
+            if link not in self._since or start < self._since[link]
+        }
+        if missing:
+            stmt = select(Click.link_id, Click.ip_hash, Click.user_agent, Click.occurred_at).where(
+                Click.link_id.in_(missing),
+                Click.is_unique.is_(True),
+                Click.occurred_at > min(missing.values()),
+            )
+            for link_id, ip_hash, user_agent, occurred_at in session.execute(stmt):
+                self.counted.setdefault((link_id, ip_hash, user_agent), set()).add(occurred_at)
+            for link, start in missing.items():
+                self._since[link] = min(start, self._since.get(link, start))
+        return self.counted
+
+    def clear(self) -> None:
+        self.counted.clear()
+        self._since.clear()
+
+
 def write_direct_many(
-    db: Database, clicks: Sequence[tuple[ClickRecord, tuple[str, ...]]]
+    db: Database,
+    clicks: Sequence[tuple[ClickRecord, tuple[str, ...]]],
+    *,
+    known: CountedClicks | None = None,
 ) -> list[bool]:
     """Write clicks in one transaction, in order, each decided unique or not by what the
     database holds at its own time and by the clicks before it in the batch (one query
-    for the whole batch). A click already there (same id and time) is left as it is:
-    writing it again changes nothing."""
+    for the whole batch, or none for links ``known`` has read already). A click already
+    there (same id and time) is left as it is: writing it again changes nothing."""
     if not clicks:
         return []
+    try:
+        return _write_direct_many(db, clicks, known)
+    except BaseException:
+        if known is not None:
+            known.clear()  # (it may hold decisions that were never committed)
+        raise
+
+
+def _write_direct_many(
+    db: Database,
+    clicks: Sequence[tuple[ClickRecord, tuple[str, ...]]],
+    known: CountedClicks | None,
+) -> list[bool]:
     decided: list[bool] = []
     rows: list[dict[str, Any]] = []
     with db.session() as session:
-        counted = _counted_before(session, clicks)
+        counted = known.load(session, clicks) if known else _counted_before(session, clicks)
         for click, seen_as in clicks:
             visitor = [counted.get((click.link_id, h, click.user_agent), ()) for h in seen_as]
             since = click.occurred_at - UNIQUE_WINDOW
@@ -102,7 +160,7 @@ def write_direct_many(
             )
             if unique:
                 key = (click.link_id, click.ip_hash, click.user_agent)
-                counted.setdefault(key, []).append(click.occurred_at)
+                counted.setdefault(key, set()).add(click.occurred_at)
             decided.append(unique)
             rows.append(
                 {
@@ -126,7 +184,7 @@ def write_direct_many(
 
 def _counted_before(
     session: Session, clicks: Sequence[tuple[ClickRecord, tuple[str, ...]]]
-) -> dict[tuple[str, str, str], list[datetime]]:
+) -> Counted:
     """The counted (unique) clicks in the database that could make these clicks repeats:
     same links, same address hashes, within the window of the earliest of them."""
     earliest = min(click.occurred_at for click, _ in clicks) - UNIQUE_WINDOW
@@ -136,9 +194,9 @@ def _counted_before(
         Click.is_unique.is_(True),
         Click.occurred_at > earliest,
     )
-    counted: dict[tuple[str, str, str], list[datetime]] = {}
+    counted: Counted = {}
     for link_id, ip_hash, user_agent, occurred_at in session.execute(stmt):
-        counted.setdefault((link_id, ip_hash, user_agent), []).append(occurred_at)
+        counted.setdefault((link_id, ip_hash, user_agent), set()).add(occurred_at)
     return counted
 
 

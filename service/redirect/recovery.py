@@ -37,6 +37,7 @@ from service.clicks.identity import visitor_key
 from service.clicks.recorder import (
     UNIQUE_WINDOW,
     ClickRecord,
+    CountedClicks,
     demote_unique,
     write_direct_many,
 )
@@ -152,6 +153,7 @@ class ClickMover:
         # a click.
         self.seen = Spool(directory, "seen", fsync=False)
         self._replay = redis.register_script(REPLAY_LUA) if redis is not None else None
+        self._known: CountedClicks | None = None
 
     def waiting(self) -> bool:
         """Whether anything is spooled (one directory listing)."""
@@ -225,7 +227,7 @@ class ClickMover:
             except (KeyError, TypeError, ValueError):
                 _refused(record, "unreadable")
         try:
-            decided = write_direct_many(self.db, clicks)
+            decided = write_direct_many(self.db, clicks, known=self._known)
         except REFUSED:
             # One click the database refuses (its link deleted during the outage) must
             # not hold the others back for ever: one by one, dropping what is refused.
@@ -264,7 +266,11 @@ class ClickMover:
                     "spooled clicks: Redis unavailable, trying the database",
                     extra={"error_type": type(exc).__name__},
                 )
-        return moved + self.spool.drain(self._counted(self.to_database, "database"))
+        self._known = CountedClicks()  # this drain's view of who was counted, per link
+        try:
+            return moved + self.spool.drain(self._counted(self.to_database, "database"))
+        finally:
+            self._known = None
 
     @staticmethod
     def _counted(move: Any, target: str) -> Any:
