@@ -529,10 +529,10 @@ def test_worker_killed_mid_batch_again_and_again_loses_and_duplicates_nothing(
         # Killed after its first commit, then a few batches in, then later still; and
         # again later if no kill so far landed while it held a batch it had read (a kill
         # just after an acknowledgement finds nothing pending: timing, not a fault).
-        for n, target in enumerate((1, 6, 14, 17, 19, 21)):
+        targets = (1, 6 * BATCH, 14 * BATCH, 17 * BATCH, 19 * BATCH, 21 * BATCH)
+        for n, target in enumerate(targets):
             if n >= 3 and sum(dead_pending.values()) > 0:
                 break
-            target = max(1, target * BATCH)
             with log.open("ab") as out:
                 proc = subprocess.Popen(
                     [AFFTRACK, "worker", "--batch-size", str(BATCH)],
