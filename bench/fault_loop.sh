@@ -4,8 +4,8 @@
 #     bench/fault_loop.sh [RUNS] [PER_RUN_TIMEOUT_SECONDS]     (defaults: 10, 900)
 #
 # Runs from the repository root, with .venv: tests/test_faults.py,
-# tests/test_faults_under_load.py, and tests/test_webhook_spool.py and tests/test_spool.py
-# where present; each iteration is one `pytest -q -p no:randomly <files>` (the same order
+# tests/test_faults_under_load.py, and tests/test_webhook_spool.py, tests/test_spool.py,
+# tests/test_click_spool.py and tests/test_uniqueness_across_outages.py where present; each iteration is one `pytest -q -p no:randomly <files>` (the same order
 # every time), bounded by the timeout (then killed, counted as failed). Prints each
 # iteration's result, the failed tests' names and the log's path, and at the end
 # "N/RUNS iterations passed". Exit status 0 only if every iteration passed.
@@ -20,7 +20,8 @@ pytest=.venv/bin/pytest
 [ -x "$pytest" ] || { echo "no $pytest: make the venv first" >&2; exit 2; }
 
 files=(tests/test_faults.py tests/test_faults_under_load.py)
-for optional in tests/test_webhook_spool.py tests/test_spool.py; do
+for optional in tests/test_webhook_spool.py tests/test_spool.py tests/test_click_spool.py \
+    tests/test_uniqueness_across_outages.py; do
     [ -f "$optional" ] && files+=("$optional")
 done
 logs=${FAULT_LOOP_LOGS:-$(mktemp -d /tmp/afftrack-fault-loop.XXXXXX)}
