@@ -21,7 +21,7 @@ from service.clicks.identity import visitor_keys
 from service.clicks.models import Click
 from service.clicks.recorder import ClickRecord
 from service.migrate import upgrade
-from tests.conftest import Api, make_settings, random_handle
+from tests.conftest import Api, _empty_tables, make_settings, random_handle
 from tests.servers import (  # noqa: F401 - the *_fixture names register fixtures
     PostgresCluster,
     pg_cluster_fixture,
@@ -236,6 +236,7 @@ def test_a_click_spooled_by_a_process_that_died_is_moved_on_by_the_next_one_to_s
             time.sleep(0.05)
     finally:
         second.extensions["afftrack"].mover.stop()
+        _empty_tables(second)  # (the shared test database: leave nothing behind)
         second.extensions["afftrack"].db.dispose()
 
 
