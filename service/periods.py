@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from service.errors import InvalidInput
+from service.vocabulary import PERIOD_PATTERN, full
 
-PERIOD_RE = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])\Z")
+PERIOD_RE = full(PERIOD_PATTERN)
 
 
 def parse_period(text: str) -> tuple[int, int]:

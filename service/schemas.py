@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate
 
 from service.money import is_currency
+from service.vocabulary import AMOUNT_PATTERN, PLATFORMS, full
 
-PLATFORMS = (
-    "instagram",
-    "tiktok",
-    "youtube",
-    "twitter",
-    "facebook",
-    "linkedin",
-    "pinterest",
-    "twitch",
-    "snapchat",
-    "blog",
-    "other",
-)
-HANDLE_RE = re.compile(r"^[a-z0-9._-]{2,40}\Z")
-DECIMAL_RE = re.compile(r"^-?[0-9]{1,18}(\.[0-9]{1,6})?\Z")
+__all__ = ["PLATFORMS"]
+
+DECIMAL_RE = full(AMOUNT_PATTERN)
+
+
+class Pattern(validate.Regexp):
+    """A vocabulary pattern (``service.vocabulary``): the OpenAPI document shows it as
+    written (JSON Schema syntax); a value is checked against it whole, a trailing newline
+    included."""
+
+    def __init__(self, pattern: str, *, error: str | None = None) -> None:
+        super().__init__(pattern, error=error)
+        self._whole = full(pattern)
+
+    def __call__(self, value: str) -> str:
+        if self._whole.match(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
 
 
 class Currency(fields.String):

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.db import Base, JSONType, UTCDateTime, new_id, utcnow
 from service.influencers.models import Influencer
+from service.vocabulary import CODE_MAX_LENGTH
 
 
 class Campaign(Base):
@@ -15,7 +16,7 @@ class Campaign(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cmp"))
     name: Mapped[str] = mapped_column(String(200))
-    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    slug: Mapped[str] = mapped_column(String(CODE_MAX_LENGTH), unique=True)
     goal: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(20))
     currency: Mapped[str] = mapped_column(String(3))
@@ -27,7 +28,7 @@ class Campaign(Base):
     fallback_url: Mapped[str] = mapped_column(String(2048))
     attribution_window_days: Mapped[int] = mapped_column(Integer, default=30)
     hold_days: Mapped[int] = mapped_column(Integer, default=30)
-    utm_medium: Mapped[str] = mapped_column(String(64), default="influencer")
+    utm_medium: Mapped[str] = mapped_column(String(CODE_MAX_LENGTH), default="influencer")
     commission_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -8,10 +8,14 @@ from service.campaigns.models import Campaign, Partnership
 from service.commissions.rules import RuleError, parse_rules
 from service.links.destinations import destination_error
 from service.money import MoneyError, parse_amount
-from service.schemas import Amount, Currency, Id, ListQuery, Url, money_out
-
-SLUG_RE = r"^[a-z0-9][a-z0-9_-]{0,63}\Z"
-DOMAIN_RE = r"^(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z|^localhost\Z"
+from service.schemas import Amount, Currency, Id, ListQuery, Pattern, Url, money_out
+from service.vocabulary import (
+    CODE_MAX_LENGTH,
+    DOMAIN_PATTERN,
+    SLUG_PATTERN,
+    SLUG_RULE,
+    UTM_MEDIUM_PATTERN,
+)
 
 
 def rules_field(**kwargs: Any) -> fields.List:
@@ -37,7 +41,7 @@ class CampaignIn(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     slug = fields.String(
         required=True,
-        validate=validate.Regexp(SLUG_RE, error="lower-case [a-z0-9_-], 1 to 64 characters"),
+        validate=Pattern(SLUG_PATTERN, error=SLUG_RULE),
     )
     goal = fields.String(
         required=True, validate=validate.OneOf(("awareness", "traffic", "conversions"))
@@ -51,7 +55,7 @@ class CampaignIn(Schema):
     budget = Amount(load_default=None, allow_none=True)
     monthly_cap_per_influencer = Amount(load_default=None, allow_none=True)
     allowed_domains = fields.List(
-        fields.String(validate=validate.Regexp(DOMAIN_RE, error="not a domain name")),
+        fields.String(validate=Pattern(DOMAIN_PATTERN, error="not a domain name")),
         required=True,
         validate=validate.Length(min=1, max=50),
     )
@@ -62,9 +66,7 @@ class CampaignIn(Schema):
     hold_days = fields.Integer(
         load_default=30, strict=True, validate=validate.Range(min=0, max=365)
     )
-    utm_medium = fields.String(
-        load_default="influencer", validate=validate.Regexp(r"^[A-Za-z0-9._-]{1,64}\Z")
-    )
+    utm_medium = fields.String(load_default="influencer", validate=Pattern(UTM_MEDIUM_PATTERN))
     commission_rules = rules_field(required=True)
 
     @validates_schema
@@ -154,7 +156,7 @@ class PartnershipOut(Schema):
 
 
 class CampaignQuery(ListQuery):
-    slug = fields.String(validate=validate.Length(max=64))
+    slug = fields.String(validate=validate.Length(max=CODE_MAX_LENGTH))
 
 
 class PartnershipQuery(ListQuery):

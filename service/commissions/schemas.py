@@ -6,8 +6,8 @@ from service import clock
 from service.commissions.ledger import STATUSES, status_of
 from service.commissions.models import CommissionLine
 from service.money import format_amount
-from service.periods import PERIOD_RE
-from service.schemas import Amount, Currency, Id, ListQuery
+from service.schemas import Amount, Currency, Id, ListQuery, Pattern
+from service.vocabulary import PERIOD_PATTERN, PERIOD_RULE
 
 KINDS = ("sale", "reversal", "cpc", "per_post", "true_up", "adjustment")
 
@@ -43,7 +43,7 @@ class CommissionQuery(ListQuery):
     campaign_id = Id()
     conversion_id = Id()
     status = fields.String(validate=validate.OneOf(STATUSES))
-    period = fields.String(validate=validate.Regexp(PERIOD_RE, error="must be YYYY-MM"))
+    period = fields.String(validate=Pattern(PERIOD_PATTERN, error=PERIOD_RULE))
 
 
 class AdjustmentIn(Schema):

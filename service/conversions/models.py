@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, JSONType, UTCDateTime, new_id, utcnow
+from service.vocabulary import CODE_MAX_LENGTH
 
 
 class Conversion(Base):
@@ -55,7 +56,7 @@ class Conversion(Base):
     delivery_id: Mapped[str | None] = mapped_column(ForeignKey("webhook_deliveries.id"))
     status: Mapped[str] = mapped_column(String(20), default="open")
     promo_codes: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    click_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    click_id: Mapped[str | None] = mapped_column(String(CODE_MAX_LENGTH), index=True)
     customer_id: Mapped[str | None] = mapped_column(String(128))
     landing_url: Mapped[str | None] = mapped_column(String(4096))
     # Attribution (docs/product.md §4); all null for an unattributed order.
@@ -65,8 +66,8 @@ class Conversion(Base):
     influencer_id: Mapped[str | None] = mapped_column(ForeignKey("influencers.id"), index=True)
     link_id: Mapped[str | None] = mapped_column(ForeignKey("links.id"))
     promo_code_id: Mapped[str | None] = mapped_column(ForeignKey("promo_codes.id"), index=True)
-    attributed_promo_code: Mapped[str | None] = mapped_column(String(64))
-    attributed_click_id: Mapped[str | None] = mapped_column(String(64))
+    attributed_promo_code: Mapped[str | None] = mapped_column(String(CODE_MAX_LENGTH))
+    attributed_click_id: Mapped[str | None] = mapped_column(String(CODE_MAX_LENGTH))
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
 
 

@@ -7,8 +7,7 @@ from marshmallow import Schema, fields, validate
 from service.conversions.models import Conversion
 from service.money import format_amount
 from service.schemas import Id, ListQuery
-
-SOURCES = ("shopify", "woocommerce", "stripe", "generic")
+from service.vocabulary import WEBHOOK_SOURCES
 
 
 class AttributionOut(Schema):
@@ -53,7 +52,7 @@ class ConversionOut(Schema):
 
 
 class ConversionQuery(ListQuery):
-    source = fields.String(validate=validate.OneOf(SOURCES))
+    source = fields.String(validate=validate.OneOf(WEBHOOK_SOURCES))
     order_id = fields.String(validate=validate.Length(max=128))
     influencer_id = Id()
     campaign_id = Id()

@@ -4,7 +4,8 @@ from marshmallow import Schema, fields, validate
 
 from service.influencers.models import Influencer
 from service.influencers.tiers import tier_for
-from service.schemas import HANDLE_RE, PLATFORMS, Id, ListQuery
+from service.schemas import PLATFORMS, Id, ListQuery, Pattern
+from service.vocabulary import HANDLE_PATTERN, HANDLE_RULE
 
 
 class PlatformAccountIn(Schema):
@@ -18,7 +19,7 @@ class PlatformAccountIn(Schema):
 class InfluencerIn(Schema):
     handle = fields.String(
         required=True,
-        validate=validate.Regexp(HANDLE_RE, error="lower-case [a-z0-9._-], 2 to 40 characters"),
+        validate=Pattern(HANDLE_PATTERN, error=HANDLE_RULE),
     )
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     email = fields.Email(required=True, validate=validate.Length(max=254))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 
 from hashids import Hashids
 
+from service.vocabulary import VANITY_PATTERN, full
+
 MIN_LENGTH = 6
-VANITY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}\Z")
+VANITY_RE = full(VANITY_PATTERN)
 # Paths under /r/ that must never be taken by a vanity slug.
 RESERVED = frozenset({"api", "admin", "healthz", "readyz", "metrics", "static", "dashboard"})
 

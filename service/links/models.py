@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.campaigns.models import Partnership
 from service.db import Base, UTCDateTime, new_id, utcnow
+from service.vocabulary import CODE_MAX_LENGTH
 
 
 class Link(Base):
@@ -15,7 +16,7 @@ class Link(Base):
     __tablename__ = "links"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("lnk"))
-    code: Mapped[str] = mapped_column(String(64), unique=True)
+    code: Mapped[str] = mapped_column(String(CODE_MAX_LENGTH), unique=True)
     partnership_id: Mapped[str] = mapped_column(ForeignKey("partnerships.id"), index=True)
     campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), index=True)
     influencer_id: Mapped[str] = mapped_column(ForeignKey("influencers.id"), index=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from service.schemas import PLATFORMS, Id, ListQuery, Url
+from service.vocabulary import CODE_MAX_LENGTH, VANITY_MIN_LENGTH
 
 
 class LinkIn(Schema):
@@ -11,7 +12,9 @@ class LinkIn(Schema):
     destination = Url(required=True)
     platform = fields.String(required=True, validate=validate.OneOf(PLATFORMS))
     slug = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(min=3, max=64)
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=VANITY_MIN_LENGTH, max=CODE_MAX_LENGTH),
     )
 
 

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.campaigns.models import Partnership
 from service.db import Base, UTCDateTime, new_id, utcnow
+from service.vocabulary import CODE_MAX_LENGTH
 
 
 def normalize_code(code: str) -> str:
@@ -28,8 +29,8 @@ class PromoCode(Base):
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("pc"))
-    code: Mapped[str] = mapped_column(String(64))
-    normalized: Mapped[str] = mapped_column(String(64), index=True)
+    code: Mapped[str] = mapped_column(String(CODE_MAX_LENGTH))
+    normalized: Mapped[str] = mapped_column(String(CODE_MAX_LENGTH), index=True)
     partnership_id: Mapped[str] = mapped_column(ForeignKey("partnerships.id"), index=True)
     campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), index=True)
     influencer_id: Mapped[str] = mapped_column(ForeignKey("influencers.id"), index=True)

@@ -4,9 +4,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from service.schemas import Id, ListQuery
-
-CODE_RE = r"^[ \t]*[A-Za-z0-9][A-Za-z0-9_-]{2,31}[ \t]*\Z"
+from service.schemas import Id, ListQuery, Pattern
+from service.vocabulary import CODE_MAX_LENGTH, PROMO_CODE_PATTERN, PROMO_CODE_RULE
 
 
 class PromoCodeIn(Schema):
@@ -15,7 +14,7 @@ class PromoCodeIn(Schema):
     code = fields.String(
         load_default=None,
         allow_none=True,
-        validate=validate.Regexp(CODE_RE, error="3 to 32 of [A-Za-z0-9_-]"),
+        validate=Pattern(PROMO_CODE_PATTERN, error=PROMO_CODE_RULE),
     )
     starts_at = fields.AwareDateTime(load_default=None, allow_none=True)
     ends_at = fields.AwareDateTime(load_default=None, allow_none=True)
@@ -49,4 +48,4 @@ class PromoCodeOut(Schema):
 class PromoCodeQuery(ListQuery):
     campaign_id = Id()
     influencer_id = Id()
-    code = fields.String(validate=validate.Length(max=64))
+    code = fields.String(validate=validate.Length(max=CODE_MAX_LENGTH))

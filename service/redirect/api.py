@@ -8,7 +8,6 @@ Same process, same settings, same services.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -16,6 +15,7 @@ from service import metrics
 from service.clicks.identity import client_address
 from service.config import Settings
 from service.redirect.service import Answer, Redirector, Visit
+from service.vocabulary import CODE_PATTERN, full
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -29,7 +29,7 @@ UNAVAILABLE_PAGE = (
     b"<body><h1>Temporarily unavailable</h1><p>Please try again in a moment.</p>"
     b"</body></html>"
 )
-_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CODE = full(CODE_PATTERN)
 _COMMON = [("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer-when-downgrade")]
 _HTML = ("Content-Type", "text/html; charset=utf-8")
 _COUNTERS = {

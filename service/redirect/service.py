@@ -56,10 +56,11 @@ from service.redirect.cache import (
 from service.redirect.recovery import ClickMover, click_record
 from service.redirect.resolver import Target, resolve
 from service.spool import Mover, Spool, SpoolError
+from service.vocabulary import CODE_MAX_LENGTH
 
 log = logging.getLogger(__name__)
 
-MAX_CODE_LENGTH = 64
+MAX_CODE_LENGTH = CODE_MAX_LENGTH
 # Links whose last answer a process keeps, to answer them while both stores are down.
 MAX_STALE_LINKS = 100_000
 # A half-open trial, the probe and the retry after a failed direct write wait this long.

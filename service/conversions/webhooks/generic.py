@@ -11,6 +11,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from service.conversions.events import CancelEvent, OrderEvent, RefundClaim, RefundEvent, ShopEvent
 from service.money import MoneyError, parse_amount
 from service.schemas import Amount, Currency
+from service.vocabulary import CODE_MAX_LENGTH
 
 _ID = validate.Length(min=1, max=128)
 
@@ -34,11 +35,13 @@ class GenericOrder(Schema):
     tax = Amount(load_default="0")
     total = Amount(load_default=None, allow_none=True)
     promo_codes = fields.List(
-        fields.String(validate=validate.Length(max=64)),
+        fields.String(validate=validate.Length(max=CODE_MAX_LENGTH)),
         load_default=list,
         validate=validate.Length(max=20),
     )
-    click_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    click_id = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=CODE_MAX_LENGTH)
+    )
     customer_id = fields.String(load_default=None, allow_none=True, validate=_ID)
     landing_url = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(max=4096)

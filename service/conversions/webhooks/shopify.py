@@ -33,6 +33,7 @@ from service.conversions.webhooks.fields import (
     scaled,
     unscaled,
 )
+from service.vocabulary import CODE_MAX_LENGTH
 
 ORDER_TOPICS = ("orders/create", "orders/paid", "orders/updated", "orders/cancelled")
 # An order counts once money is committed: not while payment is pending, nor after an
@@ -89,12 +90,12 @@ def _order(p: dict[str, Any], click_param: str) -> OrderEvent:
     if not click_id:
         for _path, attr in items(p.get("note_attributes"), "note_attributes", 200):
             if attr.get("name") in (click_param, f"_{click_param}"):
-                click_id = opt_text(attr.get("value"), "note_attributes.value", 64)
+                click_id = opt_text(attr.get("value"), "note_attributes.value", CODE_MAX_LENGTH)
                 break
     codes = [
         code
         for path, d in items(p.get("discount_codes"), "discount_codes", 50)
-        if (code := opt_text(d.get("code"), f"{path}.code", 64))
+        if (code := opt_text(d.get("code"), f"{path}.code", CODE_MAX_LENGTH))
     ]
     customer = p.get("customer")
     customer_id = (

@@ -30,6 +30,7 @@ from service.conversions.webhooks.fields import (
     opt_text,
 )
 from service.money import exponent, format_amount
+from service.vocabulary import CODE_MAX_LENGTH
 
 # Stripe's exponents where they are not 2 (stripe.com/docs/currencies). ISK is
 # zero-decimal in ISO 4217 but two-decimal in Stripe's API (amounts in multiples of 100);
@@ -128,13 +129,17 @@ def _order(s: Mapping[str, Any], event: dict[str, Any], click_param: str) -> Ord
         codes.extend(c.strip() for c in raw_codes.split(",") if c.strip())
     for path, d in items(s.get("discounts"), f"{p}.discounts", 50):
         promo = d.get("promotion_code")
-        if isinstance(promo, Mapping) and (code := opt_text(promo.get("code"), path, 64)):
+        if isinstance(promo, Mapping) and (
+            code := opt_text(promo.get("code"), path, CODE_MAX_LENGTH)
+        ):
             codes.append(code)
     # metadata[<click param>] names the click outright; client_reference_id is the
     # shop's own reference and only carries the click id when the shop puts it there.
-    click_id = opt_text(metadata.get(click_param), f"{p}.metadata.{click_param}", 64)
+    click_id = opt_text(metadata.get(click_param), f"{p}.metadata.{click_param}", CODE_MAX_LENGTH)
     if not click_id:
-        click_id = opt_text(s.get("client_reference_id"), f"{p}.client_reference_id", 64)
+        click_id = opt_text(
+            s.get("client_reference_id"), f"{p}.client_reference_id", CODE_MAX_LENGTH
+        )
     payment_intent = s.get("payment_intent")
     if isinstance(payment_intent, Mapping):  # expanded
         payment_intent = payment_intent.get("id")

@@ -32,6 +32,7 @@ from service.conversions.webhooks.fields import (
     scaled,
     unscaled,
 )
+from service.vocabulary import CODE_MAX_LENGTH
 
 ORDER_TOPICS = ("order.created", "order.updated", "order.restored")
 PAID_STATUSES = ("processing", "completed", "refunded")
@@ -89,7 +90,9 @@ def _order(p: dict[str, Any], click_param: str) -> OrderEvent:
         ):
             meta.setdefault(key, entry.get("value"))
     landing = opt_text(meta.get(f"{ATTRIBUTION_META}session_entry"), "meta_data", 4096)
-    click_id = opt_text(meta.get(f"_{click_param}") or meta.get(click_param), "meta_data", 64)
+    click_id = opt_text(
+        meta.get(f"_{click_param}") or meta.get(click_param), "meta_data", CODE_MAX_LENGTH
+    )
     if not click_id:
         click_id = query_params(landing).get(click_param)
     campaign = opt_text(meta.get(f"{ATTRIBUTION_META}utm_campaign"), "meta_data", 200)
@@ -97,7 +100,7 @@ def _order(p: dict[str, Any], click_param: str) -> OrderEvent:
     codes = [
         code
         for path, c in items(p.get("coupon_lines"), "coupon_lines", 50)
-        if (code := opt_text(c.get("code"), f"{path}.code", 64))
+        if (code := opt_text(c.get("code"), f"{path}.code", CODE_MAX_LENGTH))
     ]
     customer = p.get("customer_id")
     total = p.get("total")

@@ -1,0 +1,68 @@
+"""Limits and vocabularies, stated once.
+
+Schemas, models, webhook parsers, the redirect path and the docs read these; a limit
+changes here or nowhere. Patterns are written so that one text serves both Python
+(``re.fullmatch``) and JSON Schema (ECMA-262): no ``\\Z``, no look-behinds, and they
+carry their own ``^...$`` anchors for JSON Schema, which matches anywhere otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Short codes, promo codes, click ids, campaign slugs: at most this many characters.
+CODE_MAX_LENGTH = 64
+# A link's short code: what the redirect accepts after /r/.
+CODE_PATTERN = rf"^[A-Za-z0-9_-]{{1,{CODE_MAX_LENGTH}}}$"
+# A vanity code asked for when creating a link.
+VANITY_MIN_LENGTH = 3
+VANITY_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9_-]{{{VANITY_MIN_LENGTH - 1},{CODE_MAX_LENGTH - 1}}}$"
+
+# An influencer's handle: lower-case letters, digits and ._- , 2 to 40 characters.
+HANDLE_PATTERN = r"^[a-z0-9._-]{2,40}$"
+HANDLE_RULE = "lower-case [a-z0-9._-], 2 to 40 characters"
+
+# A campaign's slug: lower-case, 1 to 64 characters.
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+SLUG_RULE = "lower-case [a-z0-9_-], 1 to 64 characters"
+# A shop domain a campaign's links may point at.
+DOMAIN_PATTERN = r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$|^localhost$"
+# A promo code as typed: 3 to 32 of [A-Za-z0-9_-], spaces or tabs around it ignored.
+PROMO_CODE_PATTERN = r"^[ \t]*[A-Za-z0-9][A-Za-z0-9_-]{2,31}[ \t]*$"
+PROMO_CODE_RULE = "3 to 32 of [A-Za-z0-9_-]"
+
+# A campaign's utm_medium.
+UTM_MEDIUM_PATTERN = rf"^[A-Za-z0-9._-]{{1,{CODE_MAX_LENGTH}}}$"
+
+# A calendar month, the unit of commission exports and statements.
+PERIOD_PATTERN = r"^([0-9]{4})-(0[1-9]|1[0-2])$"
+PERIOD_RULE = "must be YYYY-MM"
+
+# A decimal money amount as text, such as "12.50" (exactness per currency is checked
+# where the currency is known: service.money.parse_amount).
+AMOUNT_PATTERN = r"^-?[0-9]{1,18}(\.[0-9]{1,6})?$"
+
+# Where an influencer posts, or a link is placed.
+PLATFORMS = (
+    "instagram",
+    "tiktok",
+    "youtube",
+    "twitter",
+    "facebook",
+    "linkedin",
+    "pinterest",
+    "twitch",
+    "snapchat",
+    "blog",
+    "other",
+)
+
+# The shops whose checkout webhooks afftrack reads.
+WEBHOOK_SOURCES = ("shopify", "woocommerce", "stripe", "generic")
+
+
+def full(pattern: str) -> re.Pattern[str]:
+    """A vocabulary pattern compiled for Python: anchored at both ends, and ``$`` does not
+    let a trailing newline through (``re.fullmatch`` semantics)."""
+    body = pattern.removeprefix("^").removesuffix("$")
+    return re.compile(rf"(?:{body})\Z")
