@@ -1,4 +1,4 @@
-"""Month-end commission settlement (issue #5): ``settle()`` over a month of 1,000,000 orders.
+"""Month-end commission settlement: ``settle()`` over a month of 1,000,000 orders.
 
     python bench/commissions.py [--conversions 1000000] [--influencers 5000]
         [--clicks 2000000] [--month 2026-10] [--keep] [--explain] [--capped]

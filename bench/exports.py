@@ -1,4 +1,4 @@
-"""Monthly commission export (issue #6): summary and detail of a month of ~1,000,000 lines.
+"""Monthly commission export: summary and detail of a month of ~1,000,000 lines.
 
     python bench/exports.py [--influencers 20000] [--conversions 952000] [--clicks 20000]
         [--month 2026-10] [--explain] [--profile] [--keep]

@@ -3,7 +3,7 @@
     .venv/bin/python bench/redirect.py [--targets afftrack,nginx,raw,naive] [--runs 3]
         [--duration 10] [--connections 32] [--json out.json] [--worker-class sync] ...
 
-Protocol (issue #3): each server pinned to CPU 0 (``taskset -c 0``), wrk pinned to CPU 1
+Protocol: each server pinned to CPU 0 (``taskset -c 0``), wrk pinned to CPU 1
 (``taskset -c 1 wrk -t1 -c32 -d10s --latency URL``), a ~2 s warm-up first, then 3 runs;
 the run with the median req/s is reported with its p50 and p99. Worker RSS is read from
 /proc after the runs. Any non-2xx/3xx response or socket error is shouted about and makes

@@ -1,4 +1,4 @@
-"""Campaign report (issue #7): 10,000,000 clicks and 200,000 conversions, over HTTP.
+"""Campaign report: 10,000,000 clicks and 200,000 conversions, over HTTP.
 
     python bench/reports.py [--clicks 10000000] [--conversions 200000]
         [--influencers 1000] [--month 2026-10] [--requests 30] [--workers 2]

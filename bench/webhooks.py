@@ -1,4 +1,4 @@
-"""Webhook throughput and latency (issue #4): signed orders posted at a constant rate.
+"""Webhook throughput and latency: signed orders posted at a constant rate.
 
     python bench/webhooks.py [--source shopify|generic] [--rate 200] [--duration 30]
         [--warmup 5] [--max [--step 100]] [--influencers 200] [--json out.json]

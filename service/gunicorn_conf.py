@@ -79,8 +79,8 @@ keepalive = _env_int("GUNICORN_KEEPALIVE", 5, minimum=0)
 # Recycle workers now and then so a slow leak can never grow without bound; the jitter
 # keeps all workers from restarting at the same moment. A million, not the usual ten
 # thousand: a redirect worker serves thousands of requests a second, and a restart
-# (re-importing the app) costs about a second of CPU — at 10,000 the recycling alone cut
-# throughput by a quarter (docs/BENCHMARKS.md).
+# re-imports the app; what recycling at 10,000 cost is in
+# docs/BENCHMARKS.md#choosing-the-gunicorn-worker-class.
 max_requests = _env_int("GUNICORN_MAX_REQUESTS", 1_000_000, minimum=0)
 max_requests_jitter = max_requests // 10
 

@@ -21,8 +21,8 @@ record carries its own id and every target ignores a repeat.
 Durability (``AFFTRACK_SPOOL_FSYNC``): ``always`` (the default) calls ``fdatasync`` after
 each append, before the answer is sent — the record survives a power cut. ``never``
 leaves it to the kernel: it survives the process being killed (the data is in the page
-cache the moment ``write`` returns) but not the machine going down. docs/BENCHMARKS.md
-"Spool" has what each costs.
+cache the moment ``write`` returns) but not the machine going down.
+docs/BENCHMARKS.md#spool has what each costs.
 """
 
 from __future__ import annotations

@@ -189,7 +189,8 @@ class ClickWorker:
         if block_ms is not None and start == ">":
             args += ["BLOCK", block_ms]
         # The raw reply, turned into dicts here: redis-py's generic stream parsing costs
-        # more than the rest of a click's trip to the database (docs/BENCHMARKS.md).
+        # more than the rest of a click's trip to the database
+        # (docs/BENCHMARKS.md#click-worker-drain).
         response = self._raw.execute_command("XREADGROUP", *args, "STREAMS", self.stream, start)
         if not response:
             return []

@@ -141,7 +141,8 @@ def settle_month(session: Session, month: str, zone: str = "UTC") -> Settled:
 @dataclass(frozen=True, slots=True)
 class PlannedLine:
     """A ledger line as closing would write it, not written: what a preview shows.
-    Plain attributes (a preview plans tens of thousands; ORM objects cost ~30 µs each)."""
+    Plain attributes: a preview plans tens of thousands, and ORM objects cost more
+    (docs/BENCHMARKS.md#export-figures-without-a-recorded-date)."""
 
     id: str
     idempotency_key: str

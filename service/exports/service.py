@@ -252,7 +252,7 @@ def close(session: Session, period: str, zone: str = "UTC") -> Export:
         # A month's lines just changed at once: without fresh statistics PostgreSQL
         # takes the export_id for a rare value and plans every read of this month
         # (checksum below, then each download) as for one line, until autovacuum
-        # analyses the table. Sampling costs about a second at a million lines.
+        # analyses the table. Its cost: docs/BENCHMARKS.md#where-the-exports-time-goes-now.
         session.execute(text("ANALYZE commission_lines"))
     taken = Selection(sel.period, sel.start, sel.end, export)
     rows = list(summary_rows(session, taken, project_carry=True))

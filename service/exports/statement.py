@@ -370,14 +370,16 @@ def formatted_lines(
     :mod:`service.exports.detail_sql`), each with its sort key (influencer, currency,
     line id), in the order of :func:`detail_lines`."""
     sql, params = formatted_statement(session, sel, fmt)
-    # Compiling this expression-heavy query to machine code takes PostgreSQL ~1.7 s and
-    # gains nothing measurable per row; the setting lasts until the transaction ends
-    # (the export reads through a session of its own).
+    # Compiling this expression-heavy query to machine code costs PostgreSQL more than
+    # it gains per row (docs/BENCHMARKS.md#export-figures-without-a-recorded-date); the
+    # setting lasts until the transaction ends (the export reads through a session of
+    # its own).
     session.execute(text("SET LOCAL jit = off"))
     # Streamed row by row (libpq's single-row mode, psycopg's ``Cursor.stream``): memory
     # stays constant as with a server-side cursor, but the query runs as a plain one, so
-    # PostgreSQL may format in parallel workers (a cursor never does): about 7 s instead
-    # of 12 at a million lines. The connection serves nothing else until it ends; left
+    # PostgreSQL may format in parallel workers (a cursor never does; see
+    # docs/BENCHMARKS.md#where-the-exports-time-goes-now). The connection serves nothing
+    # else until it ends; left
     # early (a client gone), psycopg cancels the query and the transaction is aborted,
     # which only the session's rollback follows.
     driver = session.connection().connection.driver_connection

@@ -1,8 +1,9 @@
 """``GET|HEAD /r/<code>``, served at the WSGI level in front of Flask.
 
 The redirect is the hottest path in the product; Flask's routing, request objects and
-context cost more than the redirect itself (docs/BENCHMARKS.md), so this middleware
-answers ``/r/`` directly from the WSGI environ and hands every other request to Flask.
+context cost more than the redirect itself (docs/BENCHMARKS.md#what-flask-costs-a-redirect),
+so this middleware answers ``/r/`` directly from the WSGI environ and hands every other
+request to Flask.
 Same process, same settings, same services.
 """
 

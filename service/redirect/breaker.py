@@ -2,7 +2,7 @@
 
 (pybreaker, tried first, holds one lock for the whole duration of every call: under
 gunicorn's threads that made each process's Redis round trips run one at a time, which
-a profile showed as a third of the redirect's time — docs/BENCHMARKS.md.)
+a profile showed: docs/BENCHMARKS.md#the-redirect, "What got the redirect there".)
 
 Closed: calls go through; ``fail_max`` failures in a row open it. Open: calls are
 refused without touching Redis for ``reset_timeout`` seconds. Then half-open: one

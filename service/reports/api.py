@@ -17,6 +17,7 @@ bp = Blueprint("reports", __name__, url_prefix="/api/v1/reports")
 def campaign(campaign_id: str) -> Response:
     q = load_query(ReportQuery())
     report = campaign_report(session(), campaign_id, q["from_"], q["to"], q["group_by"])
-    # A report per influencer can be a megabyte; orjson writes it about five times faster
-    # than the standard library (the body holds only strings, integers and null).
+    # A report per influencer can be a megabyte; orjson writes it faster than the
+    # standard library (docs/BENCHMARKS.md#what-the-reports-took; the body holds only
+    # strings, integers and null).
     return Response(orjson.dumps(report) + b"\n", mimetype="application/json")

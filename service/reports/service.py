@@ -28,8 +28,8 @@ def campaign_report(
     if session.get_bind().dialect.name == "postgresql":
         # psycopg prepares a statement after its fifth run, and PostgreSQL may then keep
         # a generic plan for it; for these roll-up scans that plan was twice as slow as
-        # one made for the actual campaign and days (measured: 38 ms against 19 ms). The
-        # setting lasts until the request's transaction ends.
+        # one made for the actual campaign and days (docs/BENCHMARKS.md#what-the-reports-took).
+        # The setting lasts until the request's transaction ends.
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     lo = datetime(start.year, start.month, start.day, tzinfo=UTC)
     hi = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)
