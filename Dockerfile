@@ -11,7 +11,7 @@
 # Run (embedded SQLite demo, data kept in a volume):
 #   docker run --rm -p 8000:8000 -v afftrack-data:/app/data afftrack:latest
 # Production settings (DATABASE_URL, REDIS_URL, secrets) come from the environment;
-# none are baked in. See docs/deploy.md. deploy/image-smoke.sh builds and checks this
+# none are baked in. See docs/operations.md. deploy/image-smoke.sh builds and checks this
 # image with podman (on a Debian base it makes itself, passed as PYTHON_IMAGE).
 
 # Any image with Python 3.11+ and its venv module at `python` (the Debian base the smoke
@@ -71,7 +71,7 @@ RUN install -d -o afftrack -g afftrack -m 0750 /app/data
 WORKDIR /app/data
 
 # Clicks and webhook deliveries wait here when neither Redis nor the database takes them
-# (docs/deploy.md "When Redis or PostgreSQL stumble"). A volume, so that what waits
+# (docs/operations.md "When Redis or PostgreSQL stumble"). A volume, so that what waits
 # outlives the container: compose mounts a named one, Kubernetes an emptyDir.
 ENV AFFTRACK_SPOOL_DIR=/var/lib/afftrack/spool
 RUN install -d -o afftrack -g afftrack -m 0750 /var/lib/afftrack /var/lib/afftrack/spool

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.markdown import anchors, links
+from tests.markdown import FENCE, anchors, links
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -36,4 +36,33 @@ def test_every_link_into_the_repository_resolves(page: Path) -> None:
             anchor and resolved.suffix == ".md" and anchor not in anchors(resolved)
         ):
             broken.append(target)
+    assert broken == []
+
+
+def test_no_heading_is_named_after_an_issue_or_a_review() -> None:
+    named = [
+        f"{page.relative_to(ROOT)}: {line}"
+        for page in PAGES
+        for line in FENCE.sub("", page.read_text()).splitlines()
+        if line.startswith("#") and re.search(r"\bissue\s*#?\d|\breview\b", line, re.IGNORECASE)
+    ]
+    assert named == []
+
+
+POINTER = re.compile(r"\b(docs/[\w/.-]+\.md)(?:#([\w-]+))?")
+CODE = [
+    p
+    for folder in ("service", "bench", "deploy", "tests")
+    for p in sorted((ROOT / folder).rglob("*"))
+    if p.is_file() and p.suffix in {".py", ".sh", ".yaml", ".conf", ".md"}
+] + [ROOT / "Dockerfile"]
+
+
+def test_pointers_from_the_code_into_the_docs_resolve() -> None:
+    broken = []
+    for source in CODE:
+        for path, anchor in POINTER.findall(source.read_text()):
+            target = ROOT / path
+            if not target.exists() or (anchor and anchor not in anchors(target)):
+                broken.append(f"{source.relative_to(ROOT)}: {path}#{anchor}")
     assert broken == []

@@ -212,7 +212,7 @@ def durable_redis() -> Iterator[RedisServer]:
     """A Redis with an append-only file synced on every write, so a click queued before
     a crash is still queued after the restart: this tests what afftrack does with what
     Redis kept. (deploy/compose.yaml runs ``everysec``, which can lose the last second
-    or so on a crash: docs/BENCHMARKS.md "Redis durability".)"""
+    or so on a crash: docs/BENCHMARKS.md#redis-durability.)"""
     with RedisServer(extra_args=["--appendonly", "yes", "--appendfsync", "always"]) as server:
         yield server
 

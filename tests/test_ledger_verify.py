@@ -852,7 +852,7 @@ def test_verify_names_a_tampered_line(ledger, case):
 # rules edited in the database ------------------------------------------------------------
 # The API cannot change a campaign's or a partnership's rules (no PATCH), so an edit is
 # made behind the service's back. Each line records the rule it was written under and
-# is recomputed from that copy (docs/decisions.md, "Commissions"); but verify expects a
+# is recomputed from that copy (docs/money.md, "Commission rules"); but verify expects a
 # sale line for each rule the partnership has now, and settles a month with the rules
 # in force, so an edit that adds a rule or changes a tiered or cpc rule is flagged.
 

@@ -109,7 +109,7 @@ def test_verify_flags_a_late_click_for_a_closed_month_that_had_no_clicks_until_s
 ):
     """Clicks have no arrival time, so a month closed with no cpc line that later
     holds clicks looks like a deleted line: verify says so (exit 1) and names the
-    remedy; `ledger settle` for the month clears it (docs/decisions.md)."""
+    remedy; `ledger settle` for the month clears it (docs/money.md#the-ledger)."""
     parts = Parts(api, [CPC])
     link = api.create_link(parts.campaign_id, parts.influencer_id)
     frozen.set("2026-10-31T23:59:00Z")

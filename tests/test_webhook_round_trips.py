@@ -1,7 +1,7 @@
 """Issue 4: a new order costs no more than 3 SQL round trips on PostgreSQL in the
 common case — counted with SQLAlchemy events: the statements the app executes plus
 its COMMIT. (psycopg's implicit BEGIN and the pool's pre-ping are not SQL the app
-issues; docs/BENCHMARKS.md counts them separately.)"""
+issues; docs/BENCHMARKS.md#sql-round-trips-per-order counts them separately.)"""
 
 from __future__ import annotations
 
