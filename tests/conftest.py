@@ -9,8 +9,8 @@ starts the clock where its stories begin with ``pytestmark = pytest.mark.frozen_
 Tables are emptied after each test; the run's database is dropped at the end.
 
 The fixtures of tests/support/servers.py (``redis_server``, ``pg_cluster``) and
-tests/support/platforms.py (``pg``, ``sqlite``: apps with the platform secrets) are
-registered here for every test.
+tests/support/platforms.py (``pg``, ``sqlite``: apps with the platform secrets) and
+tests/support/outages.py (``durable_redis``) are registered here for every test.
 """
 
 from __future__ import annotations
@@ -37,7 +37,11 @@ from tests.support.app import (
 )
 from tests.support.queries import count_queries as _count_queries
 
-pytest_plugins = ["tests.support.servers", "tests.support.platforms"]
+pytest_plugins = [
+    "tests.support.servers",
+    "tests.support.platforms",
+    "tests.support.outages",
+]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -9,13 +9,12 @@ import pytest
 
 from service.clicks.bots import bot_reason, is_prefetch, user_agent_reason
 from tests.support.redirects import (
-    ANDROID_CHROME,
-    IPHONE_SAFARI,
     click_id,
     stored_clicks,
     tracked_link,
     visit,
 )
+from tests.support.visitors import ANDROID_CHROME, IPHONE_SAFARI
 
 # Link-preview crawlers, search engines and HTTP libraries, as their vendors publish them.
 CRAWLERS: dict[str, tuple[str, str]] = {

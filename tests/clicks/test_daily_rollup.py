@@ -1,4 +1,4 @@
-"""The daily click roll-up (issue 7): kept by the database as clicks are written, by
+"""The daily click roll-up: kept by the database as clicks are written, by
 every path (COPY, a retried batch through ON CONFLICT, single inserts), exactly: it
 always equals counting the clicks themselves, which is what the report used to do."""
 
@@ -8,7 +8,6 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
@@ -19,12 +18,6 @@ from tests.support.clicks import stored_click
 
 START = datetime(2026, 10, 30, 22, 0, tzinfo=UTC)
 _SEQ = itertools.count()  # batches cross midnight and the month
-
-
-@pytest.fixture(params=["pg", "sqlite"])
-def api(request: Any, frozen: Any) -> Api:
-    frozen.set("2026-10-01T09:00:00Z")
-    return request.getfixturevalue(f"{request.param}_api")
 
 
 def db(api: Api) -> Any:

@@ -1,4 +1,4 @@
-"""Caps (issue 5): a line that would go past the monthly cap per influencer or the
+"""Caps: a line that would go past the monthly cap per influencer or the
 campaign budget is cut to fit, and the cut shows on the line."""
 
 from __future__ import annotations
@@ -58,10 +58,7 @@ def lines(api: Api, influencer_id: str) -> list[tuple[str, str | None]]:
     ]
 
 
-@pytest.fixture(params=["pg", "sqlite"])
-def api(request: Any, frozen: Any) -> Api:
-    frozen.set("2026-12-01T09:00:00Z")
-    return request.getfixturevalue(f"{request.param}_api")
+pytestmark = pytest.mark.frozen_at("2026-12-01T09:00:00Z")  # where ``api`` is made
 
 
 def test_the_monthly_cap_per_influencer_cuts_and_resets_next_month(api: Api, frozen: Any):

@@ -1,4 +1,4 @@
-"""The ledger is append-only for real on PostgreSQL (issue 5): a trigger refuses
+"""The ledger is append-only for real on PostgreSQL: a trigger refuses
 deleting a line and changing anything but its payment or rejection, whoever asks."""
 
 from __future__ import annotations

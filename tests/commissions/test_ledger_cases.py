@@ -21,10 +21,7 @@ ORDER = {
 }
 
 
-@pytest.fixture(params=["pg", "sqlite"])
-def api(request, frozen) -> Api:
-    frozen.set("2026-09-01T09:00:00Z")
-    return request.getfixturevalue(f"{request.param}_api")
+pytestmark = pytest.mark.frozen_at("2026-09-01T09:00:00Z")  # where ``api`` is made
 
 
 def setup(api: Api, rules=None) -> dict:

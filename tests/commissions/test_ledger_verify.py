@@ -50,10 +50,7 @@ TIERED = {
 }
 
 
-@pytest.fixture(params=["pg", "sqlite"])
-def api(request: Any, frozen: Any) -> Api:
-    frozen.set(SEPT_1)
-    return request.getfixturevalue(f"{request.param}_api")
+pytestmark = pytest.mark.frozen_at(SEPT_1)  # where ``api`` is made
 
 
 # helpers ---------------------------------------------------------------------------------

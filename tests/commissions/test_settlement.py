@@ -87,12 +87,6 @@ def test_the_independent_formula_itself():
 # --- fixtures and helpers --------------------------------------------------------------
 
 
-@pytest.fixture(params=["pg", "sqlite"])
-def api(request: Any, frozen: Any) -> Api:
-    frozen.set("2026-10-01T09:00:00Z")
-    return request.getfixturevalue(f"{request.param}_api")
-
-
 def fresh(api: Api) -> None:
     """Empty every table but the API keys (one hypothesis example must not see the
     exports an earlier one closed)."""

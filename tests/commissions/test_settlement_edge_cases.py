@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.support.app import Api
 from tests.support.settlement import (
     CPC,
@@ -23,12 +21,6 @@ from tests.support.settlement import (
     refund,
     total,
 )
-
-
-@pytest.fixture(params=["pg", "sqlite"])
-def api(request: Any, frozen: Any) -> Api:
-    frozen.set("2026-10-01T09:00:00Z")
-    return request.getfixturevalue(f"{request.param}_api")
 
 
 def verify_cli(api: Api) -> Any:

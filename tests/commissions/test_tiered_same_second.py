@@ -67,12 +67,6 @@ def eur(minor: int) -> str:
     return f"{minor // 100}.{minor % 100:02d}"
 
 
-@pytest.fixture(params=["pg", "sqlite"])
-def api(request: Any, frozen: Any) -> Api:
-    frozen.set("2026-10-01T09:00:00Z")
-    return request.getfixturevalue(f"{request.param}_api")
-
-
 class Partner:
     """An influencer in a tiered campaign of her own (no hold), with a promo code and a
     link."""

@@ -108,10 +108,7 @@ def race(api: Api, bodies: list[dict[str, Any]], held: int | None = None) -> Cou
     return done["outcomes"]
 
 
-@pytest.fixture(params=["pg", "sqlite"])
-def api(request, frozen) -> Api:
-    frozen.set("2026-10-03T12:01:00Z")
-    return request.getfixturevalue(f"{request.param}_api")
+pytestmark = pytest.mark.frozen_at("2026-10-03T12:01:00Z")  # where ``api`` is made
 
 
 def test_last_use_goes_to_one_of_eight_orders_arriving_at_once(pg_api, frozen):

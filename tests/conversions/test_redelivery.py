@@ -65,10 +65,7 @@ def in_parallel(api: Api, payload: dict, copies: int = 8) -> Counter:
     return Counter(outcomes)
 
 
-@pytest.fixture(params=["pg", "sqlite"])
-def api(request, frozen) -> Api:
-    frozen.set("2026-10-03T12:01:00Z")
-    return request.getfixturevalue(f"{request.param}_api")
+pytestmark = pytest.mark.frozen_at("2026-10-03T12:01:00Z")  # where ``api`` is made
 
 
 def test_same_order_eight_times_at_once(api):

@@ -1,4 +1,4 @@
-"""Issue 4: a new order costs no more than 3 SQL round trips on PostgreSQL in the
+"""A new order costs no more than 3 SQL round trips on PostgreSQL in the
 common case — counted with SQLAlchemy events: the statements the app executes plus
 its COMMIT. (psycopg's implicit BEGIN and the pool's pre-ping are not SQL the app
 issues; docs/BENCHMARKS.md counts them separately.)"""
@@ -10,13 +10,11 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask
-from sqlalchemy import event
 
 from service.app import create_app
 from tests.support.app import Api, _empty_tables, make_settings
@@ -32,26 +30,6 @@ def shop_api(pg_url: str, frozen: Any) -> Iterator[Api]:
     yield Api(app, app.test_client())
     _empty_tables(app)
     app.extensions["afftrack"].db.dispose()
-
-
-@contextmanager
-def counting(app: Flask) -> Iterator[dict[str, list[str]]]:
-    engine = app.extensions["afftrack"].db.engine
-    seen: dict[str, list[str]] = {"statements": [], "commits": []}
-
-    def on_execute(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        seen["statements"].append(statement.split(None, 3)[0:3].__str__())
-
-    def on_commit(_conn: Any) -> None:
-        seen["commits"].append("COMMIT")
-
-    event.listen(engine, "before_cursor_execute", on_execute)
-    event.listen(engine, "commit", on_commit)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
-        event.remove(engine, "commit", on_commit)
 
 
 def shopify_order(order_id: int, **extra: Any) -> dict[str, Any]:
@@ -117,16 +95,18 @@ def cases(api: Api, world: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize("method", ["promo_code", "click", "utm", "unattributed"])
-def test_a_new_order_is_two_statements_and_the_commit(shop_api: Api, frozen: Any, method: str):
+def test_a_new_order_is_two_statements_and_the_commit(
+    shop_api: Api, frozen: Any, method: str, count_queries: Any
+):
     frozen.set("2026-10-03T11:55:00Z")  # the click comes before the order (12:00Z)
     world = setup(shop_api)
     payload = cases(shop_api, world)[method]
-    with counting(shop_api.app) as seen:
+    with count_queries(shop_api.app) as seen:
         r = post(shop_api, payload)
     assert r.status_code == 200, r.json
     assert r.json["status"] == "created"
-    assert len(seen["statements"]) + len(seen["commits"]) <= 3, seen
-    assert len(seen["commits"]) == 1
+    assert len(seen.statements) + len(seen.commits) <= 3, seen
+    assert len(seen.commits) == 1
     conversion = shop_api.get(f"/api/v1/conversions/{r.json['conversion_id']}").json
     if method == "unattributed":
         assert conversion["attribution"] is None
@@ -137,15 +117,17 @@ def test_a_new_order_is_two_statements_and_the_commit(shop_api: Api, frozen: Any
         assert [(x["kind"], x["amount"]) for x in lines["items"]] == [("sale", "10.80")]
 
 
-def test_a_redelivered_order_is_two_statements_and_the_commit(shop_api: Api, frozen: Any):
+def test_a_redelivered_order_is_two_statements_and_the_commit(
+    shop_api: Api, frozen: Any, count_queries: Any
+):
     frozen.set("2026-10-03T12:05:00Z")
     setup(shop_api)
     payload = shopify_order(2001, discount_codes=[{"code": "ANNA15", "amount": "12.00"}])
     first = post(shop_api, payload)
-    with counting(shop_api.app) as seen:
+    with count_queries(shop_api.app) as seen:
         again = post(shop_api, payload)
     assert again.json == {**first.json, "status": "duplicate"}
-    assert len(seen["statements"]) + len(seen["commits"]) <= 3, seen
+    assert len(seen.statements) + len(seen.commits) <= 3, seen
     assert shop_api.rows("conversions") == 1
     assert shop_api.rows("webhook_deliveries") == 1
     assert shop_api.rows("commission_lines") == 1

@@ -15,7 +15,7 @@ import stripe
 
 from service import clock
 from tests.support.app import Api
-from tests.support.platforms import (  # noqa: F401
+from tests.support.platforms import (
     STRIPE_SECRET,
     body_of,
     click,
@@ -23,11 +23,8 @@ from tests.support.platforms import (  # noqa: F401
     in_parallel,
     lines_of,
     load,
-    pg_fixture,
     post_stripe,
     setup_partners,
-    shop_api,
-    sqlite_fixture,
     status_of,
     statuses,
     stripe_headers,

@@ -16,14 +16,11 @@ from service.conversions.events import OrderEvent
 from service.conversions.ingest import ingest
 from tests.support.app import Api
 from tests.support.flow import HUMAN_UA
-from tests.support.platforms import (  # noqa: F401
+from tests.support.platforms import (
     load,
-    pg_fixture,
     post_shopify,
     post_stripe,
     setup_partners,
-    shop_api,
-    sqlite_fixture,
 )
 
 ORDER_AT = "2026-10-03T12:05:00Z"

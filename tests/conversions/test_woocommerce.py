@@ -10,18 +10,15 @@ from typing import Any
 import pytest
 
 from tests.support.app import Api
-from tests.support.platforms import (  # noqa: F401
+from tests.support.platforms import (
     body_of,
     click,
     conversion,
     in_parallel,
     lines_of,
     load,
-    pg_fixture,
     post_woocommerce,
     setup_partners,
-    shop_api,
-    sqlite_fixture,
     status_of,
     statuses,
     with_click,

@@ -1,4 +1,4 @@
-"""The dashboard in a real browser (issue 7): headless Chromium (Debian's ``chromium`` and
+"""The dashboard in a real browser: headless Chromium (Debian's ``chromium`` and
 ``chromium-driver``, driven by Selenium) logs in with an API key against afftrack served
 over HTTP on a seeded PostgreSQL database, opens the campaign, checks that the numbers it
 renders equal the report API's, that the copy button works (so the page's script ran

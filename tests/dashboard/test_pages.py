@@ -1,4 +1,4 @@
-"""The dashboard (issue 7): login with an API key, the campaign list and one campaign's
+"""The dashboard: login with an API key, the campaign list and one campaign's
 page, whose every figure must equal the report API's. On PostgreSQL and SQLite."""
 
 from __future__ import annotations
@@ -15,11 +15,6 @@ from sqlalchemy import text
 from service.dashboard.views import KPI_NAMES
 from tests.support.app import Api
 from tests.support.dashboard_data import Seeded, seed_campaign
-
-
-@pytest.fixture(params=["pg", "sqlite"])
-def api(request: Any, frozen: Any) -> Api:
-    return request.getfixturevalue(f"{request.param}_api")
 
 
 @pytest.fixture

@@ -11,19 +11,14 @@ import os
 import pty
 import select
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.app import Api
+from tests.support.app import AFFTRACK, Api
 
-
-@pytest.fixture(params=["pg", "sqlite"])
-def api(request: Any, frozen: Any) -> Api:
-    frozen.set("2026-09-01T09:00:00Z")
-    return request.getfixturevalue(f"{request.param}_api")
+pytestmark = pytest.mark.frozen_at("2026-09-01T09:00:00Z")  # where ``api`` is made
 
 
 def test_detail_lines_carry_order_source_and_basis(api: Api, frozen: Any) -> None:
@@ -208,9 +203,6 @@ def test_a_paypal_file_over_the_upload_limit_comes_in_parts(
     assert single.status_code == 200
     assert "part" not in single.headers["Content-Disposition"]
     assert api.get(url + "&part=1").data == single.data
-
-
-AFFTRACK = os.path.join(os.path.dirname(sys.executable), "afftrack")
 
 
 def _export(env: dict[str, str], out: Path, stderr: Any) -> subprocess.CompletedProcess:

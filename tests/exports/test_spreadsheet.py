@@ -92,11 +92,6 @@ def check_sheet(path: Path, csv_rows: list[list[str]]) -> None:
             assert f"{Decimal(str(cell.value)):.2f}" == csv_row[header.index(column)]
 
 
-@pytest.fixture(params=["pg", "sqlite"])
-def api(request: Any, frozen: Any) -> Api:
-    return request.getfixturevalue(f"{request.param}_api")
-
-
 def test_csv_module_sees_inert_text_and_plain_numbers(api: Api, frozen: Any) -> None:
     ledger(api, frozen)
     summary = list(

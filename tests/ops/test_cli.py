@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import sys
 import uuid
 from datetime import timedelta
 
@@ -14,6 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from tests.support.app import AFFTRACK
 from tests.support.flow import run_flow
 from tests.support.servers import free_port
 
@@ -113,9 +113,6 @@ def test_close_refuses_a_month_that_has_not_ended(sqlite_api, frozen):
 def test_worker_without_redis_says_so(sqlite_app):
     result = sqlite_app.test_cli_runner().invoke(args=["worker", "--drain"])
     assert result.exit_code == 0 and "REDIS_URL is not set" in result.output
-
-
-AFFTRACK = os.path.join(os.path.dirname(sys.executable), "afftrack")
 
 
 def run_console(args: list[str], cwd, env) -> subprocess.CompletedProcess:

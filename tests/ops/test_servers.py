@@ -1,4 +1,4 @@
-"""The throwaway servers of tests/servers.py really start, fail and come back."""
+"""The throwaway servers of tests/support/servers.py really start, fail and come back."""
 
 from __future__ import annotations
 
@@ -12,13 +12,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from tests.support.servers import (  # noqa: F401 - the *_fixture names register fixtures
+from tests.support.servers import (
     PostgresCluster,
     RedisServer,
     ServerError,
-    pg_cluster_fixture,
     port_is_free,
-    redis_server_fixture,
 )
 
 # Redis -----------------------------------------------------------------------------------

@@ -16,13 +16,11 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any, NamedTuple
 
 import pytest
 import redis as redis_lib
-from flask import Flask
 from sqlalchemy import event
 from werkzeug.test import EnvironBuilder
 
@@ -32,51 +30,21 @@ from service.influencers.models import Influencer
 from service.redirect.cache import LINK_TTL, UNKNOWN_TTL
 from tests.support.app import Api
 from tests.support.redirects import (
-    ANDROID_CHROME,
-    IPHONE_SAFARI,
-    VISITOR_IP,
     click_id,
     stored_clicks,
     tracked_link,
     uniqueness_of,
     visit,
 )
+from tests.support.visitors import ANDROID_CHROME, CLICK_ID, IPHONE_SAFARI, VISITOR_IP
 
 IP_KEY = "test-ip-key"  # make_settings' ip_hash_key
 LINK_FIELDS = {"link_id", "head", "tail", "fallback", "active", "ends_on"}
-CLICK_ID = re.compile(r"[A-Za-z0-9_-]{16}")
 # What FOLLOW_LUA runs inside Redis for a live link and a person: not round trips.
 SCRIPT_BODY = {"hmget": 1, "exists": 1, "set": 1, "xadd": 1}
 
 
 # --- measuring ---------------------------------------------------------------------------
-
-
-class SqlCount:
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-        self.checkouts = 0
-
-
-@contextmanager
-def counting_sql(app: Flask) -> Iterator[SqlCount]:
-    """Every SQL statement the app's engine sends, and every pooled connection it takes."""
-    engine = app.extensions["afftrack"].db.engine
-    seen = SqlCount()
-
-    def on_execute(_conn, _cursor, statement, _params, _context, _many) -> None:
-        seen.statements.append(statement)
-
-    def on_checkout(_dbapi, _record, _proxy) -> None:
-        seen.checkouts += 1
-
-    event.listen(engine, "before_cursor_execute", on_execute)
-    event.listen(engine.pool, "checkout", on_checkout)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
-        event.remove(engine.pool, "checkout", on_checkout)
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +176,9 @@ def fallback_of(link: Any) -> str:
 # --- 1. fill and hit -----------------------------------------------------------------------
 
 
-def test_first_click_fills_the_cache_and_the_second_never_touches_the_database(pg_api):
+def test_first_click_fills_the_cache_and_the_second_never_touches_the_database(
+    pg_api, count_queries
+):
     link = tracked_link(
         pg_api,
         campaign=pg_api.create_campaign("autumn-26", ends_on="2026-12-31"),
@@ -218,7 +188,7 @@ def test_first_click_fills_the_cache_and_the_second_never_touches_the_database(p
     key = link_key(link.code)
     assert not redis.exists(key)
 
-    with counting_sql(pg_api.app) as miss:
+    with count_queries(pg_api.app) as miss:
         first = visit(pg_api, link.code)
     assert first.status_code == 302
     # The miss: one SELECT of the link (joined to its campaign and influencer).
@@ -242,7 +212,7 @@ def test_first_click_fills_the_cache_and_the_second_never_touches_the_database(p
     }
     assert 0 < redis.ttl(key) <= LINK_TTL.total_seconds()
 
-    with counting_sql(pg_api.app) as hit:
+    with count_queries(pg_api.app) as hit:
         second = visit(pg_api, link.code, ua=ANDROID_CHROME)
     assert (hit.statements, hit.checkouts) == ([], 0)
     assert second.status_code == 302
@@ -310,13 +280,13 @@ def test_a_cache_miss_costs_three_round_trips(counted):
 # --- 3. negative caching and malformed codes --------------------------------------------------
 
 
-def test_an_unknown_code_is_cached_briefly_and_asked_of_the_database_once(counted):
+def test_an_unknown_code_is_cached_briefly_and_asked_of_the_database_once(counted, count_queries):
     pg_api, observer = counted
     tracked_link(pg_api)
     redis = redis_of(pg_api)
     code = "NoSuchCode42"
 
-    with counting_sql(pg_api.app) as first_sql:
+    with count_queries(pg_api.app) as first_sql:
         first = visit(pg_api, code)
     assert first.status_code == 404
     assert len(first_sql.statements) == 1 and "FROM links" in first_sql.statements[0]
@@ -324,7 +294,7 @@ def test_an_unknown_code_is_cached_briefly_and_asked_of_the_database_once(counte
     ttl = redis.ttl(link_key(code))
     assert 0 < ttl <= UNKNOWN_TTL.total_seconds() <= 60
 
-    with counting_sql(pg_api.app) as again_sql:
+    with count_queries(pg_api.app) as again_sql:
         again = redis_commands(observer, lambda: visit(pg_api, code), {"evalsha": 1, "hmget": 1})
     # One EVALSHA (its HMGET finds "unknown"); no XADD: no click for an unknown code.
     assert (again.commands, again.total) == ({"evalsha": 1, "hmget": 1}, 2)
@@ -348,7 +318,7 @@ def test_an_unknown_code_is_cached_briefly_and_asked_of_the_database_once(counte
     ],
     ids=["65-chars", "500-chars", "dot", "space", "plus", "slash", "non-ascii", "nul", "empty"],
 )
-def test_malformed_codes_are_404_without_redis_or_the_database(counted, path):
+def test_malformed_codes_are_404_without_redis_or_the_database(counted, path, count_queries):
     pg_api, observer = counted
     link = tracked_link(pg_api)
     visit(pg_api, link.code)  # the app's Redis connection is open: nothing else to count
@@ -356,7 +326,7 @@ def test_malformed_codes_are_404_without_redis_or_the_database(counted, path):
     def request() -> Any:
         return pg_api.client.get(path, headers={"User-Agent": IPHONE_SAFARI})
 
-    with counting_sql(pg_api.app) as sql:
+    with count_queries(pg_api.app) as sql:
         measured = redis_commands(observer, request, {})
     assert (measured.commands, measured.total) == ({}, 0)
     assert (sql.statements, sql.checkouts) == ([], 0)
@@ -559,9 +529,9 @@ def test_head_is_a_302_without_body_recorded_as_a_bot(pg_api):
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-def test_other_methods_are_405_with_allow_and_record_nothing(pg_api, method):
+def test_other_methods_are_405_with_allow_and_record_nothing(pg_api, method, count_queries):
     link = tracked_link(pg_api)
-    with counting_sql(pg_api.app) as sql:
+    with count_queries(pg_api.app) as sql:
         r = pg_api.client.open(f"/r/{link.code}", method=method, data=b"x=1")
     assert r.status_code == 405
     assert r.headers["Allow"] == "GET, HEAD"

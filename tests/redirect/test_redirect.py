@@ -18,9 +18,6 @@ from service.clicks.bots import bot_reason
 from service.clicks.identity import client_address, ip_hash
 from tests.support.app import Api
 from tests.support.redirects import (
-    ANDROID_CHROME,
-    IPHONE_SAFARI,
-    VISITOR_IP,
     click_id,
     location_params,
     stored_clicks,
@@ -28,6 +25,7 @@ from tests.support.redirects import (
     uniqueness_of,
     visit,
 )
+from tests.support.visitors import ANDROID_CHROME, IPHONE_SAFARI, VISITOR_IP
 
 DEAD_REDIS = "redis://127.0.0.1:6399/0"  # nothing listens there
 

@@ -1,4 +1,4 @@
-"""The campaign report per influencer (issue 7): who they are (tier, followers per
+"""The campaign report per influencer: who they are (tier, followers per
 platform), their posts in the range with each post's engagement rate ((likes +
 comments) / followers of that platform), and impressions and reach summed from the
 posts' metrics. Expected values are worked out here with exact fractions."""
@@ -6,17 +6,8 @@ posts' metrics. Expected values are worked out here with exact fractions."""
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
-
-import pytest
 
 from tests.support.app import Api
-
-
-@pytest.fixture(params=["pg", "sqlite"])
-def api(request: Any, frozen: Any) -> Api:
-    frozen.set("2026-10-01T09:00:00Z")
-    return request.getfixturevalue(f"{request.param}_api")
 
 
 def rate(numerator: int, denominator: int) -> str:

@@ -1,4 +1,4 @@
-"""The report's arithmetic in integers (issue 7): the same results as exact fractions."""
+"""The report's arithmetic in integers: the same results as exact fractions."""
 
 from __future__ import annotations
 

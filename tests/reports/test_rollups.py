@@ -1,4 +1,4 @@
-"""conversion_daily and commission_daily (issue 7): the report's orders and ledger per
+"""conversion_daily and commission_daily: the report's orders and ledger per
 campaign, influencer, link and UTC day, kept by the database's triggers.
 
 Generated histories go through the service's own paths (signed webhooks for orders,
@@ -34,10 +34,7 @@ START = datetime(2026, 10, 1, 21, 0, tzinfo=UTC)  # orders run across three midn
 _SEQ = itertools.count()
 
 
-@pytest.fixture(params=["pg", "sqlite"])
-def api(request: Any, frozen: Any) -> Api:
-    frozen.set("2026-10-08T09:00:00Z")
-    return request.getfixturevalue(f"{request.param}_api")
+pytestmark = pytest.mark.frozen_at("2026-10-08T09:00:00Z")  # where ``api`` is made
 
 
 def services(api: Api) -> Any:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,24 +20,15 @@ from service.clicks.identity import visitor_keys
 from service.clicks.models import Click
 from service.clicks.recorder import ClickRecord
 from service.migrate import upgrade
-from tests.support.app import Api, _empty_tables, make_settings, random_handle
-from tests.support.servers import (  # noqa: F401 - the *_fixture names register fixtures
+from tests.support.app import AFFTRACK, Api, _empty_tables, make_settings, new_link
+from tests.support.servers import (
     PostgresCluster,
-    pg_cluster_fixture,
 )
 
-AFFTRACK = str(Path(sys.executable).with_name("afftrack"))
 UA = (
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/124.0 Mobile Safari/537.36"
 )
-
-
-def a_link(api: Api) -> dict[str, Any]:
-    influencer = api.create_influencer(random_handle())
-    campaign = api.create_campaign(f"c-{influencer['handle']}")
-    api.add_partner(campaign["id"], influencer["id"])
-    return api.create_link(campaign["id"], influencer["id"])
 
 
 def spooled_click(link_id: str, n: int, when: datetime) -> tuple[ClickRecord, tuple[str, str]]:
@@ -77,7 +67,7 @@ def test_clicks_spool_lists_what_waits_and_drain_writes_it_once_on_the_embedded_
     sqlite_api, frozen
 ):
     app = sqlite_api.app
-    link = a_link(sqlite_api)
+    link = new_link(sqlite_api)
     mover = app.extensions["afftrack"].redirector.clicks
     now = clock.now_utc()
     clicks = [spooled_click(link["id"], n, now - timedelta(minutes=3 - n)) for n in range(3)]
@@ -110,7 +100,7 @@ def test_clicks_spool_lists_what_waits_and_drain_writes_it_once_on_the_embedded_
 
 def test_a_spooled_click_whose_link_was_deleted_does_not_hold_the_others_back(pg_api, frozen):
     app = pg_api.app
-    link = a_link(pg_api)
+    link = new_link(pg_api)
     mover = app.extensions["afftrack"].redirector.clicks
     now = clock.now_utc()
     good = [spooled_click(link["id"], n, now) for n in range(3)]
@@ -162,7 +152,7 @@ def test_without_redis_a_database_outage_spools_known_links_clicks_and_writes_th
     services = app.extensions["afftrack"]
     try:
         api = Api(app, app.test_client())
-        link = a_link(api)
+        link = new_link(api)
         client = app.test_client()
 
         def follow(code: str, n: int) -> Any:
@@ -222,7 +212,7 @@ def test_a_click_spooled_by_a_process_that_died_is_moved_on_by_the_next_one_to_s
     spool_dir = make_settings(pg_url).spool_dir
     first = create_app(make_settings(pg_url, None, spool_dir=spool_dir), TESTING=True)
     api = Api(first, first.test_client())
-    link = a_link(api)
+    link = new_link(api)
     click, seen_as = spooled_click(link["id"], 1, datetime.now(UTC))
     first.extensions["afftrack"].redirector.clicks.keep(click, seen_as)
     first.extensions["afftrack"].db.dispose()  # "dies" with the click in its spool

@@ -3,7 +3,7 @@ worker dies … or if Postgres is down for a while. If Redis is down the redirec
 works and the click is written another durable way").
 
 Each test starts a Redis (and, where the database is the victim, a PostgreSQL cluster)
-of its own on another port (tests/servers.py) and crashes, hangs or stops it in the
+of its own on another port (tests/support/servers.py) and crashes, hangs or stops it in the
 middle of traffic; the shared servers on 5432/6379 are never touched. Request latencies
 are measured around the test client call; every wait is bounded.
 """
@@ -16,13 +16,9 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,68 +28,30 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from service.app import create_app
 from service.clicks.ingest import GROUP, ClickWorker, ensure_group
 from service.clicks.models import Click
 from service.clicks.recorder import ClickRecord
 from service.migrate import upgrade
-from service.redirect.service import Redirector, new_click_id
-from tests.support.app import Api, _empty_tables, make_settings, random_handle
-from tests.support.servers import (  # noqa: F401 - the *_fixture names register fixtures
-    PostgresCluster,
-    RedisServer,
-    pg_cluster_fixture,
-    redis_server_fixture,
+from service.redirect.service import new_click_id
+from tests.support.app import AFFTRACK, Api, new_link
+from tests.support.outages import (
+    afftrack_app,
+    drain,
+    redirector,
+    stream_ids,
+    stream_of,
+    svc,
+    wait_for,
 )
+from tests.support.visitors import CLICK_ID
+from tests.support.visitors import IPHONE_SAFARI as UA
 
-UA = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
-)
 DESTINATION = "https://shop.example/spring?ref=bio&utm_"  # conftest's link, UTM merged in
-CLICK_ID = re.compile(r"[A-Za-z0-9_-]{16}")
 SOCKET_TIMEOUT = 0.5  # service.app.make_redis, the web client
 OPEN_BREAKER_BOUND = 0.05  # a request that does not touch Redis at all
-AFFTRACK = str(Path(sys.executable).with_name("afftrack"))  # the console script
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def svc(app: Flask) -> Any:
-    return app.extensions["afftrack"]
-
-
-def redirector(app: Flask) -> Redirector:
-    return svc(app).redirector
-
-
-def stream_of(app: Flask) -> str:
-    return svc(app).settings.click_stream
-
-
-@contextmanager
-def afftrack_app(database_url: str, redis_url: str, *, empty: bool) -> Iterator[Api]:
-    """An app (and an authenticated API helper) of the test's own; disposed after, and
-    the shared test database's tables emptied when ``empty``."""
-    app = create_app(make_settings(database_url, redis_url), TESTING=True)
-    try:
-        yield Api(app, app.test_client())
-    finally:
-        try:
-            if empty:
-                _empty_tables(app)
-        finally:
-            svc(app).mover.stop()
-            svc(app).redis.close()
-            svc(app).db.dispose()
-
-
-def new_link(api: Api) -> dict:
-    influencer = api.create_influencer(random_handle())
-    campaign = api.create_campaign(f"c-{influencer['handle']}")
-    api.add_partner(campaign["id"], influencer["id"])
-    return api.create_link(campaign["id"], influencer["id"])
 
 
 @dataclass
@@ -163,31 +121,9 @@ def row_counts(app: Flask, link_id: str) -> tuple[int, int]:
     return int(total), int(distinct)
 
 
-def stream_ids(app: Flask) -> list[str]:
-    """Click ids of the entries still in the app's stream."""
-    return [f["id"] for _eid, f in svc(app).redis.xrange(stream_of(app))]
-
-
 def pending(redis: redis_lib.Redis, stream: str) -> int:
     ensure_group(redis, stream)
     return int(redis.xpending(stream, GROUP)["pending"])
-
-
-def drain(app: Flask) -> str:
-    result = app.test_cli_runner().invoke(args=["worker", "--drain"])
-    assert result.exit_code == 0, (result.output, repr(result.exception))
-    return result.output
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, poll: float = 0.01) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(poll)
 
 
 def assert_exactly_once(app: Flask, link: dict, traffic: Traffic) -> None:
@@ -205,16 +141,6 @@ def assert_exactly_once(app: Flask, link: dict, traffic: Traffic) -> None:
 
 
 # --- 1. Redis crashes mid-traffic ------------------------------------------------------------
-
-
-@pytest.fixture
-def durable_redis() -> Iterator[RedisServer]:
-    """A Redis with an append-only file synced on every write, so a click queued before
-    a crash is still queued after the restart: this tests what afftrack does with what
-    Redis kept. (deploy/compose.yaml runs ``everysec``, which can lose the last second
-    or so on a crash: docs/BENCHMARKS.md "Redis durability".)"""
-    with RedisServer(extra_args=["--appendonly", "yes", "--appendfsync", "always"]) as server:
-        yield server
 
 
 def test_redis_killed_mid_traffic_redirects_write_clicks_directly_then_return_to_redis(

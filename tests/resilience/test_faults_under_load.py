@@ -3,13 +3,13 @@
 
 Each test runs its own Redis (append-only, fsync'd) and PostgreSQL cluster, the real web
 server (``afftrack serve``: gunicorn, two worker processes, each with its own breaker
-and spool file) and the real ``afftrack worker`` as subprocesses (tests/load.py), sends
+and spool file) and the real ``afftrack worker`` as subprocesses (tests/support/load.py), sends
 steady redirect traffic from a thread pool, breaks things in the middle of it, and then
 checks every answer against the clicks table: each 302's click id stored exactly once,
 no click stored that no answer carried (beyond requests cut off unanswered), nothing
 counted or logged as lost. Every wait is bounded and everything is killed at the end.
 
-The fifth fault of the issue (orders while PostgreSQL is down) is tests/test_webhook_spool.py.
+Orders while PostgreSQL is down: tests/resilience/test_webhook_spool.py.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from service.clicks.recorder import ClickRecord
 from service.redirect.recovery import click_record
 from service.redirect.service import new_click_id
 from service.spool import Spool
-from tests.support.load import AFFTRACK, UA, Load, Stack, summary, wait_for
+from tests.support.app import AFFTRACK
+from tests.support.load import UA, Load, Stack, summary
+from tests.support.outages import wait_for
 
 pytestmark = pytest.mark.postgres
 

@@ -6,7 +6,7 @@ Redis decides uniqueness with a key per link and visitor (``afftrack:uniq:…``,
 without Redis a click is written straight to the database (or spooled when the database
 is down too) and decided by a query. Each test runs a Redis of its own with an fsync'd
 append-only file (a restart keeps its keys and stream, as deploy/compose.yaml runs it),
-stops and starts it, and PostgreSQL too where both are down (tests/servers.py).
+stops and starts it, and PostgreSQL too where both are down (tests/support/servers.py).
 
 The clock is frozen; Redis counts its keys' lives in real time, so :func:`later` moves
 both (it shortens every uniqueness key's time to live by what the clock moved). After
@@ -15,8 +15,7 @@ each story ``click_daily`` and ``click_monthly`` must still equal counting the c
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -28,66 +27,22 @@ from flask import Flask
 from sqlalchemy import select, text
 
 from service import clock
-from service.app import create_app
 from service.clicks.identity import visitor_keys
 from service.clicks.models import Click
 from service.migrate import upgrade
 from service.redirect.cache import UNIQUE_PREFIX
-from service.redirect.service import Redirector
-from tests.support.app import Api, _empty_tables, make_settings, random_handle
-from tests.support.servers import (  # noqa: F401 - the *_fixture name registers the fixture
+from tests.support.app import Api, new_link
+from tests.support.outages import afftrack_app, drain, redirector, stream_ids, svc, wait_for
+from tests.support.servers import (
     PostgresCluster,
     RedisServer,
-    pg_cluster_fixture,
 )
+from tests.support.visitors import IPHONE_SAFARI as UA
 
-UA = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
-)
 WINDOW = timedelta(hours=24)
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def durable_redis() -> Iterator[RedisServer]:
-    """A Redis whose restart keeps what it held (--appendonly yes, fsync'd each write)."""
-    with RedisServer(extra_args=["--appendonly", "yes", "--appendfsync", "always"]) as server:
-        yield server
-
-
-def svc(app: Flask) -> Any:
-    return app.extensions["afftrack"]
-
-
-def redirector(app: Flask) -> Redirector:
-    return svc(app).redirector
-
-
-@contextmanager
-def afftrack_app(database_url: str, redis_url: str, *, empty: bool) -> Iterator[Api]:
-    """An app of the test's own; disposed after, its tables emptied when ``empty`` (the
-    run's shared database)."""
-    app = create_app(make_settings(database_url, redis_url), TESTING=True)
-    try:
-        yield Api(app, app.test_client())
-    finally:
-        try:
-            if empty:
-                _empty_tables(app)
-        finally:
-            svc(app).mover.stop()
-            svc(app).redis.close()
-            svc(app).db.dispose()
-
-
-def new_link(api: Api) -> dict:
-    influencer = api.create_influencer(random_handle())
-    campaign = api.create_campaign(f"c-{influencer['handle']}")
-    api.add_partner(campaign["id"], influencer["id"])
-    return api.create_link(campaign["id"], influencer["id"])
 
 
 @dataclass
@@ -141,17 +96,6 @@ def ttl(server: RedisServer, key: str) -> int:
         client.close()
 
 
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
 def redis_back(app: Flask) -> None:
     """Wait until the process's background probe has found Redis again (the breaker
     closed) and moved on everything it kept: spooled clicks and visitors' keys."""
@@ -162,6 +106,7 @@ def redis_back(app: Flask) -> None:
             and not clicks.spool.files()
             and not clicks.seen.files()
         ),
+        15,
         "Redis back and the spools empty",
     )
 
@@ -171,15 +116,6 @@ def open_breaker(app: Flask, bystander: Visitor, code: str) -> None:
     for _ in range(2):
         bystander.click(code)
     assert redirector(app).breaker.tripped
-
-
-def stream_ids(app: Flask) -> list[str]:
-    return [f["id"] for _eid, f in svc(app).redis.xrange(svc(app).settings.click_stream)]
-
-
-def drain(app: Flask) -> None:
-    result = app.test_cli_runner().invoke(args=["worker", "--drain"])
-    assert result.exit_code == 0, (result.output, repr(result.exception))
 
 
 def unique(app: Flask, ids: list[str]) -> list[bool | None]:
@@ -332,6 +268,7 @@ def test_a_visitor_whose_spooled_click_went_to_the_database_is_not_counted_again
         pg_cluster.start()  # Redis still down: the spooled click goes to the database
         wait_for(
             lambda: unique(app, [first]) == [True] and not clicks.spool.files(),
+            15,
             "the spooled click in the database",
         )
         assert [r["id"] for r in clicks.seen.records()] == [first]  # its key waits for Redis
@@ -451,7 +388,7 @@ def test_a_visitor_redis_counted_whose_next_click_was_spooled_then_written_is_no
         pg_cluster.stop("immediate")
         second = v.click(link["code"])  # spooled
         pg_cluster.start()  # Redis still down: written to the database, counted for now
-        wait_for(lambda: unique(app, [second]) == [True], "the spooled click in the database")
+        wait_for(lambda: unique(app, [second]) == [True], 15, "the spooled click in the database")
 
         durable_redis.start()
         redis_back(app)
@@ -479,11 +416,11 @@ def test_a_demotion_the_database_cannot_take_yet_is_made_once_it_answers(
         pg_cluster.stop("immediate")
 
         durable_redis.start()  # the database still down: the demotion cannot be written
-        wait_for(lambda: not redirector(app).breaker.tripped, "the breaker closed")
+        wait_for(lambda: not redirector(app).breaker.tripped, 15, "the breaker closed")
         assert second in [record["id"] for record in clicks.seen.records()]  # kept
 
         pg_cluster.start()
-        wait_for(lambda: not clicks.seen.files(), "the seen spool drained")
+        wait_for(lambda: not clicks.seen.files(), 15, "the seen spool drained")
         assert unique(app, [second]) == [False]
         drain(app)
         assert unique(app, [first, second]) == [True, False]

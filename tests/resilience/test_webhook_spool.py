@@ -3,7 +3,7 @@ answered 202 queued; when the database is back it is applied exactly once, in or
 as it would have been on arrival (docs/adr/0007-webhooks-while-the-database-is-down.md).
 
 The database that goes down is a throwaway PostgreSQL cluster of this module's own
-(tests/servers.py), stopped and started inside each test; the oracle is the same
+(tests/support/servers.py), stopped and started inside each test; the oracle is the same
 deliveries posted live to the run's healthy database.
 """
 
@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -38,12 +36,12 @@ from service.conversions.spooled import (
 from service.conversions.webhooks import SOURCES
 from service.migrate import upgrade
 from service.spool import Spool
-from tests.support.app import Api, make_settings
-from tests.support.platforms import (  # noqa: F401 - pg_fixture registers the "pg" fixture
+from tests.support.app import AFFTRACK, Api, make_settings
+from tests.support.outages import svc, wait_for
+from tests.support.platforms import (
     SECRETS,
     body_of,
     load,
-    pg_fixture,
     post_shopify,
     post_stripe,
     post_woocommerce,
@@ -52,8 +50,6 @@ from tests.support.platforms import (  # noqa: F401 - pg_fixture registers the "
     woocommerce_headers,
 )
 from tests.support.servers import PostgresCluster
-
-AFFTRACK = str(Path(sys.executable).with_name("afftrack"))  # the console script
 
 ORDER_AT = "2026-10-03T12:05:00Z"
 REFUND_AT = "2026-10-04T09:00:05Z"
@@ -91,10 +87,6 @@ def shop_app(database_url: str, **extra: Any) -> Iterator[Api]:
     finally:
         svc(app).mover.stop()
         svc(app).db.dispose()
-
-
-def svc(app: Flask) -> Any:
-    return app.extensions["afftrack"]
 
 
 # --- what is posted ----------------------------------------------------------------------
@@ -194,14 +186,6 @@ def count(app: Flask, table: str) -> int:
     return rows(app, f"SELECT count(*) FROM {table}")[0][0]
 
 
-def wait_until(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
 def moment(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
@@ -237,7 +221,7 @@ def test_orders_and_refunds_posted_while_postgres_is_down_are_applied_once_when_
         frozen.set(BACK_AT)
         cluster.start()
         # Nobody asks: the mover the first 202 woke applies them once the database answers.
-        wait_until(lambda: not spool.waiting(), "the spool mover to apply the spooled deliveries")
+        wait_for(lambda: not spool.waiting(), 30, "the spool mover to apply the spooled deliveries")
 
         assert state(api.app) == state(pg.app)
         assert count(api.app, "conversions") == 3

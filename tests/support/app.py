@@ -9,9 +9,11 @@ import contextlib
 import json
 import os
 import secrets
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -28,6 +30,7 @@ from service.models import metadata
 PG_ADMIN_URL = os.environ.get("AFFTRACK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_BASE = os.environ.get("AFFTRACK_TEST_REDIS", "redis://127.0.0.1:6379")
 WEBHOOK_SECRET = "test-generic-secret"
+AFFTRACK = str(Path(sys.executable).with_name("afftrack"))  # the console script
 
 
 @contextlib.contextmanager

@@ -7,11 +7,7 @@ from typing import Any
 
 from service.clicks.ingest import ClickWorker
 from tests.support.app import Api
-
-UA = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
-)
+from tests.support.visitors import IPHONE_SAFARI as UA
 
 
 def services(api: Api) -> Any:

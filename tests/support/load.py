@@ -2,7 +2,7 @@
 
 A :class:`Stack` is one afftrack of its own: a redis-server (append-only, fsync'd, so a
 Redis *restart* keeps the stream: we test afftrack, not Redis persistence) and a
-PostgreSQL cluster from tests/servers.py, the real web server (``afftrack serve``:
+PostgreSQL cluster from tests/support/servers.py, the real web server (``afftrack serve``:
 gunicorn, two worker processes) and the real click worker (``afftrack worker``) as
 subprocesses, each in a process group of its own so that it can be SIGKILLed whole.
 :class:`Load` sends steady redirect traffic to it from a few threads — a new connection
@@ -28,7 +28,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,27 +36,15 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import redis as redis_lib
 
+from tests.support.app import AFFTRACK
+from tests.support.outages import wait_for
 from tests.support.servers import PostgresCluster, RedisServer, free_port
 
-AFFTRACK = str(Path(sys.executable).with_name("afftrack"))  # the console script
 UA = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Mobile/15E148 Instagram 330.0.0.0.0"
 )
 STREAM = "afftrack:load:clicks"
-CLICK_ID = re.compile(r"[A-Za-z0-9_-]{16}")
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, poll: float = 0.05) -> Any:
-    """``predicate()``'s first truthy value; AssertionError after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(poll)
 
 
 # --- processes --------------------------------------------------------------------------

@@ -11,18 +11,7 @@ from sqlalchemy import select
 from service.clicks.models import Click
 from tests.support.app import Api, random_handle
 from tests.support.click_stream import drain
-
-IPHONE_SAFARI = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
-)
-
-ANDROID_CHROME = (
-    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/124.0.6367.82 Mobile Safari/537.36"
-)
-
-VISITOR_IP = "203.0.113.7"
+from tests.support.visitors import IPHONE_SAFARI, VISITOR_IP
 
 
 class Tracked(NamedTuple):

@@ -749,10 +749,8 @@ class PostgresCluster:
 
 
 # fixtures --------------------------------------------------------------------------------
-# Registered under the names redis_server and pg_cluster. Bring them into a test module by
-# importing pg_cluster_fixture and redis_server_fixture (with a noqa for F401; these names
-# keep ruff's F811 quiet about test parameters named like an import), or into every test
-# by importing pg_cluster and redis_server in tests/conftest.py (noqa F401 too).
+# Registered for every test under the names redis_server and pg_cluster: tests/conftest.py
+# lists this module in pytest_plugins.
 
 
 @pytest.fixture(name="redis_server")
@@ -768,7 +766,3 @@ def pg_cluster_fixture() -> Iterator[PostgresCluster]:
     second to make); stopped and removed after it."""
     with PostgresCluster() as cluster:
         yield cluster
-
-
-redis_server = redis_server_fixture
-pg_cluster = pg_cluster_fixture
