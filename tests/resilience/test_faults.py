@@ -34,17 +34,10 @@ from service.clicks.recorder import ClickRecord
 from service.migrate import upgrade
 from service.redirect.service import new_click_id
 from tests.support.app import AFFTRACK, Api, new_link
-from tests.support.outages import (
-    afftrack_app,
-    drain,
-    redirector,
-    stream_ids,
-    stream_of,
-    svc,
-    wait_for,
-)
+from tests.support.outages import afftrack_app, drain, redirector, stream_ids, stream_of, svc
 from tests.support.visitors import CLICK_ID
 from tests.support.visitors import IPHONE_SAFARI as UA
+from tests.support.waiting import wait_for
 
 DESTINATION = "https://shop.example/spring?ref=bio&utm_"  # conftest's link, UTM merged in
 SOCKET_TIMEOUT = 0.5  # service.app.make_redis, the web client

@@ -30,7 +30,7 @@ from service.redirect.service import new_click_id
 from service.spool import Spool
 from tests.support.app import AFFTRACK
 from tests.support.load import UA, Load, Stack, summary
-from tests.support.outages import wait_for
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.postgres
 

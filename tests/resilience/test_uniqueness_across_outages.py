@@ -32,12 +32,13 @@ from service.clicks.models import Click
 from service.migrate import upgrade
 from service.redirect.cache import UNIQUE_PREFIX
 from tests.support.app import Api, new_link
-from tests.support.outages import afftrack_app, drain, redirector, stream_ids, svc, wait_for
+from tests.support.outages import afftrack_app, drain, redirector, stream_ids, svc
 from tests.support.servers import (
     PostgresCluster,
     RedisServer,
 )
 from tests.support.visitors import IPHONE_SAFARI as UA
+from tests.support.waiting import wait_for
 
 WINDOW = timedelta(hours=24)
 

@@ -37,7 +37,7 @@ from service.conversions.webhooks import SOURCES
 from service.migrate import upgrade
 from service.spool import Spool
 from tests.support.app import AFFTRACK, Api, make_settings
-from tests.support.outages import svc, wait_for
+from tests.support.outages import svc
 from tests.support.platforms import (
     SECRETS,
     body_of,
@@ -50,6 +50,7 @@ from tests.support.platforms import (
     woocommerce_headers,
 )
 from tests.support.servers import PostgresCluster
+from tests.support.waiting import wait_for
 
 ORDER_AT = "2026-10-03T12:05:00Z"
 REFUND_AT = "2026-10-04T09:00:05Z"

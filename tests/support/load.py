@@ -37,8 +37,8 @@ import psycopg
 import redis as redis_lib
 
 from tests.support.app import AFFTRACK
-from tests.support.outages import wait_for
 from tests.support.servers import PostgresCluster, RedisServer, free_port
+from tests.support.waiting import wait_for
 
 UA = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "

@@ -1,12 +1,10 @@
 """Apps of a test's own against servers it stops, crashes or pauses (the fault and
-outage tests): the app and its parts, its click stream, the worker's drain, waiting for
-a condition with a bound, and ``durable_redis`` (a fixture, registered in
-tests/conftest.py)."""
+outage tests): the app and its parts, its click stream, the worker's drain, and
+``durable_redis`` (a fixture, registered in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -57,18 +55,6 @@ def drain(app: Flask) -> str:
     result = app.test_cli_runner().invoke(args=["worker", "--drain"])
     assert result.exit_code == 0, (result.output, repr(result.exception))
     return result.output
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, poll: float = 0.01) -> Any:
-    """``predicate()``'s first truthy value; AssertionError after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(poll)
 
 
 @pytest.fixture
