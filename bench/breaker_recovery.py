@@ -3,14 +3,14 @@
     .venv/bin/python bench/breaker_recovery.py [--workers 2] [--threads 4] [--rate 200]
         [--outage 3] [--rounds 5] [--fault stop|kill] [--keep]
 
-Runs afftrack as in production (tests/load.py: its own redis-server, append-only, and
+Runs afftrack as in production (tests/support/load.py: its own redis-server, append-only, and
 PostgreSQL cluster; ``afftrack serve`` with ``--workers`` gunicorn processes; no click
 worker, the stream just grows) under steady redirect traffic (``--rate`` requests a
 second, a new connection each, so every process gets its share), then, ``--rounds``
 times: Redis stopped (SIGTERM, or SIGKILL with ``--fault kill``) for ``--outage``
 seconds, started again, and watched for 5 s.
 
-"Redis back" is the moment the restarted redis-server first answered (tests/servers.py
+"Redis back" is the moment the restarted redis-server first answered (tests/support/servers.py
 polls it every 20 ms: up to 20 ms late). Per process, three figures after it:
 
 * ``logged``: the process's "redis answers again; redirects use it" log line (its
@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO))
 
 from prometheus_client.mmap_dict import MmapedDict  # noqa: E402
 
-from tests.load import STREAM, Load, Stack  # noqa: E402
+from tests.support.load import STREAM, Load, Stack  # noqa: E402
 
 LOGGED = "redis answers again; redirects use it"
 FALLBACKS = "afftrack_redirect_redis_fallbacks_total"

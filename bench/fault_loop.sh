@@ -3,9 +3,10 @@
 #
 #     bench/fault_loop.sh [RUNS] [PER_RUN_TIMEOUT_SECONDS]     (defaults: 10, 900)
 #
-# Runs from the repository root, with .venv: tests/test_faults.py,
-# tests/test_faults_under_load.py, and tests/test_webhook_spool.py, tests/test_spool.py,
-# tests/test_click_spool.py and tests/test_uniqueness_across_outages.py where present; each iteration is one `pytest -q -p no:randomly <files>` (the same order
+# Runs from the repository root, with .venv: tests/resilience/test_faults.py,
+# tests/resilience/test_faults_under_load.py, and tests/resilience/test_webhook_spool.py,
+# test_spool.py, test_click_spool.py and test_uniqueness_across_outages.py (same
+# directory) where present; each iteration is one `pytest -q -p no:randomly <files>` (the same order
 # every time), bounded by the timeout (then killed, counted as failed). Prints each
 # iteration's result, the failed tests' names and the log's path, and at the end
 # "N/RUNS iterations passed". Exit status 0 only if every iteration passed.
@@ -19,9 +20,9 @@ cd "$root" || exit 2
 pytest=.venv/bin/pytest
 [ -x "$pytest" ] || { echo "no $pytest: make the venv first" >&2; exit 2; }
 
-files=(tests/test_faults.py tests/test_faults_under_load.py)
-for optional in tests/test_webhook_spool.py tests/test_spool.py tests/test_click_spool.py \
-    tests/test_uniqueness_across_outages.py; do
+files=(tests/resilience/test_faults.py tests/resilience/test_faults_under_load.py)
+for optional in tests/resilience/test_webhook_spool.py tests/resilience/test_spool.py \
+    tests/resilience/test_click_spool.py tests/resilience/test_uniqueness_across_outages.py; do
     [ -f "$optional" ] && files+=("$optional")
 done
 logs=${FAULT_LOOP_LOGS:-$(mktemp -d /tmp/afftrack-fault-loop.XXXXXX)}

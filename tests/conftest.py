@@ -1,56 +1,53 @@
-"""Fixtures: a throwaway PostgreSQL database and a Redis db index per test run, an
-embedded SQLite app, a frozen clock, and an API client with keys.
+"""Fixtures shared by every test: a throwaway PostgreSQL database and a Redis db index per
+test run, an embedded SQLite app, the frozen clock, and apps with an API client.
 
-Chain: settings → app → client → api (an authenticated helper) and runner (CLI).
+Chain: settings → app → client → api (an authenticated helper with ``create_*``
+factories, tests/support/app.py) and runner (CLI). ``backend`` runs a test on
+PostgreSQL + Redis and on SQLite; ``app``, ``client`` and ``api`` follow it. A module
+starts the clock where its stories begin with ``pytestmark = pytest.mark.frozen_at(…)``
+(read when ``api`` is made). ``count_queries`` counts what an app sends to its database.
 Tables are emptied after each test; the run's database is dropped at the end.
+
+The fixtures of tests/support/servers.py (``redis_server``, ``pg_cluster``) and
+tests/support/platforms.py (``pg``, ``sqlite``: apps with the platform secrets) and
+tests/support/outages.py (``durable_redis``) are registered here for every test.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import secrets
-import tempfile
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import redis as redis_lib
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
 
 from service import clock
 from service.app import create_app
-from service.config import Settings
-from service.conversions.webhooks.signatures import sign_generic
 from service.migrate import upgrade
-from service.models import metadata
+from tests.support.app import (
+    REDIS_BASE,
+    Api,
+    _empty_tables,
+    make_settings,
+    migrated_database,
+)
+from tests.support.queries import count_queries as _count_queries
 
-PG_ADMIN_URL = os.environ.get("AFFTRACK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_BASE = os.environ.get("AFFTRACK_TEST_REDIS", "redis://127.0.0.1:6379")
-WEBHOOK_SECRET = "test-generic-secret"
+pytest_plugins = [
+    "tests.support.servers",
+    "tests.support.platforms",
+    "tests.support.outages",
+]
 
 
-@contextlib.contextmanager
-def migrated_database(prefix: str = "afftrack_test") -> Iterator[str]:
-    """A PostgreSQL database of its own, migrated with Alembic, dropped after."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    url = f"{base}/{name}"
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "frozen_at(moment): where the frozen clock stands when ``api`` is made"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -84,38 +81,6 @@ def redis_url() -> Iterator[str]:
     client = redis_lib.Redis.from_url(url)
     client.flushdb()
     client.close()
-
-
-# Every test app's spool directory lives in here, removed when the run ends.
-_SPOOLS = tempfile.TemporaryDirectory(prefix="afftrack-test-spools-")
-
-
-def make_settings(database_url: str, redis_url: str | None = None, **extra: Any) -> Settings:
-    values: dict[str, Any] = {
-        "database_url": database_url,
-        "redis_url": redis_url,
-        "public_url": "https://go.example.test",
-        "hashids_salt": "test-salt",
-        "ip_hash_key": "test-ip-key",
-        "webhook_secret": WEBHOOK_SECRET,
-        "click_stream": f"afftrack:test:{uuid.uuid4().hex[:8]}:clicks",
-        # A spool of the app's own: a test never drains another test's clicks.
-        "spool_dir": tempfile.mkdtemp(dir=_SPOOLS.name),
-    }
-    values.update(extra)
-    return Settings(**values)
-
-
-def _empty_tables(app: Flask) -> None:
-    db = app.extensions["afftrack"].db
-    with db.engine.begin() as conn:
-        if db.dialect == "postgresql":
-            conn.execute(text("SET lock_timeout = '10s'"))
-            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-            conn.execute(text(f"TRUNCATE {names} CASCADE"))
-        else:
-            for table in reversed(metadata.sorted_tables):
-                conn.execute(table.delete())
 
 
 @pytest.fixture
@@ -157,118 +122,6 @@ def sqlite_app(tmp_path: Path) -> Iterator[Flask]:
     app.extensions["afftrack"].db.dispose()
 
 
-class Api:
-    """An authenticated JSON client for one app."""
-
-    def __init__(self, app: Flask, client: FlaskClient) -> None:
-        self.app = app
-        self.client = client
-        self.write_key = self.make_key("write")
-        self.read_key = self.make_key("read")
-
-    def make_key(self, scope: str) -> str:
-        result = self.app.test_cli_runner().invoke(
-            args=["keys", "create", "--name", f"test-{scope}", "--scope", scope]
-        )
-        assert result.exit_code == 0, result.output
-        return result.output.strip().splitlines()[-1]
-
-    def headers(self, key: str | None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {key}"} if key else {}
-
-    def get(self, path: str, key: str | None = "read", **kw: Any) -> Any:
-        # buffered: a streamed body is read and its request context closed at once.
-        return self.client.get(path, headers=self.headers(self._key(key)), buffered=True, **kw)
-
-    def post(self, path: str, body: Any = None, key: str | None = "write", **kw: Any) -> Any:
-        return self.client.post(path, json=body, headers=self.headers(self._key(key)), **kw)
-
-    def patch(self, path: str, body: Any = None, key: str | None = "write") -> Any:
-        return self.client.patch(path, json=body, headers=self.headers(self._key(key)))
-
-    def _key(self, key: str | None) -> str | None:
-        return {"read": self.read_key, "write": self.write_key}.get(key or "", key)
-
-    # factories -------------------------------------------------------------
-    def create_influencer(self, handle: str, followers: int = 5000, **extra: Any) -> dict:
-        body = {
-            "handle": handle,
-            "name": handle.title(),
-            "email": f"{handle}@example.com",
-            "platforms": [{"platform": "instagram", "handle": handle, "followers": followers}],
-            **extra,
-        }
-        r = self.post("/api/v1/influencers", body)
-        assert r.status_code == 201, r.json
-        return r.json
-
-    def create_campaign(self, slug: str = "spring", **extra: Any) -> dict:
-        body = {
-            "name": slug.title(),
-            "slug": slug,
-            "goal": "conversions",
-            "kind": "affiliate",
-            "currency": "EUR",
-            "starts_on": "2026-09-01",
-            "allowed_domains": ["shop.example"],
-            "fallback_url": "https://shop.example/sale-over",
-            "hold_days": 14,
-            "commission_rules": [{"type": "percent", "rate": "10"}],
-            **extra,
-        }
-        r = self.post("/api/v1/campaigns", body)
-        assert r.status_code == 201, r.json
-        return r.json
-
-    def add_partner(self, campaign_id: str, influencer_id: str, rules: Any = None) -> dict:
-        body: dict[str, Any] = {"influencer_id": influencer_id}
-        if rules is not None:
-            body["commission_rules"] = rules
-        r = self.post(f"/api/v1/campaigns/{campaign_id}/partners", body)
-        assert r.status_code == 201, r.json
-        return r.json
-
-    def create_link(self, campaign_id: str, influencer_id: str, **extra: Any) -> dict:
-        body = {
-            "campaign_id": campaign_id,
-            "influencer_id": influencer_id,
-            "destination": "https://shop.example/spring?ref=bio",
-            "platform": "instagram",
-            **extra,
-        }
-        r = self.post("/api/v1/links", body)
-        assert r.status_code == 201, r.json
-        return r.json
-
-    def create_promo_code(self, campaign_id: str, influencer_id: str, code: str) -> dict:
-        r = self.post(
-            "/api/v1/promo-codes",
-            {"campaign_id": campaign_id, "influencer_id": influencer_id, "code": code},
-        )
-        assert r.status_code == 201, r.json
-        return r.json
-
-    def webhook(
-        self,
-        payload: Any,
-        *,
-        source: str = "generic",
-        secret: str = WEBHOOK_SECRET,
-        timestamp: int | None = None,
-        raw: bytes | None = None,
-    ) -> Any:
-        body = raw if raw is not None else json.dumps(payload).encode()
-        ts = timestamp if timestamp is not None else int(clock.now_utc().timestamp())
-        headers = {"Content-Type": "application/json", **sign_generic(body, secret, ts)}
-        return self.client.post(f"/webhooks/{source}", data=body, headers=headers)
-
-    def rows(self, table: str) -> int:
-        """How many rows a table holds (for 'nothing stored' assertions)."""
-        db = self.app.extensions["afftrack"].db
-        with db.engine.connect() as conn:
-            return int(conn.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one())
-
-
 @pytest.fixture
 def pg_api(pg_app: Flask, frozen: Any) -> Api:
     return Api(pg_app, pg_app.test_client())
@@ -279,5 +132,53 @@ def sqlite_api(sqlite_app: Flask, frozen: Any) -> Api:
     return Api(sqlite_app, sqlite_app.test_client())
 
 
-def random_handle() -> str:
-    return f"inf-{secrets.token_hex(4)}"
+@pytest.fixture(params=["pg", "sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The same test on PostgreSQL + Redis (``pg``) and on the embedded SQLite default."""
+    return request.param
+
+
+@pytest.fixture
+def app(backend: str, request: pytest.FixtureRequest) -> Flask:
+    return request.getfixturevalue(f"{backend}_app")
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def api(backend: str, request: pytest.FixtureRequest, frozen: Any) -> Api:
+    """The authenticated API helper on ``backend``, made at the module's ``frozen_at``."""
+    marker = request.node.get_closest_marker("frozen_at")
+    if marker is not None:
+        frozen.set(marker.args[0])
+    return request.getfixturevalue(f"{backend}_api")
+
+
+@pytest.fixture
+def build_pg_api(pg_url: str, redis_url: str, frozen: Any) -> Iterator[Callable[..., Api]]:
+    """Apps of one's own on the run's PostgreSQL, with settings overridden; cleaned after."""
+    apps: list[Flask] = []
+
+    def build(*, redis: str | None = redis_url, **extra: Any) -> Api:
+        app = create_app(make_settings(pg_url, redis, **extra), TESTING=True)
+        apps.append(app)
+        return Api(app, app.test_client())
+
+    yield build
+    for app in apps:
+        _empty_tables(app)
+        svc = app.extensions["afftrack"]
+        if svc.settings.redis_url == redis_url:
+            for key in svc.redis.scan_iter("afftrack:*"):
+                if key != "afftrack:test-run-lock":
+                    svc.redis.delete(key)
+        svc.db.dispose()
+
+
+@pytest.fixture
+def count_queries() -> Callable[[Flask], Any]:
+    """``with count_queries(app) as seen:`` — seen.statements, .checkouts, .commits."""
+    return _count_queries

@@ -33,7 +33,7 @@ UNPAID_INDEX = (
 
 # The columns a line may never change: all but status and export_id. Listed rather
 # than compared as to_jsonb(row), which cost ~25 s when a close marks a million lines
-# paid. tests/test_ledger_append_only.py fails when a column is missing from the list.
+# paid. tests/commissions/test_ledger_append_only.py fails when a column is missing from the list.
 FROZEN = (  # noqa: SIM905 - reads best as text
     "id idempotency_key influencer_id campaign_id partnership_id conversion_id event_id "
     "deliverable_id reverses_line_id kind rule basis_minor amount_minor currency "

@@ -16,7 +16,7 @@ writes it in Python (SQLite, and lines not written yet):
 - a cell quoted when it holds ``,``, ``"``, CR or LF, its quotes doubled (Python's
   ``csv.QUOTE_MINIMAL``); absent cells empty; CRLF at the end.
 
-``tests/test_export_detail_sql.py`` checks both against each other on generated values.
+``tests/exports/test_detail_sql.py`` checks both against each other on generated values.
 """
 
 from __future__ import annotations

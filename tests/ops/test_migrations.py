@@ -1,0 +1,214 @@
+"""The models and the Alembic migrations agree (autogenerate finds no difference)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from service.clicks.partitions import insert_clicks
+from service.clicks.recorder import demote_unique
+from service.db import Database
+from service.migrate import alembic_config, include_object, upgrade
+from service.models import metadata
+from tests.support.app import PG_ADMIN_URL
+from tests.support.clicks import stored_click
+
+
+def downgrade(url: str, revision: str) -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+def _differences(url: str) -> list:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_object": include_object}
+            )
+            return compare_metadata(context, metadata)
+    finally:
+        engine.dispose()
+
+
+def test_models_match_migrations_on_postgres(pg_url):
+    # pg_url was created by running every migration (conftest).
+    assert _differences(pg_url) == []
+
+
+def test_models_match_migrations_on_sqlite(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url)
+    assert _differences(url) == []
+
+
+def test_upgrade_is_repeatable(pg_url):
+    upgrade(pg_url)  # already at head: a no-op, not an error
+    assert _differences(pg_url) == []
+
+
+CLICK = (
+    "INSERT INTO clicks (id, link_id, occurred_at, ip_hash, user_agent, is_bot, is_unique, "
+    "outcome) VALUES (:id, 'lnk_m', :at, 'h', 'ua', false, true, 'redirect')"
+)
+LINK_ROWS = [
+    "INSERT INTO influencers (id, handle, name, email, created_at, updated_at) "
+    "VALUES ('inf_m', 'm', 'M', 'm@example.com', now(), now())",
+    "INSERT INTO campaigns (id, name, slug, goal, kind, currency, starts_on, allowed_domains, "
+    "fallback_url, attribution_window_days, hold_days, utm_medium, commission_rules, "
+    "created_at, updated_at) VALUES ('cmp_m', 'M', 'm', 'sales', 'affiliate', 'EUR', "
+    "'2026-01-01', '[\"shop.example\"]', 'https://shop.example/', 30, 30, 'influencer', "
+    "'[]', now(), now())",
+    "INSERT INTO partnerships (id, campaign_id, influencer_id, created_at) "
+    "VALUES ('prt_m', 'cmp_m', 'inf_m', now())",
+    "INSERT INTO links (id, code, partnership_id, campaign_id, influencer_id, destination, "
+    "platform, status, created_at, updated_at) VALUES ('lnk_m', 'mmmmmm', 'prt_m', 'cmp_m', "
+    "'inf_m', 'https://shop.example/p', 'instagram', 'active', now(), now())",
+]
+
+
+@pytest.fixture
+def scratch_pg() -> Iterator[str]:
+    name = f"afftrack_mig_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_partitioning_migration_keeps_existing_clicks_and_round_trips(scratch_pg):
+    upgrade(scratch_pg, "0001")
+    engine = create_engine(scratch_pg)
+    try:
+        with engine.begin() as conn:
+            for statement in LINK_ROWS:
+                conn.execute(text(statement))
+            conn.execute(text(CLICK), {"id": "c-old", "at": "2025-03-31 23:59:59+00"})
+            conn.execute(text(CLICK), {"id": "c-new", "at": "2026-11-02 10:00:00+00"})
+
+        upgrade(scratch_pg)
+        with engine.connect() as conn:
+            names = set(
+                conn.scalars(
+                    text(
+                        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                        "WHERE i.inhparent = 'clicks'::regclass"
+                    )
+                )
+            )
+            stored = conn.execute(
+                text("SELECT tableoid::regclass::text, id FROM clicks ORDER BY id")
+            ).all()
+        assert {"clicks_2025_03", "clicks_2026_11"} <= names
+        assert stored == [("clicks_2026_11", "c-new"), ("clicks_2025_03", "c-old")]
+        assert _differences(scratch_pg) == []
+
+        downgrade(scratch_pg, "0001")
+        with engine.connect() as conn:
+            assert sorted(conn.scalars(text("SELECT id FROM clicks"))) == ["c-new", "c-old"]
+            partitioned = conn.scalar(text("SELECT count(*) FROM pg_partitioned_table"))
+        assert partitioned == 0
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["pg", "sqlite"])
+def scratch_url(request: Any, tmp_path: Any) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'm.db'}"
+    return str(request.getfixturevalue("scratch_pg"))
+
+
+def _unique_clicks(url: str) -> dict[str, list[tuple[str, int]]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                grain: [
+                    (str(day), int(n))
+                    for day, n in conn.execute(
+                        text(f"SELECT day, unique_clicks FROM click_{grain} ORDER BY day")
+                    )
+                ]
+                for grain in ("daily", "monthly")
+            }
+    finally:
+        engine.dispose()
+
+
+def _set_unique(url: str, click_id: str, value: bool) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE clicks SET is_unique = :v WHERE id = :id"),
+                {"v": value, "id": click_id},
+            )
+    finally:
+        engine.dispose()
+
+
+def test_migration_0009_moves_unique_clicks_with_is_unique_and_round_trips(scratch_url):
+    upgrade(scratch_url, "0008")
+    engine = create_engine(scratch_url)
+    try:
+        with engine.begin() as conn:
+            for statement in LINK_ROWS:
+                conn.execute(text(statement.replace("now()", "CURRENT_TIMESTAMP")))
+        nov, dec = (
+            datetime(2026, 11, 30, 23, 0, tzinfo=UTC),
+            datetime(2026, 12, 1, 1, 0, tzinfo=UTC),
+        )
+        with Session(engine) as session:
+            insert_clicks(
+                session,
+                [
+                    stored_click("c-1", "lnk_m", nov),
+                    stored_click("c-2", "lnk_m", nov),
+                    stored_click("c-bot", "lnk_m", nov, bot=True),
+                    stored_click("c-3", "lnk_m", dec),
+                ],
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    counted = {
+        "daily": [("2026-11-30", 2), ("2026-12-01", 1)],
+        "monthly": [("2026-11-01", 2), ("2026-12-01", 1)],
+    }
+    assert _unique_clicks(scratch_url) == counted
+
+    upgrade(scratch_url)
+    db = Database(scratch_url)
+    try:
+        # A bot never counted: its flag changes nothing; a demotion twice is one.
+        assert sorted(demote_unique(db, ["c-1", "c-bot", "c-3", "c-1"])) == ["c-1", "c-3", "c-bot"]
+        assert demote_unique(db, ["c-1", "c-3"]) == []
+    finally:
+        db.dispose()
+    assert _unique_clicks(scratch_url) == {
+        "daily": [("2026-11-30", 1), ("2026-12-01", 0)],
+        "monthly": [("2026-11-01", 1), ("2026-12-01", 0)],
+    }
+    _set_unique(scratch_url, "c-3", True)  # and back: counted again
+    assert _unique_clicks(scratch_url)["daily"] == [("2026-11-30", 1), ("2026-12-01", 1)]
+
+    downgrade(scratch_url, "0008")  # the trigger goes: the roll-ups no longer follow
+    _set_unique(scratch_url, "c-2", False)
+    assert _unique_clicks(scratch_url)["daily"] == [("2026-11-30", 1), ("2026-12-01", 1)]
+    _set_unique(scratch_url, "c-2", True)
+    upgrade(scratch_url)
+    _set_unique(scratch_url, "c-2", False)
+    assert _unique_clicks(scratch_url)["monthly"] == [("2026-11-01", 0), ("2026-12-01", 1)]
+    assert _differences(scratch_url) == []
