@@ -2,7 +2,20 @@
 
 One naming convention for all constraints, a UTC datetime column type, JSON that is
 JSONB on PostgreSQL, sortable opaque string ids, and ``insert_ignore`` — the
-insert-or-do-nothing that makes every retried write idempotent on both dialects.
+insert-or-do-nothing that makes every retried write idempotent on both flavours.
+
+The dialect seam. afftrack runs on PostgreSQL or on embedded SQLite, and where the two
+need different SQL, the difference lives in one repository per concern holding both
+variants side by side (:class:`Variants`: this module's own locks, inserts and ordering;
+``service/exports/queries.py``, ``service/reports/queries.py``, the clicks' writes in
+``service/clicks/partitions.py``). Which variant runs is decided once, at start-up:
+:class:`Database` reads its engine's dialect when it builds the engine (the one place
+that reads it, :func:`_flavour_of`) and hands the :class:`Flavour` to every session
+(``Session.info``) and connection (the engine's execution options) it makes; a
+repository picks its variant from that (``Variants.of(session)``) or is picked once by
+a long-lived object (``Variants[db.flavour]``, the click worker). Domain code never
+asks which database it is on. A session or connection on an engine not made by a
+Database (a script's, a migration test's) gets the flavour of its dialect, read here.
 """
 
 from __future__ import annotations
@@ -13,7 +26,8 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -29,6 +43,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -75,6 +90,55 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 JSONType = JSON().with_variant(postgresql.JSONB(), "postgresql")
 
+
+class Flavour(StrEnum):
+    """The database afftrack runs on, as chosen when a :class:`Database` is built."""
+
+    POSTGRESQL = "postgresql"
+    SQLITE = "sqlite"
+
+
+FLAVOUR = "afftrack_flavour"  # its key in Session.info and in execution options
+
+T = TypeVar("T")
+
+
+def _flavour_of(bind: Engine | Connection) -> Flavour:
+    """The flavour of an engine's dialect: the one place that reads which it is."""
+    name = bind.dialect.name
+    try:
+        return Flavour(name)
+    except ValueError:
+        raise RuntimeError(f"afftrack runs on PostgreSQL or SQLite, not {name}") from None
+
+
+def flavour(where: Session | Connection) -> Flavour:
+    """The flavour a session or connection works in: the one its :class:`Database`
+    chose at start-up (see the module docstring)."""
+    if isinstance(where, Session):
+        chosen = where.info.get(FLAVOUR)
+        if chosen is None:
+            chosen = where.info[FLAVOUR] = _flavour_of(where.get_bind())
+        return chosen  # type: ignore[no-any-return]
+    chosen = where.get_execution_options().get(FLAVOUR)
+    return chosen if chosen is not None else _flavour_of(where)
+
+
+class Variants(Generic[T]):
+    """One concern's repository in both flavours, side by side. ``of(session)`` (or a
+    connection) is the variant of the flavour chosen at start-up; ``[flavour]`` picks
+    one for an object that lives as long as its Database."""
+
+    def __init__(self, *, postgresql: T, sqlite: T) -> None:
+        self._by_flavour = {Flavour.POSTGRESQL: postgresql, Flavour.SQLITE: sqlite}
+
+    def __getitem__(self, chosen: Flavour) -> T:
+        return self._by_flavour[chosen]
+
+    def of(self, where: Session | Connection) -> T:
+        return self._by_flavour[flavour(where)]
+
+
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
@@ -108,37 +172,75 @@ def advisory_lock(session: Session, name: str, wait_seconds: float = 5.0) -> boo
     to ``wait_seconds`` (tried with back-off, never blocking a connection forever).
     Returns False on time-out. SQLite: always True (BEGIN IMMEDIATE already serialises
     writers)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return True
-    number = advisory_key(name)
-    deadline = time.monotonic() + wait_seconds
-    pause = 0.005
-    while not session.scalar(select(func.pg_try_advisory_xact_lock(number))):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(pause)
-        pause = min(pause * 2, 0.1)
-    return True
+    return _CORE.of(session).advisory_lock(session, name, wait_seconds)
 
 
 def lock_rows(session: Session, statement: Executable, wait_seconds: float = 5.0) -> bool:
     """Run ``statement`` (a ``SELECT … FOR [NO KEY] UPDATE``) waiting at most
     ``wait_seconds`` for its row locks. Returns False on time-out, after which the
     transaction can only be rolled back. SQLite: runs it (writers are serialised)."""
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(statement)
-        return True
-    timeout = f"{max(1, round(wait_seconds * 1000))}ms"
-    session.execute(text("SELECT set_config('lock_timeout', :t, true)"), {"t": timeout})
-    try:
-        session.execute(statement)
-    except OperationalError as exc:
-        if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
-            return False
-        raise
-    session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
-    return True
+    return _CORE.of(session).lock_rows(session, statement, wait_seconds)
 
+
+def bytewise(session: Session, column: Any) -> Any:
+    """``column`` compared by code point whatever the database's collation, as Python
+    sorts (for an order rows made in Python are merged into)."""
+    return _CORE.of(session).bytewise(column)
+
+
+class _PostgresCore:
+    insert = staticmethod(postgresql.insert)
+
+    @staticmethod
+    def advisory_lock(session: Session, name: str, wait_seconds: float) -> bool:
+        number = advisory_key(name)
+        deadline = time.monotonic() + wait_seconds
+        pause = 0.005
+        while not session.scalar(select(func.pg_try_advisory_xact_lock(number))):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+        return True
+
+    @staticmethod
+    def lock_rows(session: Session, statement: Executable, wait_seconds: float) -> bool:
+        timeout = f"{max(1, round(wait_seconds * 1000))}ms"
+        session.execute(text("SELECT set_config('lock_timeout', :t, true)"), {"t": timeout})
+        try:
+            session.execute(statement)
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                return False
+            raise
+        session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
+        return True
+
+    @staticmethod
+    def bytewise(column: Any) -> Any:
+        return column.collate("C")
+
+
+class _SqliteCore:
+    insert = staticmethod(sqlite.insert)
+
+    @staticmethod
+    def advisory_lock(session: Session, name: str, wait_seconds: float) -> bool:
+        return True  # BEGIN IMMEDIATE already serialises writers
+
+    @staticmethod
+    def lock_rows(session: Session, statement: Executable, wait_seconds: float) -> bool:
+        session.execute(statement)  # writers are serialised
+        return True
+
+    @staticmethod
+    def bytewise(column: Any) -> Any:
+        return column  # SQLite compares text bytewise (BINARY)
+
+
+_CORE: Variants[_PostgresCore | _SqliteCore] = Variants(
+    postgresql=_PostgresCore(), sqlite=_SqliteCore()
+)
 
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout
 
@@ -197,14 +299,22 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # The dialect seam (module docstring): the flavour is chosen here, once, and
+        # every session and connection of this Database carries it.
+        self.flavour = _flavour_of(self.engine)
+        self.engine.update_execution_options(**{FLAVOUR: self.flavour})
+        info = {FLAVOUR: self.flavour}
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
         self._readers = sessionmaker(
-            self.engine.execution_options(afftrack_read_only=True), expire_on_commit=False
+            self.engine.execution_options(afftrack_read_only=True),
+            expire_on_commit=False,
+            info=info,
         )
 
     @property
     def dialect(self) -> str:
-        return self.engine.dialect.name
+        """The flavour's name ("postgresql", "sqlite"), for tests and tools."""
+        return self.flavour.value
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -248,10 +358,10 @@ def insert_ignore(
     Returns the ``returning`` values of the rows actually inserted (empty when
     every row already existed).
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).on_conflict_do_nothing(
-        index_elements=list(conflict), index_where=index_where
+    stmt = (
+        _CORE.of(session)
+        .insert(table)
+        .on_conflict_do_nothing(index_elements=list(conflict), index_where=index_where)
     )
     if isinstance(rows, Mapping):
         stmt, params = stmt.values(rows), None

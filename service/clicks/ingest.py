@@ -21,7 +21,7 @@ from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from service import clock, metrics
-from service.clicks.partitions import copy_clicks, ensure_ahead, insert_clicks
+from service.clicks.partitions import CLICKS, ensure_ahead
 from service.clicks.recorder import row_from_fields
 from service.db import Database
 
@@ -90,6 +90,7 @@ class ClickWorker:
         every_minute: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
+        self.clicks = CLICKS[db.flavour]  # the flavour's writes, chosen once
         self.redis = redis
         self.stream = stream
         self.consumer = consumer or consumer_name()
@@ -165,12 +166,7 @@ class ClickWorker:
                 log.exception("after-write hook failed; the clicks are written")
 
     def _insert(self, rows: list[dict[str, object]]) -> None:
-        if self.db.engine.dialect.name == "postgresql" and len(rows) > 1:
-            with self.db.engine.begin() as conn:
-                copy_clicks(conn, rows)
-        else:
-            with self.db.session() as session:
-                insert_clicks(session, rows)
+        self.clicks.write_batch(self.db, rows)
 
     def _reclaim(self, min_idle_ms: int) -> list[tuple[str, dict[str, str]]]:
         result = self.redis.xautoclaim(

@@ -8,6 +8,10 @@ archived or dropped by the operator. SQLite has one plain table.
 
 Every write is idempotent on ``(id, occurred_at)`` — a click's id and time never
 change, so the same click written twice (a batch retried after a crash) is one row.
+
+Where the two flavours differ (partitions, COPY), both variants are here side by side
+(:data:`CLICKS`), the one of the flavour chosen at start-up picked through the dialect
+seam of :mod:`service.db`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.clicks.models import Click
-from service.db import insert_ignore
+from service.db import Database, Variants, insert_ignore
 
 COLUMNS = (
     "id", "link_id", "occurred_at", "ip_hash", "user_agent", "referrer", "country",
@@ -48,16 +52,7 @@ def partition_name(month: date) -> str:
 
 
 def is_partitioned(conn: Connection) -> bool:
-    if conn.dialect.name != "postgresql":
-        return False
-    return bool(
-        conn.scalar(
-            text(
-                "SELECT EXISTS (SELECT 1 FROM pg_partitioned_table "
-                "WHERE partrelid = 'clicks'::regclass)"
-            )
-        )
-    )
+    return CLICKS.of(conn).is_partitioned(conn)
 
 
 def ensure_partitions(conn: Connection, months: Iterable[date]) -> list[str]:
@@ -128,11 +123,11 @@ def insert_clicks(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """INSERT … ON CONFLICT DO NOTHING, creating a missing month's partition if needed;
     several rows on PostgreSQL go by COPY (:func:`copy_clicks`: one statement, so the
     roll-up trigger runs once, not once per row)."""
-    if not rows:
-        return
-    if len(rows) > 1 and session.get_bind().dialect.name == "postgresql":
-        copy_clicks(session.connection(), rows)
-        return
+    if rows:
+        CLICKS.of(session).insert(session, rows)
+
+
+def _insert_ignoring(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     try:
         with session.begin_nested():
             insert_ignore(session, Click.__table__, list(rows), ["id", "occurred_at"])
@@ -195,3 +190,54 @@ def _copy(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> None:
     with raw.cursor() as cur, cur.copy(sql) as copy:
         for row in rows:
             copy.write_row([row[c] for c in COLUMNS])
+
+
+class PostgresClicks:
+    @staticmethod
+    def is_partitioned(conn: Connection) -> bool:
+        return bool(
+            conn.scalar(
+                text(
+                    "SELECT EXISTS (SELECT 1 FROM pg_partitioned_table "
+                    "WHERE partrelid = 'clicks'::regclass)"
+                )
+            )
+        )
+
+    @staticmethod
+    def insert(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+        if len(rows) > 1:
+            copy_clicks(session.connection(), rows)
+        else:
+            _insert_ignoring(session, rows)
+
+    @staticmethod
+    def write_batch(db: Database, rows: Sequence[dict[str, Any]]) -> None:
+        """A batch in a transaction of its own (the click worker's write)."""
+        if len(rows) > 1:
+            with db.engine.begin() as conn:
+                copy_clicks(conn, rows)
+        else:
+            with db.session() as session:
+                _insert_ignoring(session, rows)
+
+
+class SqliteClicks:
+    @staticmethod
+    def is_partitioned(conn: Connection) -> bool:
+        return False  # one plain table
+
+    @staticmethod
+    def insert(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+        _insert_ignoring(session, rows)
+
+    @staticmethod
+    def write_batch(db: Database, rows: Sequence[dict[str, Any]]) -> None:
+        """A batch in a transaction of its own (the click worker's write)."""
+        with db.session() as session:
+            _insert_ignoring(session, rows)
+
+
+CLICKS: Variants[PostgresClicks | SqliteClicks] = Variants(
+    postgresql=PostgresClicks(), sqlite=SqliteClicks()
+)

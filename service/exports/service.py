@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from service.db import derived_id
 from service.errors import Conflict, InvalidInput
 from service.exports import writers
 from service.exports.models import Export
+from service.exports.queries import EXPORTS
 from service.exports.statement import (
     CARRY_KEY,
     CARRY_REASON,
@@ -27,8 +28,6 @@ from service.exports.statement import (
     Selection,
     SummaryRow,
     detail_key,
-    detail_lines,
-    formatted_lines,
     in_statement,
     line_filter,
     negative_balances,
@@ -155,15 +154,11 @@ def build(
 def _detail_rows(
     session: Session, sel: Selection, planned: Sequence[PlannedLine], fmt: str
 ) -> Iterator[str]:
-    """The detail's rows (CSV rows or JSON objects): formatted by PostgreSQL (a large
-    month's export is mostly this loop), or in Python; lines not written yet are
+    """The detail's rows (CSV rows or JSON objects): the written lines as the database
+    formats them (:data:`service.exports.queries.EXPORTS`); lines not written yet are
     formatted in Python and merged in by (influencer, currency, line id)."""
     python = writers.detail_object if fmt == "json" else writers.detail_row
-    if session.get_bind().dialect.name != "postgresql":
-        for line in detail_lines(session, sel, planned):
-            yield python(sel.period, line)
-        return
-    written = formatted_lines(session, sel, fmt)
+    written = EXPORTS.of(session).detail_rows(session, sel, fmt)
     if not planned:
         for row in written:
             yield row[0]
@@ -248,12 +243,7 @@ def close(session: Session, period: str, zone: str = "UTC") -> Export:
         .execution_options(synchronize_session=False)
     )
     line_count = result.rowcount or 0  # type: ignore[attr-defined]
-    if session.get_bind().dialect.name == "postgresql":
-        # A month's lines just changed at once: without fresh statistics PostgreSQL
-        # takes the export_id for a rare value and plans every read of this month
-        # (checksum below, then each download) as for one line, until autovacuum
-        # analyses the table. Its cost: docs/BENCHMARKS.md#where-the-exports-time-goes-now.
-        session.execute(text("ANALYZE commission_lines"))
+    EXPORTS.of(session).lines_changed(session)  # fresh statistics for the reads below
     taken = Selection(sel.period, sel.start, sel.end, export)
     rows = list(summary_rows(session, taken, project_carry=True))
     balances = [(r.influencer_id, r.currency, r.carried_forward) for r in rows]

@@ -26,7 +26,8 @@ from service.commissions.ledger import status_of
 from service.commissions.models import CommissionLine
 from service.commissions.settlement import PlannedLine
 from service.conversions.models import Conversion
-from service.exports import detail_sql
+from service.db import bytewise
+from service.exports.columns import sql_object, sql_row
 from service.exports.models import Export
 from service.influencers.models import Influencer
 from service.periods import period_bounds
@@ -110,8 +111,8 @@ def summary_rows(
     # The lines are summed per group first and only the 20,000-odd groups joined to
     # their influencer: grouping narrow rows is several times faster than grouping
     # lines joined to wide influencer rows.
-    influencer_id = _bytewise(session, L.influencer_id).label("influencer_id")
-    currency = _bytewise(session, L.currency).label("currency")
+    influencer_id = bytewise(session, L.influencer_id).label("influencer_id")
+    currency = bytewise(session, L.currency).label("currency")
     groups = (
         select(
             influencer_id,
@@ -151,7 +152,7 @@ def summary_rows(
             func.coalesce(Influencer.payout_email, Influencer.email),
         )
         .join(Influencer, Influencer.id == g.influencer_id)
-        .order_by(_bytewise(session, Influencer.handle), g.currency)
+        .order_by(bytewise(session, Influencer.handle), g.currency)
     )
     rows: Iterable[Sequence[Any]] = session.execute(stmt)
     if extra:
@@ -216,14 +217,6 @@ def negative_balances(
         group = (line.influencer_id, line.currency)
         nets[group] = nets.get(group, 0) + line.amount_minor
     return sorted((inf_id, cur, -net) for (inf_id, cur), net in nets.items() if net < 0)
-
-
-def _bytewise(session: Session, column: Any) -> Any:
-    """Order by code point whatever the database's collation, as Python sorts (planned
-    rows are merged in Python; the order must not depend on the server's locale)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column.collate("C")
-    return column  # SQLite compares text bytewise (BINARY)
 
 
 def _planned_only(session: Session, groups: list[tuple[str, str]]) -> list[tuple[Any, ...]]:
@@ -317,7 +310,7 @@ def _detail_select(session: Session, sel: Selection, now: datetime, *columns: An
         select(*columns)
         .outerjoin(C, C.id == L.conversion_id)
         .where(line_filter(sel, now))
-        .order_by(*(_bytewise(session, column) for column in (L.influencer_id, L.currency, L.id)))
+        .order_by(*(bytewise(session, column) for column in (L.influencer_id, L.currency, L.id)))
     )
 
 
@@ -367,7 +360,7 @@ def formatted_lines(
 ) -> Iterator[tuple[str, str, str, str]]:
     """PostgreSQL only: the statement's lines as detail CSV rows (``fmt`` "csv") or
     JSON objects ("json") formatted by the database (see
-    :mod:`service.exports.detail_sql`), each with its sort key (influencer, currency,
+    :mod:`service.exports.columns`), each with its sort key (influencer, currency,
     line id), in the order of :func:`detail_lines`."""
     sql, params = formatted_statement(session, sel, fmt)
     # Compiling this expression-heavy query to machine code costs PostgreSQL more than
@@ -391,7 +384,7 @@ def formatted_statement(session: Session, sel: Selection, fmt: str) -> tuple[str
     """The SQL (in the driver's paramstyle) and parameters of :func:`formatted_lines`."""
     L = CommissionLine
     now = clock.now_utc()
-    formatter = detail_sql.detail_object if fmt == "json" else detail_sql.detail_row
+    formatter = sql_object if fmt == "json" else sql_row
     stmt = _detail_select(
         session,
         sel,
@@ -401,7 +394,5 @@ def formatted_statement(session: Session, sel: Selection, fmt: str) -> tuple[str
         L.currency,
         L.id,
     )
-    compiled = stmt.compile(
-        dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
-    )
+    compiled = stmt.compile(session.get_bind(), compile_kwargs={"render_postcompile": True})
     return str(compiled), dict(compiled.params)

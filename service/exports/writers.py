@@ -10,8 +10,9 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
 
+from service.exports.columns import DETAIL, DETAIL_COLUMNS, JSON_ORDER, json_text
+from service.exports.columns import rule_text as rule_text  # the rule cell, as tests see it
 from service.exports.statement import DetailLine, SummaryRow
 from service.money import format_amount
 
@@ -28,24 +29,6 @@ SUMMARY_COLUMNS = (
     "net_payable",
     "orders",
     "lines",
-)
-DETAIL_COLUMNS = (
-    "line_id",
-    "period",
-    "influencer_id",
-    "campaign_id",
-    "conversion_id",
-    "order_id",
-    "source",
-    "kind",
-    "rule",
-    "basis_amount",
-    "basis_currency",
-    "amount",
-    "currency",
-    "due_at",
-    "status",
-    "reason",
 )
 _NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?\Z")
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
@@ -126,48 +109,14 @@ def paypal_csv(period: str, rows: Iterable[SummaryRow]) -> Iterator[bytes]:
     return _csv_lines(cells(), None)
 
 
-def rule_text(rule: Any) -> str:
-    """A rule as PostgreSQL prints ``jsonb``: an object's keys shortest first, then
-    bytewise; ``", "`` and ``": "`` between items (see :mod:`service.exports.detail_sql`).
-    Stored rules hold strings, integers, booleans, null, lists and objects (amounts and
-    rates are decimal strings); a float would print differently from ``jsonb``."""
-    if isinstance(rule, dict):
-        keys = sorted(rule, key=lambda k: (len(k.encode()), k.encode()))
-        return "{" + ", ".join(f"{_json(k)}: {rule_text(rule[k])}" for k in keys) + "}"
-    if isinstance(rule, list):
-        return "[" + ", ".join(rule_text(item) for item in rule) + "]"
-    return _json(rule)
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
 def detail_cells(period: str, line: DetailLine) -> list[str]:
-    """The cells of a detail row, made inert. Only ``order_id``, ``source`` and
-    ``reason`` can hold text from outside (a shop, an operator); every other cell is an
-    id of ours, a fixed word, a number, a date or a JSON object, none of which a
-    spreadsheet runs as a formula (a negative amount is a number)."""
-    basis = line.basis_minor
-    basis_currency = line.basis_currency or line.currency
-    return [
-        line.id,
-        period,
-        line.influencer_id,
-        line.campaign_id,
-        line.conversion_id or "",
-        inert(line.order_id) if line.order_id else "",
-        inert(line.source) if line.source else "",
-        line.kind,
-        "" if line.rule is None else rule_text(line.rule),
-        "" if basis is None else format_amount(basis, basis_currency),
-        "" if basis is None else basis_currency,
-        format_amount(line.amount_minor, line.currency),
-        line.currency,
-        line.due_at.isoformat(),
-        line.status,
-        inert(line.reason) if line.reason else "",
-    ]
+    """The cells of a detail row (:data:`service.exports.columns.DETAIL`), free text
+    made inert, absent cells empty."""
+    cells = []
+    for column in DETAIL:
+        value = column.python(period, line)
+        cells.append("" if value is None else inert(value) if column.outside else value)
+    return cells
 
 
 _QUOTED = re.compile('[",\r\n]')
@@ -199,46 +148,23 @@ def detail_csv(rows: Iterable[str]) -> Iterator[bytes]:
     yield "".join(chunk).encode("utf-8")
 
 
-# The detail JSON object's keys, in the (sorted) order they are written.
-JSON_KEYS = tuple(sorted(DETAIL_COLUMNS))
-
-
 def detail_object(period: str, line: DetailLine) -> str:
     """One line of the detail JSON: an object with sorted keys and no spaces between
     items, values as they are (JSON is not a spreadsheet: nothing is made inert); the
     rule an object as :func:`rule_text` prints it, absent cells null, amounts decimal
-    strings. PostgreSQL writes the same (:func:`service.exports.detail_sql.detail_object`)."""
-    basis = line.basis_minor
-    basis_currency = line.basis_currency or line.currency
-    values: dict[str, Any] = {
-        "amount": format_amount(line.amount_minor, line.currency),
-        "basis_amount": None if basis is None else format_amount(basis, basis_currency),
-        "basis_currency": None if basis is None else basis_currency,
-        "campaign_id": line.campaign_id,
-        "conversion_id": line.conversion_id or None,
-        "currency": line.currency,
-        "due_at": line.due_at.isoformat(),
-        "influencer_id": line.influencer_id,
-        "kind": line.kind,
-        "line_id": line.id,
-        "order_id": line.order_id or None,
-        "period": period,
-        "reason": line.reason or None,
-        "source": line.source or None,
-        "status": line.status,
-    }
-    rule = "null" if line.rule is None else rule_text(line.rule)
-    return (
-        "{"
-        + ",".join(f'"{key}":{rule if key == "rule" else _json(values[key])}' for key in JSON_KEYS)
-        + "}"
-    )
+    strings. PostgreSQL writes the same (:func:`service.exports.columns.sql_object`)."""
+    items = []
+    for column in JSON_ORDER:
+        value = column.python(period, line)
+        text = "null" if value is None else value if column.json else json_text(value)
+        items.append(f'"{column.name}":{text}')
+    return "{" + ",".join(items) + "}"
 
 
 def detail_json(period: str, objects: Iterable[str]) -> Iterator[bytes]:
     """The detail as JSON, typed: ``{"period": …, "lines": [...]}`` with one object per
     line (:func:`detail_object`), in chunks of about 64 KiB."""
-    chunk = ['{"period":' + _json(period) + ',"lines":[']
+    chunk = ['{"period":' + json_text(period) + ',"lines":[']
     size, first = 0, True
     for item in objects:
         chunk.append(item if first else "," + item)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, cast, func, select, text
+from sqlalchemy import BigInteger, ColumnElement, cast, func, select
 from sqlalchemy.orm import Session
 
 from service.campaigns.models import Partnership
@@ -19,18 +19,14 @@ from service.influencers.models import Influencer, PlatformAccount
 from service.influencers.tiers import tier_for
 from service.links.models import Link
 from service.reports.kpis import Figures, engagement_rate, mean_rate, render
+from service.reports.queries import REPORTS
 
 
 def campaign_report(
     session: Session, campaign_id: str, start: date, end: date, group_by: str
 ) -> dict[str, Any]:
     campaign = get_campaign(session, campaign_id)
-    if session.get_bind().dialect.name == "postgresql":
-        # psycopg prepares a statement after its fifth run, and PostgreSQL may then keep
-        # a generic plan for it; for these roll-up scans that plan was twice as slow as
-        # one made for the actual campaign and days (docs/BENCHMARKS.md#what-the-reports-took).
-        # The setting lasts until the request's transaction ends.
-        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    REPORTS.of(session).before_rollup_scans(session)
     lo = datetime(start.year, start.month, start.day, tzinfo=UTC)
     hi = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)
     groups: dict[str, Figures] = {}
