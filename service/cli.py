@@ -233,7 +233,9 @@ def keys_revoke(key_id: str) -> None:
     try:
         with services().db.session() as session:
             key = revoke_key(session, key_id)
-            click.echo(f"key {key.id} ({key.name!r}) revoked at {key.revoked_at.isoformat()}")
+            revoked_at = key.revoked_at
+            assert revoked_at is not None
+            click.echo(f"key {key.id} ({key.name!r}) revoked at {revoked_at.isoformat()}")
     except AfftrackError as exc:
         raise click.ClickException(f"{exc.message} ({exc.code})") from None
 

@@ -119,7 +119,7 @@ def flavour(where: Session | Connection) -> Flavour:
         chosen = where.info.get(FLAVOUR)
         if chosen is None:
             chosen = where.info[FLAVOUR] = _flavour_of(where.get_bind())
-        return chosen  # type: ignore[no-any-return]
+        return chosen
     chosen = where.get_execution_options().get(FLAVOUR)
     return chosen if chosen is not None else _flavour_of(where)
 
@@ -342,6 +342,13 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table as a ``Table`` (SQLAlchemy types ``__table__`` as any FROM)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def insert_ignore(

@@ -86,8 +86,8 @@ class ClickWorker:
         block_ms: int = 1000,
         claim_idle_ms: int = 60_000,
         drain_claim_idle_ms: int = 2_000,
-        on_written: Callable[[list[str]], None] | None = None,
-        every_minute: Callable[[], None] | None = None,
+        on_written: Callable[[list[str]], object] | None = None,
+        every_minute: Callable[[], object] | None = None,
     ) -> None:
         self.db = db
         self.clicks = CLICKS[db.flavour]  # the flavour's writes, chosen once

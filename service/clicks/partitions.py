@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.clicks.models import Click
-from service.db import Database, Variants, insert_ignore
+from service.db import Database, Variants, insert_ignore, table_of
 
 COLUMNS = (
     "id", "link_id", "occurred_at", "ip_hash", "user_agent", "referrer", "country",
@@ -130,12 +130,12 @@ def insert_clicks(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 def _insert_ignoring(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     try:
         with session.begin_nested():
-            insert_ignore(session, Click.__table__, list(rows), ["id", "occurred_at"])
+            insert_ignore(session, table_of(Click), list(rows), ["id", "occurred_at"])
     except IntegrityError as exc:
         if not _missing_partition(exc):
             raise
         ensure_partitions(session.connection(), {month_of(r["occurred_at"]) for r in rows})
-        insert_ignore(session, Click.__table__, list(rows), ["id", "occurred_at"])
+        insert_ignore(session, table_of(Click), list(rows), ["id", "occurred_at"])
 
 
 def copy_clicks(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

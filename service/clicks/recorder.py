@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from service import metrics
 from service.clicks.models import Click
 from service.clicks.partitions import insert_clicks
-from service.db import Database
+from service.db import Database, table_of
 
 UNIQUE_WINDOW = timedelta(hours=24)
 
@@ -209,7 +209,7 @@ def demote_unique(db: Database, click_ids: Sequence[str]) -> list[str]:
     demoting twice changes nothing."""
     if not click_ids:
         return []
-    table = Click.__table__
+    table = table_of(Click)
     stmt = (
         update(table)
         .where(table.c.id.in_(sorted(set(click_ids))), table.c.is_unique.is_(True))

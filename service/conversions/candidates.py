@@ -311,7 +311,9 @@ def attribute_order(session: Session, facts: Facts, order_time: datetime) -> Att
     found = attribute(order_time, facts.promo, facts.click, facts.utm)
     if found is None or found.method != "promo_code" or found.candidate.promo_uses_left is None:
         return found
-    limited = sorted({c.promo_code_id for c in facts.promo if c.promo_uses_left is not None})
+    limited = sorted(
+        {c.promo_code_id for c in facts.promo if c.promo_uses_left is not None and c.promo_code_id}
+    )
     locked = lock_rows(
         session,
         select(PromoCode.id)
@@ -324,7 +326,7 @@ def attribute_order(session: Session, facts: Facts, order_time: datetime) -> Att
         raise Unavailable("this promo code is busy; retry later", code="retry")
     # A statement of its own: its snapshot sees what the lock's last holder committed.
     left = {
-        promo_code_id: int(uses_left)
+        promo_code_id: int(uses_left or 0)
         for promo_code_id, uses_left in session.execute(
             select(PromoCode.id, PromoCode.max_uses - _uses(PromoCode.id)).where(
                 PromoCode.id.in_(limited)
@@ -332,7 +334,9 @@ def attribute_order(session: Session, facts: Facts, order_time: datetime) -> Att
         )
     }
     facts.promo = [
-        c if c.promo_uses_left is None else replace(c, promo_uses_left=left.get(c.promo_code_id, 0))
+        c
+        if c.promo_uses_left is None
+        else replace(c, promo_uses_left=left.get(c.promo_code_id or "", 0))
         for c in facts.promo
     ]
     return attribute(order_time, facts.promo, facts.click, facts.utm)

@@ -110,8 +110,8 @@ def daily_chart(days: Sequence[Day], title: str = "Clicks and conversions per da
         )
         if len(points) <= 92:
             for p in points:
-                x, y = p.split(",")
-                out.append(f'<circle cx="{x}" cy="{y}" r="2.5" fill="{CONVERSIONS_COLOUR}"/>')
+                at_x, at_y = p.split(",")
+                out.append(f'<circle cx="{at_x}" cy="{at_y}" r="2.5" fill="{CONVERSIONS_COLOUR}"/>')
     legend_y = HEIGHT - 8
     out += [
         f'<rect x="{LEFT}" y="{legend_y - 9}" width="10" height="10" fill="{CLICKS_COLOUR}"/>',

@@ -60,7 +60,7 @@ def json_text(value: Any) -> str:
 
 def _basis_currency(line: Any) -> str:
     """A sale's basis is in its order's currency (other lines': the line's)."""
-    return line.basis_currency or line.currency  # type: ignore[no-any-return]
+    return str(line.basis_currency or line.currency)
 
 
 _BASIS_CURRENCY = func.coalesce(C.currency, L.currency)

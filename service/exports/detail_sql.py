@@ -39,7 +39,7 @@ def concat(*parts: Any) -> ColumnElement[str]:
     out = parts[0]
     for part in parts[1:]:
         out = out.op("||", return_type=Text)(part)
-    return out  # type: ignore[no-any-return]
+    return out
 
 
 def constant(text: str) -> ColumnElement[str]:

@@ -10,6 +10,9 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Row
 
 from service.exports.columns import DETAIL, DETAIL_COLUMNS, JSON_ORDER, json_text
 from service.exports.columns import rule_text as rule_text  # the rule cell, as tests see it
@@ -109,7 +112,7 @@ def paypal_csv(period: str, rows: Iterable[SummaryRow]) -> Iterator[bytes]:
     return _csv_lines(cells(), None)
 
 
-def detail_cells(period: str, line: DetailLine) -> list[str]:
+def detail_cells(period: str, line: DetailLine | Row[Any]) -> list[str]:
     """The cells of a detail row (:data:`service.exports.columns.DETAIL`), free text
     made inert, absent cells empty."""
     cells = []
@@ -129,7 +132,7 @@ def csv_cell(cell: str) -> str:
     return cell
 
 
-def detail_row(period: str, line: DetailLine) -> str:
+def detail_row(period: str, line: DetailLine | Row[Any]) -> str:
     """One row of the detail CSV, CRLF included."""
     return ",".join([csv_cell(c) for c in detail_cells(period, line)]) + "\r\n"
 
@@ -148,7 +151,7 @@ def detail_csv(rows: Iterable[str]) -> Iterator[bytes]:
     yield "".join(chunk).encode("utf-8")
 
 
-def detail_object(period: str, line: DetailLine) -> str:
+def detail_object(period: str, line: DetailLine | Row[Any]) -> str:
     """One line of the detail JSON: an object with sorted keys and no spaces between
     items, values as they are (JSON is not a spreadsheet: nothing is made inert); the
     rule an object as :func:`rule_text` prints it, absent cells null, amounts decimal

@@ -48,8 +48,12 @@ def campaign_report(
     spans = [("daily", start, end)] if group_by == "day" else month_spans(start, end)
     for grain, first, last in spans:
         C = ClickDaily if grain == "daily" else ClickMonthly
-        key = {"influencer": C.influencer_id, "link": C.link_id, "platform": Link.platform}
-        click_key = key.get(group_by, C.day)
+        columns: dict[str, Any] = {
+            "influencer": C.influencer_id,
+            "link": C.link_id,
+            "platform": Link.platform,
+        }
+        click_key = columns.get(group_by, C.day)
         clicks = select(
             click_key, func.sum(C.clicks), func.sum(C.unique_clicks), func.sum(C.bot_clicks)
         ).where(C.campaign_id == campaign.id, C.day >= first, C.day <= last)
@@ -68,12 +72,12 @@ def campaign_report(
             (orders, orders.conversions, orders.revenue_minor, _orders),
             (ledger, ledger.lines, ledger.amount_minor, _ledger),
         ):
-            key = {
+            keys: dict[str, Any] = {
                 "influencer": R.influencer_id,
                 "link": R.link_id,
                 "platform": func.coalesce(Link.platform, ""),
             }
-            group_key = key.get(group_by, R.day)
+            group_key = keys.get(group_by, R.day)
             stmt = select(group_key, R.currency, func.sum(n_col), func.sum(amount_col)).where(
                 R.campaign_id == campaign.id, R.day >= first, R.day <= last, n_col > 0
             )

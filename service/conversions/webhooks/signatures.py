@@ -51,7 +51,7 @@ def verify_stripe(body: bytes, header: str | None, secret: str, now: int) -> Non
     for item in header.split(","):
         key, _, value = item.strip().partition("=")
         parts.setdefault(key, []).append(value)
-    ts = _check_fresh((parts.get("t") or [None])[0], now)
+    ts = _check_fresh(next(iter(parts.get("t", [])), None), now)
     expected = _hmac(secret, f"{ts}.".encode() + body).hex()
     if not any(_same(expected, sig) for sig in parts.get("v1", [])):
         raise Unauthorized("the signature does not match the body", code="bad_signature")
