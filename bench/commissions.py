@@ -250,7 +250,7 @@ EVENT_COLUMNS = (
 LINE_COLUMNS = (
     "id", "idempotency_key", "influencer_id", "campaign_id", "partnership_id",
     "conversion_id", "event_id", "reverses_line_id", "kind", "rule", "basis_minor",
-    "amount_minor", "currency", "status", "occurred_at", "due_at", "recorded_at",
+    "amount_minor", "currency", "status", "occurred_at", "due_at", "recorded_at", "purpose",
 )  # fmt: skip
 
 
@@ -530,6 +530,7 @@ def _orders(
                 occurred,
                 due,
                 received,
+                "sale",
             ),
         )
         recorded += line_amount
@@ -558,7 +559,7 @@ def _orders(
                 "{}",
             ),
         )
-        # engine.record_reversal: the refunded share of the line, rounded half-even;
+        # engine.reversal_rows: the refunded share of the line, rounded half-even;
         # due with the line it reverses (not paid yet).
         reversed_amount = -div_half_even(line_amount * refunded, amount)
         if reversed_amount:
@@ -582,6 +583,7 @@ def _orders(
                     happened,
                     due,
                     happened,
+                    "reversal",
                 ),
             )
             recorded += reversed_amount

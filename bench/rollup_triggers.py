@@ -67,11 +67,12 @@ VALUES (%(id)s, 'generic', %(id)s, %(at)s, %(at)s, 'EUR', 4200, 0, 0, false, 'op
 """
 LINES = """
 INSERT INTO commission_lines (id, idempotency_key, influencer_id, campaign_id,
-    partnership_id, kind, amount_minor, currency, status, occurred_at, due_at, recorded_at)
+    partnership_id, kind, amount_minor, currency, status, occurred_at, due_at, recorded_at,
+    purpose)
 SELECT 'cml_' || n, 'bench:' || n, 'inf_' || (1 + n %% 1000), 'cmp_bench',
     'prt_' || (1 + n %% 1000), 'adjustment', 100 + n %% 900, 'EUR', 'pending',
     timestamptz '2026-10-01' + make_interval(secs => (n %% 2678400)::int),
-    timestamptz '2026-10-01', now()
+    timestamptz '2026-10-01', now(), 'adjustment'
 FROM generate_series(1, %(n)s) n
 """
 

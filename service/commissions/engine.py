@@ -1,11 +1,17 @@
-"""Conversions, refunds and deliverables → ledger lines.
+"""Conversions, refunds and deliverables → the ledger lines they earn, as rows.
 
-Every line has an idempotency key, and is written with insert-or-ignore, so a retried
-webhook or a second worker never writes a line twice.
+This module computes; :mod:`service.commissions.ledger` writes. Every line has an
+idempotency key (made here, by the ``*_key`` functions), and is written with
+insert-or-ignore, so a retried webhook or a second worker never writes a line twice.
+What a line records of how its amount was worked out (its rule, a cap's cut, a tiered
+line's month so far, a settlement's month) is :class:`Working`: written by
+:func:`stored_rule`, read back by :meth:`Working.of` (and in SQL by its column
+accessors), nowhere else.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,9 +19,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from service import metrics
 from service.campaigns.models import Partnership
-from service.commissions.models import CommissionLine
+from service.commissions.models import CommissionLine, LineKind, LinePurpose, LineStatus
 from service.commissions.rules import (
     CappedLine,
     CapRoom,
@@ -26,47 +31,109 @@ from service.commissions.rules import (
     rules_from_json,
     sale_lines,
 )
-from service.conversions.models import Conversion, ConversionEvent
-from service.db import advisory_lock, insert_ignore, new_id, utcnow
+from service.conversions.models import Conversion, ConversionEvent, ConversionStatus
+from service.db import advisory_lock, new_id, utcnow
 from service.errors import Unavailable
 from service.money import format_amount, parse_amount
 from service.periods import month_bounds
 
 
-def append_line(session: Session, **values: Any) -> bool:
-    """Append one line; ``False`` if its idempotency key was already written."""
-    if "id" not in values:
-        values["id"] = new_id("cml")
-    values.setdefault("recorded_at", utcnow())
-    values.setdefault("status", "pending")
-    inserted = insert_ignore(
-        session,
-        CommissionLine.__table__,
-        values,
-        ["idempotency_key"],
-        returning=CommissionLine.id,
-    )
-    if inserted:
-        metrics.COMMISSION_LINES.labels(values["kind"]).inc()
-    return bool(inserted)
+# Idempotency keys: what makes a retried write land once (never what a line is for:
+# that is its ``purpose``).
+def sale_key(conversion_id: str, rule_index: int) -> str:
+    return f"sale:{conversion_id}:{rule_index}"
 
 
-def append_lines(session: Session, rows: list[dict[str, Any]]) -> list[str]:
-    """Append many lines in batched statements; the kinds of those written (a key
-    already written is skipped). Every row has the same keys, ``id`` among them (the
-    statement is built from the first row's)."""
-    kinds = {row["id"]: row["kind"] for row in rows}
-    now = utcnow()
-    written = insert_ignore(
-        session,
-        CommissionLine.__table__,
-        [{"recorded_at": now, "status": "pending", **row} for row in rows],
-        ["idempotency_key"],
-        returning=CommissionLine.id,
-    )
-    for line_id in written:
-        metrics.COMMISSION_LINES.labels(kinds[line_id]).inc()
-    return [kinds[line_id] for line_id in written]
+def reversal_key(event_id: str, line_id: str) -> str:
+    return f"reversal:{event_id}:{line_id}"
+
+
+def per_post_key(deliverable_id: str, rule_index: int) -> str:
+    return f"per_post:{deliverable_id}:{rule_index}"
+
+
+def settlement_key(kind: str, partnership_id: str, rule_index: int, month: str, seq: int) -> str:
+    return f"{kind}:{partnership_id}:{rule_index}:{month}:{seq}"
+
+
+def adjustment_key(line_id: str) -> str:
+    return f"adjustment:{line_id}"
+
+
+def rejection_key(line_id: str) -> str:
+    return f"rejection:{line_id}"
+
+
+def carry_keys(period: str, influencer_id: str, currency: str) -> tuple[str, str]:
+    """The keys of the two lines that carry a negative balance out of ``period``."""
+    tail = f"{period}:{influencer_id}:{currency}"
+    return f"carry:{tail}", f"carried:{tail}"
+
+
+# The parts of a line's ``rule`` that are the rule itself (the rest is :class:`Working`).
+RULE_FIELDS = ("type", "rate", "amount", "tiers")
+# Lines whose ``cut`` may be negative: it gives back what a cap cut off before.
+_GIVES_BACK = (LineKind.REVERSAL, LineKind.TRUE_UP, LineKind.CPC)
+
+
+@dataclass(frozen=True)
+class Working:
+    """What a line records of how its amount was worked out, beside its rule, typed.
+
+    ``cut_minor``: what a cap cut off (None: no cut recorded; negative on a reversal or
+    a settlement line, the share given back); ``cap``: the cap that cut it;
+    ``before_minor``: a tiered sale's month so far; ``month``, ``clicks``: a settlement
+    line's month and a cpc line's clicks; ``index``: the rule's index.
+    """
+
+    index: int | None = None
+    cut_minor: int | None = None
+    cap: str | None = None
+    before_minor: int | None = None
+    month: str | None = None
+    clicks: int | None = None
+
+    @classmethod
+    def of(cls, rule: Mapping[str, Any] | None, currency: str, kind: str) -> Working:
+        """Read a stored rule; :class:`service.money.MoneyError` for an amount that
+        cannot be read (or a negative cut where none may be)."""
+        rule = rule or {}
+        index, month, clicks = rule.get("index"), rule.get("month"), rule.get("clicks")
+        return cls(
+            index=index if isinstance(index, int) else None,
+            cut_minor=cls.amount(rule.get("cut"), currency, negative=kind in _GIVES_BACK),
+            cap=rule.get("cap"),
+            before_minor=cls.amount(rule.get("before"), currency),
+            month=month if isinstance(month, str) else None,
+            clicks=clicks if isinstance(clicks, int) else None,
+        )
+
+    @staticmethod
+    def amount(text: Any, currency: str, *, negative: bool = False) -> int | None:
+        return None if text is None else parse_amount(text, currency, allow_negative=negative)
+
+    # The same fields in SQL, for queries that group or filter by them.
+    @staticmethod
+    def index_column() -> ColumnElement[int]:
+        return CommissionLine.rule["index"].as_integer()
+
+    @staticmethod
+    def cut_column() -> ColumnElement[str]:
+        """The cut as stored (text): read with :meth:`amount`."""
+        return CommissionLine.rule["cut"].as_string()
+
+    @staticmethod
+    def month_column() -> ColumnElement[str]:
+        return CommissionLine.rule["month"].as_string()
+
+    @staticmethod
+    def is_tiered() -> ColumnElement[bool]:
+        return CommissionLine.rule["type"].as_string() == "tiered_percent"
+
+
+def rule_of(stored: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The rule a line was written under, as :func:`rules_from_json` reads it."""
+    return [{k: v for k, v in (stored or {}).items() if k in RULE_FIELDS}]
 
 
 @dataclass(frozen=True)
@@ -124,7 +191,7 @@ def month_to_date(
     ).where(
         Conversion.partnership_id == partnership_id,
         Conversion.currency == currency,
-        Conversion.status != "cancelled",
+        Conversion.status != ConversionStatus.CANCELLED,
         Conversion.occurred_at >= start,
         Conversion.occurred_at <= occurred_at,
     )
@@ -167,7 +234,7 @@ def _counted(terms: SaleTerms) -> tuple[ColumnElement[bool], ...]:
     return (
         CommissionLine.campaign_id == terms.campaign_id,
         CommissionLine.currency == terms.campaign_currency,
-        CommissionLine.status != "rejected",
+        CommissionLine.status != LineStatus.REJECTED,
     )
 
 
@@ -227,20 +294,29 @@ def lock_caps(session: Session, terms: SaleTerms) -> None:
         raise Unavailable("the campaign's caps are busy; retry later", code="retry")
 
 
-def stored_rule(capped: CappedLine, campaign_currency: str, **working: Any) -> dict[str, Any]:
+def stored_rule(
+    capped: CappedLine,
+    campaign_currency: str,
+    *,
+    before_minor: int | None = None,
+    **working: Any,
+) -> dict[str, Any]:
     """The rule as a line records it: the rule, its index, how the amount was worked
-    out, and what a cap cut off (``cut``, ``cap``)."""
+    out, what a cap cut off (``cut``, ``cap``) and, for a tiered sale, the month's net
+    sales before the order (``before``). Read back by :meth:`Working.of`."""
     line = capped.line
     rule = {**line.rule.to_json(campaign_currency), "index": line.rule_index, **working}
     if capped.cut_minor:
         rule["cut"] = format_amount(capped.cut_minor, line.currency)
         rule["cap"] = capped.cap
+    if before_minor is not None:
+        rule["before"] = format_amount(before_minor, line.currency)
     return rule
 
 
-def record_per_post(
+def per_post_rows(
     session: Session, terms: SaleTerms, deliverable_id: str, at: datetime, zone_name: str
-) -> int:
+) -> list[dict[str, Any]]:
     """The fee lines an approved deliverable earns (one per ``per_post`` rule, in the
     campaign's currency, due at once), cut to fit the caps like any other line."""
     currency = terms.campaign_currency
@@ -250,28 +326,28 @@ def record_per_post(
         if rule.type == "per_post" and rule.amount_minor is not None
     ]
     if not fees:
-        return 0
+        return []
     room = CapRoom()
     if terms.capped():
         lock_caps(session, terms)
         room = cap_room(session, terms, at, zone_name)
-    written = 0
-    for capped in apply_caps(fees, room, currency):
-        written += append_line(
-            session,
-            idempotency_key=f"per_post:{deliverable_id}:{capped.line.rule_index}",
-            influencer_id=terms.influencer_id,
-            campaign_id=terms.campaign_id,
-            partnership_id=terms.partnership_id,
-            deliverable_id=deliverable_id,
-            kind="per_post",
-            rule=stored_rule(capped, currency),
-            amount_minor=capped.amount_minor,
-            currency=currency,
-            occurred_at=at,
-            due_at=at,
-        )
-    return written
+    return [
+        {
+            "idempotency_key": per_post_key(deliverable_id, capped.line.rule_index),
+            "influencer_id": terms.influencer_id,
+            "campaign_id": terms.campaign_id,
+            "partnership_id": terms.partnership_id,
+            "deliverable_id": deliverable_id,
+            "kind": LineKind.PER_POST,
+            "purpose": LinePurpose.PER_POST,
+            "rule": stored_rule(capped, currency),
+            "amount_minor": capped.amount_minor,
+            "currency": currency,
+            "occurred_at": at,
+            "due_at": at,
+        }
+        for capped in apply_caps(fees, room, currency)
+    ]
 
 
 def sale_line_rows(
@@ -299,24 +375,27 @@ def sale_line_rows(
     rows = []
     for capped in apply_caps(lines, room or CapRoom(), terms.campaign_currency):
         line = capped.line
-        rule = stored_rule(capped, terms.campaign_currency)
-        if line.rule.type == "tiered_percent" and line.currency == terms.campaign_currency:
-            # The month's net sales before this order: what its bracket was read from.
-            rule["before"] = format_amount(month_to_date_minor, line.currency)
+        tiered = line.rule.type == "tiered_percent" and line.currency == terms.campaign_currency
+        # A tiered line records the month's net sales before this order: what its
+        # bracket was read from.
+        rule = stored_rule(
+            capped, terms.campaign_currency, before_minor=month_to_date_minor if tiered else None
+        )
         rows.append(
             {
                 "id": new_id("cml"),
-                "idempotency_key": f"sale:{conversion_id}:{line.rule_index}",
+                "idempotency_key": sale_key(conversion_id, line.rule_index),
                 "influencer_id": terms.influencer_id,
                 "campaign_id": terms.campaign_id,
                 "partnership_id": terms.partnership_id,
                 "conversion_id": conversion_id,
-                "kind": "sale",
+                "kind": LineKind.SALE,
+                "purpose": LinePurpose.SALE,
                 "rule": rule,
                 "basis_minor": basis_minor,
                 "amount_minor": capped.amount_minor,
                 "currency": line.currency,
-                "status": "pending",
+                "status": LineStatus.PENDING,
                 "occurred_at": occurred_at,
                 "due_at": due_at,
                 "recorded_at": now,
@@ -325,40 +404,44 @@ def sale_line_rows(
     return rows
 
 
-def record_sale(session: Session, conversion: Conversion, zone_name: str = "UTC") -> int:
-    """The sale lines of an attributed order. Returns how many were written."""
-    partnership = session.get(Partnership, conversion.partnership_id)
-    assert partnership is not None
-    terms = SaleTerms.of(partnership)
-    mtd = sales_before(
-        session, terms, conversion.currency, conversion.occurred_at, zone_name, conversion.id
-    )
+def sale_rows(
+    session: Session,
+    terms: SaleTerms,
+    *,
+    conversion_id: str,
+    occurred_at: datetime,
+    basis_minor: int,
+    currency: str,
+    zone_name: str,
+) -> list[dict[str, Any]]:
+    """The sale rows of one attributed order, as :func:`sale_line_rows` makes them from
+    the month so far (under the tiered lock) and the room left under the caps (under the
+    caps lock): what the webhook's one-statement write and :func:`ledger.record_sale`
+    insert."""
+    mtd = sales_before(session, terms, currency, occurred_at, zone_name, conversion_id)
     room = None
     if terms.capped():
         lock_caps(session, terms)
-        room = cap_room(session, terms, conversion.occurred_at, zone_name)
-    written = 0
-    for row in sale_line_rows(
+        room = cap_room(session, terms, occurred_at, zone_name)
+    return sale_line_rows(
         terms,
-        conversion_id=conversion.id,
-        occurred_at=conversion.occurred_at,
-        basis_minor=conversion.amount_minor,
-        currency=conversion.currency,
+        conversion_id=conversion_id,
+        occurred_at=occurred_at,
+        basis_minor=basis_minor,
+        currency=currency,
         month_to_date_minor=mtd,
         room=room,
-    ):
-        written += append_line(session, **row)
-    return written
+    )
 
 
-def record_reversal(
+def reversal_rows(
     session: Session,
     conversion: Conversion,
     event: ConversionEvent,
     refunded_before_minor: int,
     refunded_now_minor: int,
     now: datetime,
-) -> int:
+) -> list[dict[str, Any]]:
     """Negative lines for the refunded share of each sale line of ``conversion``.
 
     A line already paid is clawed back: the negative line is due now, in the next open
@@ -366,15 +449,18 @@ def record_reversal(
     """
     sales = session.scalars(
         select(CommissionLine)
-        .where(CommissionLine.conversion_id == conversion.id, CommissionLine.kind == "sale")
+        .where(
+            CommissionLine.conversion_id == conversion.id,
+            CommissionLine.kind == LineKind.SALE,
+        )
         .order_by(CommissionLine.id)
     ).all()
-    written = 0
+    rows = []
     for sale in sales:
-        if sale.status == "rejected":
+        if sale.status == LineStatus.REJECTED:
             continue
         rule = dict(sale.rule or {})
-        cut = parse_amount(rule["cut"], sale.currency) if "cut" in rule else 0
+        cut = Working.of(rule, sale.currency, sale.kind).cut_minor or 0
         amount, cut_share = reversal_of(
             sale.amount_minor,
             cut,
@@ -389,21 +475,23 @@ def record_reversal(
             rule["cut"] = format_amount(cut_share, sale.currency)
         if amount == 0 and cut_share == 0:
             continue
-        written += append_line(
-            session,
-            idempotency_key=f"reversal:{event.id}:{sale.id}",
-            influencer_id=sale.influencer_id,
-            campaign_id=sale.campaign_id,
-            partnership_id=sale.partnership_id,
-            conversion_id=conversion.id,
-            event_id=event.id,
-            reverses_line_id=sale.id,
-            kind="reversal",
-            rule=rule,
-            basis_minor=refunded_now_minor,
-            amount_minor=amount,
-            currency=sale.currency,
-            occurred_at=event.occurred_at,
-            due_at=now if sale.status == "paid" else sale.due_at,
+        rows.append(
+            {
+                "idempotency_key": reversal_key(event.id, sale.id),
+                "influencer_id": sale.influencer_id,
+                "campaign_id": sale.campaign_id,
+                "partnership_id": sale.partnership_id,
+                "conversion_id": conversion.id,
+                "event_id": event.id,
+                "reverses_line_id": sale.id,
+                "kind": LineKind.REVERSAL,
+                "purpose": LinePurpose.REVERSAL,
+                "rule": rule,
+                "basis_minor": refunded_now_minor,
+                "amount_minor": amount,
+                "currency": sale.currency,
+                "occurred_at": event.occurred_at,
+                "due_at": now if sale.status == LineStatus.PAID else sale.due_at,
+            }
         )
-    return written
+    return rows

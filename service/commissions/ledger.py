@@ -1,4 +1,14 @@
-"""Reading the ledger and the two manual writes: adjustments and rejections.
+"""The ledger: the only code that adds commission lines or marks them, and reading it.
+
+Every write of ``commission_lines`` is here (tests/test_ledger_vocabulary.py checks
+that no other module of ``service/`` writes the table): sale lines
+(:func:`record_sale`, and the rows and SQL of the webhook's one-statement order write:
+:func:`order_sale_rows`, :data:`PG_INSERT_LINES`), reversals (:func:`record_reversal`),
+per-post fees (:func:`record_per_post`), settlement lines and carry-forward lines
+(:func:`append_lines`, :func:`append_line`), adjustments (:func:`adjust`), rejections
+(:func:`reject`) and payment (:func:`mark_paid`). Other modules compute the rows (the
+engine, settlement, the exports' carry-forward) and hand them here; each row says what
+the line is for in its ``purpose``, never by its idempotency key.
 
 Status ``approved`` is derived: a ``pending`` line whose ``due_at`` has passed.
 """
@@ -8,20 +18,167 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, not_, select
+from sqlalchemy import ColumnElement, and_, not_, select, update
 from sqlalchemy.orm import Session
 
-from service import clock
+from service import clock, metrics
+from service.campaigns.models import Partnership
 from service.campaigns.service import find_partnership
-from service.commissions.engine import append_line
-from service.commissions.models import CommissionLine
-from service.db import new_id
+from service.commissions.engine import (
+    SaleTerms,
+    adjustment_key,
+    per_post_rows,
+    rejection_key,
+    reversal_rows,
+    sale_rows,
+)
+from service.commissions.models import (
+    APPROVED,
+    CommissionLine,
+    LineKind,
+    LinePurpose,
+    LineStatus,
+)
+from service.conversions.models import Conversion, ConversionEvent
+from service.db import insert_ignore, new_id, utcnow
 from service.errors import Conflict, InvalidInput, NotFound
 from service.money import MoneyError, parse_amount
 from service.paging import Page, paginate
 from service.periods import period_bounds
 
-STATUSES = ("pending", "approved", "paid", "rejected")
+# The statuses a line is shown with (and filtered by).
+STATUSES = (LineStatus.PENDING.value, APPROVED, LineStatus.PAID.value, LineStatus.REJECTED.value)
+
+
+# Writing ------------------------------------------------------------------------------
+
+
+def _complete(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A row as inserted: an id, when it was recorded, pending unless it says otherwise,
+    and its purpose (a line's kind, unless the row names an adjustment's)."""
+    return {
+        "id": new_id("cml"),
+        "recorded_at": now,
+        "status": LineStatus.PENDING,
+        "purpose": LinePurpose(row["kind"]),
+        **row,
+    }
+
+
+def append_line(session: Session, **values: Any) -> bool:
+    """Append one line; ``False`` if its idempotency key was already written."""
+    row = _complete(values, utcnow())
+    inserted = insert_ignore(
+        session, CommissionLine.__table__, row, ["idempotency_key"], returning=CommissionLine.id
+    )
+    if inserted:
+        metrics.COMMISSION_LINES.labels(row["kind"]).inc()
+    return bool(inserted)
+
+
+def append_lines(session: Session, rows: list[dict[str, Any]]) -> list[str]:
+    """Append many lines in batched statements; the kinds of those written (a key
+    already written is skipped). Every row has the same keys (the statement is built
+    from the first row's)."""
+    now = utcnow()
+    complete = [_complete(row, now) for row in rows]
+    kinds = {row["id"]: row["kind"] for row in complete}
+    written = insert_ignore(
+        session,
+        CommissionLine.__table__,
+        complete,
+        ["idempotency_key"],
+        returning=CommissionLine.id,
+    )
+    for line_id in written:
+        metrics.COMMISSION_LINES.labels(kinds[line_id]).inc()
+    return [kinds[line_id] for line_id in written]
+
+
+def insert_order_lines(session: Session, rows: list[dict[str, Any]]) -> int:
+    """The sale rows of a new order (:func:`order_sale_rows`) inserted; how many were
+    written. The caller counts them (the PostgreSQL path writes them in its own
+    statement: :data:`PG_INSERT_LINES`)."""
+    if not rows:
+        return 0
+    return len(
+        insert_ignore(
+            session,
+            CommissionLine.__table__,
+            rows,
+            ["idempotency_key"],
+            returning=CommissionLine.id,
+        )
+    )
+
+
+# The complete rows (every column) of a new order's sale lines, for
+# :func:`insert_order_lines` or :data:`PG_INSERT_LINES`.
+order_sale_rows = sale_rows
+
+
+# The lines of a new order in the webhook's one PostgreSQL statement
+# (service/conversions/ingest.py composes it as a CTE): the rows of
+# :func:`order_sale_rows` as JSON in ``:lines`` (every column given: no server
+# defaults apply), written when ``{when}`` holds, once per idempotency key; one row
+# returned per line written.
+PG_INSERT_LINES = """INSERT INTO commission_lines
+  SELECT r.* FROM jsonb_populate_recordset(NULL::commission_lines, CAST(:lines AS jsonb)) AS r
+  WHERE {when}
+  ON CONFLICT (idempotency_key) DO NOTHING
+  RETURNING 1"""
+
+
+def record_sale(session: Session, conversion: Conversion, zone_name: str = "UTC") -> int:
+    """The sale lines of an attributed order. Returns how many were written."""
+    partnership = session.get(Partnership, conversion.partnership_id)
+    assert partnership is not None
+    rows = sale_rows(
+        session,
+        SaleTerms.of(partnership),
+        conversion_id=conversion.id,
+        occurred_at=conversion.occurred_at,
+        basis_minor=conversion.amount_minor,
+        currency=conversion.currency,
+        zone_name=zone_name,
+    )
+    return sum(append_line(session, **row) for row in rows)
+
+
+def record_reversal(
+    session: Session,
+    conversion: Conversion,
+    event: ConversionEvent,
+    refunded_before_minor: int,
+    refunded_now_minor: int,
+    now: datetime,
+) -> int:
+    """The reversal lines of a refund or cancel (:func:`engine.reversal_rows`); how
+    many were written."""
+    rows = reversal_rows(session, conversion, event, refunded_before_minor, refunded_now_minor, now)
+    return sum(append_line(session, **row) for row in rows)
+
+
+def record_per_post(
+    session: Session, terms: SaleTerms, deliverable_id: str, at: datetime, zone_name: str
+) -> int:
+    """The fee lines of an approved deliverable (:func:`engine.per_post_rows`)."""
+    rows = per_post_rows(session, terms, deliverable_id, at, zone_name)
+    return sum(append_line(session, **row) for row in rows)
+
+
+def mark_paid(session: Session, lines: ColumnElement[bool], export_id: str) -> int:
+    """Mark the lines ``lines`` selects paid by export ``export_id``; how many."""
+    result = session.execute(
+        update(CommissionLine)
+        .where(lines)
+        .values(status=LineStatus.PAID, export_id=export_id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+# Reading ------------------------------------------------------------------------------
 
 
 class _Dated(Protocol):
@@ -31,16 +188,16 @@ class _Dated(Protocol):
 
 def status_of(line: _Dated, now: datetime) -> str:
     """The status shown: a pending line that is due is "approved"."""
-    if line.status == "pending" and line.due_at <= now:
-        return "approved"
+    if line.status == LineStatus.PENDING and line.due_at <= now:
+        return APPROVED
     return line.status
 
 
 def status_filter(status: str, now: datetime) -> ColumnElement[bool]:
-    if status == "approved":
-        return and_(CommissionLine.status == "pending", CommissionLine.due_at <= now)
-    if status == "pending":
-        return and_(CommissionLine.status == "pending", not_(CommissionLine.due_at <= now))
+    if status == APPROVED:
+        return and_(CommissionLine.status == LineStatus.PENDING, CommissionLine.due_at <= now)
+    if status == LineStatus.PENDING:
+        return and_(CommissionLine.status == LineStatus.PENDING, not_(CommissionLine.due_at <= now))
     return CommissionLine.status == status
 
 
@@ -64,6 +221,9 @@ def get_line(session: Session, line_id: str) -> CommissionLine:
     return line
 
 
+# The manual writes ---------------------------------------------------------------------
+
+
 def adjust(session: Session, data: dict[str, Any], key_id: str) -> CommissionLine:
     """A manual adjustment line, due now, carrying its reason and the key that made it."""
     partnership = find_partnership(session, data["campaign_id"], data["influencer_id"])
@@ -78,11 +238,12 @@ def adjust(session: Session, data: dict[str, Any], key_id: str) -> CommissionLin
     append_line(
         session,
         id=line_id,
-        idempotency_key=f"adjustment:{line_id}",
+        idempotency_key=adjustment_key(line_id),
         influencer_id=partnership.influencer_id,
         campaign_id=partnership.campaign_id,
         partnership_id=partnership.id,
-        kind="adjustment",
+        kind=LineKind.ADJUSTMENT,
+        purpose=LinePurpose.ADJUSTMENT,
         amount_minor=amount,
         currency=data["currency"],
         occurred_at=now,
@@ -101,11 +262,11 @@ def reject(session: Session, line_id: str, reason: str, key_id: str) -> Commissi
     )
     if line is None:
         raise NotFound(f"no commission line {line_id!r}")
-    if line.status == "paid" or line.export_id is not None:
+    if line.status == LineStatus.PAID or line.export_id is not None:
         raise Conflict("the line is already paid; add an adjustment instead", code="already_paid")
-    if line.status == "rejected":
+    if line.status == LineStatus.REJECTED:
         raise Conflict("the line is already rejected", code="already_rejected")
-    if line.kind == "reversal":
+    if line.kind == LineKind.REVERSAL:
         raise Conflict(
             "a reversal follows its line; reject the line it reverses instead",
             code="not_rejectable",
@@ -113,32 +274,33 @@ def reject(session: Session, line_id: str, reason: str, key_id: str) -> Commissi
     # The line's reversals go with it, or the influencer would owe for a rejected sale.
     reversals = session.scalars(
         select(CommissionLine)
-        .where(CommissionLine.reverses_line_id == line.id, CommissionLine.kind == "reversal")
+        .where(CommissionLine.reverses_line_id == line.id, CommissionLine.kind == LineKind.REVERSAL)
         .with_for_update()
     ).all()
-    if any(r.status == "paid" or r.export_id is not None for r in reversals):
+    if any(r.status == LineStatus.PAID or r.export_id is not None for r in reversals):
         raise Conflict(
             "a reversal of this line is already paid; add an adjustment instead",
             code="already_paid",
         )
     now = clock.now_utc()
-    line.status = "rejected"
+    line.status = LineStatus.REJECTED
     for reversal in reversals:
-        reversal.status = "rejected"
+        reversal.status = LineStatus.REJECTED
     append_line(
         session,
-        idempotency_key=f"rejection:{line.id}",
+        idempotency_key=rejection_key(line.id),
         influencer_id=line.influencer_id,
         campaign_id=line.campaign_id,
         partnership_id=line.partnership_id,
         conversion_id=line.conversion_id,
         reverses_line_id=line.id,
-        kind="adjustment",
+        kind=LineKind.ADJUSTMENT,
+        purpose=LinePurpose.REJECTION,
         amount_minor=0,
         currency=line.currency,
         occurred_at=now,
         due_at=now,
-        status="rejected",
+        status=LineStatus.REJECTED,
         reason=reason,
         created_by_key_id=key_id,
     )

@@ -1,12 +1,59 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, JSONType, UTCDateTime, new_id, utcnow
+
+
+class LineKind(StrEnum):
+    """What a line is, as a statement counts it (docs/product.md §6)."""
+
+    SALE = "sale"
+    REVERSAL = "reversal"
+    CPC = "cpc"
+    PER_POST = "per_post"
+    TRUE_UP = "true_up"
+    ADJUSTMENT = "adjustment"
+
+
+class LineStatus(StrEnum):
+    """A line's stored status. ``approved`` is never stored: it is shown for a pending
+    line that is due (:func:`service.commissions.ledger.status_of`)."""
+
+    PENDING = "pending"
+    PAID = "paid"
+    REJECTED = "rejected"
+
+
+# The status shown for a pending line that is due.
+APPROVED = "approved"
+
+
+class LinePurpose(StrEnum):
+    """What a line is for: its kind, or for an adjustment, which one. Lines were once
+    told apart by their idempotency key's prefix; migration 0010 backfilled this from
+    those prefixes."""
+
+    SALE = "sale"
+    REVERSAL = "reversal"
+    CPC = "cpc"
+    PER_POST = "per_post"
+    TRUE_UP = "true_up"
+    ADJUSTMENT = "adjustment"  # a manual adjustment: a reason and the key that made it
+    REJECTION = "rejection"  # the zero-sum record of a rejection (reverses_line_id: the line)
+    CARRY_OUT = "carry_out"  # brings a negative balance to zero in its statement
+    CARRY_IN = "carry_in"  # the same balance, due in the next month (reverses_line_id: out)
+
+
+def one_of(column: str, values: Iterable[str]) -> str:
+    """A CHECK constraint's text: ``column`` holds one of ``values``."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 class CommissionLine(Base):
@@ -19,7 +66,12 @@ class CommissionLine(Base):
 
     __tablename__ = "commission_lines"
     # Month-end settlement reads a month's true_up and cpc lines by kind.
-    __table_args__ = (Index("ix_commission_lines_kind_occurred_at", "kind", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_commission_lines_kind_occurred_at", "kind", "occurred_at"),
+        CheckConstraint(one_of("kind", LineKind), name="kind"),
+        CheckConstraint(one_of("status", LineStatus), name="status"),
+        CheckConstraint(one_of("purpose", LinePurpose), name="purpose"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cml"))
     # What makes a retried write land once: e.g. "sale:<conversion>:<rule index>".
@@ -34,11 +86,12 @@ class CommissionLine(Base):
         ForeignKey("commission_lines.id"), index=True
     )
     kind: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(20))
     rule: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     basis_minor: Mapped[int | None] = mapped_column(BigInteger)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(10), default="pending")
+    status: Mapped[str] = mapped_column(String(10), default=LineStatus.PENDING)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,12 +4,12 @@ from marshmallow import Schema, fields, validate
 
 from service import clock
 from service.commissions.ledger import STATUSES, status_of
-from service.commissions.models import CommissionLine
+from service.commissions.models import CommissionLine, LineKind
 from service.money import format_amount
 from service.schemas import Amount, Currency, Id, ListQuery, Pattern
 from service.vocabulary import PERIOD_PATTERN, PERIOD_RULE
 
-KINDS = ("sale", "reversal", "cpc", "per_post", "true_up", "adjustment")
+KINDS = tuple(kind.value for kind in LineKind)
 
 
 class CommissionOut(Schema):

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from service import clock
@@ -43,13 +43,15 @@ from service.campaigns.models import Campaign, Partnership
 from service.clicks.models import Click
 from service.commissions.engine import (
     SaleTerms,
-    append_lines,
+    Working,
     budget_used,
     lock_caps,
     month_used_by_influencer,
+    settlement_key,
     stored_rule,
 )
-from service.commissions.models import CommissionLine
+from service.commissions.ledger import append_lines
+from service.commissions.models import CommissionLine, LineKind, LinePurpose, LineStatus
 from service.commissions.rules import (
     CappedLine,
     CapRoom,
@@ -59,12 +61,12 @@ from service.commissions.rules import (
     cpc_amount,
     tiered_month_amount,
 )
-from service.conversions.models import Conversion, ConversionEvent
+from service.conversions.models import Conversion, ConversionEvent, ConversionStatus
 from service.db import advisory_lock, derived_id
 from service.errors import Unavailable
 from service.exports.models import Export
 from service.links.models import Link
-from service.money import MoneyError, format_amount, parse_amount
+from service.money import MoneyError, format_amount
 from service.periods import (
     next_period,
     period_bounds,
@@ -148,7 +150,8 @@ class PlannedLine:
     idempotency_key: str
     influencer_id: str
     campaign_id: str
-    kind: str
+    kind: LineKind
+    purpose: LinePurpose
     amount_minor: int
     currency: str
     occurred_at: datetime
@@ -156,10 +159,11 @@ class PlannedLine:
     recorded_at: datetime
     partnership_id: str | None = None
     conversion_id: str | None = None
+    reverses_line_id: str | None = None
     rule: dict[str, Any] | None = None
     basis_minor: int | None = None
     reason: str | None = None
-    status: str = "pending"
+    status: LineStatus = LineStatus.PENDING
     export_id: str | None = None
 
 
@@ -198,7 +202,7 @@ def _settle(
         raise Unavailable("commissions are being settled; retry later", code="retry")
     done = Settled(months.all())
     for kind in append_lines(session, _rows(session, plans, months, zone, lock=True)):
-        if kind == "cpc":
+        if kind == LineKind.CPC:
             done.cpc += 1
         else:
             done.true_ups += 1
@@ -243,7 +247,9 @@ def last_close(session: Session) -> Export | None:
 def first_tiered_month(session: Session, zone: str) -> str | None:
     """The month of the first tiered sale line."""
     L = CommissionLine
-    earliest = session.scalar(select(func.min(L.occurred_at)).where(L.kind == "sale", _tiered()))
+    earliest = session.scalar(
+        select(func.min(L.occurred_at)).where(L.kind == LineKind.SALE, Working.is_tiered())
+    )
     return period_of(earliest, zone) if earliest is not None else None
 
 
@@ -265,8 +271,8 @@ def _changed_since(session: Session, since: datetime, before: datetime, zone: st
             L.recorded_at > since,
             C.occurred_at < before,
             or_(
-                and_(L.kind.in_(("sale", "reversal")), _tiered()),
-                L.idempotency_key.like("rejection:%"),
+                and_(L.kind.in_((LineKind.SALE, LineKind.REVERSAL)), Working.is_tiered()),
+                L.purpose == LinePurpose.REJECTION,
             ),
         )
     )
@@ -386,14 +392,6 @@ def plans_of(session: Session) -> dict[str, Plan]:
     return plans
 
 
-def _rule_index() -> ColumnElement[int]:
-    return CommissionLine.rule["index"].as_integer()
-
-
-def _tiered() -> ColumnElement[bool]:
-    return CommissionLine.rule["type"].as_string() == "tiered_percent"
-
-
 @dataclass
 class Gap:
     """What one partnership's rule earned in a month against what the ledger holds."""
@@ -401,7 +399,7 @@ class Gap:
     plan: Plan
     index: int
     rule: Rule
-    kind: str  # true_up | cpc
+    kind: LineKind  # true_up | cpc
     month: str
     recorded: Recorded
     expected: int
@@ -418,10 +416,13 @@ def true_up_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str
     ledger holds for it. Rules changed since their lines were written are left out."""
     start, end = period_bounds(month, zone)
     L, C = CommissionLine, Conversion
-    index = _rule_index()
-    cut = L.rule["cut"].as_string()
+    index = Working.index_column()
+    cut = Working.cut_column()
     counted = case(
-        (and_(L.kind == "sale", C.status != "cancelled"), C.amount_minor - C.refunded_minor),
+        (
+            and_(L.kind == LineKind.SALE, C.status != ConversionStatus.CANCELLED),
+            C.amount_minor - C.refunded_minor,
+        ),
         else_=0,
     )
     # One pass over the month's orders and their tiered lines: net sales and what is
@@ -443,10 +444,10 @@ def true_up_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str
         .where(
             C.occurred_at >= start,
             C.occurred_at < end,
-            L.kind.in_(("sale", "reversal")),
-            L.status != "rejected",
+            L.kind.in_((LineKind.SALE, LineKind.REVERSAL)),
+            L.status != LineStatus.REJECTED,
             L.currency == Campaign.currency,
-            _tiered(),
+            Working.is_tiered(),
         )
         .group_by(L.partnership_id, index, cut)
     ).all()
@@ -458,7 +459,7 @@ def true_up_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str
         seen = recorded[key]
         _count(seen, plans, pid, int(amount), int(count), cut_text, due_at)
         seen.changed_at = _later(seen.changed_at, recorded_at)
-    _add_settled_lines(session, plans, recorded, "true_up", month, start, end)
+    _add_settled_lines(session, plans, recorded, LineKind.TRUE_UP, month, start, end)
     gaps = []
     for pid, idx in sorted(set(sales) | set(recorded)):
         plan = plans.get(pid)
@@ -474,7 +475,7 @@ def true_up_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str
             "recorded": format_amount(seen.amount, currency),
         }
         expected = tiered_month_amount(net, rule.tiers)
-        gaps.append(Gap(plan, idx, rule, "true_up", month, seen, expected, working, net))
+        gaps.append(Gap(plan, idx, rule, LineKind.TRUE_UP, month, seen, expected, working, net))
     return gaps
 
 
@@ -497,7 +498,7 @@ def cpc_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str) ->
         ).all()
     )
     recorded: dict[tuple[str, int], Recorded] = defaultdict(Recorded)
-    _add_settled_lines(session, plans, recorded, "cpc", month, start, end)
+    _add_settled_lines(session, plans, recorded, LineKind.CPC, month, start, end)
     gaps = []
     for pid in sorted(plans):
         plan = plans[pid]
@@ -506,7 +507,9 @@ def cpc_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str) ->
             assert rule.amount_minor is not None
             expected = cpc_amount(count, rule.amount_minor)
             working = {"month": month, "clicks": count}
-            gaps.append(Gap(plan, idx, rule, "cpc", month, recorded[(pid, idx)], expected, working))
+            gaps.append(
+                Gap(plan, idx, rule, LineKind.CPC, month, recorded[(pid, idx)], expected, working)
+            )
     return gaps
 
 
@@ -541,7 +544,7 @@ def _lines(caps: _Caps, gaps: list[Gap], month: str, zone: str) -> list[dict[str
         working = {**gap.working}
         if withheld or seen.cut:
             working["withheld"] = format_amount(withheld, currency)
-        key = f"{gap.kind}:{terms.partnership_id}:{gap.index}:{gap.month}:{seen.lines}"
+        key = settlement_key(gap.kind, terms.partnership_id, gap.index, gap.month, seen.lines)
         rows.append(
             {
                 "id": derived_id("cml", last, key),
@@ -550,13 +553,16 @@ def _lines(caps: _Caps, gaps: list[Gap], month: str, zone: str) -> list[dict[str
                 "campaign_id": terms.campaign_id,
                 "partnership_id": terms.partnership_id,
                 "kind": gap.kind,
+                "purpose": LinePurpose(gap.kind),
                 "rule": stored_rule(line, currency, **working),
                 "basis_minor": gap.basis,
                 "amount_minor": amount,
                 "currency": currency,
                 "occurred_at": last,
                 # A true-up is never due before the lines it corrects.
-                "due_at": max(last, seen.due_at or last) if gap.kind == "true_up" else last,
+                "due_at": (
+                    max(last, seen.due_at or last) if gap.kind == LineKind.TRUE_UP else last
+                ),
             }
         )
     return rows
@@ -566,7 +572,7 @@ def _add_settled_lines(
     session: Session,
     plans: dict[str, Plan],
     recorded: dict[tuple[str, int], Recorded],
-    kind: str,
+    kind: LineKind,
     month: str,
     start: datetime,
     end: datetime,
@@ -574,8 +580,8 @@ def _add_settled_lines(
     """Count the month's settlement lines of ``kind`` already written, rejected ones
     included (a rejection stands)."""
     L = CommissionLine
-    index = _rule_index()
-    cut = L.rule["cut"].as_string()
+    index = Working.index_column()
+    cut = Working.cut_column()
     rows = session.execute(
         select(
             L.partnership_id,
@@ -589,7 +595,7 @@ def _add_settled_lines(
             L.kind == kind,
             L.occurred_at >= start,
             L.occurred_at < end,
-            L.rule["month"].as_string() == month,
+            Working.month_column() == month,
         )
         .group_by(L.partnership_id, index, cut)
     ).all()
@@ -618,7 +624,7 @@ def _count(
     if cut_text is not None and pid in plans:
         currency = plans[pid].terms.campaign_currency
         with suppress(MoneyError):  # a cut that cannot be read: `ledger verify` names it
-            cut = count * parse_amount(cut_text, currency, allow_negative=True)
+            cut = count * (Working.amount(cut_text, currency, negative=True) or 0)
             seen.amount += cut
             seen.cut += cut
     if due_at is not None and (seen.due_at is None or due_at > seen.due_at):

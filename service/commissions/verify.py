@@ -27,20 +27,26 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from fractions import Fraction
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.campaigns.models import Campaign, Partnership
-from service.commissions.models import CommissionLine
+from service.commissions.engine import (
+    Working,
+    per_post_key,
+    reversal_key,
+    rule_of,
+    sale_key,
+)
+from service.commissions.models import CommissionLine, LineKind, LinePurpose, LineStatus
 from service.commissions.rules import (
     Rule,
     RuleError,
     cpc_amount,
     reversal_of,
     rules_from_json,
-    tiered_commission,
+    sale_lines,
 )
 from service.commissions.settlement import (
     SETTLE_OVERLAP,
@@ -53,10 +59,8 @@ from service.commissions.settlement import (
 from service.conversions.models import Conversion, ConversionEvent
 from service.deliverables.models import Deliverable
 from service.exports.models import Export
-from service.money import MoneyError, format_amount, parse_amount, round_half_even
+from service.money import MoneyError, format_amount
 from service.periods import period_of, period_of_day, periods_between
-
-KINDS = ("sale", "reversal", "per_post", "true_up", "cpc", "adjustment")
 
 
 @dataclass
@@ -84,29 +88,30 @@ def verify(session: Session, zone: str = "UTC") -> Report:
 
     partnerships = {p.id: p for p in session.scalars(select(Partnership))}
     for line in lines:
-        if line.kind not in KINDS:
-            report.problems.append(f"line {line.id}: unknown kind {line.kind!r}")
         owner = partnerships.get(line.partnership_id or "")
         if line.partnership_id is not None and (
             owner is None
             or (owner.influencer_id, owner.campaign_id) != (line.influencer_id, line.campaign_id)
         ):
             report.problems.append(f"line {line.id}: not its partnership's influencer or campaign")
-        if line.kind in ("per_post", "cpc") and line.due_at != line.occurred_at:
+        if line.kind in (LineKind.PER_POST, LineKind.CPC) and line.due_at != line.occurred_at:
             report.problems.append(f"line {line.id}: a {line.kind} line is due when it occurs")
-        if line.kind == "true_up" and line.due_at < line.occurred_at:
+        if line.kind == LineKind.TRUE_UP and line.due_at < line.occurred_at:
             report.problems.append(f"line {line.id}: a true-up due before its month ends")
-        if line.status == "paid" and line.export_id is None:
+        if line.status == LineStatus.PAID and line.export_id is None:
             report.problems.append(f"line {line.id} is paid but belongs to no export")
 
     _sales_and_reversals(session, check, lines, campaigns)
     _per_post(session, check, lines, campaigns)
     _settlements(session, report, lines, zone)
-    _adjustments(report, lines, check.by_key)
+    _adjustments(report, lines)
     _caps(report, lines, campaigns, zone)
 
     for line in lines:
-        if line.kind in ("sale", "reversal", "per_post") and line.idempotency_key not in check.seen:
+        if (
+            line.kind in (LineKind.SALE, LineKind.REVERSAL, LineKind.PER_POST)
+            and line.idempotency_key not in check.seen
+        ):
             report.problems.append(
                 f"line {line.id} ({line.idempotency_key}) has no event behind it"
             )
@@ -139,22 +144,14 @@ class _Checker:
             )
 
 
-def _cut(line: CommissionLine) -> int:
-    """What a cap took off the line (0 if none); refuses a negative or unreadable cut."""
-    text = (line.rule or {}).get("cut")
-    if text is None:
-        return 0
-    value = parse_amount(text, line.currency)
-    if value < 0:
-        raise MoneyError("negative cut")
-    return value
+def _working(line: CommissionLine) -> Working:
+    """What the line records of how it was worked out; refuses an unreadable amount (or a
+    negative cut on a line that earns)."""
+    return Working.of(line.rule, line.currency, line.kind)
 
 
 def _line_rule(line: CommissionLine, currency: str) -> Rule:
-    stored = {
-        k: v for k, v in (line.rule or {}).items() if k in ("type", "rate", "amount", "tiers")
-    }
-    (rule,) = rules_from_json([stored], currency)
+    (rule,) = rules_from_json(rule_of(line.rule), currency)
     return rule
 
 
@@ -163,14 +160,15 @@ def _recompute(
     line: CommissionLine,
     campaign_currency: str,
     what: str,
-    amount_of: Callable[[Rule], int],
+    amount_of: Callable[[Rule, Working], int],
 ) -> None:
-    """Check ``line`` against ``amount_of(its rule)`` less its cut."""
+    """Check ``line`` against ``amount_of(its rule, its working)`` less its cut."""
     check.seen.add(line.idempotency_key)
     try:
         rule = _line_rule(line, campaign_currency)
-        cut = _cut(line)
-        full = amount_of(rule)
+        working = _working(line)
+        cut = working.cut_minor or 0
+        full = amount_of(rule, working)
     except (RuleError, MoneyError, ValueError) as exc:
         check.report.problems.append(f"line {line.id}: its rule cannot be read ({exc})")
         return
@@ -189,7 +187,7 @@ def _sales_and_reversals(
 ) -> None:
     by_conversion: dict[str, list[CommissionLine]] = defaultdict(list)
     for line in lines:
-        if line.conversion_id is not None and line.kind in ("sale", "reversal"):
+        if line.conversion_id is not None and line.kind in (LineKind.SALE, LineKind.REVERSAL):
             by_conversion[line.conversion_id].append(line)
     conversions = session.scalars(
         select(Conversion).where(Conversion.partnership_id.is_not(None))
@@ -207,7 +205,7 @@ def _sales_and_reversals(
         partnership = partnerships[conv.partnership_id or ""]
         currency = campaigns[partnership.campaign_id].currency
         mine = by_conversion.get(conv.id, [])
-        sales = [line for line in mine if line.kind == "sale"]
+        sales = [line for line in mine if line.kind == LineKind.SALE]
         what = f"order {conv.source}/{conv.order_id}"
         campaign = campaigns[partnership.campaign_id]
         for line in mine:
@@ -219,7 +217,7 @@ def _sales_and_reversals(
             ):
                 check.report.problems.append(f"line {line.id}: not the order's partnership")
         for line in sales:
-            _recompute(check, line, currency, what, _sale_amount(conv, line, currency))
+            _recompute(check, line, currency, what, _sale_amount(conv, currency))
             due = conv.occurred_at + timedelta(days=campaign.hold_days)
             if line.occurred_at != conv.occurred_at or line.due_at != due:
                 check.report.problems.append(
@@ -232,27 +230,28 @@ def _sales_and_reversals(
         if partnership.id not in current:
             current[partnership.id] = rules_from_json(partnership.effective_rules, currency)
         for index, rule in enumerate(current[partnership.id]):
-            key = f"sale:{conv.id}:{index}"
+            key = sale_key(conv.id, index)
             if key in written or rule.type not in ("percent", "flat", "tiered_percent"):
                 continue
             if rule.type == "tiered_percent":  # its amount depended on the month so far
                 check.report.problems.append(f"missing line {key}: tiered line of {what}")
                 continue
-            amount = (
-                rule.amount_minor
-                if rule.type == "flat"
-                else round_half_even(conv.amount_minor * rule.rate)
+            (line,) = sale_lines(
+                [rule],
+                basis_minor=conv.amount_minor,
+                order_currency=conv.currency,
+                campaign_currency=currency,
             )
-            check.expect(key, amount or 0, currency, what)
+            check.expect(key, line.amount_minor, line.currency, what)
         refunded = 0
         for ev in events.get(conv.id, []):
             now_amount = ev.amount_minor or 0
             for sale in sales:
-                key = f"reversal:{ev.id}:{sale.id}"
-                if sale.status == "rejected" and key not in check.by_key:
+                key = reversal_key(ev.id, sale.id)
+                if sale.status == LineStatus.REJECTED and key not in check.by_key:
                     continue
                 try:
-                    cut = _cut(sale)
+                    cut = _working(sale).cut_minor or 0
                 except MoneyError:
                     cut = 0  # named as the sale line's problem
                 amount, cut_share = reversal_of(
@@ -266,14 +265,19 @@ def _sales_and_reversals(
                 what = f"{ev.kind} {ev.external_id} of order {conv.order_id}"
                 check.expect(key, amount, sale.currency, what)
                 line = check.by_key.get(key)
-                recorded_cut = (line.rule or {}).get("cut") if line is not None else None
-                if (
-                    line is not None
-                    and cut_share
-                    and recorded_cut != format_amount(cut_share, sale.currency)
-                ):
+                if line is None or not cut_share:
+                    continue
+                try:
+                    recorded_cut = _working(line).cut_minor
+                except MoneyError as exc:
+                    check.report.problems.append(f"line {line.id}: its rule cannot be read ({exc})")
+                    continue
+                if recorded_cut != cut_share:
+                    shown = (
+                        None if recorded_cut is None else format_amount(recorded_cut, line.currency)
+                    )
                     check.report.problems.append(
-                        f"line {line.id} ({key}): cut {recorded_cut}, expected {cut_share} "
+                        f"line {line.id} ({key}): cut {shown}, expected {cut_share} "
                         f"{sale.currency} for {what}"
                     )
             refunded += now_amount
@@ -283,7 +287,7 @@ def _sales_and_reversals(
             )
     reversed_total: dict[str, int] = defaultdict(int)
     for line in lines:
-        if line.kind == "reversal" and line.reverses_line_id:
+        if line.kind == LineKind.REVERSAL and line.reverses_line_id:
             reversed_total[line.reverses_line_id] += line.amount_minor
     by_id = {line.id: line for line in lines}
     for line_id, total in reversed_total.items():
@@ -291,26 +295,25 @@ def _sales_and_reversals(
             check.report.problems.append(f"line {line_id} is reversed by more than its amount")
 
 
-def _sale_amount(
-    conv: Conversion, line: CommissionLine, campaign_currency: str
-) -> Callable[[Rule], int]:
-    def amount_of(rule: Rule) -> int:
-        if rule.type == "percent":
-            return round_half_even(conv.amount_minor * rule.rate)
-        if rule.type == "flat":
-            return rule.amount_minor
-        if rule.type == "tiered_percent":
-            if conv.currency != campaign_currency:
-                return round_half_even(conv.amount_minor * rule.tiers[0].rate)
-            before_text = (line.rule or {}).get("before")
-            if before_text is None:
-                raise ValueError("a tiered line without the month's sales before it")
-            before = max(parse_amount(before_text, line.currency), 0)
-            exact: Fraction = tiered_commission(
-                before + conv.amount_minor, rule.tiers
-            ) - tiered_commission(before, rule.tiers)
-            return round_half_even(exact)
-        raise ValueError(f"a {rule.type} rule does not earn on an order")
+def _sale_amount(conv: Conversion, campaign_currency: str) -> Callable[[Rule, Working], int]:
+    """A sale line's amount before any cut, as the engine works it out
+    (:func:`service.commissions.rules.sale_lines`), from the month so far the line
+    records (a tiered rule)."""
+
+    def amount_of(rule: Rule, working: Working) -> int:
+        if rule.type not in ("percent", "flat", "tiered_percent"):
+            raise ValueError(f"a {rule.type} rule does not earn on an order")
+        before = working.before_minor
+        if rule.type == "tiered_percent" and conv.currency == campaign_currency and before is None:
+            raise ValueError("a tiered line without the month's sales before it")
+        (line,) = sale_lines(
+            [rule],
+            basis_minor=conv.amount_minor,
+            order_currency=conv.currency,
+            campaign_currency=campaign_currency,
+            month_to_date_minor=before or 0,
+        )
+        return line.amount_minor
 
     return amount_of
 
@@ -326,7 +329,7 @@ def _per_post(
         for d in session.scalars(select(Deliverable).where(Deliverable.status == "approved"))
     }
     for line in lines:
-        if line.kind != "per_post":
+        if line.kind != LineKind.PER_POST:
             continue
         deliverable = approved.get(line.deliverable_id or "")
         if deliverable is None:
@@ -335,7 +338,11 @@ def _per_post(
             continue
         currency = campaigns[line.campaign_id].currency
         _recompute(
-            check, line, currency, f"deliverable {deliverable.id}", lambda r: r.amount_minor or 0
+            check,
+            line,
+            currency,
+            f"deliverable {deliverable.id}",
+            lambda rule, _working: rule.amount_minor or 0,
         )
     # Every approved deliverable has a fee line for each per_post rule.
     partnerships = {p.id: p for p in session.scalars(select(Partnership))}
@@ -343,7 +350,7 @@ def _per_post(
         partnership = partnerships[deliverable.partnership_id]
         currency = campaigns[partnership.campaign_id].currency
         for index, rule in enumerate(rules_from_json(partnership.effective_rules, currency)):
-            key = f"per_post:{deliverable.id}:{index}"
+            key = per_post_key(deliverable.id, index)
             if rule.type == "per_post" and key not in check.by_key:
                 check.report.problems.append(
                     f"missing line {key}: the fee of deliverable {deliverable.id}"
@@ -357,20 +364,24 @@ def _settlements(session: Session, report: Report, lines: list[CommissionLine], 
     last = last_close(session)
     closed_until = last.period if last is not None else ""
     settled_at: dict[tuple[str, str], datetime] = {}  # (kind, month) → by hand, latest
-    latest: dict[tuple[str, int, str], CommissionLine] = {}  # the last cpc line per month
+    latest: dict[tuple[str, int | None, str], CommissionLine] = {}  # the last cpc line per month
     for line in lines:
-        if line.kind not in ("true_up", "cpc"):
+        if line.kind not in (LineKind.TRUE_UP, LineKind.CPC):
             continue
-        rule = line.rule or {}
-        month = rule.get("month")
-        if not isinstance(month, str) or period_of(line.occurred_at, zone) != month:
+        try:
+            working = _working(line)
+        except MoneyError as exc:
+            report.problems.append(f"line {line.id}: its rule cannot be read ({exc})")
+            continue
+        month = working.month
+        if month is None or period_of(line.occurred_at, zone) != month:
             report.problems.append(f"line {line.id}: a {line.kind} line for no month")
             continue
         if month > closed_until:
             at = settled_at.get((line.kind, month))
             settled_at[(line.kind, month)] = max(at or line.recorded_at, line.recorded_at)
-        key = (line.partnership_id or "", rule.get("index"), month)
-        if line.kind == "cpc" and (
+        key = (line.partnership_id or "", working.index, month)
+        if line.kind == LineKind.CPC and (
             key not in latest
             or (line.recorded_at, line.id) > (latest[key].recorded_at, latest[key].id)
         ):
@@ -380,9 +391,9 @@ def _settlements(session: Session, report: Report, lines: list[CommissionLine], 
         return
     orders_changed = _order_changes(session, lines, zone)
     for kind, gaps_of, first in (
-        ("true_up", true_up_gaps, first_tiered_month(session, zone)),
+        (LineKind.TRUE_UP, true_up_gaps, first_tiered_month(session, zone)),
         (
-            "cpc",
+            LineKind.CPC,
             cpc_gaps,
             min((period_of_day(p.starts_on) for p in plans.values() if p.cpc), default=None),
         ),
@@ -402,12 +413,12 @@ def _settlements(session: Session, report: Report, lines: list[CommissionLine], 
                 key = (gap.plan.terms.partnership_id, gap.index, month)
                 where = f"{kind} {key[0]} rule {gap.index} {month}"
                 seen = gap.recorded
-                if kind == "cpc":
+                if kind == LineKind.CPC:
                     # Clicks that arrived since: the last line's own count was paid in full.
                     last_line = latest.get(key)
-                    clicks = (last_line.rule or {}).get("clicks") if last_line else None
+                    clicks = _working(last_line).clicks if last_line else None
                     late = (
-                        isinstance(clicks, int)
+                        clicks is not None
                         and clicks < gap.working["clicks"]
                         and seen.amount == cpc_amount(clicks, gap.rule.amount_minor or 0)
                     )
@@ -421,7 +432,7 @@ def _settlements(session: Session, report: Report, lines: list[CommissionLine], 
                     report.notes.append(f"{where}: changed since it was settled (settle again)")
                     continue
                 hint = ""
-                if kind == "cpc" and seen.lines == 0:
+                if kind == LineKind.CPC and seen.lines == 0:
                     # Clicks have no arrival time: all of them late, or the line deleted.
                     hint = f" (clicks written after the close? `ledger settle --month {month}`)"
                 report.problems.append(
@@ -443,7 +454,7 @@ def _order_changes(
 
     for line in lines:
         target = by_id.get(line.reverses_line_id or "")
-        if line.idempotency_key.startswith("rejection:") and target is not None:
+        if line.purpose == LinePurpose.REJECTION and target is not None:
             note(target.partnership_id, target.occurred_at, line.recorded_at)
     applied = session.execute(
         select(Conversion.partnership_id, Conversion.occurred_at, ConversionEvent.applied_at)
@@ -455,34 +466,43 @@ def _order_changes(
     return changed
 
 
-def _adjustments(
-    report: Report, lines: list[CommissionLine], by_key: Mapping[str, CommissionLine]
-) -> None:
+def _adjustments(report: Report, lines: list[CommissionLine]) -> None:
     by_id = {line.id: line for line in lines}
+    # What points at a line: its rejection record, the carry-forward line that takes it
+    # back (each by its ``reverses_line_id``).
+    rejected = {line.reverses_line_id for line in lines if line.purpose == LinePurpose.REJECTION}
+    carried_in = {
+        line.reverses_line_id: line for line in lines if line.purpose == LinePurpose.CARRY_IN
+    }
     for line in lines:
         # A rejection is recorded (reason, key); a reversal goes with its line.
-        if line.status != "rejected" or line.idempotency_key.startswith("rejection:"):
+        if line.status != LineStatus.REJECTED or line.purpose == LinePurpose.REJECTION:
             continue
-        if line.kind == "reversal":
+        if line.kind == LineKind.REVERSAL:
             target = by_id.get(line.reverses_line_id or "")
-            if target is None or target.status != "rejected":
+            if target is None or target.status != LineStatus.REJECTED:
                 report.problems.append(f"line {line.id}: a reversal rejected without its line")
-        elif f"rejection:{line.id}" not in by_key:
+        elif line.id not in rejected:
             report.problems.append(f"line {line.id}: rejected without a rejection record")
     for line in lines:
-        if line.kind != "adjustment":
+        if line.kind != LineKind.ADJUSTMENT:
             continue
-        key = line.idempotency_key
-        if key.startswith(("carry:", "carried:")):
-            other = by_key.get(
-                ("carried:" if key.startswith("carry:") else "carry:") + key.split(":", 1)[1]
+        if line.purpose in (LinePurpose.CARRY_OUT, LinePurpose.CARRY_IN):
+            other = (
+                carried_in.get(line.id)
+                if line.purpose == LinePurpose.CARRY_OUT
+                else by_id.get(line.reverses_line_id or "")
             )
-            if other is None or other.amount_minor != -line.amount_minor:
+            if (
+                other is None
+                or other.purpose == line.purpose
+                or other.amount_minor != -line.amount_minor
+            ):
                 report.problems.append(f"line {line.id}: a carry-forward without its counterpart")
             continue
-        if key.startswith("rejection:"):
+        if line.purpose == LinePurpose.REJECTION:
             target = by_id.get(line.reverses_line_id or "")
-            if line.amount_minor != 0 or target is None or target.status != "rejected":
+            if line.amount_minor != 0 or target is None or target.status != LineStatus.REJECTED:
                 report.problems.append(f"line {line.id}: a rejection record of no rejected line")
         if not (line.reason or "").strip() or line.created_by_key_id is None:
             report.problems.append(f"line {line.id}: an adjustment without a reason or key")
@@ -497,9 +517,9 @@ def _caps(
         campaign = campaigns[line.campaign_id]
         if campaign.monthly_cap_minor is None and campaign.budget_minor is None:
             continue
-        if line.status == "rejected" or line.currency != campaign.currency:
+        if line.status == LineStatus.REJECTED or line.currency != campaign.currency:
             continue
-        if line.kind == "adjustment" and line.amount_minor > 0:
+        if line.kind == LineKind.ADJUSTMENT and line.amount_minor > 0:
             continue  # a manual payment may go beyond a cap
         month_used[(campaign.id, line.influencer_id, period_of(line.occurred_at, zone))] += (
             line.amount_minor

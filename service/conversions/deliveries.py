@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from service import clock
 from service.clicks.models import Click
-from service.commissions.engine import record_reversal, record_sale
+from service.commissions.ledger import record_reversal, record_sale
 from service.config import Settings
 from service.conversions.attribution import click_id_from, utm_from
 from service.conversions.candidates import attribute_order, gather

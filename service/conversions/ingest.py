@@ -25,14 +25,12 @@ from sqlalchemy import exists, or_, select, text
 from sqlalchemy.orm import Session
 
 from service import clock, metrics
-from service.commissions.engine import (
-    cap_room,
-    lock_caps,
+from service.commissions.ledger import (
+    PG_INSERT_LINES,
+    insert_order_lines,
+    order_sale_rows,
     record_reversal,
-    sale_line_rows,
-    sales_before,
 )
-from service.commissions.models import CommissionLine
 from service.config import Settings
 from service.conversions.attribution import Attribution, click_id_from, utm_from
 from service.conversions.candidates import Facts, attribute_order, gather
@@ -289,20 +287,14 @@ def _sale_rows(
 ) -> list[dict[str, Any]]:
     if found is None:
         return []
-    terms = facts.terms[found.candidate.partnership_id]
-    mtd = sales_before(session, terms, order.currency, order.occurred_at, settings.timezone)
-    room = None
-    if terms.capped():
-        lock_caps(session, terms)
-        room = cap_room(session, terms, order.occurred_at, settings.timezone)
-    return sale_line_rows(
-        terms,
+    return order_sale_rows(
+        session,
+        facts.terms[found.candidate.partnership_id],
         conversion_id=conversion_id,
         occurred_at=order.occurred_at,
         basis_minor=order.amount_minor,
         currency=order.currency,
-        month_to_date_minor=mtd,
-        room=room,
+        zone_name=settings.timezone,
     )
 
 
@@ -339,17 +331,7 @@ def write_order(
     )
     if not inserted:
         return Written(False, str(session.scalar(select(existing_q))), 0, False, delivery_id)
-    count = 0
-    if lines:
-        count = len(
-            insert_ignore(
-                session,
-                CommissionLine.__table__,
-                lines,
-                ["idempotency_key"],
-                returning=CommissionLine.id,
-            )
-        )
+    count = insert_order_lines(session, lines)
     waiting = bool(session.scalar(select(waiting_q)))
     return Written(True, conversion["id"], count, waiting, delivery_id)
 
@@ -405,11 +387,7 @@ WITH d AS (
   ON CONFLICT (source, order_id) DO NOTHING
   RETURNING id
 ), l AS (
-  INSERT INTO commission_lines
-  SELECT r.* FROM jsonb_populate_recordset(NULL::commission_lines, CAST(:lines AS jsonb)) AS r
-  WHERE EXISTS (SELECT 1 FROM c)
-  ON CONFLICT (idempotency_key) DO NOTHING
-  RETURNING 1
+  {ledger_lines}
 )
 SELECT
   (SELECT id FROM c) AS new_id,
@@ -420,7 +398,7 @@ SELECT
     WHERE source = :source AND order_id = ANY(CAST(:refs AS varchar[])) AND applied_at IS NULL
   ) AS waiting,
   (SELECT id FROM delivery) AS delivery_id
-"""
+""".replace("{ledger_lines}", PG_INSERT_LINES.format(when="EXISTS (SELECT 1 FROM c)"))
 )
 
 

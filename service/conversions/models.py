@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -18,8 +20,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from service.commissions.models import one_of
 from service.db import Base, JSONType, UTCDateTime, new_id, utcnow
 from service.vocabulary import CODE_MAX_LENGTH
+
+
+class ConversionStatus(StrEnum):
+    """Where an order stands after its refunds and cancellation."""
+
+    OPEN = "open"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    CANCELLED = "cancelled"
 
 
 class Conversion(Base):
@@ -35,6 +47,7 @@ class Conversion(Base):
             postgresql_where=text("order_ref IS NOT NULL"),
             sqlite_where=text("order_ref IS NOT NULL"),
         ),
+        CheckConstraint(one_of("status", ConversionStatus), name="status"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cnv"))

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 from service import clock
 from service.campaigns.models import Partnership
 from service.campaigns.service import find_partnership
-from service.commissions.engine import SaleTerms, record_per_post
+from service.commissions.engine import SaleTerms
+from service.commissions.ledger import record_per_post
 from service.deliverables.models import Deliverable
 from service.errors import InvalidInput, NotFound
 from service.paging import Page, paginate

@@ -8,13 +8,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service import clock
-from service.commissions.engine import append_line
-from service.commissions.models import CommissionLine
+from service.commissions.engine import carry_keys
+from service.commissions.ledger import append_line, mark_paid
+from service.commissions.models import CommissionLine, LineKind, LinePurpose, LineStatus
 from service.commissions.settlement import PlannedLine, projected_lines, settle
 from service.db import derived_id
 from service.errors import Conflict, InvalidInput
@@ -22,7 +23,6 @@ from service.exports import writers
 from service.exports.models import Export
 from service.exports.queries import EXPORTS
 from service.exports.statement import (
-    CARRY_KEY,
     CARRY_REASON,
     DetailLine,
     Selection,
@@ -128,9 +128,9 @@ def build(
         if not sel.closed:  # the carry-forward lines closing would write, too
             balances = negative_balances(session, sel, planned)
             planned = planned + [
-                PlannedLine(**{**line, "status": "pending"}, recorded_at=now)
+                PlannedLine(**{**line, "status": LineStatus.PENDING}, recorded_at=now)
                 for line in carry_lines(session, sel, balances, zone, planned)
-                if line["status"] == "paid"  # the one in this statement; paid on close
+                if line["status"] == LineStatus.PAID  # the one in this statement; paid on close
             ]
         lines = _told(_detail_rows(session, sel, planned, fmt), on_rows)
         if fmt == "json":
@@ -236,20 +236,14 @@ def close(session: Session, period: str, zone: str = "UTC") -> Export:
         raise Conflict(f"{period} is already closed", code="already_closed") from None
     # Take the lines first, then compute from exactly the lines taken: a line written
     # meanwhile is either in both or in neither.
-    result = session.execute(
-        update(CommissionLine)
-        .where(line_filter(sel, now))
-        .values(status="paid", export_id=export.id)
-        .execution_options(synchronize_session=False)
-    )
-    line_count = result.rowcount or 0  # type: ignore[attr-defined]
+    line_count = mark_paid(session, line_filter(sel, now), export.id)
     EXPORTS.of(session).lines_changed(session)  # fresh statistics for the reads below
     taken = Selection(sel.period, sel.start, sel.end, export)
     rows = list(summary_rows(session, taken, project_carry=True))
     balances = [(r.influencer_id, r.currency, r.carried_forward) for r in rows]
     for line in carry_lines(session, taken, balances, zone):
         append_line(session, **line)
-        line_count += line["status"] == "paid"
+        line_count += line["status"] == LineStatus.PAID
     session.flush()
     export.line_count = line_count
     export.totals = _totals(rows)
@@ -269,7 +263,7 @@ def carry_lines(
     """The two lines that carry each negative balance forward (``balances``: influencer,
     currency, the amount to carry): one in this statement bringing it to zero (``paid``
     on close), its opposite due at the start of the next month. Ids come from their
-    keys, so the preview shows what closing writes."""
+    keys, so the preview shows what closing writes; the second reverses the first."""
     next_period = period_of(sel.end, zone)
     now = clock.now_utc()
     lines = []
@@ -280,20 +274,21 @@ def carry_lines(
         base: dict[str, Any] = {
             "influencer_id": influencer_id,
             "campaign_id": _first_campaign(session, sel, group, planned),
-            "kind": "adjustment",
+            "kind": LineKind.ADJUSTMENT,
             "currency": currency,
             "occurred_at": now,
             "due_at": sel.end,
         }
-        out = f"{CARRY_KEY}:{sel.period}:{influencer_id}:{currency}"
-        back = f"carried:{sel.period}:{influencer_id}:{currency}"
+        out, back = carry_keys(sel.period, influencer_id, currency)
+        out_id = derived_id("cml", sel.end, out)
         lines.append(
             {
                 **base,
-                "id": derived_id("cml", sel.end, out),
+                "id": out_id,
                 "idempotency_key": out,
+                "purpose": LinePurpose.CARRY_OUT,
                 "amount_minor": carried,
-                "status": "paid",
+                "status": LineStatus.PAID,
                 "export_id": sel.export.id if sel.export is not None else None,
                 "reason": CARRY_REASON.format(next=next_period),
             }
@@ -303,8 +298,10 @@ def carry_lines(
                 **base,
                 "id": derived_id("cml", sel.end, back),
                 "idempotency_key": back,
+                "purpose": LinePurpose.CARRY_IN,
+                "reverses_line_id": out_id,
                 "amount_minor": -carried,
-                "status": "pending",
+                "status": LineStatus.PENDING,
                 "reason": f"negative balance carried forward from {sel.period}",
             }
         )

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from service import clock
 from service.commissions.ledger import status_of
-from service.commissions.models import CommissionLine
+from service.commissions.models import APPROVED, CommissionLine, LineKind, LinePurpose, LineStatus
 from service.commissions.settlement import PlannedLine
 from service.conversions.models import Conversion
 from service.db import bytewise
@@ -32,9 +32,8 @@ from service.exports.models import Export
 from service.influencers.models import Influencer
 from service.periods import period_bounds
 
-GROSS_KINDS = ("sale", "cpc", "per_post", "true_up")
+GROSS_KINDS = (LineKind.SALE, LineKind.CPC, LineKind.PER_POST, LineKind.TRUE_UP)
 CARRY_REASON = "negative balance carried forward to {next}"
-CARRY_KEY = "carry"  # idempotency-key prefix of the line that carries a balance out
 PROJECTED = "projected"  # the shown status of a line not written yet, in a running month
 
 
@@ -82,7 +81,7 @@ def line_filter(sel: Selection, now: datetime | None = None) -> ColumnElement[bo
         return CommissionLine.export_id == sel.export.id
     now = now or clock.now_utc()
     return and_(
-        CommissionLine.status == "pending",
+        CommissionLine.status == LineStatus.PENDING,
         CommissionLine.export_id.is_(None),
         CommissionLine.due_at < sel.end,
         CommissionLine.due_at <= now,
@@ -118,18 +117,12 @@ def summary_rows(
             influencer_id,
             currency,
             func.sum(case((L.kind.in_(GROSS_KINDS), amount), else_=0)).label("gross"),
-            func.sum(case((L.kind == "reversal", amount), else_=0)).label("reversals"),
-            func.sum(case((L.kind == "adjustment", amount), else_=0)).label("adjustments"),
-            func.sum(
-                case(
-                    # Known by its key, never by its (free-text) reason.
-                    (L.idempotency_key.like(f"{CARRY_KEY}:%"), amount),
-                    else_=0,
-                )
-            ).label("carried"),
-            func.count(func.distinct(case((L.kind == "sale", L.conversion_id), else_=None))).label(
-                "orders"
-            ),
+            func.sum(case((L.kind == LineKind.REVERSAL, amount), else_=0)).label("reversals"),
+            func.sum(case((L.kind == LineKind.ADJUSTMENT, amount), else_=0)).label("adjustments"),
+            func.sum(case((L.purpose == LinePurpose.CARRY_OUT, amount), else_=0)).label("carried"),
+            func.count(
+                func.distinct(case((L.kind == LineKind.SALE, L.conversion_id), else_=None))
+            ).label("orders"),
             func.count().label("lines"),
         )
         .where(line_filter(sel))
@@ -298,9 +291,9 @@ def detail_key(line: DetailLine | PlannedLine | Row[Any]) -> tuple[str, str, str
 
 def _shown_status(now: datetime) -> ColumnElement[str]:
     L = CommissionLine
-    return case((and_(L.status == "pending", L.due_at <= now), "approved"), else_=L.status).label(
-        "status"
-    )
+    return case(
+        (and_(L.status == LineStatus.PENDING, L.due_at <= now), APPROVED), else_=L.status
+    ).label("status")
 
 
 def _detail_select(session: Session, sel: Selection, now: datetime, *columns: Any) -> Any:
