@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 from marshmallow import Schema, ValidationError, fields, validate
 
 from service.money import is_currency
-from service.vocabulary import AMOUNT_PATTERN, PLATFORMS, full
+from service.paging import DEFAULT_LIMIT, MAX_LIMIT
+from service.vocabulary import AMOUNT_PATTERN, CURSOR_PATTERN, PLATFORMS, full
 
 __all__ = ["PLATFORMS"]
 
@@ -79,8 +80,13 @@ class Id(fields.String):
 
 
 class ListQuery(Schema):
-    cursor = fields.String(validate=validate.Length(max=200))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(
+        validate=Pattern(CURSOR_PATTERN, error="not a cursor from this API"),
+        metadata={"description": "`next_cursor` of the page before; empty: the first page"},
+    )
+    limit = fields.Integer(
+        load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT)
+    )
 
 
 def money_out(minor: int | None, currency: str) -> str | None:
