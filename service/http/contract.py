@@ -15,11 +15,12 @@ from http import HTTPStatus
 from typing import Any, NoReturn, TypeVar
 
 import flask_smorest
-from flask import Flask, Request
+from flask import Flask, Request, request
 from marshmallow import RAISE, Schema, ValidationError, fields
 from webargs.flaskparser import FlaskParser
 
 from service import __version__
+from service.errors import InvalidInput, NotFound
 from service.http.request import json_body
 from service.paging import CURSOR_PATTERN
 from service.schemas import Pattern
@@ -62,6 +63,12 @@ class Parser(FlaskParser):
         return json_body()
 
     def load_querystring(self, req: Request, schema: Schema) -> Any:
+        nul = [k for k, v in req.args.items(multi=True) if "\x00" in k + v]
+        if nul:  # PostgreSQL text cannot hold NUL; no value of ours needs it
+            raise InvalidInput(
+                "the query string must not contain NUL characters",
+                fields={k: ["must not contain NUL characters"] for k in nul},
+            )
         return req.args.to_dict()
 
     def handle_error(
@@ -89,6 +96,10 @@ QUERY = (422,)
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.before_request(_refuse_nul)
 
     def errors(self, *statuses: int | tuple[int, ...], **described: str) -> Callable[[F], F]:
         """Document the error answers a route can give, each in the one ``Error`` shape:
@@ -118,6 +129,14 @@ class Api(flask_smorest.Api):
 
     def _register_error_handlers(self) -> None:
         """``service.http.errors`` answers every error."""
+
+
+def _refuse_nul() -> None:
+    """PostgreSQL text cannot hold NUL and no id of ours has one: an id with it names
+    nothing (404) and is not looked up."""
+    args = request.view_args or {}
+    if any("\x00" in str(v) for k, v in args.items() if k.endswith("_id")):
+        raise NotFound("no such resource")
 
 
 def make_api(app: Flask) -> Api:
