@@ -7,13 +7,30 @@ from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from service.money import is_currency
+from service.money import EXPONENTS, is_currency
 from service.paging import DEFAULT_LIMIT, MAX_LIMIT
-from service.vocabulary import AMOUNT_PATTERN, CURSOR_PATTERN, PLATFORMS, full
+from service.vocabulary import (
+    AMOUNT_PATTERN,
+    CURSOR_PATTERN,
+    PLATFORMS,
+    URL_MAX_LENGTH,
+    URL_PATTERN,
+    YEAR_PATTERN,
+    full,
+)
 
 __all__ = ["PLATFORMS"]
 
 DECIMAL_RE = full(AMOUNT_PATTERN)
+URL_RE = full(URL_PATTERN)
+
+
+def in_years(*, time: bool = False) -> dict[str, Any]:
+    """``metadata`` for a date (or, ``time``, a date and time) whose year the server keeps
+    to 2000..2100. A date states it as a pattern; a date-time only says so (a pattern on
+    top of its format leaves generators nothing to try)."""
+    rule = "the year is 2000 to 2100"
+    return {"description": rule} if time else {"pattern": YEAR_PATTERN, "description": rule}
 
 
 class Pattern(validate.Regexp):
@@ -32,6 +49,10 @@ class Pattern(validate.Regexp):
 
 
 class Currency(fields.String):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["metadata"] = {"enum": sorted(EXPONENTS), **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         if not is_currency(text):
@@ -42,6 +63,10 @@ class Currency(fields.String):
 class Amount(fields.String):
     """A decimal string such as ``"12.50"``. Exactness per currency is checked where
     the currency is known (``service.money.parse_amount``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["metadata"] = {"pattern": AMOUNT_PATTERN, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if not isinstance(value, str):
@@ -65,13 +90,14 @@ def http_url(value: str) -> None:
         parts = urlsplit(value)
     except ValueError:
         raise ValidationError("not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not parts.hostname or not URL_RE.match(value):
         raise ValidationError("must be an http(s) URL with a host")
 
 
 class Url(fields.String):
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(validate=[validate.Length(max=2048), http_url], **kwargs)
+        kwargs["metadata"] = {"pattern": URL_PATTERN, **kwargs.get("metadata", {})}
+        super().__init__(validate=[validate.Length(max=URL_MAX_LENGTH), http_url], **kwargs)
 
 
 class Id(fields.String):

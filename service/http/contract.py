@@ -155,7 +155,9 @@ def make_api(app: Flask) -> Api:
                 "description": (
                     "Every management call needs `Authorization: Bearer <key>`; each "
                     "operation names the scope it needs in `x-scope` (a `write` key may "
-                    "also read). Checkout webhooks are signed by the shop instead."
+                    "also read). Checkout webhooks are signed by the shop instead. No "
+                    "text may contain NUL (U+0000): PostgreSQL cannot store it, so a body "
+                    "or query with it is refused (422)."
                 )
             }
         },
