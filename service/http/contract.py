@@ -157,7 +157,9 @@ def make_api(app: Flask) -> Api:
                     "operation names the scope it needs in `x-scope` (a `write` key may "
                     "also read). Checkout webhooks are signed by the shop instead. No "
                     "text may contain NUL (U+0000): PostgreSQL cannot store it, so a body "
-                    "or query with it is refused (422)."
+                    "or query with it is refused (422). A request line over 4094 bytes or "
+                    "headers over gunicorn's limits never reach the API: gunicorn answers "
+                    "414 or 431 itself, in plain text."
                 )
             }
         },
