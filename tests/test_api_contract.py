@@ -11,7 +11,6 @@ meet one, and only those may answer 422 to generated valid data.
 
 from __future__ import annotations
 
-import json
 import threading
 import warnings
 from collections.abc import Iterator
@@ -104,6 +103,7 @@ def _config(write_key: str) -> SchemathesisConfig:
     return SchemathesisConfig.from_dict(
         {
             "seed": SEED,
+            "cache": {"enabled": False},  # nothing kept between runs: each run the same
             "headers": {"Authorization": f"Bearer {write_key}"},
             # No text of ours may hold NUL (PostgreSQL cannot store it): the document says
             # so in its description, and it is refused anywhere with 422 (test_bad_input).
@@ -175,25 +175,3 @@ def _run(schema: Any) -> None:
     assert not unique, f"{len(unique)} problems in {cases} cases:\n" + "\n".join(unique)
     print(f"schemathesis: {operations} operations, {cases} test cases, {checks} checks")
     assert operations >= 28 and cases > 10 * operations
-
-
-def test_the_document_names_each_operations_scope_and_errors(
-    contract_app: tuple[Flask, Api],
-) -> None:
-    app, _ = contract_app
-    document = json.loads(app.test_client().get("/api/v1/openapi.json").data)
-    for path, operations in document["paths"].items():
-        for method, operation in operations.items():
-            if method == "parameters":
-                continue
-            responses = set(operation["responses"])
-            if path.startswith("/webhooks/"):
-                assert operation["security"] == [], (method, path)
-                assert {"400", "401", "404", "413", "422", "503"} <= responses
-                continue
-            assert operation["security"] == [{"apiKey": []}], (method, path)
-            assert operation["x-scope"] in ("read", "write"), (method, path)
-            assert "401" in responses, (method, path)
-            assert ("403" in responses) == (operation["x-scope"] == "write"), (method, path)
-            if "requestBody" in operation:
-                assert {"400", "413", "415", "422"} <= responses, (method, path)

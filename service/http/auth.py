@@ -20,8 +20,6 @@ from service.http.contract import BEARER
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-SCOPES = ("read", "write")
-
 
 class Key(Protocol):
     id: str
@@ -47,9 +45,7 @@ def current_key() -> Key:
 def require(scope: str) -> Callable[[F], F]:
     """The route needs a bearer key with ``scope``; checked before anything else of the
     request is read. Documented on the operation: the security scheme, ``x-scope`` and
-    its 401 (and, for ``write``, 403) answers."""
-    if scope not in SCOPES:
-        raise ValueError(f"unknown scope {scope!r}")
+    its 401 answer, and 403 where a key can lack the scope (every key may read)."""
 
     def decorator(view: F) -> F:
         @wraps(view)
@@ -76,7 +72,7 @@ def require(scope: str) -> Callable[[F], F]:
         manual["x-scope"] = scope
         responses = apidoc.setdefault("response", {}).setdefault("responses", {})
         responses.setdefault(401, []).append("UNAUTHORIZED")
-        if scope == "write":
+        if scope != "read":
             responses.setdefault(403, []).append("FORBIDDEN")
         wrapper._apidoc = apidoc  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
