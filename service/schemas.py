@@ -12,10 +12,10 @@ from service.paging import DEFAULT_LIMIT, MAX_LIMIT
 from service.vocabulary import (
     AMOUNT_PATTERN,
     CURSOR_PATTERN,
+    DATE_PATTERN,
     PLATFORMS,
     URL_MAX_LENGTH,
     URL_PATTERN,
-    YEAR_PATTERN,
     full,
 )
 
@@ -30,7 +30,7 @@ def in_years(*, time: bool = False) -> dict[str, Any]:
     to 2000..2100. A date states it as a pattern; a date-time only says so (a pattern on
     top of its format leaves generators nothing to try)."""
     rule = "the year is 2000 to 2100"
-    return {"description": rule} if time else {"pattern": YEAR_PATTERN, "description": rule}
+    return {"description": rule} if time else {"pattern": DATE_PATTERN, "description": rule}
 
 
 class Pattern(validate.Regexp):

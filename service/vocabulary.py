@@ -44,8 +44,8 @@ URL_PATTERN = (
     r"^[Hh][Tt][Tt][Pp][Ss]?://([!$&'()*+,;=A-Za-z0-9._~%:-]*@)?"
     r"[!$&'()*+,;=A-Za-z0-9._~%-]+(:[0-9]*)?([/?#][^\x00-\x20\x7f\\]*)?$"
 )
-# A date or time the API takes: years 2000 to 2100 (the start of its ISO 8601 text).
-YEAR_PATTERN = r"^(20[0-9]{2}|2100)-"
+# A date the API takes (YYYY-MM-DD): years 2000 to 2100.
+DATE_PATTERN = r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 
 # A calendar month, the unit of commission exports and statements (years 2000 to 2100,
 # as service.periods.parse_period checks).
