@@ -97,24 +97,27 @@ def create_app(
     )
 
     from service.campaigns.api import bp as campaigns
+    from service.clicks.ingest import stream_status
     from service.commissions.api import bp as commissions
     from service.conversions.api import bp as conversions
     from service.conversions.api import webhooks
     from service.deliverables.api import bp as deliverables
     from service.exports.api import bp as exports
-    from service.http import errors
+    from service.http import auth, errors, health
     from service.http.context import close_session
-    from service.http.health import bp as health
-    from service.http.openapi import bp as openapi
+    from service.http.contract import make_api
     from service.influencers.api import bp as influencers
+    from service.keys.service import allows, authenticate
     from service.links.api import bp as links
     from service.promo_codes.api import bp as promo_codes
     from service.reports.api import bp as reports
 
+    # The HTTP layer knows no domain package: what it needs of one is handed to it here.
+    auth.init_app(app, auth.KeyLookup(authenticate=authenticate, allows=allows))
+    health.init_app(app, stream_status=stream_status)
+    api = make_api(app)
     for blueprint in (
         webhooks,
-        health,
-        openapi,
         influencers,
         campaigns,
         links,
@@ -125,7 +128,7 @@ def create_app(
         exports,
         reports,
     ):
-        app.register_blueprint(blueprint)
+        api.register_blueprint(blueprint)
     errors.init_app(app)
     from service.dashboard.views import init_app as dashboard
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -11,6 +9,9 @@ from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from service.errors import InvalidInput
+from service.vocabulary import CURSOR_PATTERN, full
+
+__all__ = ["CURSOR_PATTERN", "DEFAULT_LIMIT", "MAX_LIMIT", "Page", "paginate"]
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -24,21 +25,21 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
+_CURSOR_RE = full(CURSOR_PATTERN)
+
+
 def encode_cursor(last_id: str) -> str:
-    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+    """The cursor is the page's last id (ids are ``[a-z0-9_]``): any text of that shape
+    is a place in the list, so the document can state it (``CURSOR_PATTERN``)."""
+    return last_id
 
 
 def decode_cursor(cursor: str | None) -> str | None:
     if not cursor:
         return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = base64.urlsafe_b64decode(padded.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        value = ""
-    if not value or len(value) > 64 or not value.isascii() or not value.isprintable():
+    if not _CURSOR_RE.match(cursor):
         raise InvalidInput("cursor is not valid", fields={"cursor": ["not a cursor from this API"]})
-    return value
+    return cursor
 
 
 def paginate(

@@ -7,12 +7,30 @@ from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from service.money import is_currency
-from service.vocabulary import AMOUNT_PATTERN, PLATFORMS, full
+from service.money import EXPONENTS, is_currency
+from service.paging import DEFAULT_LIMIT, MAX_LIMIT
+from service.vocabulary import (
+    AMOUNT_PATTERN,
+    CURSOR_PATTERN,
+    DATE_PATTERN,
+    PLATFORMS,
+    URL_MAX_LENGTH,
+    URL_PATTERN,
+    full,
+)
 
 __all__ = ["PLATFORMS"]
 
 DECIMAL_RE = full(AMOUNT_PATTERN)
+URL_RE = full(URL_PATTERN)
+
+
+def in_years(*, time: bool = False) -> dict[str, Any]:
+    """``metadata`` for a date (or, ``time``, a date and time) whose year the server keeps
+    to 2000..2100. A date states it as a pattern; a date-time only says so (a pattern on
+    top of its format leaves generators nothing to try)."""
+    rule = "the year is 2000 to 2100"
+    return {"description": rule} if time else {"pattern": DATE_PATTERN, "description": rule}
 
 
 class Pattern(validate.Regexp):
@@ -31,6 +49,10 @@ class Pattern(validate.Regexp):
 
 
 class Currency(fields.String):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["metadata"] = {"enum": sorted(EXPONENTS), **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         if not is_currency(text):
@@ -41,6 +63,10 @@ class Currency(fields.String):
 class Amount(fields.String):
     """A decimal string such as ``"12.50"``. Exactness per currency is checked where
     the currency is known (``service.money.parse_amount``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["metadata"] = {"pattern": AMOUNT_PATTERN, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if not isinstance(value, str):
@@ -64,13 +90,14 @@ def http_url(value: str) -> None:
         parts = urlsplit(value)
     except ValueError:
         raise ValidationError("not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not parts.hostname or not URL_RE.match(value):
         raise ValidationError("must be an http(s) URL with a host")
 
 
 class Url(fields.String):
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(validate=[validate.Length(max=2048), http_url], **kwargs)
+        kwargs["metadata"] = {"pattern": URL_PATTERN, **kwargs.get("metadata", {})}
+        super().__init__(validate=[validate.Length(max=URL_MAX_LENGTH), http_url], **kwargs)
 
 
 class Id(fields.String):
@@ -79,8 +106,13 @@ class Id(fields.String):
 
 
 class ListQuery(Schema):
-    cursor = fields.String(validate=validate.Length(max=200))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(
+        validate=Pattern(CURSOR_PATTERN, error="not a cursor from this API"),
+        metadata={"description": "`next_cursor` of the page before; empty: the first page"},
+    )
+    limit = fields.Integer(
+        load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT)
+    )
 
 
 def money_out(minor: int | None, currency: str) -> str | None:

@@ -34,8 +34,22 @@ PROMO_CODE_RULE = "3 to 32 of [A-Za-z0-9_-]"
 # A campaign's utm_medium.
 UTM_MEDIUM_PATTERN = rf"^[A-Za-z0-9._-]{{1,{CODE_MAX_LENGTH}}}$"
 
-# A calendar month, the unit of commission exports and statements.
-PERIOD_PATTERN = r"^([0-9]{4})-(0[1-9]|1[0-2])$"
+# A list's cursor: where the next page starts (the last id of the page before).
+CURSOR_PATTERN = r"^[a-z0-9_]{0,64}$"
+
+# An http(s) URL with a host, as a link's destination or a post's address: no spaces,
+# control characters or backslashes; the host (and any user and port) in ASCII.
+URL_MAX_LENGTH = 2048
+URL_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://([!$&'()*+,;=A-Za-z0-9._~%:-]*@)?"
+    r"[!$&'()*+,;=A-Za-z0-9._~%-]+(:[0-9]*)?([/?#][^\x00-\x20\x7f\\]*)?$"
+)
+# A date the API takes (YYYY-MM-DD): years 2000 to 2100.
+DATE_PATTERN = r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+
+# A calendar month, the unit of commission exports and statements (years 2000 to 2100,
+# as service.periods.parse_period checks).
+PERIOD_PATTERN = r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])$"
 PERIOD_RULE = "must be YYYY-MM"
 
 # A decimal money amount as text, such as "12.50" (exactness per currency is checked

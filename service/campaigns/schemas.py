@@ -8,7 +8,7 @@ from service.campaigns.models import Campaign, Partnership
 from service.commissions.rules import RuleError, parse_rules
 from service.links.destinations import destination_error
 from service.money import MoneyError, parse_amount
-from service.schemas import Amount, Currency, Id, ListQuery, Pattern, Url, money_out
+from service.schemas import Amount, Currency, Id, ListQuery, Pattern, Url, in_years, money_out
 from service.vocabulary import (
     CODE_MAX_LENGTH,
     DOMAIN_PATTERN,
@@ -50,8 +50,8 @@ class CampaignIn(Schema):
         required=True, validate=validate.OneOf(("organic", "paid", "affiliate", "multichannel"))
     )
     currency = Currency(required=True)
-    starts_on = fields.Date(required=True)
-    ends_on = fields.Date(load_default=None, allow_none=True)
+    starts_on = fields.Date(required=True, metadata=in_years())
+    ends_on = fields.Date(load_default=None, allow_none=True, metadata=in_years())
     budget = Amount(load_default=None, allow_none=True)
     monthly_cap_per_influencer = Amount(load_default=None, allow_none=True)
     allowed_domains = fields.List(

@@ -1,42 +1,56 @@
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from typing import Any
 
 from service.commissions import ledger
+from service.commissions.models import CommissionLine
 from service.commissions.schemas import AdjustmentIn, CommissionOut, CommissionQuery, RejectIn
 from service.http.auth import current_key, require
 from service.http.context import session, settings
-from service.http.request import load, load_query
-from service.http.views import one, page
+from service.http.contract import JSON_BODY, QUERY, Blueprint, page_of
+from service.paging import Page
 
 bp = Blueprint("commissions", __name__, url_prefix="/api/v1/commissions")
 
 
-@bp.get("")
+@bp.route("", methods=["GET"])
 @require("read")
-def index() -> Response:
-    query = load_query(CommissionQuery())
-    return page(CommissionOut(), ledger.list_lines(session(), query, settings().timezone))
+@bp.arguments(CommissionQuery, location="query")
+@bp.response(200, page_of(CommissionOut))
+@bp.errors(QUERY)
+def index(query: dict[str, Any]) -> Page[CommissionLine]:
+    """List ledger lines"""
+    return ledger.list_lines(session(), query, settings().timezone)
 
 
-@bp.get("/<line_id>")
+@bp.route("/<line_id>", methods=["GET"])
 @require("read")
-def show(line_id: str) -> tuple[Response, int]:
-    return one(CommissionOut(), ledger.get_line(session(), line_id))
+@bp.response(200, CommissionOut)
+@bp.errors(404)
+def show(line_id: str) -> CommissionLine:
+    """Show a ledger line"""
+    return ledger.get_line(session(), line_id)
 
 
-@bp.post("/adjustments")
+@bp.route("/adjustments", methods=["POST"])
 @require("write")
-def adjustment() -> tuple[Response, int]:
-    line = ledger.adjust(session(), load(AdjustmentIn()), current_key().id)
+@bp.arguments(AdjustmentIn)
+@bp.response(201, CommissionOut)
+@bp.errors(JSON_BODY)
+def adjustment(data: dict[str, Any]) -> CommissionLine:
+    """Add a manual adjustment"""
+    line = ledger.adjust(session(), data, current_key().id)
     session().commit()
-    return one(CommissionOut(), line, 201)
+    return line
 
 
-@bp.post("/<line_id>/reject")
+@bp.route("/<line_id>/reject", methods=["POST"])
 @require("write")
-def reject(line_id: str) -> tuple[Response, int]:
-    data = load(RejectIn())
+@bp.arguments(RejectIn)
+@bp.response(200, CommissionOut)
+@bp.errors(JSON_BODY, 404, _409="the line is paid, rejected, or reversed already")
+def reject(data: dict[str, Any], line_id: str) -> CommissionLine:
+    """Reject an unpaid line"""
     line = ledger.reject(session(), line_id, data["reason"], current_key().id)
     session().commit()
-    return one(CommissionOut(), line)
+    return line

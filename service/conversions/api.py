@@ -5,12 +5,14 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Response, jsonify, request
+from marshmallow import Schema, fields
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from service import clock, metrics
 from service.conversions import service
 from service.conversions.deliveries import receive_delivery
+from service.conversions.models import Conversion
 from service.conversions.schemas import ConversionOut, ConversionQuery
 from service.conversions.spooled import (
     QUEUED_BEHIND_OTHERS,
@@ -22,18 +24,88 @@ from service.conversions.webhooks import SOURCES, Source, is_woocommerce_ping
 from service.errors import AfftrackError, NotFound, Unavailable
 from service.http.auth import require
 from service.http.context import services, session, settings
-from service.http.request import load_query, parse_json_object
-from service.http.views import one, page
+from service.http.contract import QUERY, Blueprint, page_of
+from service.http.request import parse_json_object
+from service.paging import Page
 from service.spool import SpoolError
+from service.vocabulary import WEBHOOK_SOURCES
 
 log = logging.getLogger(__name__)
 
-webhooks = Blueprint("webhooks", __name__)
+webhooks = Blueprint(
+    "webhooks",
+    __name__,
+    description="Checkout webhooks: signed by the shop with its shared secret, not a key",
+)
 bp = Blueprint("conversions", __name__, url_prefix="/api/v1/conversions")
 
 
-@webhooks.post("/webhooks/<source>")
+class EventOut(Schema):
+    status = fields.String(required=True)
+    conversion_id = fields.String(required=True, allow_none=True)
+    detail = fields.String(required=True, allow_none=True)
+
+
+class WebhookOut(EventOut):
+    events = fields.List(
+        fields.Nested(EventOut), metadata={"description": "one per event when several"}
+    )
+
+
+class QueuedOut(EventOut):
+    delivery_id = fields.String(required=True)
+
+
+def _signature_header(name: str, description: str) -> dict[str, Any]:
+    return {"in": "header", "name": name, "schema": {"type": "string"}, "description": description}
+
+
+@webhooks.route(
+    "/webhooks/<source>",
+    methods=["POST"],
+    parameters=[
+        {
+            "in": "path",
+            "name": "source",
+            "required": True,
+            "schema": {"type": "string", "enum": list(WEBHOOK_SOURCES)},
+        }
+    ],
+)
+@webhooks.doc(
+    description=(
+        "A shop's checkout event, signed with the source's shared secret (the header "
+        "each platform uses, below); no API key. The body is the platform's own JSON "
+        "object, read and verified as sent. Any body and signature the document allows "
+        "may still be refused: only the shop can sign."
+    ),
+    security=[],
+    parameters=[
+        _signature_header("X-Shopify-Hmac-Sha256", "shopify: base64 HMAC-SHA256 of the body"),
+        _signature_header("X-WC-Webhook-Signature", "woocommerce: base64 HMAC-SHA256"),
+        _signature_header("Stripe-Signature", "stripe: `t=<unix time>,v1=<hex HMAC>`"),
+        _signature_header("X-Afftrack-Signature", "generic: `sha256=<hex HMAC>`"),
+        _signature_header("X-Afftrack-Timestamp", "generic: unix time, within 5 minutes"),
+    ],
+    requestBody={
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+)
+@webhooks.response(200, WebhookOut, description="applied (or a duplicate, ignored, a ping)")
+@webhooks.alt_response(
+    202, schema=QueuedOut, description="kept while the database is away", success=True
+)
+@webhooks.errors(
+    413,
+    _400="the body is not a JSON object (malformed_json)",
+    _401="the signature is missing, wrong or too old",
+    _404="unknown source",
+    _422="the event is not valid",
+    _503="the source has no secret configured (source_disabled), or busy: retry later",
+)
 def receive(source: str) -> tuple[Response, int]:
+    """Receive a checkout webhook"""
     spec = SOURCES.get(source)
     if spec is None:
         raise NotFound(f"unknown webhook source {source!r}")
@@ -156,13 +228,20 @@ def _queued(
     return jsonify({**answer, "delivery_id": delivery_id}), 202
 
 
-@bp.get("")
+@bp.route("", methods=["GET"])
 @require("read")
-def index() -> Response:
-    return page(ConversionOut(), service.list_conversions(session(), load_query(ConversionQuery())))
+@bp.arguments(ConversionQuery, location="query")
+@bp.response(200, page_of(ConversionOut))
+@bp.errors(QUERY)
+def index(query: dict[str, Any]) -> Page[Conversion]:
+    """List conversions"""
+    return service.list_conversions(session(), query)
 
 
-@bp.get("/<conversion_id>")
+@bp.route("/<conversion_id>", methods=["GET"])
 @require("read")
-def show(conversion_id: str) -> tuple[Response, int]:
-    return one(ConversionOut(), service.get_conversion(session(), conversion_id))
+@bp.response(200, ConversionOut)
+@bp.errors(404)
+def show(conversion_id: str) -> Conversion:
+    """Show a conversion"""
+    return service.get_conversion(session(), conversion_id)

@@ -1,41 +1,55 @@
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from typing import Any
 
 from service.deliverables import service
+from service.deliverables.models import Deliverable
 from service.deliverables.schemas import DeliverableIn, DeliverableOut, DeliverableQuery
 from service.http.auth import require
 from service.http.context import session, settings
-from service.http.request import load, load_query
-from service.http.views import one, page
+from service.http.contract import JSON_BODY, QUERY, Blueprint, page_of
+from service.paging import Page
 
 bp = Blueprint("deliverables", __name__, url_prefix="/api/v1/deliverables")
 
 
-@bp.post("")
+@bp.route("", methods=["POST"])
 @require("write")
-def create() -> tuple[Response, int]:
-    deliverable = service.create_deliverable(session(), load(DeliverableIn()))
+@bp.arguments(DeliverableIn)
+@bp.response(201, DeliverableOut)
+@bp.errors(JSON_BODY)
+def create(data: dict[str, Any]) -> Deliverable:
+    """Record a post"""
+    deliverable = service.create_deliverable(session(), data)
     session().commit()
-    return one(DeliverableOut(), deliverable, 201)
+    return deliverable
 
 
-@bp.get("")
+@bp.route("", methods=["GET"])
 @require("read")
-def index() -> Response:
-    query = load_query(DeliverableQuery())
-    return page(DeliverableOut(), service.list_deliverables(session(), query))
+@bp.arguments(DeliverableQuery, location="query")
+@bp.response(200, page_of(DeliverableOut))
+@bp.errors(QUERY)
+def index(query: dict[str, Any]) -> Page[Deliverable]:
+    """List posts"""
+    return service.list_deliverables(session(), query)
 
 
-@bp.get("/<deliverable_id>")
+@bp.route("/<deliverable_id>", methods=["GET"])
 @require("read")
-def show(deliverable_id: str) -> tuple[Response, int]:
-    return one(DeliverableOut(), service.get_deliverable(session(), deliverable_id))
+@bp.response(200, DeliverableOut)
+@bp.errors(404)
+def show(deliverable_id: str) -> Deliverable:
+    """Show a post"""
+    return service.get_deliverable(session(), deliverable_id)
 
 
-@bp.post("/<deliverable_id>/approve")
+@bp.route("/<deliverable_id>/approve", methods=["POST"])
 @require("write")
-def approve(deliverable_id: str) -> tuple[Response, int]:
+@bp.response(200, DeliverableOut)
+@bp.errors(404)
+def approve(deliverable_id: str) -> Deliverable:
+    """Approve a post (a per-post fee is earned once; approving again changes nothing)"""
     deliverable = service.approve(session(), deliverable_id, settings().timezone)
     session().commit()
-    return one(DeliverableOut(), deliverable)
+    return deliverable

@@ -2,9 +2,20 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.schemas import PLATFORMS, Id, ListQuery, Url
+from service.schemas import PLATFORMS, Id, ListQuery, Url, in_years
 
 METRICS = ("impressions", "reach", "views", "likes", "comments", "shares", "saves")
+METRIC_MAX = 10**13
+
+
+# A post's figures: any of METRICS, each a whole number from 0.
+MetricsIn = Schema.from_dict(
+    {
+        name: fields.Integer(strict=True, validate=validate.Range(min=0, max=METRIC_MAX))
+        for name in METRICS
+    },
+    name="MetricsIn",
+)
 
 
 class DeliverableIn(Schema):
@@ -12,12 +23,8 @@ class DeliverableIn(Schema):
     influencer_id = Id(required=True)
     platform = fields.String(required=True, validate=validate.OneOf(PLATFORMS))
     url = Url(required=True)
-    posted_at = fields.AwareDateTime(required=True)
-    metrics = fields.Dict(
-        keys=fields.String(validate=validate.OneOf(METRICS)),
-        values=fields.Integer(strict=True, validate=validate.Range(min=0, max=10**13)),
-        load_default=dict,
-    )
+    posted_at = fields.AwareDateTime(required=True, metadata=in_years(time=True))
+    metrics = fields.Nested(MetricsIn, load_default=dict)
 
 
 class DeliverableOut(Schema):

@@ -1,21 +1,97 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Response, request
+from marshmallow import Schema, fields
 
 from service.errors import InvalidInput
 from service.exports import service
 from service.http.auth import require
 from service.http.context import services, session, settings
+from service.http.contract import Blueprint
 from service.periods import parse_period
+from service.vocabulary import PERIOD_PATTERN
 
 bp = Blueprint("exports", __name__, url_prefix="/api/v1/exports")
 
+PERIOD = {
+    "in": "path",
+    "name": "period",
+    "required": True,
+    "description": "a calendar month, YYYY-MM",
+    "schema": {"type": "string", "pattern": PERIOD_PATTERN},
+}
+PART_DIGITS = 6
 
-@bp.get("/commissions/<period>")
+
+def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"in": "query", "name": name, "description": description, "schema": schema}
+
+
+class CloseOut(Schema):
+    period = fields.String(required=True)
+    checksum = fields.String(required=True, allow_none=True)
+    closed_at = fields.String(required=True)
+    lines = fields.Integer(required=True)
+    totals = fields.List(fields.Dict(), required=True)
+
+
+@bp.route("/commissions/<period>", methods=["GET"], parameters=[PERIOD])
 @require("read")
+@bp.doc(
+    description=(
+        "Changes nothing. A month that is still open shows the tiered true-up, CPC and "
+        "carry-forward lines closing would write, with the ids closing gives them; the "
+        "month still running, as if it ended now, those lines with status `projected` in "
+        "the detail (and counted in the summary). A month not started yet answers 409 "
+        "period_not_started. `detail`, `currency` and `part` go with some formats only "
+        "(422 otherwise)."
+    ),
+    parameters=[
+        _query(
+            "format",
+            "csv (default), json, or paypal (a PayPal Payouts file)",
+            {"type": "string", "enum": list(service.FORMATS)},
+        ),
+        _query("detail", "lines: one row per ledger line (not with paypal)", {"enum": ["lines"]}),
+        _query(
+            "currency",
+            "format=paypal only: the file's one currency",
+            {"type": "string", "pattern": "^[A-Z]{3}$"},
+        ),
+        _query(
+            "part",
+            "format=paypal only: the part to download when the file has more than 5,000 "
+            "payments (Payouts Web's limit per file); 422 names the parts",
+            {"type": "integer", "minimum": 1, "maximum": 10**PART_DIGITS - 1},
+        ),
+    ],
+)
+@bp.response(200)
+@bp.doc(
+    responses={
+        "200": {
+            "description": (
+                "the export file, streamed: CSV (`text/csv; charset=utf-8`), or JSON with "
+                "format=json; a closed month's summary CSV carries its stored checksum in "
+                "X-Checksum-SHA256"
+            ),
+            "headers": {
+                "Content-Disposition": {"schema": {"type": "string"}},
+                "X-Checksum-SHA256": {"schema": {"type": "string"}},
+            },
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        }
+    }
+)
+@bp.errors(_409="the month has not started yet (period_not_started)", _422="not valid")
 def commissions(period: str) -> Response:
+    """Monthly commission export (csv, json or paypal; detail=lines)"""
     parse_period(period)
     unknown = set(request.args) - {"format", "detail", "currency", "part"}
     if unknown:
@@ -63,15 +139,22 @@ def commissions(period: str) -> Response:
 def _part(text: str | None) -> int | None:
     if text is None:
         return None
-    if not text.isascii() or not text.isdigit() or len(text) > 6:
+    if not text.isascii() or not text.isdigit() or len(text) > PART_DIGITS:
         raise InvalidInput("part must be a number", fields={"part": ["a number from 1"]})
     return int(text)
 
 
-@bp.post("/commissions/<period>/close")
+@bp.route("/commissions/<period>/close", methods=["POST"], parameters=[PERIOD])
 @require("write")
-def close(period: str) -> tuple[Response, int]:
+@bp.response(200, CloseOut)
+@bp.errors(
+    _409="the month is open still, or closed already (period_open, already_closed)",
+    _422="the period is not valid",
+)
+def close(period: str) -> dict[str, Any]:
+    """Close a month: write its settlement (tiered true-up, CPC), mark its lines paid and
+    store the checksum"""
     parse_period(period)
     export = service.close(session(), period, settings().timezone)
     session().commit()
-    return jsonify(service.close_summary(export)), 200
+    return service.close_summary(export)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
 
 from service import clock, metrics
-from service.clicks.ingest import stream_status
 from service.http.context import services
 from service.spool import SpoolError, check_directory
 
@@ -19,6 +19,15 @@ if TYPE_CHECKING:
     from service.app import Services
 
 bp = Blueprint("health", __name__)
+
+# ``stream_status(redis, stream, now_ms)``: the click stream's lag, pending count and
+# oldest age (``service.clicks.ingest``), handed over by the app.
+StreamStatus = Callable[[Redis, str, int], dict[str, int | float]]
+
+
+def init_app(app: Flask, *, stream_status: StreamStatus) -> None:
+    app.extensions["afftrack.stream_status"] = stream_status
+    app.register_blueprint(bp)
 
 
 @bp.get("/healthz")
@@ -74,6 +83,7 @@ def metrics_view() -> Response:
 
 
 def _stream(redis: Redis, stream: str) -> dict[str, int | float]:
+    stream_status: StreamStatus = current_app.extensions["afftrack.stream_status"]
     status = stream_status(redis, stream, int(clock.now_utc().timestamp() * 1000))
     metrics.STREAM_LAG.set(status["lag"])
     metrics.STREAM_PENDING.set(status["pending"])

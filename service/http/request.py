@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 from flask import request
-from marshmallow import Schema
 
 from service.errors import AfftrackError, InvalidInput, UnsupportedMediaType
 
@@ -46,14 +45,6 @@ def parse_json_object(raw: bytes, *, numbers_as_text: bool = False) -> dict[str,
         }
         raise InvalidInput("the request body must not contain NUL characters", fields=fields)
     return data
-
-
-def load(schema: Schema, *, partial: bool = False) -> dict[str, Any]:
-    return schema.load(json_body(), partial=partial)  # type: ignore[return-value]
-
-
-def load_query(schema: Schema) -> dict[str, Any]:
-    return schema.load(request.args.to_dict())  # type: ignore[return-value]
 
 
 _SURROGATE_RE = re.compile(rb"\\u[dD][89a-fA-F]")

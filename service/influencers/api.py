@@ -1,33 +1,44 @@
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from typing import Any
 
 from service.http.auth import require
 from service.http.context import session
-from service.http.request import load, load_query
-from service.http.views import one, page
+from service.http.contract import JSON_BODY, QUERY, Blueprint, page_of
 from service.influencers import service
+from service.influencers.models import Influencer
 from service.influencers.schemas import InfluencerIn, InfluencerOut, InfluencerQuery
+from service.paging import Page
 
 bp = Blueprint("influencers", __name__, url_prefix="/api/v1/influencers")
 
 
-@bp.post("")
+@bp.route("", methods=["POST"])
 @require("write")
-def create() -> tuple[Response, int]:
-    data = load(InfluencerIn())
+@bp.arguments(InfluencerIn)
+@bp.response(201, InfluencerOut)
+@bp.errors(JSON_BODY, _409="the handle is taken")
+def create(data: dict[str, Any]) -> Influencer:
+    """Create an influencer"""
     influencer = service.create_influencer(session(), data)
     session().commit()
-    return one(InfluencerOut(), influencer, 201)
+    return influencer
 
 
-@bp.get("")
+@bp.route("", methods=["GET"])
 @require("read")
-def index() -> Response:
-    return page(InfluencerOut(), service.list_influencers(session(), load_query(InfluencerQuery())))
+@bp.arguments(InfluencerQuery, location="query")
+@bp.response(200, page_of(InfluencerOut))
+@bp.errors(QUERY)
+def index(query: dict[str, Any]) -> Page[Influencer]:
+    """List influencers"""
+    return service.list_influencers(session(), query)
 
 
-@bp.get("/<influencer_id>")
+@bp.route("/<influencer_id>", methods=["GET"])
 @require("read")
-def show(influencer_id: str) -> tuple[Response, int]:
-    return one(InfluencerOut(), service.get_influencer(session(), influencer_id))
+@bp.response(200, InfluencerOut)
+@bp.errors(404)
+def show(influencer_id: str) -> Influencer:
+    """Show an influencer"""
+    return service.get_influencer(session(), influencer_id)

@@ -1,45 +1,56 @@
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from typing import Any
 
 from service.http.auth import require
 from service.http.context import session, settings
-from service.http.request import load, load_query
+from service.http.contract import JSON_BODY, QUERY, Blueprint, page_of
 from service.links import service
 from service.links.schemas import LinkIn, LinkOut, LinkPatch, LinkQuery
+from service.paging import Page
 
 bp = Blueprint("links", __name__, url_prefix="/api/v1/links")
 
 
-def _out(link: object, status: int = 200) -> tuple[Response, int]:
-    return jsonify(LinkOut().dump(service.present(link, settings()))), status  # type: ignore[arg-type]
-
-
-@bp.post("")
+@bp.route("", methods=["POST"])
 @require("write")
-def create() -> tuple[Response, int]:
-    link = service.create_link(session(), settings(), load(LinkIn()))
+@bp.arguments(LinkIn)
+@bp.response(201, LinkOut)
+@bp.errors(JSON_BODY, _409="the slug is taken")
+def create(data: dict[str, Any]) -> dict[str, Any]:
+    """Create a tracked link"""
+    link = service.create_link(session(), settings(), data)
     session().commit()
-    return _out(link, 201)
+    return service.present(link, settings())
 
 
-@bp.get("")
+@bp.route("", methods=["GET"])
 @require("read")
-def index() -> Response:
-    result = service.list_links(session(), load_query(LinkQuery()))
-    items = [service.present(link, settings()) for link in result.items]
-    return jsonify({"items": LinkOut().dump(items, many=True), "next_cursor": result.next_cursor})
+@bp.arguments(LinkQuery, location="query")
+@bp.response(200, page_of(LinkOut))
+@bp.errors(QUERY)
+def index(query: dict[str, Any]) -> Page[dict[str, Any]]:
+    """List links"""
+    result = service.list_links(session(), query)
+    return Page([service.present(link, settings()) for link in result.items], result.next_cursor)
 
 
-@bp.get("/<link_id>")
+@bp.route("/<link_id>", methods=["GET"])
 @require("read")
-def show(link_id: str) -> tuple[Response, int]:
-    return _out(service.get_link(session(), link_id))
+@bp.response(200, LinkOut)
+@bp.errors(404)
+def show(link_id: str) -> dict[str, Any]:
+    """Show a link"""
+    return service.present(service.get_link(session(), link_id), settings())
 
 
-@bp.patch("/<link_id>")
+@bp.route("/<link_id>", methods=["PATCH"])
 @require("write")
-def patch(link_id: str) -> tuple[Response, int]:
-    link = service.update_link(session(), link_id, load(LinkPatch()))
+@bp.arguments(LinkPatch)
+@bp.response(200, LinkOut)
+@bp.errors(JSON_BODY, 404)
+def patch(data: dict[str, Any], link_id: str) -> dict[str, Any]:
+    """Pause, resume or re-point a link"""
+    link = service.update_link(session(), link_id, data)
     session().commit()
-    return _out(link)
+    return service.present(link, settings())

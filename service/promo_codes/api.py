@@ -1,32 +1,44 @@
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from typing import Any
 
 from service.http.auth import require
 from service.http.context import session
-from service.http.request import load, load_query
-from service.http.views import one, page
+from service.http.contract import JSON_BODY, QUERY, Blueprint, page_of
+from service.paging import Page
 from service.promo_codes import service
+from service.promo_codes.models import PromoCode
 from service.promo_codes.schemas import PromoCodeIn, PromoCodeOut, PromoCodeQuery
 
 bp = Blueprint("promo_codes", __name__, url_prefix="/api/v1/promo-codes")
 
 
-@bp.post("")
+@bp.route("", methods=["POST"])
 @require("write")
-def create() -> tuple[Response, int]:
-    promo = service.create_promo_code(session(), load(PromoCodeIn()))
+@bp.arguments(PromoCodeIn)
+@bp.response(201, PromoCodeOut)
+@bp.errors(JSON_BODY, _409="the code is already active, or no free code was found")
+def create(data: dict[str, Any]) -> PromoCode:
+    """Create a promo code"""
+    promo = service.create_promo_code(session(), data)
     session().commit()
-    return one(PromoCodeOut(), promo, 201)
+    return promo
 
 
-@bp.get("")
+@bp.route("", methods=["GET"])
 @require("read")
-def index() -> Response:
-    return page(PromoCodeOut(), service.list_promo_codes(session(), load_query(PromoCodeQuery())))
+@bp.arguments(PromoCodeQuery, location="query")
+@bp.response(200, page_of(PromoCodeOut))
+@bp.errors(QUERY)
+def index(query: dict[str, Any]) -> Page[PromoCode]:
+    """List promo codes"""
+    return service.list_promo_codes(session(), query)
 
 
-@bp.get("/<promo_id>")
+@bp.route("/<promo_id>", methods=["GET"])
 @require("read")
-def show(promo_id: str) -> tuple[Response, int]:
-    return one(PromoCodeOut(), service.get_promo_code(session(), promo_id))
+@bp.response(200, PromoCodeOut)
+@bp.errors(404)
+def show(promo_id: str) -> PromoCode:
+    """Show a promo code"""
+    return service.get_promo_code(session(), promo_id)

@@ -4,7 +4,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from service.schemas import Id, ListQuery, Pattern
+from service.schemas import Id, ListQuery, Pattern, in_years
 from service.vocabulary import CODE_MAX_LENGTH, PROMO_CODE_PATTERN, PROMO_CODE_RULE
 
 
@@ -16,8 +16,10 @@ class PromoCodeIn(Schema):
         allow_none=True,
         validate=Pattern(PROMO_CODE_PATTERN, error=PROMO_CODE_RULE),
     )
-    starts_at = fields.AwareDateTime(load_default=None, allow_none=True)
-    ends_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    starts_at = fields.AwareDateTime(
+        load_default=None, allow_none=True, metadata=in_years(time=True)
+    )
+    ends_at = fields.AwareDateTime(load_default=None, allow_none=True, metadata=in_years(time=True))
     max_uses = fields.Integer(
         load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1, max=10**9)
     )

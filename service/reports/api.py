@@ -1,22 +1,27 @@
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
-from flask import Blueprint, Response
+from flask import Response
 
 from service.http.auth import require
 from service.http.context import session
-from service.http.request import load_query
+from service.http.contract import QUERY, Blueprint
 from service.reports.schemas import ReportQuery
 from service.reports.service import campaign_report
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1/reports")
 
 
-@bp.get("/campaigns/<campaign_id>")
+@bp.route("/campaigns/<campaign_id>", methods=["GET"])
 @require("read")
-def campaign(campaign_id: str) -> Response:
-    q = load_query(ReportQuery())
-    report = campaign_report(session(), campaign_id, q["from_"], q["to"], q["group_by"])
+@bp.arguments(ReportQuery, location="query")
+@bp.response(200, content_type="application/json", description="the campaign's report")
+@bp.errors(QUERY, 404)
+def campaign(query: dict[str, Any], campaign_id: str) -> Response:
+    """Campaign report"""
+    report = campaign_report(session(), campaign_id, query["from_"], query["to"], query["group_by"])
     # A report per influencer can be a megabyte; orjson writes it faster than the
     # standard library (docs/BENCHMARKS.md#what-the-reports-took; the body holds only
     # strings, integers and null).

@@ -6,6 +6,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from service.schemas import in_years
+
 GROUPS = ("influencer", "link", "platform", "day")
 MAX_RANGE_DAYS = 3661  # ten years, both ends included
 
@@ -13,8 +15,8 @@ MAX_RANGE_DAYS = 3661  # ten years, both ends included
 class ReportQuery(Schema):
     max_days = MAX_RANGE_DAYS
 
-    from_ = fields.Date(required=True, data_key="from")
-    to = fields.Date(required=True)
+    from_ = fields.Date(required=True, data_key="from", metadata=in_years())
+    to = fields.Date(required=True, metadata=in_years())
     group_by = fields.String(load_default="influencer", validate=validate.OneOf(GROUPS))
 
     @validates_schema

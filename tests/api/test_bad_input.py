@@ -1052,6 +1052,36 @@ def test_list_bad_query(world: World, path: str, query: str, field: str) -> None
 
 
 @pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/v1/influencers", "handle"),
+        ("/api/v1/campaigns", "slug"),
+        ("/api/v1/links", "campaign_id"),
+        ("/api/v1/promo-codes", "code"),
+        ("/api/v1/deliverables", "influencer_id"),
+        ("/api/v1/conversions", "order_id"),
+        ("/api/v1/commissions", "campaign_id"),
+    ],
+)
+def test_list_filter_with_nul_is_422(world: World, path: str, field: str) -> None:
+    """PostgreSQL text cannot hold NUL: refused before any query (not a 500)."""
+    assert_error(world.api.get(f"{path}?{field}=ab%00c"), 422, "validation_failed", field)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/influencers/inf%00x",
+        "/api/v1/campaigns/cmp%00x/partners",
+        "/api/v1/promo-codes/pc%00x",
+        "/api/v1/commissions/cml%00x",
+    ],
+)
+def test_id_with_nul_is_404(world: World, path: str) -> None:
+    assert_error(world.api.get(path), 404, "not_found")
+
+
+@pytest.mark.parametrize(
     ("query", "field"),
     [
         pytest.param("to=2026-10-31", "from", id="from-missing"),

@@ -12,6 +12,7 @@ def test_openapi_document_is_valid(sqlite_app):
     validate(document)
     paths = document["paths"]
     for path in (
+        "/webhooks/{source}",
         "/influencers",
         "/campaigns",
         "/campaigns/{campaign_id}/partners",
@@ -28,8 +29,9 @@ def test_openapi_document_is_valid(sqlite_app):
         "/exports/commissions/{period}/close",
         "/reports/campaigns/{campaign_id}",
     ):
-        assert path in paths, path
-    create = paths["/influencers"]["post"]
+        full = path if path.startswith("/webhooks/") else "/api/v1" + path
+        assert full in paths, full
+    create = paths["/api/v1/influencers"]["post"]
     schema_ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     name = schema_ref.rsplit("/", 1)[1]
     assert "handle" in document["components"]["schemas"][name]["properties"]
@@ -39,7 +41,53 @@ def test_every_api_route_is_documented(sqlite_app):
     documented = set(sqlite_app.test_client().get("/api/v1/openapi.json").json["paths"])
     for rule in sqlite_app.url_map.iter_rules():
         path = str(rule)
-        if not path.startswith("/api/v1/") or path.endswith("openapi.json"):
+        if not path.startswith(("/api/v1/", "/webhooks/")) or path.endswith("openapi.json"):
             continue
-        templated = path[len("/api/v1") :].replace("<", "{").replace(">", "}")
+        templated = path.replace("<", "{").replace(">", "}")
         assert templated in documented, templated
+
+
+def test_each_operation_names_its_scope_and_every_error_it_answers(sqlite_app):
+    document = sqlite_app.test_client().get("/api/v1/openapi.json").json
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            responses = set(operation["responses"])
+            if path.startswith("/webhooks/"):
+                assert operation["security"] == [], (method, path)
+                assert {"400", "401", "404", "413", "422", "503"} <= responses
+                continue
+            assert operation["security"] == [{"apiKey": []}], (method, path)
+            assert operation["x-scope"] in ("read", "write"), (method, path)
+            assert "401" in responses, (method, path)
+            assert ("403" in responses) == (operation["x-scope"] == "write"), (method, path)
+            if "requestBody" in operation:
+                assert {"400", "413", "415", "422"} <= responses, (method, path)
+
+
+def test_every_error_answer_has_the_one_error_shape(sqlite_app):
+    document = sqlite_app.test_client().get("/api/v1/openapi.json").json
+    error = document["components"]["schemas"]["Error"]
+    body = document["components"]["schemas"]["ErrorBody"]
+    assert error["required"] == ["error"]
+    assert set(body["required"]) == {"code", "message", "fields"}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            assert "default" not in operation["responses"], (method, path)
+            for status, answer in operation["responses"].items():
+                if status.startswith("2"):
+                    continue
+                if "$ref" in answer:
+                    name = answer["$ref"].rsplit("/", 1)[1]
+                    answer = document["components"]["responses"][name]
+                schema = answer["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, status)
+
+
+def test_no_documentation_page_is_served(sqlite_app):
+    client = sqlite_app.test_client()
+    for path in ("/api/v1/swagger-ui", "/api/v1/redoc", "/api/v1/rapidoc"):
+        assert client.get(path).status_code == 404, path
