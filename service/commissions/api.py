@@ -23,7 +23,7 @@ def index(query: dict[str, Any]) -> Page[CommissionLine]:
     return ledger.list_lines(session(), query, settings().timezone)
 
 
-@bp.route("/<line_id>", methods=["GET"])
+@bp.route("/<line_id:line_id>", methods=["GET"])
 @require("read")
 @bp.response(200, CommissionOut)
 @bp.errors(404)
@@ -44,7 +44,7 @@ def adjustment(data: dict[str, Any]) -> CommissionLine:
     return line
 
 
-@bp.route("/<line_id>/reject", methods=["POST"])
+@bp.route("/<line_id:line_id>/reject", methods=["POST"])
 @require("write")
 @bp.arguments(RejectIn)
 @bp.response(200, CommissionOut)

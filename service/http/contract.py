@@ -18,6 +18,7 @@ import flask_smorest
 from flask import Flask, Request, request
 from marshmallow import RAISE, Schema, ValidationError, fields
 from webargs.flaskparser import FlaskParser
+from werkzeug.routing import BaseConverter
 
 from service import __version__
 from service.errors import InvalidInput, NotFound
@@ -139,6 +140,13 @@ def _refuse_nul() -> None:
         raise NotFound("no such resource")
 
 
+class LineId(BaseConverter):
+    """A ledger line's id in a path: any segment but ``adjustments``, which is a route of
+    its own (so that /commissions/adjustments names only the methods it has)."""
+
+    regex = r"(?!adjustments(?:/|$))[^/]+"
+
+
 def make_api(app: Flask) -> Api:
     """The Api for ``app``: serves the document at /api/v1/openapi.json (no UI pages)."""
     app.config.update(
@@ -165,6 +173,10 @@ def make_api(app: Flask) -> Api:
         },
     )
     api.spec.components.security_scheme(BEARER, {"type": "http", "scheme": "bearer"})
+    app.url_map.converters["line_id"] = LineId
+    api.register_converter(
+        LineId, lambda _c: {"type": "string", "pattern": "^(?!adjustments$)[^/]+$"}
+    )
     return api
 
 

@@ -5,7 +5,7 @@ for its shape, no answer the document does not list, and no server error.
 Bounded and repeatable: a fixed seed, deterministic generation, a few examples per
 operation. A refusal the document cannot state (a cross-field rule such as "ends_on not
 before starts_on", or a reference to another object) answers 422 with the field named;
-``SEMANTIC_422`` lists the operations where a body or query the schema allows may still
+schemathesis.toml lists the operations where a body or query the schema allows may still
 meet one, and only those may answer 422 to generated valid data.
 """
 
@@ -15,6 +15,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,21 +31,9 @@ from tests.support.app import Api, _empty_tables, make_settings
 
 pytestmark = pytest.mark.postgres
 
-SEED = 20261207
-MAX_EXAMPLES = 25
-# Operations whose valid-looking input can still break a rule no JSON Schema states.
-SEMANTIC_422 = [
-    ("POST", "/api/v1/campaigns"),  # ends_on >= starts_on, fallback_url on allowed_domains
-    ("POST", "/api/v1/campaigns/{campaign_id}/partners"),  # the influencer must exist
-    ("POST", "/api/v1/links"),  # campaign/influencer must exist; destination on its domains
-    ("PATCH", "/api/v1/links/{link_id}"),  # destination on the campaign's domains
-    ("POST", "/api/v1/promo-codes"),  # campaign/influencer must exist; ends_at > starts_at
-    ("POST", "/api/v1/deliverables"),  # campaign/influencer must exist
-    ("POST", "/api/v1/commissions/adjustments"),  # the partnership must exist
-    ("GET", "/api/v1/reports/campaigns/{campaign_id}"),  # to >= from, at most ten years
-    ("GET", "/api/v1/exports/commissions/{period}"),  # currency/part with format=paypal only
-    ("POST", "/webhooks/{source}"),  # only the shop can sign
-]
+# The run's settings (seed, examples, the operations that may meet a rule no schema can
+# state) are the repository's, shared with the CLI: schemathesis.toml.
+CONFIG = Path(__file__).resolve().parents[2] / "schemathesis.toml"
 
 
 @pytest.fixture(scope="module")
@@ -78,45 +67,6 @@ def contract_app(pg_url: str, redis_url: str) -> Iterator[tuple[Flask, Api]]:
     app.extensions["afftrack"].db.dispose()
 
 
-def _config(write_key: str) -> SchemathesisConfig:
-    operations: list[dict[str, Any]] = [
-        {
-            "include-method": method,
-            "include-path": path,
-            "checks": {
-                "positive_data_acceptance": {
-                    "expected-statuses": ["2xx", "401", "403", "404", "409", "422"]
-                }
-            },
-        }
-        for method, path in SEMANTIC_422
-    ]
-    # /commissions/adjustments is also /commissions/<line_id> (a line named "adjustments",
-    # which answers 404): Flask's Allow header names GET too.
-    operations.append(
-        {
-            "include-method": "POST",
-            "include-path": "/api/v1/commissions/adjustments",
-            "checks": {"allow_header_conformance": {"enabled": False}},
-        }
-    )
-    return SchemathesisConfig.from_dict(
-        {
-            "seed": SEED,
-            "cache": {"enabled": False},  # nothing kept between runs: each run the same
-            "headers": {"Authorization": f"Bearer {write_key}"},
-            # No text of ours may hold NUL (PostgreSQL cannot store it): the document says
-            # so in its description, and it is refused anywhere with 422 (test_bad_input).
-            "generation": {
-                "max-examples": MAX_EXAMPLES,
-                "deterministic": True,
-                "allow-x00": False,
-            },
-            "operations": operations,
-        }
-    )
-
-
 class _Quiet(WSGIRequestHandler):
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         """Thousands of requests: not one line each."""
@@ -137,12 +87,15 @@ def served(app: Flask) -> Iterator[str]:
 
 
 @pytest.mark.filterwarnings("ignore:Generating overly large repr")
-def test_the_api_answers_as_its_document_says(contract_app: tuple[Flask, Api]) -> None:
+def test_the_api_answers_as_its_document_says(
+    contract_app: tuple[Flask, Api], monkeypatch: pytest.MonkeyPatch
+) -> None:
     app, api = contract_app
+    monkeypatch.setenv("AFFTRACK_API_KEY", api.write_key)
     with served(app) as base, warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Generating overly large repr")
         schema = schemathesis.openapi.from_url(
-            f"{base}/api/v1/openapi.json", config=_config(api.write_key)
+            f"{base}/api/v1/openapi.json", config=SchemathesisConfig.from_path(CONFIG)
         )
         schema.config.update(base_url=base)
         _run(schema)

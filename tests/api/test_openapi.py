@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from openapi_spec_validator import validate
 
 
@@ -43,7 +45,7 @@ def test_every_api_route_is_documented(sqlite_app):
         path = str(rule)
         if not path.startswith(("/api/v1/", "/webhooks/")) or path.endswith("openapi.json"):
             continue
-        templated = path.replace("<", "{").replace(">", "}")
+        templated = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", path)
         assert templated in documented, templated
 
 
@@ -91,3 +93,11 @@ def test_no_documentation_page_is_served(sqlite_app):
     client = sqlite_app.test_client()
     for path in ("/api/v1/swagger-ui", "/api/v1/redoc", "/api/v1/rapidoc"):
         assert client.get(path).status_code == 404, path
+
+
+def test_a_sibling_route_is_not_taken_for_an_id(sqlite_app):
+    """/commissions/adjustments is a route of its own, not the ledger line "adjustments":
+    a method it does not have names only the methods it has."""
+    response = sqlite_app.test_client().delete("/api/v1/commissions/adjustments")
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
