@@ -118,7 +118,7 @@ def worker_command(drain: bool, batch_size: int) -> None:
     # Its own client: XREADGROUP blocks for up to a second, longer than the web timeout.
     redis = make_redis(svc.settings.redis_url, socket_timeout=10.0)
     assert redis is not None
-    from service.conversions.deliveries import attribute_late, sweep_unattributed
+    from service.conversions.orders import attribute_late, sweep_unattributed
 
     worker = ClickWorker(
         svc.db,
@@ -303,7 +303,7 @@ conversions_group = AppGroup("conversions", help="Orders received from the shop.
 def conversions_replay(ident: str) -> None:
     """Verify a stored webhook delivery again and re-run it; attribute its order if it
     was left unattributed and can be attributed now. Exit 1 if it cannot be replayed."""
-    from service.conversions.deliveries import replay
+    from service.conversions.intake import replay
     from service.errors import AfftrackError
 
     svc = services()

@@ -118,7 +118,7 @@ order_sale_rows = sale_rows
 
 
 # The lines of a new order in the webhook's one PostgreSQL statement
-# (service/conversions/ingest.py composes it as a CTE): the rows of
+# (service/conversions/orders.py composes it as a CTE): the rows of
 # :func:`order_sale_rows` as JSON in ``:lines`` (every column given: no server
 # defaults apply), written when ``{when}`` holds, once per idempotency key; one row
 # returned per line written.

@@ -36,7 +36,7 @@ from service.campaigns.models import Campaign, Partnership
 from service.clicks.models import Click
 from service.commissions.engine import SaleTerms
 from service.conversions.attribution import Attribution, Candidate, ClickFact, attribute
-from service.conversions.models import Conversion
+from service.conversions.models import Conversion, ConversionStatus
 from service.db import UTCDateTime, lock_rows
 from service.errors import Unavailable
 from service.influencers.models import Influencer
@@ -97,7 +97,10 @@ def _uses(promo_code_id: Any) -> ScalarSelect[int]:
     return (
         select(func.count())
         .select_from(Conversion)
-        .where(Conversion.promo_code_id == promo_code_id, Conversion.status != "cancelled")
+        .where(
+            Conversion.promo_code_id == promo_code_id,
+            Conversion.status != ConversionStatus.CANCELLED,
+        )
         .scalar_subquery()
     )
 

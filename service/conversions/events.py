@@ -90,3 +90,12 @@ class IgnoredEvent:
 
 
 ShopEvent = OrderEvent | RefundEvent | CancelEvent | IgnoredEvent
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one event of a delivery (the webhook's answer)."""
+
+    status: str  # created | duplicate | applied | not_applied | pending_order | ignored
+    conversion_id: str | None = None
+    detail: str | None = None

@@ -34,6 +34,21 @@ class ConversionStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class EventKind(StrEnum):
+    """What a shop's event does to its order (``conversion_events.kind``)."""
+
+    REFUND = "refund"
+    CANCEL = "cancel"
+
+
+class EventOutcome(StrEnum):
+    """What a refund or cancel came to once applied to its order (None while it waits
+    for the order): its ``note`` says why, in words, for people."""
+
+    APPLIED = "applied"  # reversed its share, or found nothing left to reverse
+    NOT_APPLIED = "not_applied"  # refused: another currency, an amount or basis unread
+
+
 class Conversion(Base):
     """One order from the shop, attributed or not, with its raw payload for audit."""
 
@@ -67,7 +82,7 @@ class Conversion(Base):
     order_ref: Mapped[str | None] = mapped_column(String(128))
     # The stored delivery that created it (None for orders older than deliveries).
     delivery_id: Mapped[str | None] = mapped_column(ForeignKey("webhook_deliveries.id"))
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    status: Mapped[str] = mapped_column(String(20), default=ConversionStatus.OPEN)
     promo_codes: Mapped[list[str]] = mapped_column(JSONType, default=list)
     click_id: Mapped[str | None] = mapped_column(String(CODE_MAX_LENGTH), index=True)
     customer_id: Mapped[str | None] = mapped_column(String(128))
@@ -91,12 +106,15 @@ class ConversionEvent(Base):
     """
 
     __tablename__ = "conversion_events"
-    __table_args__ = (UniqueConstraint("source", "order_id", "kind", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("source", "order_id", "kind", "external_id"),
+        CheckConstraint(one_of("outcome", EventOutcome), name="outcome"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("evt"))
     source: Mapped[str] = mapped_column(String(20))
     order_id: Mapped[str] = mapped_column(String(128))
-    kind: Mapped[str] = mapped_column(String(10))  # refund | cancel
+    kind: Mapped[str] = mapped_column(String(10))  # EventKind
     external_id: Mapped[str] = mapped_column(String(128))
     conversion_id: Mapped[str | None] = mapped_column(ForeignKey("conversions.id"), index=True)
     # The refund as the platform put it (events.RefundClaim): ``basis`` attributable,
@@ -113,6 +131,8 @@ class ConversionEvent(Base):
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
     note: Mapped[str | None] = mapped_column(Text)
+    # Set with ``applied_at`` (refunds.next_status); None while the event waits.
+    outcome: Mapped[str | None] = mapped_column(String(12))
     delivery_id: Mapped[str | None] = mapped_column(ForeignKey("webhook_deliveries.id"))
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import json
 import logging
 import time
 from collections import Counter
@@ -34,8 +33,10 @@ from sqlalchemy.exc import TimeoutError as SATimeoutError
 
 from service import metrics
 from service.config import Settings
-from service.conversions.deliveries import attribute_received_late
-from service.conversions.ingest import Delivery, Outcome, ingest
+from service.conversions.events import Outcome
+from service.conversions.intake import receive_stored
+from service.conversions.orders import attribute_received_late
+from service.conversions.received import Delivery, kept_headers
 from service.conversions.webhooks import SOURCES, Source
 from service.db import LOCK_NOT_AVAILABLE, Database, new_id
 from service.errors import AfftrackError
@@ -75,11 +76,6 @@ def database_unreachable(exc: BaseException) -> bool:
         return False
     # SQLite: "database is locked" after its 30 s busy timeout is contention too.
     return "database is locked" not in str(orig)
-
-
-def kept_headers(spec: Source, headers: Mapping[str, str]) -> dict[str, str]:
-    """The headers a stored delivery keeps (as ``receive_delivery`` keeps them)."""
-    return {name: headers[name] for name in spec.kept_headers if headers.get(name)}
 
 
 def spool_delivery(
@@ -168,19 +164,8 @@ def _apply(db: Database, settings: Settings, record: Record) -> list[Outcome]:
         return []
     spec = SOURCES[delivery.source]
     try:
-        try:
-            payload = (
-                json.loads(delivery.body, parse_float=str)
-                if spec.numbers_as_text
-                else json.loads(delivery.body)
-            )
-        except (ValueError, UnicodeDecodeError):
-            raise AfftrackError("the body is not JSON", code="malformed_json") from None
-        if not isinstance(payload, dict):
-            raise AfftrackError("the body must be a JSON object", code="malformed_json")
-        events = spec.parse(payload, delivery.headers, settings.click_param)
         with db.session() as session:
-            outcomes = ingest(session, settings, spec.name, events, delivery)
+            outcomes = receive_stored(session, settings, delivery)
     except AfftrackError as exc:
         if exc.status >= 500:
             raise  # an order busy: tried again with the rest of the spool

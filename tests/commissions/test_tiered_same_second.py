@@ -29,7 +29,7 @@ from sqlalchemy import text
 
 from service.clicks.partitions import insert_clicks
 from service.commissions import engine
-from service.conversions.deliveries import attribute_late
+from service.conversions.orders import attribute_late
 from service.db import advisory_key
 from service.models import metadata
 from tests.support.app import Api

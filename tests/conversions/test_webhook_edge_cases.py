@@ -13,7 +13,7 @@ from sqlalchemy import text
 from service import clock
 from service.clicks.partitions import ensure_ahead
 from service.conversions.events import OrderEvent
-from service.conversions.ingest import ingest
+from service.conversions.intake import ingest
 from tests.support.app import Api
 from tests.support.flow import HUMAN_UA
 from tests.support.platforms import (

@@ -212,3 +212,67 @@ def test_migration_0009_moves_unique_clicks_with_is_unique_and_round_trips(scrat
     _set_unique(scratch_url, "c-2", False)
     assert _unique_clicks(scratch_url)["monthly"] == [("2026-11-01", 0), ("2026-12-01", 1)]
     assert _differences(scratch_url) == []
+
+
+EVENT = (
+    "INSERT INTO conversion_events (id, source, order_id, kind, external_id, occurred_at, "
+    "received_at, applied_at, raw, note) VALUES (:id, 'generic', 'o-1', 'refund', :id, "
+    "'2026-11-02 10:00:00+00', '2026-11-02 10:00:00+00', :applied_at, '{}', :note)"
+)
+
+
+def _outcomes(url: str) -> list[tuple[str, str | None, str | None]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, outcome, note FROM conversion_events ORDER BY id"))
+            return [tuple(row) for row in rows]
+    finally:
+        engine.dispose()
+
+
+def test_migration_0011_tells_events_not_applied_by_their_outcome_and_round_trips(scratch_url):
+    """Events applied before 0011 get their outcome from their note's wording (kept as it
+    was); one still waiting for its order gets none."""
+    upgrade(scratch_url, "0010")
+    at = "2026-11-02 11:00:00+00"
+    notes = {
+        "e-1": (at, None),
+        "e-2": (at, "capped at what was left of the order (100 minor units)"),
+        "e-3": (at, "not applied: the refund is in USD, the order in EUR"),
+        "e-4": (at, "nothing left to reverse"),
+        "e-5": (None, None),  # waiting for its order
+    }
+    engine = create_engine(scratch_url)
+    try:
+        with engine.begin() as conn:
+            for event_id, (applied_at, note) in notes.items():
+                conn.execute(text(EVENT), {"id": event_id, "applied_at": applied_at, "note": note})
+    finally:
+        engine.dispose()
+
+    upgrade(scratch_url)
+    assert _outcomes(scratch_url) == [
+        ("e-1", "applied", None),
+        ("e-2", "applied", notes["e-2"][1]),
+        ("e-3", "not_applied", notes["e-3"][1]),
+        ("e-4", "applied", "nothing left to reverse"),
+        ("e-5", None, None),
+    ]
+    assert _differences(scratch_url) == []
+
+    downgrade(scratch_url, "0010")
+    engine = create_engine(scratch_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM conversion_events")) == 5
+    finally:
+        engine.dispose()
+    upgrade(scratch_url)
+    assert [row[1] for row in _outcomes(scratch_url)] == [
+        "applied",
+        "applied",
+        "not_applied",
+        "applied",
+        None,
+    ]

@@ -25,7 +25,7 @@ from sqlalchemy import text
 
 from service.app import create_app
 from service.clicks.partitions import insert_clicks
-from service.conversions.deliveries import attribute_late
+from service.conversions.orders import attribute_late
 from service.migrate import alembic_config, upgrade
 from tests.support.app import Api, make_settings, migrated_database
 from tests.support.clicks import stored_click

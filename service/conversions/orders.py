@@ -1,124 +1,61 @@
-"""The webhook transaction: record an order once, attribute it, append its lines; record
-a refund or cancel once and reverse the refunded share.
-
-Idempotent under redelivery in any order and concurrently: one conversion per
-(source, order id) and one event per (source, order id, kind, refund id), both by
-insert-or-ignore on a unique key, with every event of one order serialised by a lock.
-A refund or cancel that arrives before its order is kept and applied when it arrives.
+"""Orders: gather what attribution needs, attribute, write the order once with its
+ledger lines; and attribute later an order that came before its click.
 
 A new order on PostgreSQL costs two statements and the commit: :func:`gather` takes the
 order's lock and reads every fact attribution needs; :func:`write_order` inserts the
-delivery, the conversion and its ledger lines and asks whether refunds were waiting.
+delivery, the conversion and its ledger lines and asks whether refunds were waiting
+(then applied, service/conversions/status.py). Where the two flavours differ (the lock
+taken with the read, the write in one statement) the variant is picked by
+:data:`ORDERS` (the dialect seam, service/db.py).
+
+Late attribution: an order whose click had not reached the database yet (or whose
+promo code was created late) is attributed when the click arrives, by the worker's
+batch, its minutely sweep or ``afftrack conversions replay``; an order already
+attributed stays as it is (docs/product.md §4: attributed once).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, or_, select, text
 from sqlalchemy.orm import Session
 
 from service import clock, metrics
+from service.clicks.models import Click
 from service.commissions.ledger import (
     PG_INSERT_LINES,
     insert_order_lines,
     order_sale_rows,
     record_reversal,
+    record_sale,
 )
 from service.config import Settings
 from service.conversions.attribution import Attribution, click_id_from, utm_from
 from service.conversions.candidates import Facts, attribute_order, gather
-from service.conversions.events import CancelEvent, IgnoredEvent, OrderEvent, RefundEvent, ShopEvent
-from service.conversions.models import Conversion, ConversionEvent, WebhookDelivery
-from service.conversions.refunds import OrderBasis, share_of
-from service.db import advisory_key, advisory_lock, insert_ignore, new_id, utcnow
-from service.errors import InvalidInput, Unavailable
-from service.money import MoneyError, parse_amount
+from service.conversions.events import OrderEvent, Outcome
+from service.conversions.models import Conversion, ConversionEvent, ConversionStatus, EventKind
+from service.conversions.received import Delivery, store_delivery
+from service.conversions.status import apply_event
+from service.db import (
+    Database,
+    Variants,
+    advisory_key,
+    advisory_lock,
+    insert_ignore,
+    new_id,
+    utcnow,
+)
+from service.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
 LOCK_WAIT_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: str  # created | duplicate | applied | not_applied | pending_order | ignored
-    conversion_id: str | None = None
-    detail: str | None = None
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """A verified body as received, and the headers needed to verify it again.
-
-    ``received_at``: when afftrack received it, for a delivery kept in the spool while
-    the database was down and applied later (service/conversions/spooled.py); None for
-    one applied as it arrives, received now."""
-
-    source: str
-    body: bytes
-    headers: Mapping[str, str]
-    topic: str | None = None
-    id: str = field(default_factory=lambda: new_id("whd"))
-    received_at: datetime | None = None
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.body).hexdigest()
-
-    def row(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "source": self.source,
-            "body_sha256": self.sha256,
-            "body": self.body,
-            "headers": dict(self.headers),
-            "topic": (self.topic or "")[:80] or None,
-            "received_at": self.received_at or utcnow(),
-        }
-
-
-def ingest(
-    session: Session,
-    settings: Settings,
-    source: str,
-    events: Iterable[ShopEvent],
-    delivery: Delivery | None = None,
-) -> list[Outcome]:
-    """Apply the events of one verified delivery, in order; one outcome per event, in
-    the same order. The caller commits."""
-    events = list(events)
-    real = [e for e in events if not isinstance(e, IgnoredEvent)]
-    done: dict[int, Outcome] = {}
-    locked: set[str] = set()  # each order's lock is taken once per transaction
-    delivery_id: str | None = None
-    received_at = delivery.received_at if delivery is not None else None
-    first = real[0] if real else None
-    if isinstance(first, OrderEvent):
-        done[id(first)], delivery_id = _order(session, settings, source, first, delivery)
-        locked.add(first.lock_key)
-    elif delivery is not None:
-        delivery_id = store_delivery(session, delivery)
-    for event in real:
-        if id(event) in done:
-            continue
-        if isinstance(event, OrderEvent):  # never in practice: one order per delivery
-            done[id(event)] = _order(session, settings, source, event, None)[0]
-        else:
-            if event.lock_key not in locked:
-                lock_order(session, source, event.lock_key)
-                locked.add(event.lock_key)
-            done[id(event)] = _refund_or_cancel(session, source, event, delivery_id, received_at)
-    return [
-        Outcome("ignored", detail=e.reason) if isinstance(e, IgnoredEvent) else done[id(e)]
-        for e in events
-    ]
 
 
 # Locks -------------------------------------------------------------------------------
@@ -128,10 +65,6 @@ def lock_key(source: str, key: str) -> int:
     return advisory_key(f"{source}:{key}")
 
 
-def _postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def lock_order(session: Session, source: str, key: str) -> None:
     """Serialise every event of one order, so an order and its early refund cannot
     miss each other. PostgreSQL: a transaction-scoped advisory lock, waited for at most
@@ -139,34 +72,6 @@ def lock_order(session: Session, source: str, key: str) -> None:
     already serialises writers."""
     if not advisory_lock(session, f"{source}:{key}", LOCK_WAIT_SECONDS):
         raise Unavailable("this order is busy; retry later", code="retry")
-
-
-# Deliveries --------------------------------------------------------------------------
-
-
-def _delivery_id_expr(delivery: Delivery) -> Any:
-    return (
-        select(WebhookDelivery.id)
-        .where(
-            WebhookDelivery.source == delivery.source,
-            WebhookDelivery.body_sha256 == delivery.sha256,
-        )
-        .scalar_subquery()
-    )
-
-
-def store_delivery(session: Session, delivery: Delivery) -> str:
-    """Keep the delivery (once per identical body); its id."""
-    inserted = insert_ignore(
-        session,
-        WebhookDelivery.__table__,
-        delivery.row(),
-        ["source", "body_sha256"],
-        returning=WebhookDelivery.id,
-    )
-    if inserted:
-        return str(inserted[0])
-    return str(session.scalar(select(_delivery_id_expr(delivery))))
 
 
 # Orders ------------------------------------------------------------------------------
@@ -181,22 +86,24 @@ class Written:
     delivery_id: str | None
 
 
-def _order(
+def record_order(
     session: Session,
     settings: Settings,
     source: str,
     order: OrderEvent,
     delivery: Delivery | None,
 ) -> tuple[Outcome, str | None]:
+    """Record an order once (with ``delivery``, stored in the same write), attribute
+    it, write its sale lines and apply the refunds that waited for it; its outcome and
+    the delivery's id. Takes the order's lock."""
     click_id = click_id_from(order.click_id, order.landing_url, settings.click_param)
     utm = order.utm or utm_from(order.landing_url)
-    pg = _postgres(session)
     facts = gather(
         session,
         order.promo_codes,
         click_id,
         utm,
-        lock_key(source, order.lock_key) if pg else None,
+        ORDERS.of(session).gather_lock(source, order.lock_key),
     )
     if not facts.locked:
         lock_order(session, source, order.lock_key)
@@ -227,7 +134,7 @@ def _order(
             .order_by(ConversionEvent.occurred_at, ConversionEvent.id)
         ).all()
         for event in waiting:
-            _apply(session, conversion, event)
+            apply_event(session, conversion, event)
     return Outcome("created", conversion_id), written.delivery_id
 
 
@@ -258,7 +165,7 @@ def _conversion_row(
         "tax_minor": order.tax_minor,
         "prices_include_tax": order.prices_include_tax,
         "refunded_minor": 0,
-        "status": "open",
+        "status": ConversionStatus.OPEN,
         "promo_codes": order.promo_codes,
         "click_id": click_id,
         "customer_id": order.customer_id,
@@ -307,9 +214,17 @@ def write_order(
 ) -> Written:
     """Insert the delivery, the conversion (unless the order is known) and its lines,
     and say whether refunds were waiting for it. One statement on PostgreSQL."""
+    return ORDERS.of(session).write_order(session, conversion, lines, delivery, order)
+
+
+def _write_order_sqlite(
+    session: Session,
+    conversion: dict[str, Any],
+    lines: list[dict[str, Any]],
+    delivery: Delivery | None,
+    order: OrderEvent,
+) -> Written:
     source = conversion["source"]
-    if _postgres(session):
-        return _write_order_pg(session, conversion, lines, delivery, order)
     waiting_q = exists().where(
         ConversionEvent.source == source,
         ConversionEvent.order_id.in_(_refs(order)),
@@ -422,140 +337,154 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-# Refunds and cancellations -----------------------------------------------------------
+class PostgresOrders:
+    @staticmethod
+    def gather_lock(source: str, key: str) -> int | None:
+        """The order's advisory lock, tried by the same statement as the read."""
+        return lock_key(source, key)
+
+    write_order = staticmethod(_write_order_pg)
 
 
-def _refund_or_cancel(
-    session: Session,
-    source: str,
-    event: RefundEvent | CancelEvent,
-    delivery_id: str | None,
-    received_at: datetime | None = None,
-) -> Outcome:
-    if isinstance(event, RefundEvent):
-        claim = event.claim
-        kind, external_id = "refund", event.refund_id
-        basis, amount_text, tax_text = claim.basis, claim.amount, claim.tax
-        currency, paid_text = claim.currency, claim.paid
-    else:
-        kind, external_id = "cancel", "cancel"
-        basis = amount_text = tax_text = currency = paid_text = None
-    conversion = session.scalar(
-        select(Conversion)
-        .where(
-            Conversion.source == source,
-            or_(Conversion.order_id == event.order_id, Conversion.order_ref == event.order_id),
-        )
-        .with_for_update()
+class SqliteOrders:
+    @staticmethod
+    def gather_lock(source: str, key: str) -> int | None:
+        """None: writers are serialised already (BEGIN IMMEDIATE)."""
+        return None
+
+    write_order = staticmethod(_write_order_sqlite)
+
+
+ORDERS: Variants[PostgresOrders | SqliteOrders] = Variants(
+    postgresql=PostgresOrders(), sqlite=SqliteOrders()
+)
+
+
+# Late attribution --------------------------------------------------------------------
+
+
+def attribute_late(db: Database, settings: Settings, click_ids: Sequence[str]) -> int:
+    """Attribute the orders that arrived while their click was still queued: called by
+    the worker with each batch of clicks it wrote. Returns how many it attributed."""
+    if not click_ids:
+        return 0
+    return _attribute_waiting(
+        db,
+        settings,
+        Conversion.click_id.in_(list(click_ids)),
     )
-    if conversion is not None and amount_text is not None:
-        for name, value in (("amount", amount_text), ("tax", tax_text), ("paid", paid_text)):
-            try:
-                parse_amount(value or "0", currency or conversion.currency)
-            except MoneyError as exc:
-                raise InvalidInput(
-                    f"refund {name} is not valid", fields={name: [str(exc)]}
-                ) from None
-    event_id = new_id("evt")
-    inserted = insert_ignore(
-        session,
-        ConversionEvent.__table__,
-        {
-            "id": event_id,
-            "source": source,
-            "order_id": event.order_id,
-            "kind": kind,
-            "external_id": external_id,
-            "basis": basis,
-            "amount_text": amount_text,
-            "tax_text": tax_text,
-            "paid_text": paid_text,
-            "currency": currency,
-            "occurred_at": event.occurred_at,
-            "received_at": received_at or utcnow(),
-            "raw": event.raw,
-            "delivery_id": delivery_id,
-        },
-        ["source", "order_id", "kind", "external_id"],
-        returning=ConversionEvent.id,
+
+
+def attribute_received_late(db: Database, settings: Settings, conversion_ids: Sequence[str]) -> int:
+    """Attribute the orders just applied from the webhook spool whose click is in the
+    database now: their ``received_at`` is when the delivery came, maybe longer ago than
+    the sweep looks back, so a click batch written while one was applied (the two
+    transactions crossed) is caught here. Returns how many it attributed."""
+    if not conversion_ids:
+        return 0
+    return _attribute_waiting(
+        db,
+        settings,
+        Conversion.id.in_(list(conversion_ids)),
+        exists().where(Click.id == Conversion.click_id),
     )
-    if not inserted:
-        return Outcome("duplicate", conversion.id if conversion else None)
-    if conversion is None:
-        return Outcome("pending_order", detail="kept until the order arrives")
-    stored = session.get(ConversionEvent, event_id)
-    assert stored is not None
-    _apply(session, conversion, stored)
-    if stored.note and stored.note.startswith("not applied"):
-        return Outcome("not_applied", conversion.id, stored.note)
-    return Outcome("applied", conversion.id, stored.note)
 
 
-def _gross_applied(session: Session, conversion: Conversion, current: str) -> int:
-    """The gross of the gross claims already applied to ``conversion`` — even those whose
-    share rounded to nothing, so the cumulative rounding stays exact."""
-    rows = session.scalars(
-        select(ConversionEvent.amount_text).where(
-            ConversionEvent.conversion_id == conversion.id,
-            ConversionEvent.basis == "gross",
-            ConversionEvent.applied_at.is_not(None),
-            ConversionEvent.id != current,
-            or_(ConversionEvent.note.is_(None), ~ConversionEvent.note.startswith("not applied")),
-        )
-    ).all()
-    total = 0
-    for amount in rows:
+SWEEP_WINDOW = timedelta(hours=1)
+SWEEP_LIMIT = 500
+
+
+def sweep_unattributed(db: Database, settings: Settings) -> int:
+    """The worker's minutely sweep: an order committed just after its click's batch was
+    written (the two transactions crossed) is found here — any unattributed order of
+    the last hour whose click is now in the database."""
+    since = clock.now_utc() - SWEEP_WINDOW
+    return _attribute_waiting(
+        db,
+        settings,
+        Conversion.received_at >= since,
+        exists().where(Click.id == Conversion.click_id),
+    )
+
+
+def _attribute_waiting(db: Database, settings: Settings, *where: Any) -> int:
+    with db.read_session() as reader:
+        waiting = reader.execute(
+            select(Conversion.id, Conversion.source, Conversion.order_id, Conversion.order_ref)
+            .where(
+                Conversion.partnership_id.is_(None),
+                Conversion.click_id.is_not(None),
+                *where,
+            )
+            .order_by(Conversion.id)
+            .limit(SWEEP_LIMIT)
+        ).all()
+    done = 0
+    for conversion_id, source, order_id, order_ref in waiting:
         try:
-            total += parse_amount(amount or "0", conversion.currency)
-        except MoneyError:
+            with db.session() as session:
+                lock_order(session, source, order_ref or order_id)
+                conversion = session.get(Conversion, conversion_id)
+                if conversion is None or conversion.partnership_id:
+                    continue
+                line = reattribute(session, settings, conversion, None)
+        except Unavailable:
+            # Its order, tiered sales or caps are busy: the next batch or sweep retries
+            # it; the orders after it are not held up.
+            log.warning("late attribution busy", extra={"conversion_id": conversion_id})
             continue
-    return total
+        if "attributed by" in line:
+            done += 1
+            log.info("late attribution", extra={"conversion_id": conversion_id})
+    return done
 
 
-def _apply(session: Session, conversion: Conversion, event: ConversionEvent) -> None:
-    """Apply a stored refund or cancel to its (locked) conversion."""
-    now = clock.now_utc()
-    event.conversion_id = conversion.id
-    event.applied_at = now
-    remaining = conversion.amount_minor - conversion.refunded_minor
-    if conversion.status == "cancelled" or (remaining <= 0 and event.kind != "cancel"):
-        event.amount_minor = 0
-        event.note = "nothing left to reverse"
-        return
-    if event.kind == "cancel":
-        amount = remaining
-    else:
-        share = share_of(
-            event.basis or "attributable",
-            event.amount_text or "",
-            event.tax_text,
-            event.currency,
-            OrderBasis(
-                currency=conversion.currency,
-                attributable_minor=conversion.amount_minor,
-                tax_minor=conversion.tax_minor,
-                prices_include_tax=conversion.prices_include_tax,
-                remaining_minor=remaining,
-                gross_refunded_minor=_gross_applied(session, conversion, event.id)
-                if event.basis == "gross"
-                else 0,
-            ),
-            event.paid_text,
-        )
-        amount, event.note = share.amount_minor, share.note
-        if share.note and share.note.startswith("not applied"):
-            log.warning("refund not applied to its order", extra={"event_id": event.id})
-    event.amount_minor = amount
-    if amount == 0 and event.kind != "cancel":
-        return
-    before = conversion.refunded_minor
-    conversion.refunded_minor = before + amount
-    if event.kind == "cancel":
-        conversion.status = "cancelled"
-    elif conversion.refunded_minor >= conversion.amount_minor:
-        conversion.status = "refunded"
-    else:
-        conversion.status = "partially_refunded"
-    session.flush()
+def reattribute(
+    session: Session, settings: Settings, conversion: Conversion, order: OrderEvent | None
+) -> str:
+    session.refresh(conversion, with_for_update=True)
     if conversion.partnership_id:
-        record_reversal(session, conversion, event, before, amount, now)
+        return f"{conversion.id}: already attributed ({conversion.method}); unchanged"
+    codes = order.promo_codes if order else list(conversion.promo_codes or [])
+    landing = order.landing_url if order else conversion.landing_url
+    click_id = click_id_from(
+        order.click_id if order else conversion.click_id, landing, settings.click_param
+    )
+    utm = (order.utm if order else None) or utm_from(landing)
+    facts = gather(session, codes, click_id, utm)
+    found = attribute_order(session, facts, conversion.occurred_at)
+    if found is None:
+        return f"{conversion.id}: still unattributed"
+    cand = found.candidate
+    by_promo = found.method == "promo_code"
+    conversion.method = found.method
+    conversion.partnership_id = cand.partnership_id
+    conversion.campaign_id = cand.campaign_id
+    conversion.influencer_id = cand.influencer_id
+    conversion.link_id = cand.link_id
+    conversion.promo_code_id = cand.promo_code_id if by_promo else None
+    conversion.attributed_promo_code = cand.promo_code if by_promo else None
+    conversion.attributed_click_id = found.click_id
+    conversion.click_id = conversion.click_id or click_id
+    session.flush()
+    lines = record_sale(session, conversion, settings.timezone)
+    # Refunds and a cancel applied while it was unattributed reverse its new lines.
+    before = 0
+    applied = session.scalars(
+        select(ConversionEvent)
+        .where(
+            ConversionEvent.conversion_id == conversion.id,
+            or_(ConversionEvent.amount_minor > 0, ConversionEvent.kind == EventKind.CANCEL),
+        )
+        .order_by(ConversionEvent.applied_at, ConversionEvent.id)
+    ).all()
+    for event in applied:
+        amount = int(event.amount_minor or 0)
+        lines += record_reversal(
+            session, conversion, event, before, amount, event.applied_at or conversion.received_at
+        )
+        before += amount
+    return (
+        f"{conversion.id}: attributed by {found.method} to influencer {cand.influencer_id}, "
+        f"{lines} ledger line(s) written"
+    )
