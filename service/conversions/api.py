@@ -11,7 +11,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from service import clock, metrics
 from service.conversions import service
-from service.conversions.deliveries import receive_delivery
+from service.conversions.intake import receive_delivery
 from service.conversions.models import Conversion
 from service.conversions.schemas import ConversionOut, ConversionQuery
 from service.conversions.spooled import (
