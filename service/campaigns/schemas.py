@@ -5,7 +5,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from service.campaigns.models import Campaign, Partnership
-from service.commissions.rules import RuleError, parse_rules
+from service.campaigns.service import check_rules
 from service.links.destinations import destination_error
 from service.money import MoneyError, parse_amount
 from service.schemas import Amount, Currency, Id, ListQuery, Pattern, Url, in_years, money_out
@@ -20,21 +20,6 @@ from service.vocabulary import (
 
 def rules_field(**kwargs: Any) -> fields.List:
     return fields.List(fields.Dict(), validate=validate.Length(max=10), **kwargs)
-
-
-def check_rules(
-    raw: list[dict[str, Any]] | None, currency: str, name: str
-) -> list[dict[str, Any]] | None:
-    """Validate rules; returns their canonical stored form."""
-    if raw is None:
-        return None
-    try:
-        return [rule.to_json(currency) for rule in parse_rules(raw, currency)]
-    except RuleError as exc:
-        key = f"{name}.{exc.path}" if exc.path else name
-        raise ValidationError({key: [str(exc)]}) from None
-    except MoneyError as exc:
-        raise ValidationError({name: [str(exc)]}) from None
 
 
 class CampaignIn(Schema):

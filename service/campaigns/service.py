@@ -8,11 +8,27 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.campaigns.models import Campaign, Partnership
-from service.campaigns.schemas import check_rules
+from service.commissions.rules import RuleError, parse_rules
 from service.errors import Conflict, InvalidInput, NotFound
 from service.influencers.service import get_influencer
 from service.links.models import Link
+from service.money import MoneyError
 from service.paging import Page, paginate
+
+
+def check_rules(
+    raw: list[dict[str, Any]] | None, currency: str, name: str
+) -> list[dict[str, Any]] | None:
+    """Validate rules; returns their canonical stored form."""
+    if raw is None:
+        return None
+    try:
+        return [rule.to_json(currency) for rule in parse_rules(raw, currency)]
+    except RuleError as exc:
+        key = f"{name}.{exc.path}" if exc.path else name
+        raise ValidationError({key: [str(exc)]}) from None
+    except MoneyError as exc:
+        raise ValidationError({name: [str(exc)]}) from None
 
 
 def create_campaign(session: Session, data: dict[str, Any]) -> Campaign:
