@@ -86,6 +86,11 @@ def _postgres() -> bool:
 
 def upgrade() -> None:
     postgres = _postgres()
+    if postgres:
+        # It takes the ledger whole (docs/operations.md#upgrades-and-migrations): rather
+        # than queue every read and write behind a running export, give up and change
+        # nothing.
+        op.execute("SET LOCAL lock_timeout = '10s'")
     if not postgres:
         for name in _names(LINE_TRIGGERS) + _names(CONVERSION_TRIGGERS):
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
