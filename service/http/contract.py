@@ -33,12 +33,19 @@ OPENAPI_URL_PREFIX = "/api/v1"
 BEARER = "apiKey"
 
 
-class ErrorBody(Schema):
-    code = fields.String(required=True, metadata={"description": "machine-readable, stable"})
-    message = fields.String(required=True, metadata={"description": "for a person"})
-    fields = fields.Dict(
-        required=True, metadata={"description": "the offending fields, by name (may be empty)"}
-    )
+# Built from a dict: a field named "fields" cannot be declared in a class body, where it
+# would stand for ``Schema.fields`` (marshmallow's metaclass takes it out; mypy cannot know).
+ErrorBody = Schema.from_dict(
+    {
+        "code": fields.String(required=True, metadata={"description": "machine-readable, stable"}),
+        "message": fields.String(required=True, metadata={"description": "for a person"}),
+        "fields": fields.Dict(
+            required=True,
+            metadata={"description": "the offending fields, by name (may be empty)"},
+        ),
+    },
+    name="ErrorBody",
+)
 
 
 class Error(Schema):
@@ -53,7 +60,7 @@ class Parser(FlaskParser):
     value of each name) with unknown names refused, and a refusal raised as marshmallow's
     ``ValidationError`` so ``service.http.errors`` answers it in our shape."""
 
-    DEFAULT_UNKNOWN_BY_LOCATION: Mapping[str, str | None] = {  # type: ignore[misc]
+    DEFAULT_UNKNOWN_BY_LOCATION: dict[str, str | None] = {
         **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
         "json": RAISE,
         "query": RAISE,

@@ -19,6 +19,7 @@ from service.conversions.events import (
     ShopEvent,
 )
 from service.conversions.webhooks.fields import (
+    HeaderLookup,
     bad,
     bounded,
     currency,
@@ -68,7 +69,7 @@ def topic_of(payload: Mapping[str, Any]) -> str:
     return kind if isinstance(kind, str) else ""
 
 
-def parse(payload: dict[str, Any], headers: Mapping[str, str], click_param: str) -> list[ShopEvent]:
+def parse(payload: dict[str, Any], headers: HeaderLookup, click_param: str) -> list[ShopEvent]:
     kind = topic_of(payload)
     data = obj(payload.get("data"), "data")
     thing = obj(data.get("object"), "data.object")
