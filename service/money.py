@@ -95,7 +95,8 @@ def parse_decimal(
             what = unit or "the amount"
             raise MoneyError(f"{what} has {places} decimal places; {text!r} has more")
         frac = frac[:places]
-    minor = int(whole) * 10**places + int(frac.ljust(places, "0") or "0")
+    scale: int = 10**places  # places is never negative
+    minor = int(whole) * scale + int(frac.ljust(places, "0") or "0")
     if sign:
         if not allow_negative and minor != 0:
             raise MoneyError("amount must not be negative")

@@ -59,7 +59,9 @@ def _csv_lines(rows: Iterable[Sequence[str]], header: Sequence[str] | None) -> I
 
 
 def summary_cells(row: SummaryRow) -> list[str]:
-    money = lambda minor: format_amount(minor, row.currency)  # noqa: E731
+    def money(minor: int) -> str:
+        return format_amount(minor, row.currency)
+
     return [
         row.period,
         row.influencer_id,

@@ -42,7 +42,8 @@ def init_app(app: Flask, lookup: KeyLookup[Any]) -> None:
 
 
 def current_key() -> Key:
-    return g.api_key
+    key: Key = g.api_key
+    return key
 
 
 def require(scope: str) -> Callable[[F], F]:

@@ -27,6 +27,7 @@ from service.paging import CURSOR_PATTERN
 from service.schemas import Pattern
 
 F = TypeVar("F", bound=Callable[..., Any])
+View = Callable[..., Any]
 
 # Where the document is served and which security scheme a bearer route names.
 OPENAPI_URL_PREFIX = "/api/v1"
@@ -108,6 +109,36 @@ class Blueprint(flask_smorest.Blueprint):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.before_request(_refuse_nul)
+
+    # flask-smorest's decorators, typed (it ships no types). ``route`` registers the view
+    # as it is; ``doc`` and ``alt_response`` wrap it with the same call; ``arguments``
+    # passes the view the parsed arguments first and ``response`` serializes what it
+    # returns, so neither keeps the view's signature.
+
+    def route(self, rule: str, **options: Any) -> Callable[[F], F]:
+        decorator: Callable[[F], F] = super().route(rule, **options)
+        return decorator
+
+    def arguments(self, schema: type[Schema] | Schema, **options: Any) -> Callable[[View], View]:
+        decorator: Callable[[View], View] = super().arguments(schema, **options)
+        return decorator
+
+    def response(
+        self, status_code: int, schema: type[Schema] | Schema | None = None, **options: Any
+    ) -> Callable[[View], View]:
+        decorator: Callable[[View], View] = super().response(status_code, schema, **options)
+        return decorator
+
+    def alt_response(
+        self, status_code: int, response: str | None = None, **options: Any
+    ) -> Callable[[F], F]:
+        decorator: Callable[[F], F] = super().alt_response(status_code, response, **options)
+        return decorator
+
+    @staticmethod
+    def doc(**kwargs: Any) -> Callable[[F], F]:
+        decorator: Callable[[F], F] = flask_smorest.Blueprint.doc(**kwargs)
+        return decorator
 
     def errors(self, *statuses: int | tuple[int, ...], **described: str) -> Callable[[F], F]:
         """Document the error answers a route can give, each in the one ``Error`` shape:

@@ -56,9 +56,10 @@ def stripe_exponent(cur: str) -> int:
 def to_minor(amount: int, cur: str, path: str) -> int:
     """A Stripe integer amount → ISO 4217 minor units of ``cur``, exactly."""
     shift = exponent(cur) - stripe_exponent(cur)
+    scale: int = 10 ** abs(shift)
     if shift >= 0:
-        return amount * 10**shift
-    whole, rest = divmod(amount, 10**-shift)
+        return amount * scale
+    whole, rest = divmod(amount, scale)
     if rest:
         raise bad(path, f"{amount} is not a whole number of {cur} minor units")
     return whole
