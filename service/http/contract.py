@@ -34,8 +34,8 @@ OPENAPI_URL_PREFIX = "/api/v1"
 BEARER = "apiKey"
 
 
-# Built from a dict: a field named "fields" cannot be declared in a class body, where it
-# would stand for ``Schema.fields`` (marshmallow's metaclass takes it out; mypy cannot know).
+# Built from a dict: declared in a class body, a field named "fields" would override
+# ``Schema.fields`` as far as mypy knows (marshmallow's metaclass takes it out at run time).
 ErrorBody = Schema.from_dict(
     {
         "code": fields.String(required=True, metadata={"description": "machine-readable, stable"}),
