@@ -74,13 +74,14 @@ def exponent(currency: str) -> int:
         raise MoneyError(f"unknown currency {currency!r}") from None
 
 
-def parse_amount(text: str, currency: str, *, allow_negative: bool = False) -> int:
-    """``"120.50"`` in EUR → ``12050``. Refuses floats, over-precision and junk."""
+def parse_amount(text: object, currency: str, *, allow_negative: bool = False) -> int:
+    """``"120.50"`` in EUR → ``12050``. Refuses floats, over-precision and junk (any
+    value that is not a decimal string: it reads untrusted JSON)."""
     return parse_decimal(text, exponent(currency), allow_negative=allow_negative, unit=currency)
 
 
 def parse_decimal(
-    text: str, places: int, *, allow_negative: bool = False, unit: str | None = None
+    text: object, places: int, *, allow_negative: bool = False, unit: str | None = None
 ) -> int:
     """A decimal string as an integer count of ``10**-places`` (exact, no float)."""
     if not isinstance(text, str):
@@ -95,7 +96,8 @@ def parse_decimal(
             what = unit or "the amount"
             raise MoneyError(f"{what} has {places} decimal places; {text!r} has more")
         frac = frac[:places]
-    minor = int(whole) * 10**places + int(frac.ljust(places, "0") or "0")
+    scale: int = 10**places  # places is never negative
+    minor = int(whole) * scale + int(frac.ljust(places, "0") or "0")
     if sign:
         if not allow_negative and minor != 0:
             raise MoneyError("amount must not be negative")
@@ -137,7 +139,7 @@ def div_half_even(numerator: int, denominator: int) -> int:
 _RATE_RE = re.compile(r"^[0-9]{1,3}(?:\.[0-9]{1,6})?\Z")
 
 
-def parse_rate(text: str) -> Fraction:
+def parse_rate(text: object) -> Fraction:
     """A percentage such as ``"12.5"`` as an exact fraction of one (``1/8``)."""
     if not isinstance(text, str) or not _RATE_RE.match(text):
         raise MoneyError(f'{text!r} is not a percentage such as "10" or "12.5"')

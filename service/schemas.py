@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -42,7 +42,15 @@ class Pattern(validate.Regexp):
         super().__init__(pattern, error=error)
         self._whole = full(pattern)
 
-    def __call__(self, value: str) -> str:
+    @overload
+    def __call__(self, value: str) -> str: ...
+
+    @overload
+    def __call__(self, value: bytes) -> bytes: ...
+
+    def __call__(self, value: str | bytes) -> str | bytes:
+        if isinstance(value, bytes):  # a text pattern: the base class refuses bytes alike
+            return super().__call__(value)
         if self._whole.match(value) is None:
             raise ValidationError(self._format_error(value))
         return value

@@ -115,20 +115,24 @@ class Working:
     # The same fields in SQL, for queries that group or filter by them.
     @staticmethod
     def index_column() -> ColumnElement[int]:
-        return CommissionLine.rule["index"].as_integer()
+        column: ColumnElement[int] = CommissionLine.rule["index"].as_integer()
+        return column
 
     @staticmethod
     def cut_column() -> ColumnElement[str]:
         """The cut as stored (text): read with :meth:`amount`."""
-        return CommissionLine.rule["cut"].as_string()
+        column: ColumnElement[str] = CommissionLine.rule["cut"].as_string()
+        return column
 
     @staticmethod
     def month_column() -> ColumnElement[str]:
-        return CommissionLine.rule["month"].as_string()
+        column: ColumnElement[str] = CommissionLine.rule["month"].as_string()
+        return column
 
     @staticmethod
     def is_tiered() -> ColumnElement[bool]:
-        return CommissionLine.rule["type"].as_string() == "tiered_percent"
+        tiered: ColumnElement[bool] = CommissionLine.rule["type"].as_string() == "tiered_percent"
+        return tiered
 
 
 def rule_of(stored: Mapping[str, Any] | None) -> list[dict[str, Any]]:

@@ -40,7 +40,7 @@ from service.commissions.models import (
     LineStatus,
 )
 from service.conversions.models import Conversion, ConversionEvent
-from service.db import insert_ignore, new_id, utcnow
+from service.db import insert_ignore, new_id, table_of, utcnow
 from service.errors import Conflict, InvalidInput, NotFound
 from service.money import MoneyError, parse_amount
 from service.paging import Page, paginate
@@ -69,7 +69,7 @@ def append_line(session: Session, **values: Any) -> bool:
     """Append one line; ``False`` if its idempotency key was already written."""
     row = _complete(values, utcnow())
     inserted = insert_ignore(
-        session, CommissionLine.__table__, row, ["idempotency_key"], returning=CommissionLine.id
+        session, table_of(CommissionLine), row, ["idempotency_key"], returning=CommissionLine.id
     )
     if inserted:
         metrics.COMMISSION_LINES.labels(row["kind"]).inc()
@@ -85,7 +85,7 @@ def append_lines(session: Session, rows: list[dict[str, Any]]) -> list[str]:
     kinds = {row["id"]: row["kind"] for row in complete}
     written = insert_ignore(
         session,
-        CommissionLine.__table__,
+        table_of(CommissionLine),
         complete,
         ["idempotency_key"],
         returning=CommissionLine.id,
@@ -104,7 +104,7 @@ def insert_order_lines(session: Session, rows: list[dict[str, Any]]) -> int:
     return len(
         insert_ignore(
             session,
-            CommissionLine.__table__,
+            table_of(CommissionLine),
             rows,
             ["idempotency_key"],
             returning=CommissionLine.id,
@@ -182,8 +182,11 @@ def mark_paid(session: Session, lines: ColumnElement[bool], export_id: str) -> i
 
 
 class _Dated(Protocol):
-    status: str
-    due_at: datetime
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def due_at(self) -> datetime: ...
 
 
 def status_of(line: _Dated, now: datetime) -> str:

@@ -97,10 +97,10 @@ def _parse_rule(item: object, currency: str, path: str) -> Rule:
         raise RuleError(f"unknown field(s) {', '.join(sorted(unknown))}", path)
     try:
         if kind == "percent":
-            return Rule("percent", rate=parse_rate(item.get("rate")))  # type: ignore[arg-type]
+            return Rule("percent", rate=parse_rate(item.get("rate")))
         if kind == "tiered_percent":
             return Rule("tiered_percent", tiers=_parse_tiers(item.get("tiers"), currency, path))
-        amount = parse_amount(item.get("amount"), currency)  # type: ignore[arg-type]
+        amount = parse_amount(item.get("amount"), currency)
     except MoneyError as exc:
         raise RuleError(str(exc), path) from None
     if amount <= 0:
@@ -120,7 +120,7 @@ def _parse_tiers(raw: object, currency: str, path: str) -> tuple[Tier, ...]:
         if not isinstance(t, Mapping) or set(t) - {"up_to", "rate"}:
             raise RuleError('a tier is {"up_to": amount or null, "rate": percent}', where)
         up_to = t.get("up_to")
-        rate = parse_rate(t.get("rate"))  # type: ignore[arg-type]
+        rate = parse_rate(t.get("rate"))
         if up_to is None:
             if i != len(raw) - 1:
                 raise RuleError("only the last tier may have no upper bound", where)

@@ -600,6 +600,8 @@ def _add_settled_lines(
         .group_by(L.partnership_id, index, cut)
     ).all()
     for pid, idx, cut_text, amount, count, due_at in rows:
+        if pid is None:  # never: a settlement line is written for its partnership
+            continue
         seen = recorded[(pid, int(idx))]
         _count(seen, plans, pid, int(amount), int(count), cut_text, due_at)
         seen.lines += int(count)

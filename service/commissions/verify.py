@@ -24,7 +24,7 @@ line is recomputed from its own rule and the facts behind it:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -182,7 +182,7 @@ def _recompute(
 def _sales_and_reversals(
     session: Session,
     check: _Checker,
-    lines: list[CommissionLine],
+    lines: Sequence[CommissionLine],
     campaigns: Mapping[str, Campaign],
 ) -> None:
     by_conversion: dict[str, list[CommissionLine]] = defaultdict(list)
@@ -236,13 +236,13 @@ def _sales_and_reversals(
             if rule.type == "tiered_percent":  # its amount depended on the month so far
                 check.report.problems.append(f"missing line {key}: tiered line of {what}")
                 continue
-            (line,) = sale_lines(
+            (due_line,) = sale_lines(
                 [rule],
                 basis_minor=conv.amount_minor,
                 order_currency=conv.currency,
                 campaign_currency=currency,
             )
-            check.expect(key, line.amount_minor, line.currency, what)
+            check.expect(key, due_line.amount_minor, due_line.currency, what)
         refunded = 0
         for ev in events.get(conv.id, []):
             now_amount = ev.amount_minor or 0
@@ -264,20 +264,24 @@ def _sales_and_reversals(
                 )
                 what = f"{ev.kind} {ev.external_id} of order {conv.order_id}"
                 check.expect(key, amount, sale.currency, what)
-                line = check.by_key.get(key)
-                if line is None or not cut_share:
+                reversal = check.by_key.get(key)
+                if reversal is None or not cut_share:
                     continue
                 try:
-                    recorded_cut = _working(line).cut_minor
+                    recorded_cut = _working(reversal).cut_minor
                 except MoneyError as exc:
-                    check.report.problems.append(f"line {line.id}: its rule cannot be read ({exc})")
+                    check.report.problems.append(
+                        f"line {reversal.id}: its rule cannot be read ({exc})"
+                    )
                     continue
                 if recorded_cut != cut_share:
                     shown = (
-                        None if recorded_cut is None else format_amount(recorded_cut, line.currency)
+                        None
+                        if recorded_cut is None
+                        else format_amount(recorded_cut, reversal.currency)
                     )
                     check.report.problems.append(
-                        f"line {line.id} ({key}): cut {shown}, expected {cut_share} "
+                        f"line {reversal.id} ({key}): cut {shown}, expected {cut_share} "
                         f"{sale.currency} for {what}"
                     )
             refunded += now_amount
@@ -321,7 +325,7 @@ def _sale_amount(conv: Conversion, campaign_currency: str) -> Callable[[Rule, Wo
 def _per_post(
     session: Session,
     check: _Checker,
-    lines: list[CommissionLine],
+    lines: Sequence[CommissionLine],
     campaigns: Mapping[str, Campaign],
 ) -> None:
     approved = {
@@ -357,7 +361,9 @@ def _per_post(
                 )
 
 
-def _settlements(session: Session, report: Report, lines: list[CommissionLine], zone: str) -> None:
+def _settlements(
+    session: Session, report: Report, lines: Sequence[CommissionLine], zone: str
+) -> None:
     """Every month a close settled (and any month settled by hand) holds its true-up
     and CPC exactly, unless it changed after it was settled (a note, not a difference:
     the next close settles it)."""
@@ -441,7 +447,7 @@ def _settlements(session: Session, report: Report, lines: list[CommissionLine], 
 
 
 def _order_changes(
-    session: Session, lines: list[CommissionLine], zone: str
+    session: Session, lines: Sequence[CommissionLine], zone: str
 ) -> dict[tuple[str, str], datetime]:
     """When the orders of each partnership and month last changed by a rejection or an
     applied refund or cancel: either changes a month's tiered sales."""
@@ -462,11 +468,12 @@ def _order_changes(
         .where(ConversionEvent.applied_at.is_not(None), Conversion.partnership_id.is_not(None))
     )
     for partnership_id, occurred_at, applied_at in applied:
-        note(partnership_id, occurred_at, applied_at)
+        if applied_at is not None:  # always: the query asks for applied events only
+            note(partnership_id, occurred_at, applied_at)
     return changed
 
 
-def _adjustments(report: Report, lines: list[CommissionLine]) -> None:
+def _adjustments(report: Report, lines: Sequence[CommissionLine]) -> None:
     by_id = {line.id: line for line in lines}
     # What points at a line: its rejection record, the carry-forward line that takes it
     # back (each by its ``reverses_line_id``).
@@ -509,7 +516,7 @@ def _adjustments(report: Report, lines: list[CommissionLine]) -> None:
 
 
 def _caps(
-    report: Report, lines: list[CommissionLine], campaigns: Mapping[str, Campaign], zone: str
+    report: Report, lines: Sequence[CommissionLine], campaigns: Mapping[str, Campaign], zone: str
 ) -> None:
     month_used: dict[tuple[str, str, str], int] = defaultdict(int)
     budget_used: dict[str, int] = defaultdict(int)

@@ -18,7 +18,7 @@ already attributed stays as it is (docs/product.md §4: attributed once).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -31,6 +31,7 @@ from service.conversions.orders import lock_order, reattribute, record_order
 from service.conversions.received import Delivery, kept_headers, payload_of, store_delivery
 from service.conversions.status import record_event
 from service.conversions.webhooks import SOURCES, Source
+from service.conversions.webhooks.fields import HeaderLookup
 from service.errors import NotFound, Unavailable
 
 
@@ -39,7 +40,7 @@ def receive_delivery(
     settings: Settings,
     spec: Source,
     body: bytes,
-    headers: Mapping[str, str],
+    headers: HeaderLookup,
     payload: dict[str, Any],
     topic: str,
 ) -> list[Outcome]:
@@ -62,7 +63,7 @@ def _take(
     spec: Source,
     delivery: Delivery,
     payload: dict[str, Any],
-    headers: Mapping[str, str] | None = None,
+    headers: HeaderLookup | None = None,
 ) -> tuple[list[ShopEvent], list[Outcome]]:
     """The one way a delivery goes in: parsed by its source (with the headers it came
     with, else those it kept), kept, its events applied. Its events and their outcomes."""

@@ -49,6 +49,7 @@ from service.db import (
     advisory_lock,
     insert_ignore,
     new_id,
+    table_of,
     utcnow,
 )
 from service.errors import Unavailable
@@ -239,7 +240,7 @@ def _write_order_sqlite(
     conversion["delivery_id"] = delivery_id
     inserted = insert_ignore(
         session,
-        Conversion.__table__,
+        table_of(Conversion),
         conversion,
         ["source", "order_id"],
         returning=Conversion.id,

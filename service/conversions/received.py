@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from service.conversions.models import WebhookDelivery
 from service.conversions.webhooks import Source
-from service.db import insert_ignore, new_id, utcnow
+from service.conversions.webhooks.fields import HeaderLookup
+from service.db import insert_ignore, new_id, table_of, utcnow
 from service.errors import AfftrackError
 
 
@@ -51,7 +52,7 @@ class Delivery:
         }
 
 
-def kept_headers(spec: Source, headers: Mapping[str, str]) -> dict[str, str]:
+def kept_headers(spec: Source, headers: HeaderLookup) -> dict[str, str]:
     """The headers a stored delivery keeps: enough to parse it and verify it again."""
     return {name: headers[name] for name in spec.kept_headers if headers.get(name)}
 
@@ -83,7 +84,7 @@ def store_delivery(session: Session, delivery: Delivery) -> str:
     """Keep the delivery (once per identical body); its id."""
     inserted = insert_ignore(
         session,
-        WebhookDelivery.__table__,
+        table_of(WebhookDelivery),
         delivery.row(),
         ["source", "body_sha256"],
         returning=WebhookDelivery.id,

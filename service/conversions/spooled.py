@@ -25,7 +25,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -38,6 +38,7 @@ from service.conversions.intake import receive_stored
 from service.conversions.orders import attribute_received_late
 from service.conversions.received import Delivery, kept_headers
 from service.conversions.webhooks import SOURCES, Source
+from service.conversions.webhooks.fields import HeaderLookup
 from service.db import LOCK_NOT_AVAILABLE, Database, new_id
 from service.errors import AfftrackError
 from service.spool import Record, Spool
@@ -82,7 +83,7 @@ def spool_delivery(
     spool: Spool,
     spec: Source,
     body: bytes,
-    headers: Mapping[str, str],
+    headers: HeaderLookup,
     topic: str,
     received_at: datetime,
 ) -> str:

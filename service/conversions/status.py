@@ -25,7 +25,7 @@ from service.conversions.models import (
     EventOutcome,
 )
 from service.conversions.refunds import OrderBasis, Share, next_status, share_of
-from service.db import insert_ignore, new_id, utcnow
+from service.db import insert_ignore, new_id, table_of, utcnow
 from service.errors import InvalidInput
 from service.money import MoneyError, parse_amount
 
@@ -41,6 +41,11 @@ def record_event(
 ) -> Outcome:
     """Record a refund or cancel once and apply it if its order is known (the caller
     holds the order's lock)."""
+    basis: str | None  # a cancel claims no amount
+    amount_text: str | None
+    tax_text: str | None
+    currency: str | None
+    paid_text: str | None
     if isinstance(event, RefundEvent):
         claim = event.claim
         kind, external_id = EventKind.REFUND, event.refund_id
@@ -68,7 +73,7 @@ def record_event(
     event_id = new_id("evt")
     inserted = insert_ignore(
         session,
-        ConversionEvent.__table__,
+        table_of(ConversionEvent),
         {
             "id": event_id,
             "source": source,

@@ -84,7 +84,7 @@ def _template_helpers() -> dict[str, Any]:
 def money_of(figures: dict[str, Any], currency: str) -> dict[str, Any]:
     """A report row's (or the totals') money in ``currency``; the report leaves out a
     currency nothing happened in, which here reads as zero revenue and cost."""
-    found = figures["money"].get(currency)
+    found: dict[str, Any] | None = figures["money"].get(currency)
     if found is not None:
         return found
     zero = format_amount(0, currency)

@@ -36,7 +36,7 @@ for _code, _exp in sorted(EXPONENTS.items()):
 
 
 def concat(*parts: Any) -> ColumnElement[str]:
-    out = parts[0]
+    out: ColumnElement[str] = parts[0]
     for part in parts[1:]:
         out = out.op("||", return_type=Text)(part)
     return out

@@ -370,7 +370,8 @@ def formatted_lines(
     # which only the session's rollback follows.
     driver = session.connection().connection.driver_connection
     assert driver is not None
-    return driver.cursor().stream(sql, params)  # type: ignore[no-any-return]
+    rows: Iterator[tuple[str, str, str, str]] = driver.cursor().stream(sql, params)
+    return rows
 
 
 def formatted_statement(session: Session, sel: Selection, fmt: str) -> tuple[str, dict[str, Any]]:

@@ -59,7 +59,9 @@ def _csv_lines(rows: Iterable[Sequence[str]], header: Sequence[str] | None) -> I
 
 
 def summary_cells(row: SummaryRow) -> list[str]:
-    money = lambda minor: format_amount(minor, row.currency)  # noqa: E731
+    def money(minor: int) -> str:
+        return format_amount(minor, row.currency)
+
     return [
         row.period,
         row.influencer_id,
@@ -83,8 +85,8 @@ def summary_csv(rows: Iterable[SummaryRow]) -> Iterator[bytes]:
 def summary_json(period: str, rows: Iterable[SummaryRow]) -> Iterator[bytes]:
     items = []
     for r in rows:
-        cells = dict(zip(SUMMARY_COLUMNS, summary_cells(r), strict=True))
-        cells["orders"], cells["lines"] = r.orders, r.lines  # type: ignore[assignment]
+        cells: dict[str, str | int] = dict(zip(SUMMARY_COLUMNS, summary_cells(r), strict=True))
+        cells["orders"], cells["lines"] = r.orders, r.lines
         cells["carried_forward"] = format_amount(r.carried_forward, r.currency)
         items.append(cells)
     yield json.dumps(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
@@ -26,20 +26,24 @@ class Key(Protocol):
     scope: str
 
 
+K = TypeVar("K", bound=Key)
+
+
 @dataclass(frozen=True)
-class KeyLookup:
+class KeyLookup(Generic[K]):
     """``authenticate(session, token)``: the live key or ``None``; ``allows(key, scope)``."""
 
-    authenticate: Callable[[Session, str], Key | None]
-    allows: Callable[[Key, str], bool]
+    authenticate: Callable[[Session, str], K | None]
+    allows: Callable[[K, str], bool]
 
 
-def init_app(app: Flask, lookup: KeyLookup) -> None:
+def init_app(app: Flask, lookup: KeyLookup[Any]) -> None:
     app.extensions["afftrack.keys"] = lookup
 
 
 def current_key() -> Key:
-    return g.api_key
+    key: Key = g.api_key
+    return key
 
 
 def require(scope: str) -> Callable[[F], F]:
@@ -54,7 +58,7 @@ def require(scope: str) -> Callable[[F], F]:
             kind, _, token = header.partition(" ")
             if kind.lower() != "bearer" or not token.strip():
                 raise Unauthorized("an API key is required: Authorization: Bearer <key>")
-            lookup: KeyLookup = current_app.extensions["afftrack.keys"]
+            lookup: KeyLookup[Key] = current_app.extensions["afftrack.keys"]
             # A short session of its own: on SQLite a transaction holds the write lock,
             # so it must not stay open through the view.
             with services().db.session() as auth_session:

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 
 def services() -> Services:
-    return current_app.extensions["afftrack"]
+    svc: Services = current_app.extensions["afftrack"]
+    return svc
 
 
 def settings() -> Settings:
@@ -24,7 +25,8 @@ def session() -> Session:
     """The request's session; committed by the view, closed at teardown."""
     if "db_session" not in g:
         g.db_session = services().db.sessions()
-    return g.db_session
+    s: Session = g.db_session
+    return s
 
 
 def close_session(_exc: BaseException | None = None) -> None:

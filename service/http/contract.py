@@ -27,18 +27,26 @@ from service.paging import CURSOR_PATTERN
 from service.schemas import Pattern
 
 F = TypeVar("F", bound=Callable[..., Any])
+View = Callable[..., Any]
 
 # Where the document is served and which security scheme a bearer route names.
 OPENAPI_URL_PREFIX = "/api/v1"
 BEARER = "apiKey"
 
 
-class ErrorBody(Schema):
-    code = fields.String(required=True, metadata={"description": "machine-readable, stable"})
-    message = fields.String(required=True, metadata={"description": "for a person"})
-    fields = fields.Dict(
-        required=True, metadata={"description": "the offending fields, by name (may be empty)"}
-    )
+# Built from a dict: declared in a class body, a field named "fields" would override
+# ``Schema.fields`` as far as mypy knows (marshmallow's metaclass takes it out at run time).
+ErrorBody = Schema.from_dict(
+    {
+        "code": fields.String(required=True, metadata={"description": "machine-readable, stable"}),
+        "message": fields.String(required=True, metadata={"description": "for a person"}),
+        "fields": fields.Dict(
+            required=True,
+            metadata={"description": "the offending fields, by name (may be empty)"},
+        ),
+    },
+    name="ErrorBody",
+)
 
 
 class Error(Schema):
@@ -53,7 +61,7 @@ class Parser(FlaskParser):
     value of each name) with unknown names refused, and a refusal raised as marshmallow's
     ``ValidationError`` so ``service.http.errors`` answers it in our shape."""
 
-    DEFAULT_UNKNOWN_BY_LOCATION: Mapping[str, str | None] = {  # type: ignore[misc]
+    DEFAULT_UNKNOWN_BY_LOCATION: dict[str, str | None] = {
         **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
         "json": RAISE,
         "query": RAISE,
@@ -101,6 +109,36 @@ class Blueprint(flask_smorest.Blueprint):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.before_request(_refuse_nul)
+
+    # flask-smorest's decorators, typed (it ships no types). ``route`` registers the view
+    # as it is; ``doc`` and ``alt_response`` wrap it with the same call; ``arguments``
+    # passes the view the parsed arguments first and ``response`` serializes what it
+    # returns, so neither keeps the view's signature.
+
+    def route(self, rule: str, **options: Any) -> Callable[[F], F]:
+        decorator: Callable[[F], F] = super().route(rule, **options)
+        return decorator
+
+    def arguments(self, schema: type[Schema] | Schema, **options: Any) -> Callable[[View], View]:
+        decorator: Callable[[View], View] = super().arguments(schema, **options)
+        return decorator
+
+    def response(
+        self, status_code: int, schema: type[Schema] | Schema | None = None, **options: Any
+    ) -> Callable[[View], View]:
+        decorator: Callable[[View], View] = super().response(status_code, schema, **options)
+        return decorator
+
+    def alt_response(
+        self, status_code: int, response: str | None = None, **options: Any
+    ) -> Callable[[F], F]:
+        decorator: Callable[[F], F] = super().alt_response(status_code, response, **options)
+        return decorator
+
+    @staticmethod
+    def doc(**kwargs: Any) -> Callable[[F], F]:
+        decorator: Callable[[F], F] = flask_smorest.Blueprint.doc(**kwargs)
+        return decorator
 
     def errors(self, *statuses: int | tuple[int, ...], **described: str) -> Callable[[F], F]:
         """Document the error answers a route can give, each in the one ``Error`` shape:

@@ -20,7 +20,8 @@ class CodeMaker:
 
     def new_code(self) -> str:
         # 40 random bits: unguessable enough to stop enumeration, short enough for a bio.
-        return self._hashids.encode(secrets.randbits(40))
+        code: str = self._hashids.encode(secrets.randbits(40))
+        return code
 
 
 def valid_vanity(slug: str) -> bool:

@@ -186,7 +186,7 @@ def _reach_totals(session: Session, campaign_id: str, lo: datetime, hi: datetime
     }
 
 
-def _reach(posts: list[dict]) -> dict[str, int]:
+def _reach(posts: list[dict[str, Any]]) -> dict[str, int]:
     return {
         "deliverables": len(posts),
         "impressions": sum(post["impressions"] for post in posts),
@@ -224,7 +224,7 @@ def _profiles(
         if inf_id in wanted:
             # Several accounts on one platform: the largest is the one posts are judged by.
             followers[inf_id][platform] = max(followers[inf_id].get(platform, 0), int(count))
-    theirs: dict[str, list[dict]] = {inf_id: [] for inf_id in influencer_ids}
+    theirs: dict[str, list[dict[str, Any]]] = {inf_id: [] for inf_id in influencer_ids}
     for influencer_id, post in posts:
         audience = followers.get(influencer_id, {}).get(post["platform"])
         post["followers"] = audience

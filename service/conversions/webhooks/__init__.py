@@ -9,9 +9,10 @@ from typing import Any
 
 from service.conversions.events import ShopEvent
 from service.conversions.webhooks import generic, shopify, signatures, stripe, woocommerce
+from service.conversions.webhooks.fields import HeaderLookup
 
-Verify = Callable[[bytes, Mapping[str, str], str, int], None]
-Parse = Callable[[dict[str, Any], Mapping[str, str], str], list[ShopEvent]]
+Verify = Callable[[bytes, HeaderLookup, str, int], None]
+Parse = Callable[[dict[str, Any], HeaderLookup, str], list[ShopEvent]]
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class Source:
     name: str
     verify: Verify
     parse: Parse
-    topic: Callable[[Mapping[str, Any], Mapping[str, str]], str]
+    topic: Callable[[Mapping[str, Any], HeaderLookup], str]
     # The headers kept with a stored delivery: enough to verify it again and to see
     # what the platform said it was.
     kept_headers: tuple[str, ...]
@@ -80,7 +81,7 @@ SOURCES: dict[str, Source] = {
 }
 
 
-def is_woocommerce_ping(body: bytes, headers: Mapping[str, str]) -> bool:
+def is_woocommerce_ping(body: bytes, headers: HeaderLookup) -> bool:
     """WooCommerce's unsigned creation ping: ``webhook_id=<n>`` as a form body."""
     if headers.get("X-WC-Webhook-Signature"):
         return False

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from service.errors import InvalidInput
 from service.money import (
@@ -20,6 +20,15 @@ from service.money import (
 )
 
 MAX_ID = 128
+
+
+class HeaderLookup(Protocol):
+    """A delivery's headers as webhook code reads them: the request's (werkzeug
+    ``Headers``, any case) or those a stored delivery kept (a plain ``Mapping``)."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+    def __getitem__(self, key: str, /) -> str: ...
 
 
 def bad(path: str, message: str) -> InvalidInput:
@@ -126,7 +135,7 @@ def moment(value: Any, path: str, *, naive_is_utc: bool = False) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def header(headers: Mapping[str, str], name: str) -> str:
+def header(headers: HeaderLookup, name: str) -> str:
     return (headers.get(name) or "").strip()
 
 

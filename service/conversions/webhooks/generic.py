@@ -9,6 +9,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from service.conversions.events import CancelEvent, OrderEvent, RefundClaim, RefundEvent, ShopEvent
+from service.conversions.webhooks.fields import HeaderLookup
 from service.money import MoneyError, parse_amount
 from service.schemas import Amount, Currency
 from service.vocabulary import CODE_MAX_LENGTH
@@ -88,7 +89,7 @@ class GenericCancel(Schema):
     occurred_at = _When(required=True)
 
 
-def parse(payload: dict[str, Any], headers: Mapping[str, str], click_param: str) -> list[ShopEvent]:
+def parse(payload: dict[str, Any], headers: HeaderLookup, click_param: str) -> list[ShopEvent]:
     return [_parse(payload)]
 
 

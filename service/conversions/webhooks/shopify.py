@@ -21,6 +21,7 @@ from service.conversions.events import (
     ShopEvent,
 )
 from service.conversions.webhooks.fields import (
+    HeaderLookup,
     bounded,
     currency,
     header,
@@ -41,11 +42,11 @@ ORDER_TOPICS = ("orders/create", "orders/paid", "orders/updated", "orders/cancel
 UNPAID = ("pending", "voided", "expired")
 
 
-def topic_of(headers: Mapping[str, str]) -> str:
+def topic_of(headers: HeaderLookup) -> str:
     return header(headers, "X-Shopify-Topic")
 
 
-def parse(payload: dict[str, Any], headers: Mapping[str, str], click_param: str) -> list[ShopEvent]:
+def parse(payload: dict[str, Any], headers: HeaderLookup, click_param: str) -> list[ShopEvent]:
     topic = topic_of(headers)
     if topic == "refunds/create":
         order_id = ident(payload.get("order_id"), "order_id")

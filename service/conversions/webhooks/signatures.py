@@ -6,8 +6,8 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
 
+from service.conversions.webhooks.fields import HeaderLookup
 from service.errors import Unauthorized
 
 TOLERANCE_SECONDS = 300
@@ -57,7 +57,7 @@ def verify_stripe(body: bytes, header: str | None, secret: str, now: int) -> Non
         raise Unauthorized("the signature does not match the body", code="bad_signature")
 
 
-def verify_generic(body: bytes, headers: Mapping[str, str], secret: str, now: int) -> None:
+def verify_generic(body: bytes, headers: HeaderLookup, secret: str, now: int) -> None:
     """``X-Afftrack-Signature: sha256=<hex>`` over ``"<X-Afftrack-Timestamp>." + body``."""
     ts = _check_fresh(headers.get("X-Afftrack-Timestamp"), now)
     header = headers.get("X-Afftrack-Signature") or ""

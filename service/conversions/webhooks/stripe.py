@@ -19,6 +19,7 @@ from service.conversions.events import (
     ShopEvent,
 )
 from service.conversions.webhooks.fields import (
+    HeaderLookup,
     bad,
     bounded,
     currency,
@@ -55,9 +56,10 @@ def stripe_exponent(cur: str) -> int:
 def to_minor(amount: int, cur: str, path: str) -> int:
     """A Stripe integer amount → ISO 4217 minor units of ``cur``, exactly."""
     shift = exponent(cur) - stripe_exponent(cur)
+    scale: int = 10 ** abs(shift)
     if shift >= 0:
-        return amount * 10**shift
-    whole, rest = divmod(amount, 10**-shift)
+        return amount * scale
+    whole, rest = divmod(amount, scale)
     if rest:
         raise bad(path, f"{amount} is not a whole number of {cur} minor units")
     return whole
@@ -68,7 +70,7 @@ def topic_of(payload: Mapping[str, Any]) -> str:
     return kind if isinstance(kind, str) else ""
 
 
-def parse(payload: dict[str, Any], headers: Mapping[str, str], click_param: str) -> list[ShopEvent]:
+def parse(payload: dict[str, Any], headers: HeaderLookup, click_param: str) -> list[ShopEvent]:
     kind = topic_of(payload)
     data = obj(payload.get("data"), "data")
     thing = obj(data.get("object"), "data.object")

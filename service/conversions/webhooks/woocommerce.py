@@ -8,7 +8,6 @@ after discounts and without tax, whatever ``prices_include_tax`` says.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from service.conversions.attribution import query_params
@@ -21,6 +20,7 @@ from service.conversions.events import (
     ShopEvent,
 )
 from service.conversions.webhooks.fields import (
+    HeaderLookup,
     bounded,
     currency,
     header,
@@ -39,11 +39,11 @@ PAID_STATUSES = ("processing", "completed", "refunded")
 ATTRIBUTION_META = "_wc_order_attribution_"
 
 
-def topic_of(headers: Mapping[str, str]) -> str:
+def topic_of(headers: HeaderLookup) -> str:
     return header(headers, "X-WC-Webhook-Topic")
 
 
-def parse(payload: dict[str, Any], headers: Mapping[str, str], click_param: str) -> list[ShopEvent]:
+def parse(payload: dict[str, Any], headers: HeaderLookup, click_param: str) -> list[ShopEvent]:
     topic = topic_of(headers)
     if topic not in ORDER_TOPICS:
         return [IgnoredEvent(f"topic {topic or '(none)'} is not used")]
