@@ -6,14 +6,14 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from service.errors import InvalidInput
-from service.vocabulary import PERIOD_PATTERN, full
+from service.vocabulary import PERIOD_PATTERN, full, year_in_range
 
 PERIOD_RE = full(PERIOD_PATTERN)
 
 
 def parse_period(text: str) -> tuple[int, int]:
     match = PERIOD_RE.match(text) if isinstance(text, str) else None
-    if not match or not 2000 <= int(match.group(1)) <= 2100:
+    if not match or not year_in_range(int(match.group(1))):
         raise InvalidInput("period must be YYYY-MM", fields={"period": ["must be YYYY-MM"]})
     return int(match.group(1)), int(match.group(2))
 

@@ -16,6 +16,8 @@ from service.vocabulary import (
     PLATFORMS,
     URL_MAX_LENGTH,
     URL_PATTERN,
+    YEAR_MAX,
+    YEAR_MIN,
     full,
 )
 
@@ -27,9 +29,9 @@ URL_RE = full(URL_PATTERN)
 
 def in_years(*, time: bool = False) -> dict[str, Any]:
     """``metadata`` for a date (or, ``time``, a date and time) whose year the server keeps
-    to 2000..2100. A date states it as a pattern; a date-time only says so (a pattern on
+    to YEAR_MIN..YEAR_MAX. A date states it as a pattern; a date-time only says so (a pattern on
     top of its format leaves generators nothing to try)."""
-    rule = "the year is 2000 to 2100"
+    rule = f"the year is {YEAR_MIN} to {YEAR_MAX}"
     return {"description": rule} if time else {"pattern": DATE_PATTERN, "description": rule}
 
 

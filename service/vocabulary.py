@@ -38,12 +38,25 @@ UTM_MEDIUM_PATTERN = rf"^[A-Za-z0-9._-]{{1,{CODE_MAX_LENGTH}}}$"
 CURSOR_PATTERN = r"^[a-z0-9_]{0,64}$"
 
 # An http(s) URL with a host, as a link's destination or a post's address: no spaces,
-# control characters or backslashes; the host (and any user and port) in ASCII.
+# control characters or backslashes; a host of any script, or an IPv6 address in brackets.
 URL_MAX_LENGTH = 2048
 URL_PATTERN = (
-    r"^[Hh][Tt][Tt][Pp][Ss]?://([!$&'()*+,;=A-Za-z0-9._~%:-]*@)?"
-    r"[!$&'()*+,;=A-Za-z0-9._~%-]+(:[0-9]*)?([/?#][^\x00-\x20\x7f\\]*)?$"
+    r"^[Hh][Tt][Tt][Pp][Ss]?://([^\x00-\x20\x7f\\/?#@]*@)?"
+    r"(\[[0-9A-Fa-f:.]+\]|[^\x00-\x20\x7f\\/?#@\[\]:]+)(:[0-9]*)?([/?#][^\x00-\x20\x7f\\]*)?$"
 )
+
+# The years a date may fall in (dates outside them are typing mistakes); DATE_PATTERN and
+# PERIOD_PATTERN spell the same range.
+YEAR_MIN = 2000
+YEAR_MAX = 2100
+YEAR_RULE = f"must be between {YEAR_MIN} and {YEAR_MAX}"
+
+
+def year_in_range(year: int) -> bool:
+    """Whether ``year`` is one a date of ours may have."""
+    return YEAR_MIN <= year <= YEAR_MAX
+
+
 # A date the API takes (YYYY-MM-DD): years 2000 to 2100.
 DATE_PATTERN = r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 

@@ -15,10 +15,12 @@ from service.vocabulary import (
     SLUG_PATTERN,
     SLUG_RULE,
     UTM_MEDIUM_PATTERN,
+    YEAR_RULE,
+    year_in_range,
 )
 
 
-def rules_field(**kwargs: Any) -> fields.List:
+def rules_field(**kwargs: Any) -> fields.List[dict[str, Any]]:
     return fields.List(fields.Dict(), validate=validate.Length(max=10), **kwargs)
 
 
@@ -58,10 +60,10 @@ class CampaignIn(Schema):
     def _check(self, data: dict[str, Any], **_: Any) -> None:
         errors: dict[str, list[str]] = {}
         start, end = data.get("starts_on"), data.get("ends_on")
-        if start and (start.year < 2000 or start.year > 2100):
-            errors["starts_on"] = ["must be between 2000 and 2100"]
-        if end and (end.year < 2000 or end.year > 2100):
-            errors["ends_on"] = ["must be between 2000 and 2100"]
+        if start and not year_in_range(start.year):
+            errors["starts_on"] = [YEAR_RULE]
+        if end and not year_in_range(end.year):
+            errors["ends_on"] = [YEAR_RULE]
         elif start and end and end < start:
             errors["ends_on"] = ["must not be before starts_on"]
         domains, fallback = data.get("allowed_domains"), data.get("fallback_url")

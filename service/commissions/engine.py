@@ -31,7 +31,7 @@ from service.commissions.rules import (
     rules_from_json,
     sale_lines,
 )
-from service.conversions.models import Conversion, ConversionEvent, ConversionStatus
+from service.conversions.models import Conversion, ConversionEvent, ConversionStatus, EventKind
 from service.db import advisory_lock, new_id, utcnow
 from service.errors import Unavailable
 from service.money import format_amount, parse_amount
@@ -471,7 +471,7 @@ def reversal_rows(
             conversion.amount_minor,
             refunded_before_minor,
             refunded_now_minor,
-            cancels_free_order=conversion.amount_minor <= 0 and event.kind == "cancel",
+            cancels_free_order=conversion.amount_minor <= 0 and event.kind == EventKind.CANCEL,
         )
         if cut:
             # The refunded share of what a cap cut off goes with it (negative), so a

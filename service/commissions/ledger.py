@@ -1,6 +1,6 @@
 """The ledger: the only code that adds commission lines or marks them, and reading it.
 
-Every write of ``commission_lines`` is here (tests/test_ledger_vocabulary.py checks
+Every write of ``commission_lines`` is here (tests/commissions/test_ledger_vocabulary.py checks
 that no other module of ``service/`` writes the table): sale lines
 (:func:`record_sale`, and the rows and SQL of the webhook's one-statement order write:
 :func:`order_sale_rows`, :data:`PG_INSERT_LINES`), reversals (:func:`record_reversal`),

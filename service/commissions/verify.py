@@ -56,7 +56,7 @@ from service.commissions.settlement import (
     plans_of,
     true_up_gaps,
 )
-from service.conversions.models import Conversion, ConversionEvent
+from service.conversions.models import Conversion, ConversionEvent, EventKind
 from service.deliverables.models import Deliverable
 from service.exports.models import Export
 from service.money import MoneyError, format_amount
@@ -260,7 +260,7 @@ def _sales_and_reversals(
                     conv.amount_minor,
                     refunded,
                     now_amount,
-                    cancels_free_order=conv.amount_minor <= 0 and ev.kind == "cancel",
+                    cancels_free_order=conv.amount_minor <= 0 and ev.kind == EventKind.CANCEL,
                 )
                 what = f"{ev.kind} {ev.external_id} of order {conv.order_id}"
                 check.expect(key, amount, sale.currency, what)

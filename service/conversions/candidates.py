@@ -166,8 +166,9 @@ def _utm_query(campaign_slug: str, handle: str) -> Select[Any]:
 # The same three look-ups as one fixed statement for PostgreSQL, the webhook's hot path:
 # a fixed text is compiled once by SQLAlchemy and prepared by psycopg, where the
 # composed query above costs milliseconds of Python per order to build and key.
+_CANCELLED = ConversionStatus.CANCELLED.value
 _PG_GATHER = text(
-    """
+    f"""
 SELECT pg_try_advisory_xact_lock(:lock_key) AS locked, f.* FROM (SELECT 1) AS one
 LEFT JOIN (
   (SELECT 'promo' AS kind, p.id AS partnership_id, p.influencer_id, c.id AS campaign_id,
@@ -179,7 +180,7 @@ LEFT JOIN (
     pc.ends_at AS promo_ends_at, pc.max_uses AS promo_max_uses,
     CASE WHEN pc.max_uses IS NULL THEN NULL ELSE
       (SELECT count(*) FROM conversions x
-       WHERE x.promo_code_id = pc.id AND x.status <> 'cancelled') END AS promo_used,
+       WHERE x.promo_code_id = pc.id AND x.status <> '{_CANCELLED}') END AS promo_used,
     NULL::varchar AS link_id, NULL::varchar AS click_id, NULL::timestamptz AS click_at,
     NULL::boolean AS click_is_bot, pc.normalized AS sort_key
   FROM promo_codes pc JOIN partnerships p ON p.id = pc.partnership_id
@@ -207,7 +208,7 @@ LEFT JOIN (
   JOIN influencers i ON i.id = p.influencer_id
   WHERE c.slug = CAST(:slug AS varchar) AND i.handle = CAST(:handle AS varchar) LIMIT 1)
 ) AS f ON true
-"""
+"""  # noqa: S608 (its one interpolation is our own constant, never input)
 )
 
 

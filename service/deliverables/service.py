@@ -13,12 +13,15 @@ from service.commissions.ledger import record_per_post
 from service.deliverables.models import Deliverable
 from service.errors import InvalidInput, NotFound
 from service.paging import Page, paginate
+from service.vocabulary import YEAR_MAX, YEAR_MIN, year_in_range
 
 
 def create_deliverable(session: Session, data: dict[str, Any]) -> Deliverable:
     partnership = find_partnership(session, data["campaign_id"], data["influencer_id"])
-    if not 2000 <= data["posted_at"].year <= 2100:
-        raise InvalidInput("posted_at is out of range", fields={"posted_at": ["2000 to 2100"]})
+    if not year_in_range(data["posted_at"].year):
+        raise InvalidInput(
+            "posted_at is out of range", fields={"posted_at": [f"{YEAR_MIN} to {YEAR_MAX}"]}
+        )
     deliverable = Deliverable(
         partnership_id=partnership.id,
         campaign_id=partnership.campaign_id,

@@ -6,7 +6,7 @@ into a CSV row (absent: an empty cell; free text made inert; a cell quoted when 
 must be) or a JSON object (sorted keys; absent: null; the rule as the JSON it is):
 in Python for lines read as rows (:mod:`service.exports.writers`: SQLite, lines not
 written yet), in SQL for lines PostgreSQL formats itself (:func:`sql_row`,
-:func:`sql_object`, built from the same declarations). ``tests/test_export_detail_sql``
+:func:`sql_object`, built from the same declarations). ``tests/exports/test_detail_sql.py``
 checks that both give the same characters.
 
 Python values read a :class:`~service.exports.statement.DetailLine` (or a row with the

@@ -92,7 +92,9 @@ class Parser(FlaskParser):
         messages = error.messages
         # webargs files the messages under their location ({"json": {...}}): ours do not.
         if isinstance(messages, dict) and len(messages) == 1:
-            messages = next(iter(messages.values()))
+            (location, messages), *_ = messages.items()
+            if location == "query" and isinstance(messages, dict):
+                raise InvalidInput("the query string is not valid", fields=messages)
         raise ValidationError(messages)
 
 

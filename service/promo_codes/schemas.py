@@ -5,7 +5,13 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from service.schemas import Id, ListQuery, Pattern, in_years
-from service.vocabulary import CODE_MAX_LENGTH, PROMO_CODE_PATTERN, PROMO_CODE_RULE
+from service.vocabulary import (
+    CODE_MAX_LENGTH,
+    PROMO_CODE_PATTERN,
+    PROMO_CODE_RULE,
+    YEAR_RULE,
+    year_in_range,
+)
 
 
 class PromoCodeIn(Schema):
@@ -28,8 +34,8 @@ class PromoCodeIn(Schema):
     def _window(self, data: dict[str, Any], **_: Any) -> None:
         start, end = data.get("starts_at"), data.get("ends_at")
         for name, value in (("starts_at", start), ("ends_at", end)):
-            if value is not None and not 2000 <= value.year <= 2100:
-                raise ValidationError({name: ["must be between 2000 and 2100"]})
+            if value is not None and not year_in_range(value.year):
+                raise ValidationError({name: [YEAR_RULE]})
         if start and end and end <= start:
             raise ValidationError({"ends_at": ["must be after starts_at"]})
 

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from service.schemas import in_years
+from service.vocabulary import YEAR_RULE, year_in_range
 
 GROUPS = ("influencer", "link", "platform", "day")
 MAX_RANGE_DAYS = 3661  # ten years, both ends included
@@ -22,8 +23,8 @@ class ReportQuery(Schema):
     @validates_schema
     def _range(self, data: dict[str, Any], **_: Any) -> None:
         for name, key in (("from", "from_"), ("to", "to")):
-            if data.get(key) is not None and not 2000 <= data[key].year <= 2100:
-                raise ValidationError({name: ["must be between 2000 and 2100"]})
+            if data.get(key) is not None and not year_in_range(data[key].year):
+                raise ValidationError({name: [YEAR_RULE]})
         if data.get("from_") is None or data.get("to") is None:
             return
         if data["to"] < data["from_"]:

@@ -35,3 +35,30 @@ def test_code_pattern_allows_exactly_the_code_length():
 
 def test_webhook_sources_are_the_parsers_there_are():
     assert set(SOURCES) == set(vocabulary.WEBHOOK_SOURCES)
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("https://shop.example/p?a=1#f", True),
+        ("https://bücher.example/x", True),
+        ("https://例え.jp/", True),
+        ("http://[::1]:8080/x", True),
+        ("http://user:pw@h.example:8080/", True),
+        ("http://a b/", False),
+        ("http://h\\x/", False),
+        ("ftp://x/", False),
+        ("https:///x", False),
+    ],
+)
+def test_a_url_of_any_script_or_an_ipv6_host_is_a_url(url, accepted):
+    from marshmallow import ValidationError
+
+    from service.schemas import http_url
+
+    assert bool(vocabulary.full(vocabulary.URL_PATTERN).match(url)) is accepted
+    if accepted:
+        http_url(url)
+    else:
+        with pytest.raises(ValidationError):
+            http_url(url)

@@ -18,6 +18,7 @@ from service.money import (
     parse_amount,
     parse_decimal,
 )
+from service.vocabulary import YEAR_RULE, year_in_range
 
 MAX_ID = 128
 
@@ -118,7 +119,7 @@ def moment(value: Any, path: str, *, naive_is_utc: bool = False) -> datetime:
     or a Unix timestamp."""
     if isinstance(value, int) and not isinstance(value, bool):
         if not 946684800 <= value <= 4102444800:
-            raise bad(path, "must be between 2000 and 2100")
+            raise bad(path, YEAR_RULE)
         return datetime.fromtimestamp(value, UTC)
     if not isinstance(value, str) or len(value) > 40:
         raise bad(path, "must be an ISO 8601 time")
@@ -130,8 +131,8 @@ def moment(value: Any, path: str, *, naive_is_utc: bool = False) -> datetime:
         if not naive_is_utc:
             raise bad(path, "must carry a UTC offset")
         parsed = parsed.replace(tzinfo=UTC)
-    if not 2000 <= parsed.year <= 2100:
-        raise bad(path, "must be between 2000 and 2100")
+    if not year_in_range(parsed.year):
+        raise bad(path, YEAR_RULE)
     return parsed.astimezone(UTC)
 
 

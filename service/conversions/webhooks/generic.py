@@ -12,7 +12,7 @@ from service.conversions.events import CancelEvent, OrderEvent, RefundClaim, Ref
 from service.conversions.webhooks.fields import HeaderLookup
 from service.money import MoneyError, parse_amount
 from service.schemas import Amount, Currency
-from service.vocabulary import CODE_MAX_LENGTH
+from service.vocabulary import CODE_MAX_LENGTH, YEAR_RULE, year_in_range
 
 _ID = validate.Length(min=1, max=128)
 
@@ -20,8 +20,8 @@ _ID = validate.Length(min=1, max=128)
 class _When(fields.AwareDateTime):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         moment = super()._deserialize(value, attr, data, **kwargs)
-        if not 2000 <= moment.year <= 2100:
-            raise ValidationError("must be between 2000 and 2100")
+        if not year_in_range(moment.year):
+            raise ValidationError(YEAR_RULE)
         return moment
 
 
