@@ -185,15 +185,41 @@ def _sales_and_reversals(
     lines: Sequence[CommissionLine],
     campaigns: Mapping[str, Campaign],
 ) -> None:
-    by_conversion: dict[str, list[CommissionLine]] = defaultdict(list)
-    for line in lines:
-        if line.conversion_id is not None and line.kind in (LineKind.SALE, LineKind.REVERSAL):
-            by_conversion[line.conversion_id].append(line)
+    by_conversion = _order_lines_by_conversion(lines)
     conversions = session.scalars(
         select(Conversion).where(Conversion.partnership_id.is_not(None))
     ).all()
     partnerships = {p.id: p for p in session.scalars(select(Partnership))}
     current: dict[str, list[Rule]] = {}  # each partnership's rules today
+    events = _applied_events(session)
+    for conv in conversions:
+        partnership = partnerships[conv.partnership_id or ""]
+        campaign = campaigns[partnership.campaign_id]
+        currency = campaign.currency
+        mine = by_conversion.get(conv.id, [])
+        sales = [line for line in mine if line.kind == LineKind.SALE]
+        what = f"order {conv.source}/{conv.order_id}"
+        _check_owner(check, conv, mine)
+        _check_sales(check, conv, campaign, sales, what)
+        if partnership.id not in current:
+            current[partnership.id] = rules_from_json(partnership.effective_rules, currency)
+        _check_missing_sales(check, conv, current[partnership.id], currency, sales, what)
+        _check_reversals(check, conv, sales, events.get(conv.id, []))
+    _check_reversed_totals(check, lines)
+
+
+def _order_lines_by_conversion(
+    lines: Sequence[CommissionLine],
+) -> dict[str, list[CommissionLine]]:
+    by_conversion: dict[str, list[CommissionLine]] = defaultdict(list)
+    for line in lines:
+        if line.conversion_id is not None and line.kind in (LineKind.SALE, LineKind.REVERSAL):
+            by_conversion[line.conversion_id].append(line)
+    return by_conversion
+
+
+def _applied_events(session: Session) -> dict[str, list[ConversionEvent]]:
+    """Each conversion's applied events, in the order they were applied."""
     events: dict[str, list[ConversionEvent]] = defaultdict(list)
     for ev in session.scalars(
         select(ConversionEvent)
@@ -201,94 +227,127 @@ def _sales_and_reversals(
         .order_by(ConversionEvent.applied_at, ConversionEvent.id)
     ):
         events[ev.conversion_id or ""].append(ev)
-    for conv in conversions:
-        partnership = partnerships[conv.partnership_id or ""]
-        currency = campaigns[partnership.campaign_id].currency
-        mine = by_conversion.get(conv.id, [])
-        sales = [line for line in mine if line.kind == LineKind.SALE]
-        what = f"order {conv.source}/{conv.order_id}"
-        campaign = campaigns[partnership.campaign_id]
-        for line in mine:
-            # Whose money and when: the order's partnership, due after the hold.
-            if (line.partnership_id, line.influencer_id, line.campaign_id) != (
-                conv.partnership_id,
-                conv.influencer_id,
-                conv.campaign_id,
-            ):
-                check.report.problems.append(f"line {line.id}: not the order's partnership")
-        for line in sales:
-            _recompute(check, line, currency, what, _sale_amount(conv, currency))
-            due = conv.occurred_at + timedelta(days=campaign.hold_days)
-            if line.occurred_at != conv.occurred_at or line.due_at != due:
-                check.report.problems.append(
-                    f"line {line.id}: occurs {line.occurred_at.isoformat()}, due "
-                    f"{line.due_at.isoformat()}; the order says {conv.occurred_at.isoformat()}, "
-                    f"due {due.isoformat()}"
-                )
-        # Every rule of the partnership that earns on an order has its line.
-        written = {line.idempotency_key for line in sales}
-        if partnership.id not in current:
-            current[partnership.id] = rules_from_json(partnership.effective_rules, currency)
-        for index, rule in enumerate(current[partnership.id]):
-            key = sale_key(conv.id, index)
-            if key in written or rule.type not in ("percent", "flat", "tiered_percent"):
-                continue
-            if rule.type == "tiered_percent":  # its amount depended on the month so far
-                check.report.problems.append(f"missing line {key}: tiered line of {what}")
-                continue
-            (due_line,) = sale_lines(
-                [rule],
-                basis_minor=conv.amount_minor,
-                order_currency=conv.currency,
-                campaign_currency=currency,
-            )
-            check.expect(key, due_line.amount_minor, due_line.currency, what)
-        refunded = 0
-        for ev in events.get(conv.id, []):
-            now_amount = ev.amount_minor or 0
-            for sale in sales:
-                key = reversal_key(ev.id, sale.id)
-                if sale.status == LineStatus.REJECTED and key not in check.by_key:
-                    continue
-                try:
-                    cut = _working(sale).cut_minor or 0
-                except MoneyError:
-                    cut = 0  # named as the sale line's problem
-                amount, cut_share = reversal_of(
-                    sale.amount_minor,
-                    cut,
-                    conv.amount_minor,
-                    refunded,
-                    now_amount,
-                    cancels_free_order=conv.amount_minor <= 0 and ev.kind == EventKind.CANCEL,
-                )
-                what = f"{ev.kind} {ev.external_id} of order {conv.order_id}"
-                check.expect(key, amount, sale.currency, what)
-                reversal = check.by_key.get(key)
-                if reversal is None or not cut_share:
-                    continue
-                try:
-                    recorded_cut = _working(reversal).cut_minor
-                except MoneyError as exc:
-                    check.report.problems.append(
-                        f"line {reversal.id}: its rule cannot be read ({exc})"
-                    )
-                    continue
-                if recorded_cut != cut_share:
-                    shown = (
-                        None
-                        if recorded_cut is None
-                        else format_amount(recorded_cut, reversal.currency)
-                    )
-                    check.report.problems.append(
-                        f"line {reversal.id} ({key}): cut {shown}, expected {cut_share} "
-                        f"{sale.currency} for {what}"
-                    )
-            refunded += now_amount
-        if refunded != conv.refunded_minor:
+    return events
+
+
+def _check_owner(check: _Checker, conv: Conversion, mine: Sequence[CommissionLine]) -> None:
+    """Whose money: the order's partnership."""
+    for line in mine:
+        if (line.partnership_id, line.influencer_id, line.campaign_id) != (
+            conv.partnership_id,
+            conv.influencer_id,
+            conv.campaign_id,
+        ):
+            check.report.problems.append(f"line {line.id}: not the order's partnership")
+
+
+def _check_sales(
+    check: _Checker,
+    conv: Conversion,
+    campaign: Campaign,
+    sales: Sequence[CommissionLine],
+    what: str,
+) -> None:
+    """Each sale line's amount under its own rule, and when: due after the hold."""
+    for line in sales:
+        _recompute(check, line, campaign.currency, what, _sale_amount(conv, campaign.currency))
+        due = conv.occurred_at + timedelta(days=campaign.hold_days)
+        if line.occurred_at != conv.occurred_at or line.due_at != due:
             check.report.problems.append(
-                f"conversion {conv.id}: refunded {conv.refunded_minor}, events add up to {refunded}"
+                f"line {line.id}: occurs {line.occurred_at.isoformat()}, due "
+                f"{line.due_at.isoformat()}; the order says {conv.occurred_at.isoformat()}, "
+                f"due {due.isoformat()}"
             )
+
+
+def _check_missing_sales(
+    check: _Checker,
+    conv: Conversion,
+    rules: Sequence[Rule],
+    currency: str,
+    sales: Sequence[CommissionLine],
+    what: str,
+) -> None:
+    """Every rule of the partnership that earns on an order has its line."""
+    written = {line.idempotency_key for line in sales}
+    for index, rule in enumerate(rules):
+        key = sale_key(conv.id, index)
+        if key in written or rule.type not in ("percent", "flat", "tiered_percent"):
+            continue
+        if rule.type == "tiered_percent":  # its amount depended on the month so far
+            check.report.problems.append(f"missing line {key}: tiered line of {what}")
+            continue
+        (due_line,) = sale_lines(
+            [rule],
+            basis_minor=conv.amount_minor,
+            order_currency=conv.currency,
+            campaign_currency=currency,
+        )
+        check.expect(key, due_line.amount_minor, due_line.currency, what)
+
+
+def _check_reversals(
+    check: _Checker,
+    conv: Conversion,
+    sales: Sequence[CommissionLine],
+    events: Sequence[ConversionEvent],
+) -> None:
+    """Each applied refund or cancellation reverses its share of every sale line, and
+    the events add up to what the order says was refunded."""
+    refunded = 0
+    for ev in events:
+        for sale in sales:
+            _check_reversal(check, conv, ev, sale, refunded)
+        refunded += ev.amount_minor or 0
+    if refunded != conv.refunded_minor:
+        check.report.problems.append(
+            f"conversion {conv.id}: refunded {conv.refunded_minor}, events add up to {refunded}"
+        )
+
+
+def _check_reversal(
+    check: _Checker,
+    conv: Conversion,
+    ev: ConversionEvent,
+    sale: CommissionLine,
+    refunded: int,
+) -> None:
+    """The reversal of ``sale`` by ``ev``, after ``refunded`` of the order so far."""
+    key = reversal_key(ev.id, sale.id)
+    if sale.status == LineStatus.REJECTED and key not in check.by_key:
+        return
+    try:
+        cut = _working(sale).cut_minor or 0
+    except MoneyError:
+        cut = 0  # named as the sale line's problem
+    amount, cut_share = reversal_of(
+        sale.amount_minor,
+        cut,
+        conv.amount_minor,
+        refunded,
+        ev.amount_minor or 0,
+        cancels_free_order=conv.amount_minor <= 0 and ev.kind == EventKind.CANCEL,
+    )
+    what = f"{ev.kind} {ev.external_id} of order {conv.order_id}"
+    check.expect(key, amount, sale.currency, what)
+    reversal = check.by_key.get(key)
+    if reversal is None or not cut_share:
+        return
+    try:
+        recorded_cut = _working(reversal).cut_minor
+    except MoneyError as exc:
+        check.report.problems.append(f"line {reversal.id}: its rule cannot be read ({exc})")
+        return
+    if recorded_cut != cut_share:
+        shown = None if recorded_cut is None else format_amount(recorded_cut, reversal.currency)
+        check.report.problems.append(
+            f"line {reversal.id} ({key}): cut {shown}, expected {cut_share} "
+            f"{sale.currency} for {what}"
+        )
+
+
+def _check_reversed_totals(check: _Checker, lines: Sequence[CommissionLine]) -> None:
+    """No line is reversed by more than its amount."""
     reversed_total: dict[str, int] = defaultdict(int)
     for line in lines:
         if line.kind == LineKind.REVERSAL and line.reverses_line_id:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, case, func, select, text
+from sqlalchemy import ColumnElement, Select, Subquery, and_, case, func, select, text
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -100,19 +100,32 @@ def summary_rows(
     lines (see :func:`in_statement`) count as if written."""
     if project_carry is None:
         project_carry = not sel.closed
-    extra: dict[tuple[str, str], list[int]] = {}  # (influencer, currency) → [gross, lines]
+    extra = _planned_sums(planned)
+    rows: Iterable[Sequence[Any]] = session.execute(_summary_select(session, sel))
+    if extra:
+        rows = _with_planned_only(session, rows, extra)
+    for row in rows:
+        more = extra.pop((row[0], row[1]), (0, 0))
+        yield _summary_row(sel.period, row, more, project_carry=project_carry)
+
+
+def _planned_sums(planned: Sequence[PlannedLine]) -> dict[tuple[str, str], list[int]]:
+    """(influencer, currency) → [gross, lines] of the planned lines."""
+    extra: dict[tuple[str, str], list[int]] = {}
     for line in planned:
         sums = extra.setdefault((line.influencer_id, line.currency), [0, 0])
         sums[0] += line.amount_minor
         sums[1] += 1
+    return extra
+
+
+def _group_sums(session: Session, sel: Selection) -> Subquery:
+    """The statement's lines summed per influencer and currency."""
     L = CommissionLine
     amount = L.amount_minor
-    # The lines are summed per group first and only the 20,000-odd groups joined to
-    # their influencer: grouping narrow rows is several times faster than grouping
-    # lines joined to wide influencer rows.
     influencer_id = bytewise(session, L.influencer_id).label("influencer_id")
     currency = bytewise(session, L.currency).label("currency")
-    groups = (
+    return (
         select(
             influencer_id,
             currency,
@@ -129,8 +142,15 @@ def summary_rows(
         .group_by(influencer_id, currency)
         .subquery()
     )
-    g = groups.c
-    stmt = (
+
+
+def _summary_select(session: Session, sel: Selection) -> Select[Any]:
+    """The summed groups joined to their influencer, by handle and currency."""
+    # The lines are summed per group first and only the 20,000-odd groups joined to
+    # their influencer: grouping narrow rows is several times faster than grouping
+    # lines joined to wide influencer rows.
+    g = _group_sums(session, sel).c
+    return (
         select(
             g.influencer_id,
             g.currency,
@@ -147,49 +167,47 @@ def summary_rows(
         .join(Influencer, Influencer.id == g.influencer_id)
         .order_by(bytewise(session, Influencer.handle), g.currency)
     )
-    rows: Iterable[Sequence[Any]] = session.execute(stmt)
-    if extra:
-        # Groups that so far hold only planned lines, merged in by handle and currency
-        # (the groups are few enough to hold: one row per influencer and currency).
-        rows = list(rows)
-        held = {(row[0], row[1]) for row in rows}
-        only = _planned_only(session, [group for group in extra if group not in held])
-        rows = heapq.merge(rows, only, key=lambda r: (r[8], r[1]))
-    for (
+
+
+def _with_planned_only(
+    session: Session, rows: Iterable[Sequence[Any]], extra: dict[tuple[str, str], list[int]]
+) -> Iterator[Sequence[Any]]:
+    """``rows`` with the groups that so far hold only planned lines, merged in by handle
+    and currency (the groups are few enough to hold: one row per influencer and
+    currency)."""
+    held_rows = list(rows)
+    held = {(row[0], row[1]) for row in held_rows}
+    only = _planned_only(session, [group for group in extra if group not in held])
+    return heapq.merge(held_rows, only, key=lambda r: (r[8], r[1]))
+
+
+def _summary_row(
+    period: str, row: Sequence[Any], more: Sequence[int], *, project_carry: bool
+) -> SummaryRow:
+    """One summary row, with the planned lines' ``more`` (gross, lines) counted in."""
+    inf_id, currency, gross, rev, adj, carried, orders, count, handle, name, email = row
+    more_gross, more_lines = more
+    gross, rev, adj, carried = int(gross) + more_gross, int(rev), int(adj), int(carried)
+    net = gross + rev + adj
+    lines = int(count) + more_lines
+    if project_carry and net < 0:
+        # Shown as it will be written on close (see the module docstring).
+        carried, adj, net, lines = -net, adj - net, 0, lines + 1
+    return SummaryRow(
+        period,
         inf_id,
+        handle,
+        name,
+        email,
         currency,
         gross,
         rev,
         adj,
         carried,
-        orders,
-        count,
-        handle,
-        name,
-        email,
-    ) in rows:
-        more_gross, more_lines = extra.pop((inf_id, currency), (0, 0))
-        gross, rev, adj, carried = int(gross) + more_gross, int(rev), int(adj), int(carried)
-        net = gross + rev + adj
-        lines = int(count) + more_lines
-        if project_carry and net < 0:
-            # Shown as it will be written on close (see the module docstring).
-            carried, adj, net, lines = -net, adj - net, 0, lines + 1
-        yield SummaryRow(
-            sel.period,
-            inf_id,
-            handle,
-            name,
-            email,
-            currency,
-            gross,
-            rev,
-            adj,
-            carried,
-            net,
-            int(orders),
-            lines,
-        )
+        net,
+        int(orders),
+        lines,
+    )
 
 
 def negative_balances(
