@@ -1880,7 +1880,7 @@ def summary(steps: list[Step], args: argparse.Namespace, facts: dict[str, str]) 
             s = at_target[0]
             met = s.passed
             lines.append(
-                f"\nIssue #4 target, p99 under {args.p99_ms:g} ms at {target:g} orders/s: "
+                f"\nThe webhook target, p99 under {args.p99_ms:g} ms at {target:g} orders/s: "
                 + ("MET" if met else "NOT MET (" + "; ".join(s.why_not) + ")")
             )
         if args.max:
