@@ -63,6 +63,7 @@ def create_app(
         )
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False, **flask_config)
+    # Flask types app.json as the JSONProvider base, which has no sort_keys.
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     db = Database(settings.database_url)
@@ -92,6 +93,7 @@ def create_app(
             mover.wake()
 
     # /r/<code> is answered before Flask sees the request (service/redirect/api.py).
+    # replacing wsgi_app with middleware is Flask's documented way; mypy calls it a method.
     app.wsgi_app = RedirectMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, redirector, settings, on_first_request=resume
     )

@@ -199,4 +199,5 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> S
         for plain in ("postgresql://", "postgres://"):
             if url.startswith(plain):
                 values["database_url"] = "postgresql+psycopg://" + url[len(plain) :]
+    # values were checked field by field above; mypy sees only dict[str, object].
     return Settings(**values)  # type: ignore[arg-type]

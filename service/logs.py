@@ -19,6 +19,7 @@ def configure(level: str = "INFO") -> None:
             rename_fields={"levelname": "level", "asctime": "time"},
         )
     )
+    # a mark on the handler so a second configure() does not add another.
     handler._afftrack = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())

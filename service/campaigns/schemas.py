@@ -84,6 +84,7 @@ class CampaignIn(Schema):
                 try:
                     check_rules(data["commission_rules"], currency, "commission_rules")
                 except ValidationError as exc:
+                    # marshmallow types messages as a list or a dict; rules' are a dict.
                     errors.update(exc.messages)  # type: ignore[arg-type]
         if errors:
             raise ValidationError(errors)

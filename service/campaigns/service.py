@@ -86,6 +86,7 @@ def add_partner(session: Session, campaign_id: str, data: dict[str, Any]) -> Par
     try:
         rules = check_rules(data.get("commission_rules"), campaign.currency, "commission_rules")
     except ValidationError as exc:
+        # marshmallow types messages as a list or a dict; rules' errors are always a dict.
         raise InvalidInput("commission rules are not valid", fields=exc.messages) from None  # type: ignore[arg-type]
     exists = session.scalar(
         select(Partnership.id).where(

@@ -175,6 +175,7 @@ def mark_paid(session: Session, lines: ColumnElement[bool], export_id: str) -> i
         .values(status=LineStatus.PAID, export_id=export_id)
         .execution_options(synchronize_session=False)
     )
+    # execute() is typed as returning Result (no rowcount); an UPDATE's is a CursorResult.
     return result.rowcount or 0  # type: ignore[attr-defined]
 
 

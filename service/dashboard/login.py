@@ -123,4 +123,5 @@ def login_required(view: F) -> F:
         g.dashboard_key = key
         return view(*args, **kwargs)
 
+    # functools.wraps keeps the signature at run time; mypy cannot see that wrapper is an F.
     return wrapper  # type: ignore[return-value]

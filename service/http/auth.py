@@ -78,7 +78,9 @@ def require(scope: str) -> Callable[[F], F]:
         responses.setdefault(401, []).append("UNAUTHORIZED")
         if scope != "read":
             responses.setdefault(403, []).append("FORBIDDEN")
+        # flask-smorest reads _apidoc off the view; functions have no such attribute to mypy.
         wrapper._apidoc = apidoc  # type: ignore[attr-defined]
+        # functools.wraps keeps the signature at run time; mypy cannot see that wrapper is an F.
         return wrapper  # type: ignore[return-value]
 
     return decorator

@@ -176,6 +176,7 @@ class ClickMover:
         """Append spooled clicks to the stream, deciding uniqueness as the redirect would
         have; one round trip. Returns 1 per click counted unique."""
         assert self._replay is not None
+        # _replay exists only with a Redis client (asserted above); mypy cannot link the two.
         pipe = (client or self.redis).pipeline(transaction=False)  # type: ignore[union-attr]
         for record in records:
             try:
