@@ -60,7 +60,6 @@ from service.vocabulary import CODE_MAX_LENGTH
 
 log = logging.getLogger(__name__)
 
-MAX_CODE_LENGTH = CODE_MAX_LENGTH
 # Links whose last answer a process keeps, to answer them while both stores are down.
 MAX_STALE_LINKS = 100_000
 # A half-open trial, the probe and the retry after a failed direct write wait this long.
@@ -158,7 +157,7 @@ class Redirector:
     # --- the request -----------------------------------------------------------------
 
     def follow(self, code: str, visit: Visit) -> Answer:
-        if not code or len(code) > MAX_CODE_LENGTH:
+        if not code or len(code) > CODE_MAX_LENGTH:
             return NOT_FOUND
         now = clock.now_utc()
         today = now.astimezone(self.zone).date().isoformat()
