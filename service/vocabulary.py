@@ -84,6 +84,9 @@ PLATFORMS = (
     "other",
 )
 
+# The caps that can cut a commission line: the monthly cap per influencer, the budget.
+CAPS = ("monthly_cap", "budget")
+
 # The shops whose checkout webhooks afftrack reads.
 WEBHOOK_SOURCES = ("shopify", "woocommerce", "stripe", "generic")
 

@@ -3,15 +3,13 @@
 This module computes; :mod:`service.commissions.ledger` writes. Every line has an
 idempotency key (made here, by the ``*_key`` functions), and is written with
 insert-or-ignore, so a retried webhook or a second worker never writes a line twice.
-What a line records of how its amount was worked out (its rule, a cap's cut, a tiered
-line's month so far, a settlement's month) is :class:`Working`: written by
-:func:`stored_rule`, read back by :meth:`Working.of` (and in SQL by its column
-accessors), nowhere else.
+What a line records of its rule and of how its amount was worked out (a cap's cut, a
+tiered line's month so far, a settlement's month: the typed columns of
+:data:`service.commissions.models.WORKING`) is given by :func:`worked_out`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +18,13 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from service.campaigns.models import Partnership
-from service.commissions.models import CommissionLine, LineKind, LinePurpose, LineStatus
+from service.commissions.models import (
+    WORKING,
+    CommissionLine,
+    LineKind,
+    LinePurpose,
+    LineStatus,
+)
 from service.commissions.rules import (
     CappedLine,
     CapRoom,
@@ -34,7 +38,6 @@ from service.commissions.rules import (
 from service.conversions.models import Conversion, ConversionEvent, ConversionStatus, EventKind
 from service.db import advisory_lock, new_id, utcnow
 from service.errors import Unavailable
-from service.money import format_amount, parse_amount
 from service.periods import month_bounds
 
 
@@ -70,74 +73,29 @@ def carry_keys(period: str, influencer_id: str, currency: str) -> tuple[str, str
     return f"carry:{tail}", f"carried:{tail}"
 
 
-# The parts of a line's ``rule`` that are the rule itself (the rest is :class:`Working`).
-RULE_FIELDS = ("type", "rate", "amount", "tiers")
-# Lines whose ``cut`` may be negative: it gives back what a cap cut off before.
-_GIVES_BACK = (LineKind.REVERSAL, LineKind.TRUE_UP, LineKind.CPC)
+_WORKING_COLUMNS = frozenset(worked.column for worked in WORKING)
 
 
-@dataclass(frozen=True)
-class Working:
-    """What a line records of how its amount was worked out, beside its rule, typed.
-
-    ``cut_minor``: what a cap cut off (None: no cut recorded; negative on a reversal or
-    a settlement line, the share given back); ``cap``: the cap that cut it;
-    ``before_minor``: a tiered sale's month so far; ``month``, ``clicks``: a settlement
-    line's month and a cpc line's clicks; ``index``: the rule's index.
-    """
-
-    index: int | None = None
-    cut_minor: int | None = None
-    cap: str | None = None
-    before_minor: int | None = None
-    month: str | None = None
-    clicks: int | None = None
-
-    @classmethod
-    def of(cls, rule: Mapping[str, Any] | None, currency: str, kind: str) -> Working:
-        """Read a stored rule; :class:`service.money.MoneyError` for an amount that
-        cannot be read (or a negative cut where none may be)."""
-        rule = rule or {}
-        index, month, clicks = rule.get("index"), rule.get("month"), rule.get("clicks")
-        return cls(
-            index=index if isinstance(index, int) else None,
-            cut_minor=cls.amount(rule.get("cut"), currency, negative=kind in _GIVES_BACK),
-            cap=rule.get("cap"),
-            before_minor=cls.amount(rule.get("before"), currency),
-            month=month if isinstance(month, str) else None,
-            clicks=clicks if isinstance(clicks, int) else None,
-        )
-
-    @staticmethod
-    def amount(text: Any, currency: str, *, negative: bool = False) -> int | None:
-        return None if text is None else parse_amount(text, currency, allow_negative=negative)
-
-    # The same fields in SQL, for queries that group or filter by them.
-    @staticmethod
-    def index_column() -> ColumnElement[int]:
-        column: ColumnElement[int] = CommissionLine.rule["index"].as_integer()
-        return column
-
-    @staticmethod
-    def cut_column() -> ColumnElement[str]:
-        """The cut as stored (text): read with :meth:`amount`."""
-        column: ColumnElement[str] = CommissionLine.rule["cut"].as_string()
-        return column
-
-    @staticmethod
-    def month_column() -> ColumnElement[str]:
-        column: ColumnElement[str] = CommissionLine.rule["month"].as_string()
-        return column
-
-    @staticmethod
-    def is_tiered() -> ColumnElement[bool]:
-        tiered: ColumnElement[bool] = CommissionLine.rule["type"].as_string() == "tiered_percent"
-        return tiered
+def worked_out(capped: CappedLine, campaign_currency: str, **working: Any) -> dict[str, Any]:
+    """The columns a line records of its rule and of how its amount was worked out:
+    ``rule`` (the rule alone, as stored), its index, what a cap cut off and which cap,
+    and ``working`` (other :data:`WORKING` columns: a tiered sale's ``before_minor``, a
+    settlement line's ``month``...). Every WORKING column is given, None where it does
+    not apply, so the rows of one statement share their keys."""
+    assert working.keys() <= _WORKING_COLUMNS, working.keys() - _WORKING_COLUMNS
+    line = capped.line
+    row: dict[str, Any] = dict.fromkeys(_WORKING_COLUMNS)
+    row.update(rule=line.rule.to_json(campaign_currency), rule_index=line.rule_index)
+    if capped.cut_minor:
+        row.update(cut_minor=capped.cut_minor, cap=capped.cap)
+    row.update(working)
+    return row
 
 
-def rule_of(stored: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """The rule a line was written under, as :func:`rules_from_json` reads it."""
-    return [{k: v for k, v in (stored or {}).items() if k in RULE_FIELDS}]
+def is_tiered() -> ColumnElement[bool]:
+    """In SQL: the line was written under a tiered rule."""
+    tiered: ColumnElement[bool] = CommissionLine.rule["type"].as_string() == "tiered_percent"
+    return tiered
 
 
 @dataclass(frozen=True)
@@ -298,26 +256,6 @@ def lock_caps(session: Session, terms: SaleTerms) -> None:
         raise Unavailable("the campaign's caps are busy; retry later", code="retry")
 
 
-def stored_rule(
-    capped: CappedLine,
-    campaign_currency: str,
-    *,
-    before_minor: int | None = None,
-    **working: Any,
-) -> dict[str, Any]:
-    """The rule as a line records it: the rule, its index, how the amount was worked
-    out, what a cap cut off (``cut``, ``cap``) and, for a tiered sale, the month's net
-    sales before the order (``before``). Read back by :meth:`Working.of`."""
-    line = capped.line
-    rule = {**line.rule.to_json(campaign_currency), "index": line.rule_index, **working}
-    if capped.cut_minor:
-        rule["cut"] = format_amount(capped.cut_minor, line.currency)
-        rule["cap"] = capped.cap
-    if before_minor is not None:
-        rule["before"] = format_amount(before_minor, line.currency)
-    return rule
-
-
 def per_post_rows(
     session: Session, terms: SaleTerms, deliverable_id: str, at: datetime, zone_name: str
 ) -> list[dict[str, Any]]:
@@ -344,7 +282,7 @@ def per_post_rows(
             "deliverable_id": deliverable_id,
             "kind": LineKind.PER_POST,
             "purpose": LinePurpose.PER_POST,
-            "rule": stored_rule(capped, currency),
+            **worked_out(capped, currency),
             "amount_minor": capped.amount_minor,
             "currency": currency,
             "occurred_at": at,
@@ -382,7 +320,7 @@ def sale_line_rows(
         tiered = line.rule.type == "tiered_percent" and line.currency == terms.campaign_currency
         # A tiered line records the month's net sales before this order: what its
         # bracket was read from.
-        rule = stored_rule(
+        worked = worked_out(
             capped, terms.campaign_currency, before_minor=month_to_date_minor if tiered else None
         )
         rows.append(
@@ -395,7 +333,7 @@ def sale_line_rows(
                 "conversion_id": conversion_id,
                 "kind": LineKind.SALE,
                 "purpose": LinePurpose.SALE,
-                "rule": rule,
+                **worked,
                 "basis_minor": basis_minor,
                 "amount_minor": capped.amount_minor,
                 "currency": line.currency,
@@ -463,8 +401,8 @@ def reversal_rows(
     for sale in sales:
         if sale.status == LineStatus.REJECTED:
             continue
-        rule = dict(sale.rule or {})
-        cut = Working.of(rule, sale.currency, sale.kind).cut_minor or 0
+        worked = {fact.column: getattr(sale, fact.column) for fact in WORKING}
+        cut = sale.cut_minor or 0
         amount, cut_share = reversal_of(
             sale.amount_minor,
             cut,
@@ -476,7 +414,7 @@ def reversal_rows(
         if cut:
             # The refunded share of what a cap cut off goes with it (negative), so a
             # month's tiered total counts each order's cut once, net of its refunds.
-            rule["cut"] = format_amount(cut_share, sale.currency)
+            worked["cut_minor"] = cut_share
         if amount == 0 and cut_share == 0:
             continue
         rows.append(
@@ -490,7 +428,8 @@ def reversal_rows(
                 "reverses_line_id": sale.id,
                 "kind": LineKind.REVERSAL,
                 "purpose": LinePurpose.REVERSAL,
-                "rule": rule,
+                "rule": sale.rule,
+                **worked,
                 "basis_minor": refunded_now_minor,
                 "amount_minor": amount,
                 "currency": sale.currency,

@@ -34,6 +34,7 @@ from service.commissions.engine import (
 )
 from service.commissions.models import (
     APPROVED,
+    WORKING,
     CommissionLine,
     LineKind,
     LinePurpose,
@@ -42,7 +43,7 @@ from service.commissions.models import (
 from service.conversions.models import Conversion, ConversionEvent
 from service.db import insert_ignore, new_id, table_of, utcnow
 from service.errors import Conflict, InvalidInput, NotFound
-from service.money import MoneyError, parse_amount
+from service.money import MoneyError, format_amount, parse_amount
 from service.paging import Page, paginate
 from service.periods import period_bounds
 
@@ -188,6 +189,22 @@ class _Dated(Protocol):
 
     @property
     def due_at(self) -> datetime: ...
+
+
+def shown_rule(line: Any) -> dict[str, Any] | None:
+    """A line's rule as the API and statements show it: the rule it was written under,
+    and how its amount was worked out (:data:`WORKING`, each under its key; amounts as
+    decimals in the line's currency, as they were stored before migration 0012). None
+    for a line without a rule (an adjustment). ``line``: a line, planned line or row
+    with the WORKING columns."""
+    if line.rule is None:
+        return None
+    shown = dict(line.rule)
+    for fact in WORKING:
+        value = getattr(line, fact.column)
+        if value is not None:
+            shown[fact.key] = format_amount(value, line.currency) if fact.amount else value
+    return shown
 
 
 def status_of(line: _Dated, now: datetime) -> str:

@@ -3,12 +3,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, JSONType, UTCDateTime, new_id, utcnow
+from service.vocabulary import CAPS
 
 
 class LineKind(StrEnum):
@@ -56,6 +57,34 @@ def one_of(column: str, values: Iterable[str]) -> str:
     return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
+class Worked(NamedTuple):
+    """One fact a line records of how its amount was worked out: the column that holds
+    it, the key it is shown under inside the line's ``rule`` (API, statements, exports),
+    and whether it is an amount (shown as a decimal in the line's currency)."""
+
+    column: str
+    key: str
+    amount: bool = False
+
+
+# How a line's amount was worked out, beside the rule it was written under (``rule``
+# holds the rule alone: type, rate, amount, tiers). Migration 0012 moved these out of
+# ``rule``, where they were decimal strings.
+WORKING = (
+    Worked("rule_index", "index"),  # which of the partnership's rules
+    Worked("cut_minor", "cut", amount=True),  # what a cap cut off (a reversal: its share)
+    Worked("cap", "cap"),  # the cap that cut it
+    Worked("before_minor", "before", amount=True),  # a tiered sale: the month so far
+    Worked("month", "month"),  # a settlement line: the month it settles
+    Worked("clicks", "clicks"),  # a cpc line: the clicks it pays for
+    Worked("sales_minor", "sales", amount=True),  # a true-up: the month's net sales
+    Worked("recorded_minor", "recorded", amount=True),  # a true-up: what the month held
+    Worked("withheld_minor", "withheld", amount=True),  # a settlement: what caps withhold
+)
+# Lines whose ``cut`` may be negative: it gives back what a cap cut off before.
+GIVES_BACK = (LineKind.REVERSAL, LineKind.TRUE_UP, LineKind.CPC)
+
+
 class CommissionLine(Base):
     """One append-only ledger entry.
 
@@ -71,6 +100,9 @@ class CommissionLine(Base):
         CheckConstraint(one_of("kind", LineKind), name="kind"),
         CheckConstraint(one_of("status", LineStatus), name="status"),
         CheckConstraint(one_of("purpose", LinePurpose), name="purpose"),
+        CheckConstraint(one_of("cap", CAPS), name="cap"),
+        CheckConstraint(f"cut_minor >= 0 OR {one_of('kind', GIVES_BACK)}", name="cut"),
+        CheckConstraint("before_minor >= 0 AND clicks >= 0", name="working"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cml"))
@@ -87,7 +119,17 @@ class CommissionLine(Base):
     )
     kind: Mapped[str] = mapped_column(String(20))
     purpose: Mapped[str] = mapped_column(String(20))
-    rule: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    rule: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # the rule alone
+    # How the amount was worked out (WORKING): typed, each NULL where it does not apply.
+    rule_index: Mapped[int | None] = mapped_column(BigInteger)
+    cut_minor: Mapped[int | None] = mapped_column(BigInteger)
+    cap: Mapped[str | None] = mapped_column(String(20))
+    before_minor: Mapped[int | None] = mapped_column(BigInteger)
+    month: Mapped[str | None] = mapped_column(String(7))
+    clicks: Mapped[int | None] = mapped_column(BigInteger)
+    sales_minor: Mapped[int | None] = mapped_column(BigInteger)
+    recorded_minor: Mapped[int | None] = mapped_column(BigInteger)
+    withheld_minor: Mapped[int | None] = mapped_column(BigInteger)
     basis_minor: Mapped[int | None] = mapped_column(BigInteger)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))

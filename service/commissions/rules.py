@@ -12,6 +12,9 @@ from fractions import Fraction
 from typing import Any
 
 from service.money import MoneyError, format_amount, parse_amount, parse_rate, round_half_even
+from service.vocabulary import CAPS
+
+MONTHLY_CAP, BUDGET = CAPS
 
 RULE_TYPES = ("percent", "flat", "tiered_percent", "cpc", "per_post")
 MAX_RULES = 10
@@ -250,9 +253,9 @@ def apply_caps(
             continue
         allowed, cap = line.amount_minor, None
         if month is not None and allowed > max(month, 0):
-            allowed, cap = max(month, 0), "monthly_cap"
+            allowed, cap = max(month, 0), MONTHLY_CAP
         if budget is not None and allowed > max(budget, 0):
-            allowed, cap = max(budget, 0), "budget"
+            allowed, cap = max(budget, 0), BUDGET
         if month is not None:
             month -= allowed
         if budget is not None:

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 from service import clock
-from service.commissions.ledger import STATUSES, status_of
+from service.commissions.ledger import STATUSES, shown_rule, status_of
 from service.commissions.models import CommissionLine, LineKind
 from service.money import format_amount
 from service.schemas import Amount, Currency, Id, ListQuery, Pattern
@@ -20,7 +22,7 @@ class CommissionOut(Schema):
     deliverable_id = fields.String(allow_none=True)
     reverses_line_id = fields.String(allow_none=True)
     kind = fields.String()
-    rule = fields.Dict(allow_none=True)
+    rule = fields.Method("_rule", metadata={"type": "object", "nullable": True})
     amount = fields.Method("_amount")
     currency = fields.String()
     status = fields.Method("_status")
@@ -33,6 +35,9 @@ class CommissionOut(Schema):
 
     def _amount(self, line: CommissionLine) -> str:
         return format_amount(line.amount_minor, line.currency)
+
+    def _rule(self, line: CommissionLine) -> dict[str, Any] | None:
+        return shown_rule(line)
 
     def _status(self, line: CommissionLine) -> str:
         return status_of(line, clock.now_utc())

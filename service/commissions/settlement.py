@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -43,12 +42,12 @@ from service.campaigns.models import Campaign, Partnership
 from service.clicks.models import Click
 from service.commissions.engine import (
     SaleTerms,
-    Working,
     budget_used,
+    is_tiered,
     lock_caps,
     month_used_by_influencer,
     settlement_key,
-    stored_rule,
+    worked_out,
 )
 from service.commissions.ledger import append_lines
 from service.commissions.models import CommissionLine, LineKind, LinePurpose, LineStatus
@@ -66,7 +65,6 @@ from service.db import advisory_lock, derived_id
 from service.errors import Unavailable
 from service.exports.models import Export
 from service.links.models import Link
-from service.money import MoneyError, format_amount
 from service.periods import (
     next_period,
     period_bounds,
@@ -161,6 +159,16 @@ class PlannedLine:
     conversion_id: str | None = None
     reverses_line_id: str | None = None
     rule: dict[str, Any] | None = None
+    # How the amount was worked out (service.commissions.models.WORKING).
+    rule_index: int | None = None
+    cut_minor: int | None = None
+    cap: str | None = None
+    before_minor: int | None = None
+    month: str | None = None
+    clicks: int | None = None
+    sales_minor: int | None = None
+    recorded_minor: int | None = None
+    withheld_minor: int | None = None
     basis_minor: int | None = None
     reason: str | None = None
     status: LineStatus = LineStatus.PENDING
@@ -248,7 +256,7 @@ def first_tiered_month(session: Session, zone: str) -> str | None:
     """The month of the first tiered sale line."""
     L = CommissionLine
     earliest = session.scalar(
-        select(func.min(L.occurred_at)).where(L.kind == LineKind.SALE, Working.is_tiered())
+        select(func.min(L.occurred_at)).where(L.kind == LineKind.SALE, is_tiered())
     )
     return period_of(earliest, zone) if earliest is not None else None
 
@@ -271,7 +279,7 @@ def _changed_since(session: Session, since: datetime, before: datetime, zone: st
             L.recorded_at > since,
             C.occurred_at < before,
             or_(
-                and_(L.kind.in_((LineKind.SALE, LineKind.REVERSAL)), Working.is_tiered()),
+                and_(L.kind.in_((LineKind.SALE, LineKind.REVERSAL)), is_tiered()),
                 L.purpose == LinePurpose.REJECTION,
             ),
         )
@@ -416,8 +424,6 @@ def true_up_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str
     ledger holds for it. Rules changed since their lines were written are left out."""
     start, end = period_bounds(month, zone)
     L, C = CommissionLine, Conversion
-    index = Working.index_column()
-    cut = Working.cut_column()
     counted = case(
         (
             and_(L.kind == LineKind.SALE, C.status != ConversionStatus.CANCELLED),
@@ -426,15 +432,14 @@ def true_up_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str
         else_=0,
     )
     # One pass over the month's orders and their tiered lines: net sales and what is
-    # recorded, per partnership and rule (and per cut, which only capped lines have).
+    # recorded (and what caps cut off it), per partnership and rule.
     rows = session.execute(
         select(
             L.partnership_id,
-            index,
-            cut,
+            L.rule_index,
             func.sum(counted),
             func.sum(L.amount_minor),
-            func.count(),
+            func.coalesce(func.sum(L.cut_minor), 0),
             func.max(L.due_at),
             func.max(L.recorded_at),
         )
@@ -447,19 +452,19 @@ def true_up_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str
             L.kind.in_((LineKind.SALE, LineKind.REVERSAL)),
             L.status != LineStatus.REJECTED,
             L.currency == Campaign.currency,
-            Working.is_tiered(),
+            is_tiered(),
         )
-        .group_by(L.partnership_id, index, cut)
+        .group_by(L.partnership_id, L.rule_index)
     ).all()
     sales: dict[tuple[str, int], int] = defaultdict(int)
     recorded: dict[tuple[str, int], Recorded] = defaultdict(Recorded)
-    for pid, idx, cut_text, net, amount, count, due_at, recorded_at in rows:
+    for pid, idx, net, amount, cut, due_at, recorded_at in rows:
         key = (pid, int(idx))
         sales[key] += int(net)
         seen = recorded[key]
-        _count(seen, plans, pid, int(amount), int(count), cut_text, due_at)
+        _count(seen, int(amount), int(cut), due_at)
         seen.changed_at = _later(seen.changed_at, recorded_at)
-    _add_settled_lines(session, plans, recorded, LineKind.TRUE_UP, month, start, end)
+    _add_settled_lines(session, recorded, LineKind.TRUE_UP, month, start, end)
     gaps = []
     for pid, idx in sorted(set(sales) | set(recorded)):
         plan = plans.get(pid)
@@ -467,13 +472,8 @@ def true_up_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str
         if plan is None or rule is None:
             continue  # the rule changed since; its lines stand as they were written
         net = sales[(pid, idx)]
-        currency = plan.terms.campaign_currency
         seen = recorded[(pid, idx)]
-        working = {
-            "month": month,
-            "sales": format_amount(net, currency),
-            "recorded": format_amount(seen.amount, currency),
-        }
+        working = {"month": month, "sales_minor": net, "recorded_minor": seen.amount}
         expected = tiered_month_amount(net, rule.tiers)
         gaps.append(Gap(plan, idx, rule, LineKind.TRUE_UP, month, seen, expected, working, net))
     return gaps
@@ -498,7 +498,7 @@ def cpc_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str) ->
         ).all()
     )
     recorded: dict[tuple[str, int], Recorded] = defaultdict(Recorded)
-    _add_settled_lines(session, plans, recorded, LineKind.CPC, month, start, end)
+    _add_settled_lines(session, recorded, LineKind.CPC, month, start, end)
     gaps = []
     for pid in sorted(plans):
         plan = plans[pid]
@@ -543,7 +543,7 @@ def _lines(caps: _Caps, gaps: list[Gap], month: str, zone: str) -> list[dict[str
         line = CappedLine(sale, amount, withheld - seen.cut, cap)
         working = {**gap.working}
         if withheld or seen.cut:
-            working["withheld"] = format_amount(withheld, currency)
+            working["withheld_minor"] = withheld
         key = settlement_key(gap.kind, terms.partnership_id, gap.index, gap.month, seen.lines)
         rows.append(
             {
@@ -554,7 +554,7 @@ def _lines(caps: _Caps, gaps: list[Gap], month: str, zone: str) -> list[dict[str
                 "partnership_id": terms.partnership_id,
                 "kind": gap.kind,
                 "purpose": LinePurpose(gap.kind),
-                "rule": stored_rule(line, currency, **working),
+                **worked_out(line, currency, **working),
                 "basis_minor": gap.basis,
                 "amount_minor": amount,
                 "currency": currency,
@@ -570,7 +570,6 @@ def _lines(caps: _Caps, gaps: list[Gap], month: str, zone: str) -> list[dict[str
 
 def _add_settled_lines(
     session: Session,
-    plans: dict[str, Plan],
     recorded: dict[tuple[str, int], Recorded],
     kind: LineKind,
     month: str,
@@ -580,14 +579,12 @@ def _add_settled_lines(
     """Count the month's settlement lines of ``kind`` already written, rejected ones
     included (a rejection stands)."""
     L = CommissionLine
-    index = Working.index_column()
-    cut = Working.cut_column()
     rows = session.execute(
         select(
             L.partnership_id,
-            index,
-            cut,
+            L.rule_index,
             func.sum(L.amount_minor),
+            func.coalesce(func.sum(L.cut_minor), 0),
             func.count(),
             func.max(L.due_at),
         )
@@ -595,15 +592,15 @@ def _add_settled_lines(
             L.kind == kind,
             L.occurred_at >= start,
             L.occurred_at < end,
-            Working.month_column() == month,
+            L.month == month,
         )
-        .group_by(L.partnership_id, index, cut)
+        .group_by(L.partnership_id, L.rule_index)
     ).all()
-    for pid, idx, cut_text, amount, count, due_at in rows:
-        if pid is None:  # never: a settlement line is written for its partnership
+    for pid, idx, amount, cut, count, due_at in rows:
+        if pid is None or idx is None:  # never: a settlement line is written for its rule
             continue
         seen = recorded[(pid, int(idx))]
-        _count(seen, plans, pid, int(amount), int(count), cut_text, due_at)
+        _count(seen, int(amount), int(cut or 0), due_at)
         seen.lines += int(count)
 
 
@@ -613,21 +610,9 @@ def _later(a: datetime | None, b: datetime | None) -> datetime | None:
     return a if b is None or a >= b else b
 
 
-def _count(
-    seen: Recorded,
-    plans: dict[str, Plan],
-    pid: str,
-    amount: int,
-    count: int,
-    cut_text: str | None,
-    due_at: datetime | None,
-) -> None:
-    seen.amount += amount
-    if cut_text is not None and pid in plans:
-        currency = plans[pid].terms.campaign_currency
-        with suppress(MoneyError):  # a cut that cannot be read: `ledger verify` names it
-            cut = count * (Working.amount(cut_text, currency, negative=True) or 0)
-            seen.amount += cut
-            seen.cut += cut
+def _count(seen: Recorded, amount: int, cut: int, due_at: datetime | None) -> None:
+    """Lines that hold ``amount`` after caps cut ``cut`` off: they count as both."""
+    seen.amount += amount + cut
+    seen.cut += cut
     if due_at is not None and (seen.due_at is None or due_at > seen.due_at):
         seen.due_at = due_at

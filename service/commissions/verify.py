@@ -32,13 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.campaigns.models import Campaign, Partnership
-from service.commissions.engine import (
-    Working,
-    per_post_key,
-    reversal_key,
-    rule_of,
-    sale_key,
-)
+from service.commissions.engine import per_post_key, reversal_key, sale_key
 from service.commissions.models import CommissionLine, LineKind, LinePurpose, LineStatus
 from service.commissions.rules import (
     Rule,
@@ -50,6 +44,7 @@ from service.commissions.rules import (
 )
 from service.commissions.settlement import (
     SETTLE_OVERLAP,
+    Gap,
     cpc_gaps,
     first_tiered_month,
     last_close,
@@ -144,14 +139,8 @@ class _Checker:
             )
 
 
-def _working(line: CommissionLine) -> Working:
-    """What the line records of how it was worked out; refuses an unreadable amount (or a
-    negative cut on a line that earns)."""
-    return Working.of(line.rule, line.currency, line.kind)
-
-
 def _line_rule(line: CommissionLine, currency: str) -> Rule:
-    (rule,) = rules_from_json(rule_of(line.rule), currency)
+    (rule,) = rules_from_json([line.rule or {}], currency)
     return rule
 
 
@@ -160,15 +149,14 @@ def _recompute(
     line: CommissionLine,
     campaign_currency: str,
     what: str,
-    amount_of: Callable[[Rule, Working], int],
+    amount_of: Callable[[Rule, CommissionLine], int],
 ) -> None:
-    """Check ``line`` against ``amount_of(its rule, its working)`` less its cut."""
+    """Check ``line`` against ``amount_of(its rule, the line)`` less its cut."""
     check.seen.add(line.idempotency_key)
+    cut = line.cut_minor or 0
     try:
         rule = _line_rule(line, campaign_currency)
-        working = _working(line)
-        cut = working.cut_minor or 0
-        full = amount_of(rule, working)
+        full = amount_of(rule, line)
     except (RuleError, MoneyError, ValueError) as exc:
         check.report.problems.append(f"line {line.id}: its rule cannot be read ({exc})")
         return
@@ -316,10 +304,7 @@ def _check_reversal(
     key = reversal_key(ev.id, sale.id)
     if sale.status == LineStatus.REJECTED and key not in check.by_key:
         return
-    try:
-        cut = _working(sale).cut_minor or 0
-    except MoneyError:
-        cut = 0  # named as the sale line's problem
+    cut = sale.cut_minor or 0
     amount, cut_share = reversal_of(
         sale.amount_minor,
         cut,
@@ -333,11 +318,7 @@ def _check_reversal(
     reversal = check.by_key.get(key)
     if reversal is None or not cut_share:
         return
-    try:
-        recorded_cut = _working(reversal).cut_minor
-    except MoneyError as exc:
-        check.report.problems.append(f"line {reversal.id}: its rule cannot be read ({exc})")
-        return
+    recorded_cut = reversal.cut_minor
     if recorded_cut != cut_share:
         shown = None if recorded_cut is None else format_amount(recorded_cut, reversal.currency)
         check.report.problems.append(
@@ -358,25 +339,25 @@ def _check_reversed_totals(check: _Checker, lines: Sequence[CommissionLine]) -> 
             check.report.problems.append(f"line {line_id} is reversed by more than its amount")
 
 
-def _sale_amount(conv: Conversion, campaign_currency: str) -> Callable[[Rule, Working], int]:
+def _sale_amount(conv: Conversion, campaign_currency: str) -> Callable[[Rule, CommissionLine], int]:
     """A sale line's amount before any cut, as the engine works it out
     (:func:`service.commissions.rules.sale_lines`), from the month so far the line
     records (a tiered rule)."""
 
-    def amount_of(rule: Rule, working: Working) -> int:
+    def amount_of(rule: Rule, line: CommissionLine) -> int:
         if rule.type not in ("percent", "flat", "tiered_percent"):
             raise ValueError(f"a {rule.type} rule does not earn on an order")
-        before = working.before_minor
+        before = line.before_minor
         if rule.type == "tiered_percent" and conv.currency == campaign_currency and before is None:
             raise ValueError("a tiered line without the month's sales before it")
-        (line,) = sale_lines(
+        (earned,) = sale_lines(
             [rule],
             basis_minor=conv.amount_minor,
             order_currency=conv.currency,
             campaign_currency=campaign_currency,
             month_to_date_minor=before or 0,
         )
-        return line.amount_minor
+        return earned.amount_minor
 
     return amount_of
 
@@ -405,7 +386,7 @@ def _per_post(
             line,
             currency,
             f"deliverable {deliverable.id}",
-            lambda rule, _working: rule.amount_minor or 0,
+            lambda rule, _line: rule.amount_minor or 0,
         )
     # Every approved deliverable has a fee line for each per_post rule.
     partnerships = {p.id: p for p in session.scalars(select(Partnership))}
@@ -420,6 +401,15 @@ def _per_post(
                 )
 
 
+@dataclass
+class _SettledLines:
+    """What the ledger's settlement lines say: when each month was last settled by hand
+    (kind, month → latest), and the last cpc line of each partnership, rule and month."""
+
+    by_hand: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    last_cpc: dict[tuple[str, int | None, str], CommissionLine] = field(default_factory=dict)
+
+
 def _settlements(
     session: Session, report: Report, lines: Sequence[CommissionLine], zone: str
 ) -> None:
@@ -428,81 +418,88 @@ def _settlements(
     the next close settles it)."""
     last = last_close(session)
     closed_until = last.period if last is not None else ""
-    settled_at: dict[tuple[str, str], datetime] = {}  # (kind, month) → by hand, latest
-    latest: dict[tuple[str, int | None, str], CommissionLine] = {}  # the last cpc line per month
-    for line in lines:
-        if line.kind not in (LineKind.TRUE_UP, LineKind.CPC):
-            continue
-        try:
-            working = _working(line)
-        except MoneyError as exc:
-            report.problems.append(f"line {line.id}: its rule cannot be read ({exc})")
-            continue
-        month = working.month
-        if month is None or period_of(line.occurred_at, zone) != month:
-            report.problems.append(f"line {line.id}: a {line.kind} line for no month")
-            continue
-        if month > closed_until:
-            at = settled_at.get((line.kind, month))
-            settled_at[(line.kind, month)] = max(at or line.recorded_at, line.recorded_at)
-        key = (line.partnership_id or "", working.index, month)
-        if line.kind == LineKind.CPC and (
-            key not in latest
-            or (line.recorded_at, line.id) > (latest[key].recorded_at, latest[key].id)
-        ):
-            latest[key] = line
+    settled = _settled_lines(report, lines, zone, closed_until)
     plans = plans_of(session)
     if not plans:
         return
     orders_changed = _order_changes(session, lines, zone)
+    first_cpc = min((period_of_day(p.starts_on) for p in plans.values() if p.cpc), default=None)
     for kind, gaps_of, first in (
         (LineKind.TRUE_UP, true_up_gaps, first_tiered_month(session, zone)),
-        (
-            LineKind.CPC,
-            cpc_gaps,
-            min((period_of_day(p.starts_on) for p in plans.values() if p.cpc), default=None),
-        ),
+        (LineKind.CPC, cpc_gaps, first_cpc),
     ):
         months = set(periods_between(first, closed_until)) if first else set()
-        months |= {m for (k, m) in settled_at if k == kind}
+        months |= {m for (k, m) in settled.by_hand if k == kind}
         for month in sorted(months):
-            ref = (
-                last.closed_at - SETTLE_OVERLAP
-                if last is not None and month <= closed_until
-                else None
-            )
-            ref = settled_at.get((kind, month), ref)
+            closed = last is not None and month <= closed_until
+            ref = last.closed_at - SETTLE_OVERLAP if last is not None and closed else None
+            ref = settled.by_hand.get((kind, month), ref)
             for gap in gaps_of(session, plans, month, zone):
-                if gap.delta == 0:
-                    continue
-                key = (gap.plan.terms.partnership_id, gap.index, month)
-                where = f"{kind} {key[0]} rule {gap.index} {month}"
-                seen = gap.recorded
-                if kind == LineKind.CPC:
-                    # Clicks that arrived since: the last line's own count was paid in full.
-                    last_line = latest.get(key)
-                    clicks = _working(last_line).clicks if last_line else None
-                    late = (
-                        clicks is not None
-                        and clicks < gap.working["clicks"]
-                        and seen.amount == cpc_amount(clicks, gap.rule.amount_minor or 0)
-                    )
-                else:
-                    changed = max(
-                        filter(None, (seen.changed_at, orders_changed.get((key[0], month)))),
-                        default=None,
-                    )
-                    late = bool(changed and ref and changed > ref)
-                if late:
-                    report.notes.append(f"{where}: changed since it was settled (settle again)")
-                    continue
-                hint = ""
-                if kind == LineKind.CPC and seen.lines == 0:
-                    # Clicks have no arrival time: all of them late, or the line deleted.
-                    hint = f" (clicks written after the close? `ledger settle --month {month}`)"
-                report.problems.append(
-                    f"{where}: the month's lines hold {seen.amount}, expected {gap.expected}{hint}"
-                )
+                if gap.delta != 0:
+                    _check_gap(report, gap, ref, settled, orders_changed)
+
+
+def _settled_lines(
+    report: Report, lines: Sequence[CommissionLine], zone: str, closed_until: str
+) -> _SettledLines:
+    """Read the settlement lines; a line for no month is a difference."""
+    settled = _SettledLines()
+    for line in lines:
+        if line.kind not in (LineKind.TRUE_UP, LineKind.CPC):
+            continue
+        month = line.month
+        if month is None or period_of(line.occurred_at, zone) != month:
+            report.problems.append(f"line {line.id}: a {line.kind} line for no month")
+            continue
+        if month > closed_until:
+            at = settled.by_hand.get((line.kind, month))
+            settled.by_hand[(line.kind, month)] = max(at or line.recorded_at, line.recorded_at)
+        key = (line.partnership_id or "", line.rule_index, month)
+        last = settled.last_cpc.get(key)
+        if line.kind == LineKind.CPC and (
+            last is None or (line.recorded_at, line.id) > (last.recorded_at, last.id)
+        ):
+            settled.last_cpc[key] = line
+    return settled
+
+
+def _check_gap(
+    report: Report,
+    gap: Gap,
+    ref: datetime | None,
+    settled: _SettledLines,
+    orders_changed: Mapping[tuple[str, str], datetime],
+) -> None:
+    """A month whose lines do not hold what its rule earned: a note if it changed after
+    ``ref`` (when it was settled), else a difference."""
+    key = (gap.plan.terms.partnership_id, gap.index, gap.month)
+    where = f"{gap.kind} {key[0]} rule {gap.index} {gap.month}"
+    seen = gap.recorded
+    if gap.kind == LineKind.CPC:
+        # Clicks that arrived since: the last line's own count was paid in full.
+        last_line = settled.last_cpc.get(key)
+        clicks = last_line.clicks if last_line else None
+        late = (
+            clicks is not None
+            and clicks < gap.working["clicks"]
+            and seen.amount == cpc_amount(clicks, gap.rule.amount_minor or 0)
+        )
+    else:
+        changed = max(
+            filter(None, (seen.changed_at, orders_changed.get((key[0], gap.month)))),
+            default=None,
+        )
+        late = bool(changed and ref and changed > ref)
+    if late:
+        report.notes.append(f"{where}: changed since it was settled (settle again)")
+        return
+    hint = ""
+    if gap.kind == LineKind.CPC and seen.lines == 0:
+        # Clicks have no arrival time: all of them late, or the line deleted.
+        hint = f" (clicks written after the close? `ledger settle --month {gap.month}`)"
+    report.problems.append(
+        f"{where}: the month's lines hold {seen.amount}, expected {gap.expected}{hint}"
+    )
 
 
 def _order_changes(
@@ -534,22 +531,11 @@ def _order_changes(
 
 def _adjustments(report: Report, lines: Sequence[CommissionLine]) -> None:
     by_id = {line.id: line for line in lines}
-    # What points at a line: its rejection record, the carry-forward line that takes it
-    # back (each by its ``reverses_line_id``).
-    rejected = {line.reverses_line_id for line in lines if line.purpose == LinePurpose.REJECTION}
+    _rejections(report, lines, by_id)
+    # What points at a carry_out line: the carry_in line that takes it back.
     carried_in = {
         line.reverses_line_id: line for line in lines if line.purpose == LinePurpose.CARRY_IN
     }
-    for line in lines:
-        # A rejection is recorded (reason, key); a reversal goes with its line.
-        if line.status != LineStatus.REJECTED or line.purpose == LinePurpose.REJECTION:
-            continue
-        if line.kind == LineKind.REVERSAL:
-            target = by_id.get(line.reverses_line_id or "")
-            if target is None or target.status != LineStatus.REJECTED:
-                report.problems.append(f"line {line.id}: a reversal rejected without its line")
-        elif line.id not in rejected:
-            report.problems.append(f"line {line.id}: rejected without a rejection record")
     for line in lines:
         if line.kind != LineKind.ADJUSTMENT:
             continue
@@ -572,6 +558,23 @@ def _adjustments(report: Report, lines: Sequence[CommissionLine]) -> None:
                 report.problems.append(f"line {line.id}: a rejection record of no rejected line")
         if not (line.reason or "").strip() or line.created_by_key_id is None:
             report.problems.append(f"line {line.id}: an adjustment without a reason or key")
+
+
+def _rejections(
+    report: Report, lines: Sequence[CommissionLine], by_id: Mapping[str, CommissionLine]
+) -> None:
+    """A rejected line has its rejection record (reason, key); a rejected reversal goes
+    with its line."""
+    recorded = {line.reverses_line_id for line in lines if line.purpose == LinePurpose.REJECTION}
+    for line in lines:
+        if line.status != LineStatus.REJECTED or line.purpose == LinePurpose.REJECTION:
+            continue
+        if line.kind == LineKind.REVERSAL:
+            target = by_id.get(line.reverses_line_id or "")
+            if target is None or target.status != LineStatus.REJECTED:
+                report.problems.append(f"line {line.id}: a reversal rejected without its line")
+        elif line.id not in recorded:
+            report.problems.append(f"line {line.id}: rejected without a rejection record")
 
 
 def _caps(

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, String, case, func, literal_column
 
+from service.commissions.ledger import shown_rule
 from service.commissions.models import CommissionLine as L
 from service.conversions.models import Conversion as C
 from service.exports import detail_sql as sql
@@ -93,7 +94,7 @@ DETAIL: tuple[DetailColumn, ...] = (
     DetailColumn("kind", lambda _p, line: line.kind, lambda _p, _s: L.kind),
     DetailColumn(
         "rule",
-        lambda _p, line: None if line.rule is None else rule_text(line.rule),
+        lambda _p, line: None if line.rule is None else rule_text(shown_rule(line)),
         lambda _p, _s: sql.rule(),
         json=True,
     ),

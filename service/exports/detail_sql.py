@@ -27,7 +27,7 @@ from sqlalchemy import BigInteger, ColumnElement, String, Text, and_, case, cast
 from sqlalchemy import literal_column as raw
 from sqlalchemy.dialects.postgresql import JSONB
 
-from service.commissions.models import CommissionLine
+from service.commissions.models import WORKING, CommissionLine
 from service.money import EXPONENTS
 
 _BY_EXPONENT: dict[int, list[str]] = {}
@@ -114,10 +114,19 @@ def quoted(cell: Any) -> ColumnElement[str]:
     )
 
 
-def rule() -> ColumnElement[str]:
-    """The line's rule as PostgreSQL prints ``jsonb``; a JSON ``null`` as SQL NULL
-    (Python reads both back as None)."""
-    return cast(func.nullif(CommissionLine.rule, raw("'null'::jsonb", JSONB)), Text)
+def rule(L: Any = CommissionLine) -> ColumnElement[str]:
+    """The line's rule as shown (:func:`service.commissions.ledger.shown_rule`: the rule
+    and how its amount was worked out) as PostgreSQL prints ``jsonb``; a JSON ``null``
+    as SQL NULL (Python reads both back as None). ``L``: the ledger's columns (or any
+    with the same names)."""
+    pairs: list[Any] = []
+    for fact in WORKING:
+        column = getattr(L, fact.column)
+        value = case((column.is_(None), None), else_=money(column, L.currency))
+        pairs += [constant(fact.key), value if fact.amount else column]
+    working = func.jsonb_strip_nulls(func.jsonb_build_object(*pairs, type_=JSONB))
+    stored = func.nullif(L.rule, raw("'null'::jsonb", JSONB))
+    return cast(stored.op("||", return_type=JSONB)(working), Text)
 
 
 def json_text(value: Any) -> ColumnElement[str]:

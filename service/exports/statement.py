@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session
 
 from service import clock
 from service.commissions.ledger import status_of
-from service.commissions.models import APPROVED, CommissionLine, LineKind, LinePurpose, LineStatus
+from service.commissions.models import (
+    APPROVED,
+    WORKING,
+    CommissionLine,
+    LineKind,
+    LinePurpose,
+    LineStatus,
+)
 from service.commissions.settlement import PlannedLine
 from service.conversions.models import Conversion
 from service.db import bytewise
@@ -270,7 +277,7 @@ class DetailLine(NamedTuple):
     order_id: str | None
     source: str | None
     kind: str
-    rule: Any  # as stored (a JSON object) or None
+    rule: Any  # the rule as stored (a JSON object) or None; shown with WORKING
     basis_minor: int | None
     basis_currency: str | None  # a sale's basis is in its order's currency
     amount_minor: int
@@ -278,6 +285,17 @@ class DetailLine(NamedTuple):
     due_at: datetime
     status: str  # as shown: a pending line that is due is "approved"
     reason: str | None
+    # How the amount was worked out (service.commissions.models.WORKING), shown inside
+    # the rule (service.commissions.ledger.shown_rule).
+    rule_index: int | None = None
+    cut_minor: int | None = None
+    cap: str | None = None
+    before_minor: int | None = None
+    month: str | None = None
+    clicks: int | None = None
+    sales_minor: int | None = None
+    recorded_minor: int | None = None
+    withheld_minor: int | None = None
 
     @classmethod
     def planned(cls, line: PlannedLine, now: datetime, *, projected: bool) -> DetailLine:
@@ -299,6 +317,7 @@ class DetailLine(NamedTuple):
             line.due_at,
             PROJECTED if projected else status_of(line, now),
             line.reason,
+            **{fact.column: getattr(line, fact.column) for fact in WORKING},
         )
 
 
@@ -354,6 +373,7 @@ def detail_lines(
         L.due_at,
         _shown_status(now),
         L.reason,
+        *(getattr(L, fact.column) for fact in WORKING),
     ).execution_options(yield_per=1000)
     written: Iterator[Any] = iter(session.execute(stmt))
     if not planned:

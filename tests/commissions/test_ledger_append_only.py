@@ -113,5 +113,7 @@ def test_every_column_but_payment_is_frozen(pg_api: Api, frozen: Any, column: An
 
 
 def test_trigger_lists_exactly_the_frozen_columns() -> None:
-    migration = importlib.import_module("migrations.versions.20261207_0700_0010_ledger_vocabulary")
+    migration = importlib.import_module(
+        "migrations.versions.20261207_0900_0012_line_working_columns"
+    )
     assert sorted(migration.FROZEN) == sorted(c.name for c in FROZEN_COLUMNS)

@@ -1,23 +1,29 @@
 """The ledger's vocabulary is the database's: a line of an unknown kind, status or
 purpose, or an order of an unknown status, is refused by a CHECK constraint on both
-backends; migration 0010 gives every existing line its purpose from the key it was
-written under; and one module writes the ledger."""
+backends, and so is an unknown cap or a negative cut on a line that earns; migration
+0010 gives every existing line its purpose from the key it was written under, and 0012
+moves how each amount was worked out into typed columns; and one module writes the
+ledger."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import psycopg
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import MetaData, Table, create_engine, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from service.commissions.models import CommissionLine, LineKind, LinePurpose, LineStatus
+from service.commissions.ledger import shown_rule
+from service.commissions.models import WORKING, CommissionLine, LineKind, LinePurpose, LineStatus
 from service.conversions.models import ConversionStatus
 from service.migrate import alembic_config, upgrade
 from tests.support.app import PG_ADMIN_URL, Api
@@ -79,6 +85,31 @@ def test_a_line_of_an_unknown_kind_status_or_purpose_is_refused(
     # The control: the same row with a value of the vocabulary is written.
     known = {"kind": LineKind.ADJUSTMENT, "status": LineStatus.PAID, "purpose": LinePurpose.CPC}
     _insert(api, _copy(line, **{column: known[column]}))
+    assert api.rows("commission_lines") == 2
+
+
+@pytest.mark.parametrize(
+    "values,check,allowed",
+    [
+        # A cap of no name; a named one is written.
+        ({"cap": "weekly_cap", "cut_minor": 100}, "cap", {"cap": "budget", "cut_minor": 100}),
+        # A line that earns gives nothing back; a reversal does.
+        ({"cut_minor": -100}, "cut", {"cut_minor": -100, "kind": "reversal"}),
+        ({"before_minor": -1}, "working", {"before_minor": 0}),
+        ({"kind": "cpc", "clicks": -3}, "working", {"kind": "cpc", "clicks": 3}),
+    ],
+)
+def test_what_a_line_records_of_how_it_was_worked_out_is_typed_and_checked(
+    api: Api, frozen: Any, values: dict[str, Any], check: str, allowed: dict[str, Any]
+) -> None:
+    line = a_sale(api, frozen)
+    # Each fact in its own column, the rule alone in ``rule``.
+    assert (line["rule_index"], line["cut_minor"], line["before_minor"]) == (0, None, None)
+    assert line["rule"] == {"type": "percent", "rate": "10"}
+    with pytest.raises(IntegrityError, match=f"ck_commission_lines_{check}"):
+        _insert(api, _copy(line, **values))
+    assert api.rows("commission_lines") == 1
+    _insert(api, _copy(line, **allowed))
     assert api.rows("commission_lines") == 2
 
 
@@ -245,3 +276,159 @@ def test_only_the_ledger_module_writes_commission_lines() -> None:
 
 def test_no_code_tells_lines_apart_by_their_idempotency_key() -> None:
     assert _writers(BY_KEY) == {}
+
+
+# --- migration 0012 --------------------------------------------------------------------
+
+TIERS = [{"up_to": "100.00", "rate": "10"}, {"up_to": None, "rate": "12"}]
+# Lines as revision 0011 stored them: how each amount was worked out inside ``rule``,
+# amounts as decimal text in the line's currency.
+WORKED_IN_RULE = {
+    # id: (kind, currency, rule)
+    "cml_tiered": (
+        "sale",
+        "EUR",
+        {
+            "type": "tiered_percent",
+            "tiers": TIERS,
+            "index": 0,
+            "cut": "5.00",
+            "cap": "monthly_cap",
+            "before": "80.00",
+        },
+    ),
+    "cml_rev": (
+        "reversal",
+        "EUR",
+        {"type": "percent", "rate": "10", "index": 1, "cut": "-2.50", "cap": "monthly_cap"},
+    ),
+    "cml_yen": (
+        "sale",
+        "JPY",
+        {"type": "flat", "amount": "500", "index": 0, "cut": "100", "cap": "budget"},
+    ),
+    "cml_up": (
+        "true_up",
+        "EUR",
+        {
+            "type": "tiered_percent",
+            "tiers": TIERS,
+            "index": 0,
+            "month": "2026-10",
+            "sales": "140.00",
+            "recorded": "13.00",
+            "withheld": "1.50",
+        },
+    ),
+    "cml_cpc": (
+        "cpc",
+        "EUR",
+        {"type": "cpc", "amount": "0.50", "index": 2, "month": "2026-10", "clicks": 3},
+    ),
+    "cml_adj": ("adjustment", "EUR", None),
+}
+RULE_KEYS = ("type", "rate", "amount", "tiers")
+TYPED = {
+    # id: (rule_index, cut, cap, before, month, clicks, sales, recorded, withheld)
+    "cml_tiered": (0, 500, "monthly_cap", 8000, None, None, None, None, None),
+    "cml_rev": (1, -250, "monthly_cap", None, None, None, None, None, None),
+    "cml_yen": (0, 100, "budget", None, None, None, None, None, None),
+    "cml_up": (0, None, None, None, "2026-10", None, 14000, 1300, 150),
+    "cml_cpc": (2, None, None, None, "2026-10", 3, None, None, None),
+    "cml_adj": (None,) * 9,
+}
+
+
+def _insert_0011_lines(url: str, lines: dict[str, tuple[str, str, Any]]) -> None:
+    engine = create_engine(url)
+    try:
+        table = Table("commission_lines", MetaData(), autoload_with=engine)
+        at = datetime(2026, 10, 31, 12, tzinfo=UTC)
+        with engine.begin() as conn:
+            for statement in OWNERS:
+                conn.execute(text(statement))
+            for line_id, (kind, currency, rule) in lines.items():
+                conn.execute(
+                    insert(table).values(
+                        id=line_id,
+                        idempotency_key=f"key:{line_id}",
+                        influencer_id="inf_v",
+                        campaign_id="cmp_v",
+                        kind=kind,
+                        purpose=kind,
+                        rule=rule,
+                        amount_minor=100,
+                        currency=currency,
+                        status="pending",
+                        occurred_at=at,
+                        due_at=at,
+                        recorded_at=at,
+                    )
+                )
+    finally:
+        engine.dispose()
+
+
+def _read(url: str, sql: str) -> list[Any]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql)))
+    finally:
+        engine.dispose()
+
+
+def _rules(url: str) -> dict[str, Any]:
+    rows = _read(url, "SELECT id, rule FROM commission_lines")
+    return {row.id: json.loads(row.rule) if isinstance(row.rule, str) else row.rule for row in rows}
+
+
+def test_migration_0012_moves_how_each_amount_was_worked_out_into_typed_columns(
+    scratch_url: str,
+) -> None:
+    upgrade(scratch_url, "0011")
+    _insert_0011_lines(scratch_url, WORKED_IN_RULE)
+
+    upgrade(scratch_url)
+    columns = [fact.column for fact in WORKING]
+    typed = _read(scratch_url, f"SELECT id, {', '.join(columns)} FROM commission_lines")
+    assert {row[0]: tuple(row[1:]) for row in typed} == TYPED
+    # ``rule`` holds the rule alone; shown, it is what the line held before.
+    rules = _rules(scratch_url)
+    for line_id, (_kind, currency, before) in WORKED_IN_RULE.items():
+        assert rules[line_id] == (
+            None if before is None else {k: v for k, v in before.items() if k in RULE_KEYS}
+        )
+        line = SimpleNamespace(
+            rule=rules[line_id],
+            currency=currency,
+            **dict(zip(columns, TYPED[line_id], strict=True)),
+        )
+        assert shown_rule(line) == before
+    # The roll-ups count the lines once (SQLite rebuilt the table with its triggers).
+    assert _read(scratch_url, "SELECT sum(lines) FROM commission_daily")[0][0] == 6
+
+    command.downgrade(alembic_config(scratch_url), "0011")
+    assert _rules(scratch_url) == {
+        line_id: rule for line_id, (_k, _c, rule) in WORKED_IN_RULE.items()
+    }
+    upgrade(scratch_url)
+    typed = _read(scratch_url, f"SELECT id, {', '.join(columns)} FROM commission_lines")
+    assert {row[0]: tuple(row[1:]) for row in typed} == TYPED
+
+
+def test_migration_0012_refuses_an_amount_it_cannot_read_and_changes_nothing(
+    scratch_url: str,
+) -> None:
+    upgrade(scratch_url, "0011")
+    lines = {
+        **WORKED_IN_RULE,
+        "cml_odd": ("sale", "EUR", {"type": "flat", "amount": "1.00", "cut": "a lot"}),
+    }
+    _insert_0011_lines(scratch_url, lines)
+    with pytest.raises(
+        RuntimeError, match=r"1 ledger lines hold an amount that cannot be read \(first: cml_odd\)"
+    ):
+        upgrade(scratch_url)
+    assert _read(scratch_url, "SELECT version_num FROM alembic_version") == [("0011",)]
+    assert _rules(scratch_url) == {line_id: rule for line_id, (_k, _c, rule) in lines.items()}

@@ -11,6 +11,7 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,8 +21,11 @@ from sqlalchemy import BigInteger, DateTime, Engine, String, Text, cast, create_
 from sqlalchemy import select as sql_select
 from sqlalchemy.dialects.postgresql import JSONB
 
+from service.commissions.ledger import shown_rule
+from service.commissions.models import WORKING
 from service.exports import detail_sql, writers
 from service.money import EXPONENTS, MAX_MINOR, format_amount
+from service.vocabulary import CAPS
 
 CURRENCIES = sorted(EXPONENTS)
 SETTINGS = settings(
@@ -111,7 +115,7 @@ def test_rule_text_is_how_postgresql_prints_jsonb(engine: Engine, rule: dict[str
     assert sql(engine, cast(literal(rule, JSONB), Text)) == writers.rule_text(rule)
 
 
-def test_rule_text_of_a_stored_rule_shape(engine: Engine) -> None:
+def test_rule_text_of_a_shown_rule_shape(engine: Engine) -> None:
     rule = {
         "type": "tiered_percent",
         "index": 0,
@@ -122,6 +126,43 @@ def test_rule_text_of_a_stored_rule_shape(engine: Engine) -> None:
     text = writers.rule_text(rule)
     assert text.startswith('{"cut": "-0.10", "type": "tiered_percent", "index": 0, ')
     assert sql(engine, cast(literal(rule, JSONB), Text)) == text
+
+
+WORKED = {
+    "rule_index": st.integers(0, 9),
+    "cut_minor": st.integers(-MAX_MINOR, MAX_MINOR),
+    "cap": st.sampled_from(CAPS),
+    "before_minor": st.integers(0, MAX_MINOR),
+    "month": st.sampled_from(["2026-10", "2027-01"]),
+    "clicks": st.integers(0, 2**40),
+    "sales_minor": st.integers(-MAX_MINOR, MAX_MINOR),
+    "recorded_minor": st.integers(-MAX_MINOR, MAX_MINOR),
+    "withheld_minor": st.integers(-MAX_MINOR, MAX_MINOR),
+}
+assert set(WORKED) == {fact.column for fact in WORKING}
+
+
+@SETTINGS
+@given(
+    rule=st.none()
+    | st.sampled_from([{"type": "percent", "rate": "12.5"}, {"type": "cpc", "amount": "0.05"}]),
+    currency=st.sampled_from(CURRENCIES),
+    worked=st.fixed_dictionaries({}, optional={k: v | st.none() for k, v in WORKED.items()}),
+)
+def test_the_shown_rule_matches(
+    engine: Engine, rule: dict[str, Any] | None, currency: str, worked: dict[str, Any]
+) -> None:
+    """A line's rule with how its amount was worked out, each fact present or absent."""
+    facts = {fact.column: worked.get(fact.column) for fact in WORKING}
+    kinds = {"cap": String, "month": String}
+    line = sql_select(
+        literal(rule, JSONB).label("rule"),
+        literal(currency, String).label("currency"),
+        *(literal(v, kinds.get(k, BigInteger)).label(k) for k, v in facts.items()),
+    ).subquery()
+    shown = shown_rule(SimpleNamespace(rule=rule, currency=currency, **facts))
+    got = sql(engine, detail_sql.rule(line.c))
+    assert got == (None if shown is None else writers.rule_text(shown))
 
 
 NASTY_ORDER_IDS = ['=HYPERLINK("http://x")', "-5", "+49", "@A1", "a,b", 'q"q', "l1\nl2", "ü€-7"]
