@@ -11,7 +11,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from service import clock, metrics
 from service.conversions import service
-from service.conversions.intake import receive_delivery
+from service.conversions.intake import receive_delivery, verifier
 from service.conversions.models import Conversion
 from service.conversions.schemas import ConversionOut, ConversionQuery
 from service.conversions.spooled import (
@@ -20,12 +20,11 @@ from service.conversions.spooled import (
     database_unreachable,
     spool_delivery,
 )
-from service.conversions.webhooks import SOURCES, Source, is_woocommerce_ping
+from service.conversions.webhooks import SOURCES, Source
 from service.errors import AfftrackError, NotFound, Unavailable
 from service.http.auth import require
 from service.http.context import services, session, settings
 from service.http.contract import QUERY, Blueprint, page_of
-from service.http.request import parse_json_object
 from service.paging import Page
 from service.spool import SpoolError
 from service.vocabulary import WEBHOOK_SOURCES
@@ -118,29 +117,22 @@ def receive(source: str) -> tuple[Response, int]:
 
 def _receive(source: str) -> tuple[Response, int]:
     spec = SOURCES[source]
-    secret = settings().webhook_secret_for(source)
-    if not secret:
-        raise Unavailable(f"the {source} webhook is not configured", code="source_disabled")
+    check = verifier(settings(), spec)  # 503 source_disabled, before the body is read
     body = request.get_data(cache=True)  # 413 above MAX_CONTENT_LENGTH
-    if source == "woocommerce" and is_woocommerce_ping(body, request.headers):
+    if check.is_ping(body, request.headers):
         metrics.WEBHOOKS.labels(source, "ping").inc()
         return jsonify({"status": "ping"}), 200
     received_at = clock.now_utc()
-    spec.verify(body, request.headers, secret, int(received_at.timestamp()))
-    if not body.lstrip().startswith(b"{"):
-        # A platform's event is always an object; anything else is a broken delivery.
-        raise AfftrackError("the body must be a JSON object", code="malformed_json")
-    payload = parse_json_object(body, numbers_as_text=spec.numbers_as_text)
-    topic = spec.topic(payload, request.headers)
+    verified = check.verified(body, request.headers, received_at)
     if _spool_waiting():
         # Deliveries kept while the database was down still wait: this one goes after
         # them, so no delivery of an order overtakes an earlier one. Bad input is still
         # refused now (parsing changes nothing).
-        spec.parse(payload, request.headers, settings().click_param)
-        return _queued(spec, body, topic, received_at, QUEUED_BEHIND_OTHERS)
+        spec.parse(verified.payload, request.headers, settings().click_param)
+        return _queued(spec, body, verified.topic, received_at, QUEUED_BEHIND_OTHERS)
     s = session()
     try:
-        outcomes = receive_delivery(s, settings(), spec, body, request.headers, payload, topic)
+        outcomes = receive_delivery(s, settings(), spec, body, request.headers, verified)
         s.commit()
     except (OperationalError, InterfaceError) as exc:
         with contextlib.suppress(SQLAlchemyError):
@@ -150,7 +142,7 @@ def _receive(source: str) -> tuple[Response, int]:
                 "webhook transaction failed: the database is unavailable; keeping the delivery",
                 extra={"source": source, "error_type": type(exc.orig).__name__},
             )
-            return _queued(spec, body, topic, received_at, QUEUED_DATABASE_DOWN)
+            return _queued(spec, body, verified.topic, received_at, QUEUED_DATABASE_DOWN)
         log.warning(
             "webhook transaction failed; asking the sender to retry",
             extra={"source": source, "error_type": type(exc.orig).__name__},
@@ -165,7 +157,7 @@ def _receive(source: str) -> tuple[Response, int]:
             "webhook",
             extra={
                 "source": source,
-                "topic": topic,
+                "topic": verified.topic,
                 "outcome": outcome.status,
                 "conversion_id": outcome.conversion_id,
                 "detail": outcome.detail,

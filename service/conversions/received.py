@@ -5,7 +5,6 @@ intake stores (service/conversions/intake.py) and an order's write inserts with 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +17,6 @@ from service.conversions.models import WebhookDelivery
 from service.conversions.webhooks import Source
 from service.conversions.webhooks.fields import HeaderLookup
 from service.db import insert_ignore, new_id, table_of, utcnow
-from service.errors import AfftrackError
 
 
 @dataclass(frozen=True)
@@ -55,18 +53,6 @@ class Delivery:
 def kept_headers(spec: Source, headers: HeaderLookup) -> dict[str, str]:
     """The headers a stored delivery keeps: enough to parse it and verify it again."""
     return {name: headers[name] for name in spec.kept_headers if headers.get(name)}
-
-
-def payload_of(spec: Source, body: bytes) -> dict[str, Any]:
-    """A kept body read again as its source's parser wants it (a 4xx AfftrackError if
-    it is not a JSON object)."""
-    try:
-        payload = json.loads(body, parse_float=str) if spec.numbers_as_text else json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise AfftrackError("the body is not JSON", code="malformed_json") from None
-    if not isinstance(payload, dict):
-        raise AfftrackError("the body must be a JSON object", code="malformed_json")
-    return payload
 
 
 def _delivery_id_expr(delivery: Delivery) -> Any:

@@ -1343,6 +1343,14 @@ def test_webhook_body_over_1_mib_is_413_even_when_signed(world: World) -> None:
         assert_error(world.api.webhook(None, raw=raw), 413, "body_too_large")
 
 
+def test_webhook_to_a_source_without_a_secret_is_503_whatever_its_size(world: World) -> None:
+    """A source with no secret configured says so before the body is read."""
+    raw = json.dumps({**ORDER, "landing_url": "https://shop.example/?" + "x" * ONE_MIB}).encode()
+    with stores_nothing(world.api):
+        response = world.api.webhook(None, source="shopify", raw=raw)
+        assert_error(response, 503, "source_disabled")
+
+
 def test_webhook_body_of_exactly_1_mib_is_read(world: World) -> None:
     """The limit is 'over 1 MiB': a body of exactly 1 MiB gets past it (and then fails
     validation on its padding field, 422)."""

@@ -146,6 +146,13 @@ def test_replay_refuses_a_delivery_that_no_longer_verifies(pg_api: Api, pg_url: 
         assert "signature" in result.output
     finally:
         other.extensions["afftrack"].db.dispose()
+    disabled = create_app(make_settings(pg_url, redis_url, webhook_secret=None), TESTING=True)
+    try:
+        result = replay(disabled, delivery_id)
+        assert result.exit_code == 1
+        assert "not configured" in result.output
+    finally:
+        disabled.extensions["afftrack"].db.dispose()
     assert replay(pg_api.app, delivery_id).exit_code == 0
 
 

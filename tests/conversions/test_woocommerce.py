@@ -278,6 +278,12 @@ def test_creation_ping_is_answered_200(pg: Api, frozen: Any, content_type: str |
     assert pg.rows("conversions") == 0
 
 
+def test_creation_ping_without_a_secret_is_503(sqlite_api: Api) -> None:
+    response = sqlite_api.client.post("/webhooks/woocommerce", data=b"webhook_id=17")
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert response.json["error"]["code"] == "source_disabled"
+
+
 @pytest.mark.parametrize(
     "topic", ["order.deleted", "product.updated", "customer.created", "coupon.created"]
 )
