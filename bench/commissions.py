@@ -251,6 +251,7 @@ LINE_COLUMNS = (
     "id", "idempotency_key", "influencer_id", "campaign_id", "partnership_id",
     "conversion_id", "event_id", "reverses_line_id", "kind", "rule", "basis_minor",
     "amount_minor", "currency", "status", "occurred_at", "due_at", "recorded_at", "purpose",
+    "rule_index", "before_minor",
 )  # fmt: skip
 
 
@@ -508,7 +509,7 @@ def _orders(
             ),
         )
         line_id = next(ids["cml"])
-        rule = json.dumps({**rules_json, "index": 0, "before": format_amount(before, CURRENCY)})
+        rule = json.dumps(rules_json)
         due = occurred + hold
         copier.add(
             "commission_lines",
@@ -531,6 +532,8 @@ def _orders(
                 due,
                 received,
                 "sale",
+                0,
+                before,
             ),
         )
         recorded += line_amount
@@ -584,6 +587,8 @@ def _orders(
                     due,
                     happened,
                     "reversal",
+                    0,
+                    before,
                 ),
             )
             recorded += reversed_amount
@@ -836,7 +841,7 @@ def check(pg_url: str, args: argparse.Namespace, seeded: Seeded, runs: list[Run]
                 "WHERE l.rule->>'type' = 'tiered_percent' AND l.status <> 'rejected' AND ("
                 "  (l.kind IN ('sale', 'reversal') AND c.occurred_at >= %s "
                 "   AND c.occurred_at < %s) "
-                "  OR (l.kind = 'true_up' AND l.rule->>'month' = %s)) "
+                "  OR (l.kind = 'true_up' AND l.month = %s)) "
                 "GROUP BY l.partnership_id",
                 (start, end, args.month),
             ).fetchall()
@@ -857,9 +862,9 @@ def check(pg_url: str, args: argparse.Namespace, seeded: Seeded, runs: list[Run]
         ):
             clicks_sql[link_owner[link_id]] += n
         cpc_lines = conn.execute(
-            "SELECT partnership_id, amount_minor, rule->>'clicks', rule->>'amount', "
+            "SELECT partnership_id, amount_minor, clicks, rule->>'amount', "
             "idempotency_key, occurred_at, due_at FROM commission_lines "
-            "WHERE kind = 'cpc' AND rule->>'month' = %s",
+            "WHERE kind = 'cpc' AND month = %s",
             (args.month,),
         ).fetchall()
 
