@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -81,6 +82,24 @@ WORKING = (
     Worked("recorded_minor", "recorded", amount=True),  # a true-up: what the month held
     Worked("withheld_minor", "withheld", amount=True),  # a settlement: what caps withhold
 )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkedOut:
+    """The :data:`WORKING` columns of a line held in memory rather than read as a ledger
+    row (a planned settlement line, a statement's line)."""
+
+    rule_index: int | None = None
+    cut_minor: int | None = None
+    cap: str | None = None
+    before_minor: int | None = None
+    month: str | None = None
+    clicks: int | None = None
+    sales_minor: int | None = None
+    recorded_minor: int | None = None
+    withheld_minor: int | None = None
+
+
 # Lines whose ``cut`` may be negative: it gives back what a cap cut off before.
 GIVES_BACK = (LineKind.REVERSAL, LineKind.TRUE_UP, LineKind.CPC)
 

@@ -50,7 +50,13 @@ from service.commissions.engine import (
     worked_out,
 )
 from service.commissions.ledger import append_lines
-from service.commissions.models import CommissionLine, LineKind, LinePurpose, LineStatus
+from service.commissions.models import (
+    CommissionLine,
+    LineKind,
+    LinePurpose,
+    LineStatus,
+    WorkedOut,
+)
 from service.commissions.rules import (
     CappedLine,
     CapRoom,
@@ -139,7 +145,7 @@ def settle_month(session: Session, month: str, zone: str = "UTC") -> Settled:
 
 
 @dataclass(frozen=True, slots=True)
-class PlannedLine:
+class PlannedLine(WorkedOut):
     """A ledger line as closing would write it, not written: what a preview shows.
     Plain attributes: a preview plans tens of thousands, and ORM objects cost more
     (docs/BENCHMARKS.md#export-figures-without-a-recorded-date)."""
@@ -159,16 +165,6 @@ class PlannedLine:
     conversion_id: str | None = None
     reverses_line_id: str | None = None
     rule: dict[str, Any] | None = None
-    # How the amount was worked out (service.commissions.models.WORKING).
-    rule_index: int | None = None
-    cut_minor: int | None = None
-    cap: str | None = None
-    before_minor: int | None = None
-    month: str | None = None
-    clicks: int | None = None
-    sales_minor: int | None = None
-    recorded_minor: int | None = None
-    withheld_minor: int | None = None
     basis_minor: int | None = None
     reason: str | None = None
     status: LineStatus = LineStatus.PENDING

@@ -15,7 +15,7 @@ import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Subquery, and_, case, func, select, text
 from sqlalchemy.engine import Row
@@ -30,6 +30,7 @@ from service.commissions.models import (
     LineKind,
     LinePurpose,
     LineStatus,
+    WorkedOut,
 )
 from service.commissions.settlement import PlannedLine
 from service.conversions.models import Conversion
@@ -267,8 +268,10 @@ def in_statement(sel: Selection, planned: Sequence[PlannedLine]) -> list[Planned
     return sorted((line for line in planned if line.due_at < sel.end), key=detail_key)
 
 
-class DetailLine(NamedTuple):
-    """A line of the detail file: the ledger line's shown columns and its order's."""
+@dataclass(frozen=True, slots=True)
+class DetailLine(WorkedOut):
+    """A line of the detail file: the ledger line's shown columns and its order's, and
+    how its amount was worked out (shown inside the rule: ``ledger.shown_rule``)."""
 
     id: str
     influencer_id: str
@@ -285,17 +288,6 @@ class DetailLine(NamedTuple):
     due_at: datetime
     status: str  # as shown: a pending line that is due is "approved"
     reason: str | None
-    # How the amount was worked out (service.commissions.models.WORKING), shown inside
-    # the rule (service.commissions.ledger.shown_rule).
-    rule_index: int | None = None
-    cut_minor: int | None = None
-    cap: str | None = None
-    before_minor: int | None = None
-    month: str | None = None
-    clicks: int | None = None
-    sales_minor: int | None = None
-    recorded_minor: int | None = None
-    withheld_minor: int | None = None
 
     @classmethod
     def planned(cls, line: PlannedLine, now: datetime, *, projected: bool) -> DetailLine:

@@ -11,6 +11,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,7 +24,14 @@ from sqlalchemy import MetaData, Table, create_engine, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from service.commissions.ledger import shown_rule
-from service.commissions.models import WORKING, CommissionLine, LineKind, LinePurpose, LineStatus
+from service.commissions.models import (
+    WORKING,
+    CommissionLine,
+    LineKind,
+    LinePurpose,
+    LineStatus,
+    WorkedOut,
+)
 from service.conversions.models import ConversionStatus
 from service.migrate import alembic_config, upgrade
 from tests.support.app import PG_ADMIN_URL, Api
@@ -111,6 +119,13 @@ def test_what_a_line_records_of_how_it_was_worked_out_is_typed_and_checked(
     assert api.rows("commission_lines") == 1
     _insert(api, _copy(line, **allowed))
     assert api.rows("commission_lines") == 2
+
+
+def test_every_fact_of_how_a_line_was_worked_out_is_a_column_and_a_field() -> None:
+    columns = {fact.column for fact in WORKING}
+    assert columns <= set(LINES.c.keys())
+    assert {f.name for f in fields(WorkedOut)} == columns
+    assert len({fact.key for fact in WORKING}) == len(WORKING)
 
 
 def test_an_order_of_an_unknown_status_is_refused(api: Api, frozen: Any) -> None:
