@@ -38,6 +38,7 @@ from service.vocabulary import (
 # validates them (its messages, and the rules below that no schema can state).
 _RATE = 'a percentage, 0 to 100, such as "12.5"'
 _AMOUNT = "more than zero, in the campaign's currency"
+_POSITIVE = {"pattern": POSITIVE_AMOUNT_PATTERN, "description": _AMOUNT}
 # What each field of a rule or of a tier holds.
 _VALUES: dict[str, Callable[[], fields.Field[Any]]] = {
     "rate": lambda: fields.String(
@@ -106,8 +107,8 @@ class CampaignIn(Schema):
     currency = Currency(required=True)
     starts_on = fields.Date(required=True, metadata=in_years())
     ends_on = fields.Date(load_default=None, allow_none=True, metadata=in_years())
-    budget = Amount(load_default=None, allow_none=True)
-    monthly_cap_per_influencer = Amount(load_default=None, allow_none=True)
+    budget = Amount(load_default=None, allow_none=True, metadata=_POSITIVE)
+    monthly_cap_per_influencer = Amount(load_default=None, allow_none=True, metadata=_POSITIVE)
     allowed_domains = fields.List(
         fields.String(validate=Pattern(DOMAIN_PATTERN, error="not a domain name")),
         required=True,

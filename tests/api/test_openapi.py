@@ -203,3 +203,11 @@ def test_a_rule_the_document_allows_is_refused_only_for_a_rule_it_describes(sqli
 
     check()
     assert seen["accepted"] > 50
+
+
+def test_a_campaign_budget_and_cap_are_more_than_zero_in_the_document(sqlite_app):
+    document = sqlite_app.test_client().get("/api/v1/openapi.json").json
+    campaign = document["components"]["schemas"]["CampaignIn"]["properties"]
+    for name in ("budget", "monthly_cap_per_influencer"):
+        assert campaign[name]["pattern"] == POSITIVE_AMOUNT_PATTERN, name
+        assert campaign[name]["nullable"] is True, name
