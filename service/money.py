@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from service.vocabulary import RATE_DECIMALS, RATE_PATTERN, full
+
 # ISO 4217 active codes and their minor-unit exponent. Codes not listed in
 # _EXPONENT_OVERRIDES use two decimal places.
 _CODES = (  # noqa: SIM905 - the ISO 4217 list reads best as text
@@ -136,17 +138,18 @@ def div_half_even(numerator: int, denominator: int) -> int:
     return floor
 
 
-_RATE_RE = re.compile(r"^[0-9]{1,3}(?:\.[0-9]{1,6})?\Z")
+_RATE_RE = full(RATE_PATTERN)
+# Three whole digits that RATE_PATTERN refuses: a percentage over 100 (its own message).
+_OVER_100_RE = re.compile(rf"[0-9]{{3}}(?:\.[0-9]{{1,{RATE_DECIMALS}}})?\Z")
 
 
 def parse_rate(text: object) -> Fraction:
     """A percentage such as ``"12.5"`` as an exact fraction of one (``1/8``)."""
-    if not isinstance(text, str) or not _RATE_RE.match(text):
-        raise MoneyError(f'{text!r} is not a percentage such as "10" or "12.5"')
-    rate = Fraction(text) / 100
-    if rate > 1:
+    if isinstance(text, str) and _RATE_RE.match(text):
+        return Fraction(text) / 100
+    if isinstance(text, str) and _OVER_100_RE.match(text):
         raise MoneyError("a percentage cannot exceed 100")
-    return rate
+    raise MoneyError(f'{text!r} is not a percentage such as "10" or "12.5"')
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, overload
 from urllib.parse import urlsplit
 
@@ -85,6 +86,19 @@ class Amount(fields.String):
         if not DECIMAL_RE.match(text):
             raise ValidationError(f"{text!r} is not a decimal amount")
         return text
+
+
+class Tagged(fields.Dict):
+    """An object whose ``tag`` field names its shape: ``variants`` holds a schema for each
+    tag value. It loads as the mapping it is, for the domain to validate (its messages,
+    its cross-field rules); the OpenAPI document shows it as a ``oneOf`` of the variants
+    with a discriminator on ``tag`` (``service.http.contract``), so the variants must
+    state every rule of shape the domain enforces."""
+
+    def __init__(self, tag: str, variants: Mapping[str, type[Schema]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tag = tag
+        self.variants = dict(variants)
 
 
 def unsafe_url_chars(value: str) -> bool:

@@ -67,7 +67,15 @@ PERIOD_RULE = "must be YYYY-MM"
 
 # A decimal money amount as text, such as "12.50" (exactness per currency is checked
 # where the currency is known: service.money.parse_amount).
-AMOUNT_PATTERN = r"^-?[0-9]{1,18}(\.[0-9]{1,6})?$"
+_DECIMAL = r"[0-9]{1,18}(\.[0-9]{1,6})?"
+AMOUNT_PATTERN = rf"^-?{_DECIMAL}$"
+# An amount more than zero, such as a commission rule's amount or a tier's bound.
+POSITIVE_AMOUNT_PATTERN = rf"^(?=.*[1-9]){_DECIMAL}$"
+
+# A percentage as text, such as "12.5": 0 to 100 with at most RATE_DECIMALS decimals
+# (service.money.parse_rate reads it as an exact fraction).
+RATE_DECIMALS = 6
+RATE_PATTERN = rf"^(0?[0-9]{{1,2}}(\.[0-9]{{1,{RATE_DECIMALS}}})?|100(\.0{{1,{RATE_DECIMALS}}})?)$"
 
 # Where an influencer posts, or a link is placed.
 PLATFORMS = (

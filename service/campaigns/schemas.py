@@ -1,17 +1,31 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from service.campaigns.models import Campaign, Partnership
 from service.campaigns.service import check_rules
+from service.commissions.rules import MAX_RULES, MAX_TIERS, RULE_FIELDS, TIER_FIELDS
 from service.links.destinations import destination_error
-from service.money import MoneyError, parse_amount
-from service.schemas import Amount, Currency, Id, ListQuery, Pattern, Url, in_years, money_out
+from service.money import MAX_MINOR, MoneyError, parse_amount
+from service.schemas import (
+    Amount,
+    Currency,
+    Id,
+    ListQuery,
+    Pattern,
+    Tagged,
+    Url,
+    in_years,
+    money_out,
+)
 from service.vocabulary import (
     CODE_MAX_LENGTH,
     DOMAIN_PATTERN,
+    POSITIVE_AMOUNT_PATTERN,
+    RATE_PATTERN,
     SLUG_PATTERN,
     SLUG_RULE,
     UTM_MEDIUM_PATTERN,
@@ -19,9 +33,63 @@ from service.vocabulary import (
     year_in_range,
 )
 
+# Commission rules as the OpenAPI document shows them: a schema per rule type, built from
+# the fields service.commissions.rules names for it. service.commissions.rules.parse_rules
+# validates them (its messages, and the rules below that no schema can state).
+_RATE = 'a percentage, 0 to 100, such as "12.5"'
+_AMOUNT = "more than zero, in the campaign's currency"
+_POSITIVE = {"pattern": POSITIVE_AMOUNT_PATTERN, "description": _AMOUNT}
+# What each field of a rule or of a tier holds.
+_VALUES: dict[str, Callable[[], fields.Field[Any]]] = {
+    "rate": lambda: fields.String(
+        required=True, validate=Pattern(RATE_PATTERN), metadata={"description": _RATE}
+    ),
+    "amount": lambda: fields.String(
+        required=True, validate=Pattern(POSITIVE_AMOUNT_PATTERN), metadata={"description": _AMOUNT}
+    ),
+    "up_to": lambda: fields.String(
+        allow_none=True,
+        validate=Pattern(POSITIVE_AMOUNT_PATTERN),
+        metadata={"description": f"the upper bound, {_AMOUNT}; null or absent: none"},
+    ),
+    "tiers": lambda: fields.List(
+        fields.Nested(RuleTier),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_TIERS),
+        metadata={
+            "description": "marginal brackets: their bounds increase, and only the last "
+            "has none (up_to null), as it must (the server checks both)"
+        },
+    ),
+}
+RuleTier: type[Schema] = Schema.from_dict(
+    {name: _VALUES[name]() for name in TIER_FIELDS}, name="RuleTier"
+)
+RULE_VARIANTS: dict[str, type[Schema]] = {
+    kind: Schema.from_dict(
+        {
+            "type": fields.String(required=True, validate=validate.OneOf([kind])),
+            **{name: _VALUES[name]() for name in names},
+        },
+        name="".join(word.title() for word in kind.split("_")) + "Rule",
+    )
+    for kind, names in RULE_FIELDS.items()
+}
+RULES_DESCRIPTION = (
+    "Each rule's `type` names its shape. Beyond the shapes stated here, the server refuses "
+    "(422, naming the rule) an amount or tier bound with more decimals than the campaign's "
+    f"currency has or over {MAX_MINOR:,} of its minor units, tier bounds that do not "
+    "increase, and a tier other than the last without an upper bound or a last one with it."
+)
+
 
 def rules_field(**kwargs: Any) -> fields.List[dict[str, Any]]:
-    return fields.List(fields.Dict(), validate=validate.Length(max=10), **kwargs)
+    return fields.List(
+        Tagged("type", RULE_VARIANTS),
+        validate=validate.Length(max=MAX_RULES),
+        metadata={"description": RULES_DESCRIPTION},
+        **kwargs,
+    )
 
 
 class CampaignIn(Schema):
@@ -39,8 +107,8 @@ class CampaignIn(Schema):
     currency = Currency(required=True)
     starts_on = fields.Date(required=True, metadata=in_years())
     ends_on = fields.Date(load_default=None, allow_none=True, metadata=in_years())
-    budget = Amount(load_default=None, allow_none=True)
-    monthly_cap_per_influencer = Amount(load_default=None, allow_none=True)
+    budget = Amount(load_default=None, allow_none=True, metadata=_POSITIVE)
+    monthly_cap_per_influencer = Amount(load_default=None, allow_none=True, metadata=_POSITIVE)
     allowed_domains = fields.List(
         fields.String(validate=Pattern(DOMAIN_PATTERN, error="not a domain name")),
         required=True,
@@ -119,7 +187,7 @@ class CampaignOut(Schema):
     attribution_window_days = fields.Integer()
     hold_days = fields.Integer()
     utm_medium = fields.String()
-    commission_rules = fields.List(fields.Dict())
+    commission_rules = fields.List(Tagged("type", RULE_VARIANTS))
     created_at = fields.DateTime()
 
     def _budget(self, c: Campaign) -> str | None:
@@ -138,8 +206,8 @@ class PartnershipOut(Schema):
     id = fields.String()
     campaign_id = fields.String()
     influencer_id = fields.String()
-    commission_rules = fields.List(fields.Dict(), allow_none=True)
-    effective_rules = fields.List(fields.Dict())
+    commission_rules = fields.List(Tagged("type", RULE_VARIANTS), allow_none=True)
+    effective_rules = fields.List(Tagged("type", RULE_VARIANTS))
     created_at = fields.DateTime()
 
 

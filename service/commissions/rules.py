@@ -16,7 +16,17 @@ from service.vocabulary import CAPS
 
 MONTHLY_CAP, BUDGET = CAPS
 
-RULE_TYPES = ("percent", "flat", "tiered_percent", "cpc", "per_post")
+# Each rule type and the fields it takes besides "type", all required; nothing else.
+RULE_FIELDS: dict[str, tuple[str, ...]] = {
+    "percent": ("rate",),
+    "flat": ("amount",),
+    "tiered_percent": ("tiers",),
+    "cpc": ("amount",),
+    "per_post": ("amount",),
+}
+RULE_TYPES = tuple(RULE_FIELDS)
+# A tier's fields: "rate" (required) and "up_to" (absent or null: no upper bound).
+TIER_FIELDS = ("up_to", "rate")
 MAX_RULES = 10
 MAX_TIERS = 20
 
@@ -94,8 +104,7 @@ def _parse_rule(item: object, currency: str, path: str) -> Rule:
     kind = item.get("type")
     if kind not in RULE_TYPES:
         raise RuleError(f"type must be one of {', '.join(RULE_TYPES)}", f"{path}.type")
-    expected = {"percent": {"rate"}, "tiered_percent": {"tiers"}}.get(kind, {"amount"})
-    unknown = set(item) - expected - {"type"}
+    unknown = set(item) - set(RULE_FIELDS[kind]) - {"type"}
     if unknown:
         raise RuleError(f"unknown field(s) {', '.join(sorted(unknown))}", path)
     try:
@@ -120,7 +129,7 @@ def _parse_tiers(raw: object, currency: str, path: str) -> tuple[Tier, ...]:
     previous = 0
     for i, t in enumerate(raw):
         where = f"{path}.tiers.{i}"
-        if not isinstance(t, Mapping) or set(t) - {"up_to", "rate"}:
+        if not isinstance(t, Mapping) or set(t) - set(TIER_FIELDS):
             raise RuleError('a tier is {"up_to": amount or null, "rate": percent}', where)
         up_to = t.get("up_to")
         rate = parse_rate(t.get("rate"))

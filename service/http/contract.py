@@ -24,7 +24,7 @@ from service import __version__
 from service.errors import InvalidInput, NotFound
 from service.http.request import json_body
 from service.paging import CURSOR_PATTERN
-from service.schemas import Pattern
+from service.schemas import Pattern, Tagged
 
 F = TypeVar("F", bound=Callable[..., Any])
 View = Callable[..., Any]
@@ -187,6 +187,20 @@ class LineId(BaseConverter):
     regex = r"(?!adjustments(?:/|$))[^/]+"
 
 
+def tagged2properties(
+    converter: Any, field: fields.Field[Any], ret: dict[str, Any]
+) -> dict[str, Any]:
+    """apispec: a ``Tagged`` field as a ``oneOf`` of its variants' components, with a
+    discriminator on its tag (in place of a free-form object's ``additionalProperties``)."""
+    if not isinstance(field, Tagged):
+        return {}
+    refs = {tag: converter.resolve_nested_schema(schema) for tag, schema in field.variants.items()}
+    ret.pop("additionalProperties", None)
+    one_of = list({ref["$ref"]: ref for ref in refs.values()}.values())
+    mapping = {tag: ref["$ref"] for tag, ref in refs.items()}
+    return {"oneOf": one_of, "discriminator": {"propertyName": field.tag, "mapping": mapping}}
+
+
 def make_api(app: Flask) -> Api:
     """The Api for ``app``: serves the document at /api/v1/openapi.json (no UI pages)."""
     app.config.update(
@@ -213,6 +227,7 @@ def make_api(app: Flask) -> Api:
         },
     )
     api.spec.components.security_scheme(BEARER, {"type": "http", "scheme": "bearer"})
+    api.ma_plugin.converter.add_attribute_function(tagged2properties)
     app.url_map.converters["line_id"] = LineId
     api.register_converter(
         LineId, lambda _c: {"type": "string", "pattern": "^(?!adjustments$)[^/]+$"}

@@ -62,3 +62,46 @@ def test_a_url_of_any_script_or_an_ipv6_host_is_a_url(url, accepted):
     else:
         with pytest.raises(ValidationError):
             http_url(url)
+
+
+RATES = [
+    *("0", "00", "000", "5", "12.5", "099", "99.999999", "100", "100.0", "100.000000"),
+    *("100.0000001", "100.5", "101", "999", "1000", "12.1234567", "-1", "+1", ".5", "5."),
+    *("1e2", "", " 10", "10 ", "10\n", "\u0661\u0660"),
+]
+
+
+@pytest.mark.parametrize("text", RATES)
+def test_the_rate_pattern_allows_exactly_the_percentages_the_server_reads(text):
+    from service.money import MoneyError, parse_rate
+
+    try:
+        parse_rate(text)
+        read = True
+    except MoneyError:
+        read = False
+    assert bool(vocabulary.full(vocabulary.RATE_PATTERN).match(text)) is read
+
+
+@pytest.mark.parametrize(
+    ("text", "positive"),
+    [
+        ("1", True),
+        ("0.01", True),
+        ("000.001", True),
+        ("12.50", True),
+        ("9" * 18, True),
+        ("0", False),
+        ("0.000000", False),
+        ("-0", False),
+        ("-5.00", False),
+        ("9" * 19, False),
+        ("1.0000001", False),
+        ("1,00", False),
+    ],
+)
+def test_the_positive_amount_pattern_allows_amounts_over_zero(text, positive):
+    assert bool(vocabulary.full(vocabulary.POSITIVE_AMOUNT_PATTERN).match(text)) is positive
+    assert bool(vocabulary.full(vocabulary.AMOUNT_PATTERN).match(text)) is (
+        positive or text in ("0", "0.000000", "-0", "-5.00")
+    )
