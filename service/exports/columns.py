@@ -48,7 +48,7 @@ def rule_text(rule: Any) -> str:
     booleans, null, lists and objects (amounts and rates are decimal strings); a float
     would print differently from ``jsonb``."""
     if isinstance(rule, dict):
-        keys = sorted(rule, key=lambda k: (len(k.encode()), k.encode()))
+        keys = sorted(rule, key=sql.jsonb_key_order)
         return "{" + ", ".join(f"{json_text(k)}: {rule_text(rule[k])}" for k in keys) + "}"
     if isinstance(rule, list):
         return "[" + ", ".join(rule_text(item) for item in rule) + "]"

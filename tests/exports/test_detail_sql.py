@@ -145,7 +145,17 @@ assert set(WORKED) == {fact.column for fact in WORKING}
 @SETTINGS
 @given(
     rule=st.none()
-    | st.sampled_from([{"type": "percent", "rate": "12.5"}, {"type": "cpc", "amount": "0.05"}]),
+    | st.sampled_from(
+        [
+            {"type": "percent", "rate": "12.5"},
+            {"type": "flat", "amount": "5.00"},
+            {"type": "cpc", "amount": "0.05"},
+            {
+                "type": "tiered_percent",
+                "tiers": [{"rate": "5", "up_to": "100.00"}, {"rate": "10", "up_to": None}],
+            },
+        ]
+    ),
     currency=st.sampled_from(CURRENCIES),
     worked=st.fixed_dictionaries({}, optional={k: v | st.none() for k, v in WORKED.items()}),
 )
