@@ -142,6 +142,12 @@ class Variants(Generic[T]):
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
+def jsonb_key_order(key: str) -> tuple[int, bytes]:
+    """Where ``key`` goes among an object's keys as PostgreSQL keeps and prints ``jsonb``:
+    shortest first, then bytewise."""
+    return (len(key.encode()), key.encode())
+
+
 def new_id(prefix: str) -> str:
     """``prefix_`` + 26 base32 chars: 48 bits of milliseconds then 80 random bits.
 

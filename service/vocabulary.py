@@ -93,7 +93,9 @@ PLATFORMS = (
 )
 
 # The caps that can cut a commission line: the monthly cap per influencer, the budget.
-CAPS = ("monthly_cap", "budget")
+MONTHLY_CAP = "monthly_cap"
+BUDGET = "budget"
+CAPS = (MONTHLY_CAP, BUDGET)
 
 # The shops whose checkout webhooks afftrack reads.
 WEBHOOK_SOURCES = ("shopify", "woocommerce", "stripe", "generic")

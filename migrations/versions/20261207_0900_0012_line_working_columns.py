@@ -51,15 +51,16 @@ CHECKS = {
     ),
     "ck_commission_lines_working": "before_minor >= 0 AND clicks >= 0",
 }
-# An amount as format_amount wrote it: every decimal the currency has, so its digits
-# without the point are its minor units ("12.50" EUR: 1250; "-2.50": -250; "500" JPY: 500).
-WRITTEN = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+# The keys a stored rule may hold besides the facts moved here (Rule.to_json).
+RULE_KEYS = ("type", "rate", "amount", "tiers")
+MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
+SHOWN_AT_MOST = 20  # lines named when the migration refuses
 APPEND_ONLY_TRIGGER = VOCABULARY.APPEND_ONLY_TRIGGER
 FROZEN = (*VOCABULARY.FROZEN, *(column for column, _key, _type in WORKING))
 FUNCTION = VOCABULARY.FUNCTION.replace(
     ", ".join(f"NEW.{c}" for c in VOCABULARY.FROZEN), ", ".join(f"NEW.{c}" for c in FROZEN)
 ).replace(", ".join(f"OLD.{c}" for c in VOCABULARY.FROZEN), ", ".join(f"OLD.{c}" for c in FROZEN))
-assert FUNCTION != VOCABULARY.FUNCTION
+assert all(FUNCTION.count(f"{row}.withheld_minor") == 1 for row in ("NEW", "OLD"))
 
 
 def _postgres() -> bool:
@@ -79,24 +80,63 @@ def _value(key: str, kind: str, postgres: bool) -> str:
     return field
 
 
-def _check_amounts(postgres: bool) -> None:
-    """Refuse to move an amount that format_amount did not write (nothing changes)."""
-    amounts = [key for _column, key, kind in WORKING if kind == AMOUNT]
+def _written(exponent: int) -> re.Pattern[str]:
+    """An amount as format_amount writes it: exactly the currency's decimals, so the
+    digits without the point are its minor units ("12.50" EUR: 1250; "-2.50": -250;
+    "500" JPY: 500; "12.5" EUR would be 125, and is refused)."""
+    decimals = rf"\.[0-9]{{{exponent}}}" if exponent else ""
+    return re.compile(rf"-?(0|[1-9][0-9]*){decimals}")
+
+
+def _problem(kind: str, currency: str, rule: object, exponents: dict[str, int]) -> str | None:
+    """Why a stored rule's facts cannot be moved as they are, if they cannot."""
+    if not isinstance(rule, dict):
+        return None
+    unknown = set(rule) - set(RULE_KEYS) - {key for _column, key, _type in WORKING}
+    if unknown:
+        return f"unknown key(s) {', '.join(sorted(unknown))}"
+    written = _written(exponents.get(currency, 2))
+    for _column, key, type_ in WORKING:
+        value = rule.get(key)
+        if value is None:
+            continue
+        if type_ == AMOUNT and not (isinstance(value, str) and written.fullmatch(value)):
+            return f"{key} {value!r} is not an amount in {currency}"
+        if type_ == NUMBER and (type(value) is not int or value < 0):
+            return f"{key} {value!r} is not a whole number of 0 or more"
+    if rule.get("cap") not in (None, *CAPS):
+        return f"cap {rule['cap']!r} is not one of {', '.join(CAPS)}"
+    if rule.get("month") is not None and not MONTH.fullmatch(str(rule["month"])):
+        return f"month {rule['month']!r} is not YYYY-MM"
+    if str(rule.get("before", "")).startswith("-"):
+        return "before is negative"
+    if kind not in GIVES_BACK and str(rule.get("cut", "")).startswith("-"):
+        return f"a {kind} line with a negative cut"
+    return None
+
+
+def _check(exponents: dict[str, int]) -> None:
+    """Refuse (changing nothing) to move a fact that format_amount and the engine did not
+    write: the lines are named, to be corrected by hand, and the migration run again."""
     rows = op.get_bind().execute(
         sa.text(
-            f"SELECT id, {', '.join(_field(key, postgres) for key in amounts)} "
-            "FROM commission_lines WHERE rule IS NOT NULL"
-        )
+            "SELECT id, kind, currency, rule FROM commission_lines WHERE rule IS NOT NULL"
+        ).execution_options(stream_results=True, yield_per=5000)
     )
-    unreadable = [
-        row[0]
-        for row in rows
-        if any(v is not None and not WRITTEN.fullmatch(str(v)) for v in row[1:])
-    ]
-    if unreadable:
+    problems = []
+    for line_id, kind, currency, rule in rows:
+        stored = json.loads(rule) if isinstance(rule, str) else rule
+        problem = _problem(kind, currency, stored, exponents)
+        if problem:
+            problems.append(f"{line_id}: {problem}")
+    if problems:
+        shown = "; ".join(problems[:SHOWN_AT_MOST])
+        more = (
+            f" (and {len(problems) - SHOWN_AT_MOST} more)" if len(problems) > SHOWN_AT_MOST else ""
+        )
         raise RuntimeError(
-            f"{len(unreadable)} ledger lines hold an amount that cannot be read (first: "
-            f"{unreadable[0]}); `afftrack ledger verify` names them. Nothing was changed."
+            f"{len(problems)} ledger line(s) record how their amount was worked out in a "
+            f"form this migration cannot move, and nothing was changed: {shown}{more}"
         )
 
 
@@ -123,7 +163,7 @@ def upgrade() -> None:
     if postgres:
         # It takes the ledger whole (docs/operations.md#upgrades-and-migrations).
         op.execute("SET LOCAL lock_timeout = '10s'")
-    _check_amounts(postgres)
+    _check(_exponents())
     if not postgres:
         _triggers(drop=True)
     for column, _key, _kind in WORKING:
@@ -145,7 +185,7 @@ def upgrade() -> None:
 
 
 def _exponents() -> dict[str, int]:
-    # The currencies' decimals, to write amounts as text again (a downgrade only).
+    # The currencies' decimals (ISO 4217), to read and write amounts as text.
     from service.money import EXPONENTS
 
     return dict(EXPONENTS)
@@ -180,6 +220,8 @@ def downgrade() -> None:
             value = getattr(row, column)
             if value is not None:
                 rule[key] = _text(value, row.currency, exponents) if kind == AMOUNT else value
+        if row.cut_minor is not None:
+            rule["cap"] = row.cap  # written beside every cut, null when it gives back
         bind.execute(
             sa.text("UPDATE commission_lines SET rule = :rule WHERE id = :id").bindparams(
                 sa.bindparam("rule", type_=sa.JSON)

@@ -41,7 +41,7 @@ from service.commissions.models import (
     LineStatus,
 )
 from service.conversions.models import Conversion, ConversionEvent
-from service.db import insert_ignore, new_id, table_of, utcnow
+from service.db import insert_ignore, jsonb_key_order, new_id, table_of, utcnow
 from service.errors import Conflict, InvalidInput, NotFound
 from service.money import MoneyError, format_amount, parse_amount
 from service.paging import Page, paginate
@@ -194,17 +194,18 @@ class _Dated(Protocol):
 def shown_rule(line: Any) -> dict[str, Any] | None:
     """A line's rule as the API and statements show it: the rule it was written under,
     and how its amount was worked out (:data:`WORKING`, each under its key; amounts as
-    decimals in the line's currency, as they were stored before migration 0012). None
+    decimals in the line's currency, as they were stored before migration 0012), its
+    keys in the order PostgreSQL keeps a ``jsonb`` object's, as before. None
     for a line without a rule (an adjustment). ``line``: a line, planned line or row
     with the WORKING columns."""
     if line.rule is None:
         return None
     shown = dict(line.rule)
     for fact in WORKING:
-        value = getattr(line, fact.column)
-        if value is not None:
+        if fact.shown(line):
+            value = getattr(line, fact.column)
             shown[fact.key] = format_amount(value, line.currency) if fact.amount else value
-    return shown
+    return dict(sorted(shown.items(), key=lambda item: jsonb_key_order(item[0])))
 
 
 def status_of(line: _Dated, now: datetime) -> str:

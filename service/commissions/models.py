@@ -61,11 +61,17 @@ def one_of(column: str, values: Iterable[str]) -> str:
 class Worked(NamedTuple):
     """One fact a line records of how its amount was worked out: the column that holds
     it, the key it is shown under inside the line's ``rule`` (API, statements, exports),
-    and whether it is an amount (shown as a decimal in the line's currency)."""
+    whether it is an amount (shown as a decimal in the line's currency), and the column
+    whose presence shows it, null included (``beside``; else: shown when not null)."""
 
     column: str
     key: str
     amount: bool = False
+    beside: str | None = None
+
+    def shown(self, line: Any) -> bool:
+        """Whether ``line`` shows this fact."""
+        return getattr(line, self.beside or self.column) is not None
 
 
 # How a line's amount was worked out, beside the rule it was written under (``rule``
@@ -74,7 +80,7 @@ class Worked(NamedTuple):
 WORKING = (
     Worked("rule_index", "index"),  # which of the partnership's rules
     Worked("cut_minor", "cut", amount=True),  # what a cap cut off (a reversal: its share)
-    Worked("cap", "cap"),  # the cap that cut it
+    Worked("cap", "cap", beside="cut_minor"),  # the cap that cut it (null: giving back)
     Worked("before_minor", "before", amount=True),  # a tiered sale: the month so far
     Worked("month", "month"),  # a settlement line: the month it settles
     Worked("clicks", "clicks"),  # a cpc line: the clicks it pays for

@@ -12,9 +12,7 @@ from fractions import Fraction
 from typing import Any
 
 from service.money import MoneyError, format_amount, parse_amount, parse_rate, round_half_even
-from service.vocabulary import CAPS
-
-MONTHLY_CAP, BUDGET = CAPS
+from service.vocabulary import BUDGET, MONTHLY_CAP
 
 # Each rule type and the fields it takes besides "type", all required; nothing else.
 RULE_FIELDS: dict[str, tuple[str, ...]] = {

@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, String, case, func, literal_column
 from service.commissions.ledger import shown_rule
 from service.commissions.models import CommissionLine as L
 from service.conversions.models import Conversion as C
+from service.db import jsonb_key_order
 from service.exports import detail_sql as sql
 from service.money import format_amount
 
@@ -48,7 +49,7 @@ def rule_text(rule: Any) -> str:
     booleans, null, lists and objects (amounts and rates are decimal strings); a float
     would print differently from ``jsonb``."""
     if isinstance(rule, dict):
-        keys = sorted(rule, key=sql.jsonb_key_order)
+        keys = sorted(rule, key=jsonb_key_order)
         return "{" + ", ".join(f"{json_text(k)}: {rule_text(rule[k])}" for k in keys) + "}"
     if isinstance(rule, list):
         return "[" + ", ".join(rule_text(item) for item in rule) + "]"

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from service.commissions.models import WORKING, CommissionLine
 from service.commissions.rules import RULE_FIELDS
+from service.db import jsonb_key_order
 from service.money import EXPONENTS
 
 _BY_EXPONENT: dict[int, list[str]] = {}
@@ -115,12 +116,6 @@ def quoted(cell: Any) -> ColumnElement[str]:
     )
 
 
-def jsonb_key_order(key: str) -> tuple[int, bytes]:
-    """Where ``key`` goes among an object's keys as PostgreSQL prints ``jsonb``:
-    shortest first, then bytewise."""
-    return (len(key.encode()), key.encode())
-
-
 # Every key a stored rule may hold (its type and each type's fields).
 _RULE_KEYS = ("type", *dict.fromkeys(k for names in RULE_FIELDS.values() for k in names))
 
@@ -131,8 +126,10 @@ def rule(L: Any = CommissionLine) -> ColumnElement[str]:
     line without a rule. ``L``: the ledger's columns (or any with the same names).
 
     Written as text, key by key in ``jsonb``'s order, rather than by merging two
-    ``jsonb`` objects: a third of the cost per line
-    (docs/BENCHMARKS.md#exports-after-the-working-facts-moved-to-typed-columns-2026-12-07)."""
+    ``jsonb`` objects per line, which added about five times as much to each line's cost
+    (docs/BENCHMARKS.md#exports-after-the-working-facts-moved-to-typed-columns-2026-12-07).
+    A stored rule holds only the keys of ``RULE_FIELDS`` (``Rule.to_json``; migration
+    0012 refuses any other)."""
     stored = L.rule
     facts = {fact.key: fact for fact in WORKING}
     items = []
@@ -147,10 +144,11 @@ def rule(L: Any = CommissionLine) -> ColumnElement[str]:
         if fact.amount:
             text = concat(constant('"'), money(column, L.currency), constant('"'))
         elif isinstance(column.type, String):
-            text = cast(func.to_json(column), Text)
+            text = func.coalesce(cast(func.to_json(column), Text), constant("null"))
         else:
             text = cast(column, Text)
-        items.append(case((column.is_not(None), concat(name, text))))
+        shown = getattr(L, fact.beside or fact.column).is_not(None)
+        items.append(case((shown, concat(name, text))))
     body = func.concat_ws(constant(", "), *items)
     is_object = func.jsonb_typeof(stored) == constant("object")
     return case((is_object, concat(constant("{"), body, constant("}"))))

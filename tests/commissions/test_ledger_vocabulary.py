@@ -340,6 +340,20 @@ WORKED_IN_RULE = {
         "EUR",
         {"type": "cpc", "amount": "0.50", "index": 2, "month": "2026-10", "clicks": 3},
     ),
+    # A settlement line that gives back what caps withheld: a cut, and no cap (null).
+    "cml_back": (
+        "cpc",
+        "KWD",
+        {
+            "type": "cpc",
+            "amount": "0.050",
+            "index": 0,
+            "month": "2026-10",
+            "clicks": 9,
+            "cut": "-0.005",
+            "cap": None,
+        },
+    ),
     "cml_adj": ("adjustment", "EUR", None),
 }
 RULE_KEYS = ("type", "rate", "amount", "tiers")
@@ -350,6 +364,7 @@ TYPED = {
     "cml_yen": (0, 100, "budget", None, None, None, None, None, None),
     "cml_up": (0, None, None, None, "2026-10", None, 14000, 1300, 150),
     "cml_cpc": (2, None, None, None, "2026-10", 3, None, None, None),
+    "cml_back": (0, -5, None, None, "2026-10", 9, None, None, None),
     "cml_adj": (None,) * 9,
 }
 
@@ -421,7 +436,7 @@ def test_migration_0012_moves_how_each_amount_was_worked_out_into_typed_columns(
         )
         assert shown_rule(line) == before
     # The roll-ups count the lines once (SQLite rebuilt the table with its triggers).
-    assert _read(scratch_url, "SELECT sum(lines) FROM commission_daily")[0][0] == 6
+    assert _read(scratch_url, "SELECT sum(lines) FROM commission_daily")[0][0] == len(TYPED)
 
     command.downgrade(alembic_config(scratch_url), "0011")
     assert _rules(scratch_url) == {
@@ -432,18 +447,65 @@ def test_migration_0012_moves_how_each_amount_was_worked_out_into_typed_columns(
     assert {row[0]: tuple(row[1:]) for row in typed} == TYPED
 
 
-def test_migration_0012_refuses_an_amount_it_cannot_read_and_changes_nothing(
+BAD_LINES = {
+    # id: (kind, currency, rule, what the migration says of it)
+    "cml_text": (
+        "sale",
+        "EUR",
+        {"type": "flat", "amount": "1.00", "cut": "a lot"},
+        "cut 'a lot' is not an amount in EUR",
+    ),
+    "cml_short": (
+        "sale",
+        "EUR",
+        {"type": "flat", "amount": "1.00", "cut": "0.5"},
+        "cut '0.5' is not an amount in EUR",
+    ),
+    "cml_number": (
+        "sale",
+        "EUR",
+        {"type": "flat", "amount": "1.00", "before": 12.5},
+        "before 12.5 is not an amount in EUR",
+    ),
+    "cml_extra": (
+        "sale",
+        "EUR",
+        {"type": "flat", "amount": "1.00", "note": "x"},
+        "unknown key(s) note",
+    ),
+    "cml_minus": (
+        "sale",
+        "EUR",
+        {"type": "flat", "amount": "1.00", "cut": "-0.50"},
+        "a sale line with a negative cut",
+    ),
+    "cml_cap": (
+        "sale",
+        "EUR",
+        {"type": "flat", "amount": "1.00", "cut": "0.50", "cap": "weekly"},
+        "cap 'weekly' is not one of monthly_cap, budget",
+    ),
+    "cml_clicks": (
+        "cpc",
+        "EUR",
+        {"type": "cpc", "amount": "0.10", "clicks": 2.5},
+        "clicks 2.5 is not a whole number of 0 or more",
+    ),
+}
+
+
+def test_migration_0012_refuses_what_it_cannot_move_names_the_lines_and_changes_nothing(
     scratch_url: str,
 ) -> None:
     upgrade(scratch_url, "0011")
     lines = {
         **WORKED_IN_RULE,
-        "cml_odd": ("sale", "EUR", {"type": "flat", "amount": "1.00", "cut": "a lot"}),
+        **{line_id: (kind, cur, rule) for line_id, (kind, cur, rule, _why) in BAD_LINES.items()},
     }
     _insert_0011_lines(scratch_url, lines)
-    with pytest.raises(
-        RuntimeError, match=r"1 ledger lines hold an amount that cannot be read \(first: cml_odd\)"
-    ):
+    with pytest.raises(RuntimeError, match=r"^7 ledger line\(s\) record how") as refused:
         upgrade(scratch_url)
+    for line_id, (*_line, why) in BAD_LINES.items():
+        assert f"{line_id}: {why}" in str(refused.value)
     assert _read(scratch_url, "SELECT version_num FROM alembic_version") == [("0011",)]
     assert _rules(scratch_url) == {line_id: rule for line_id, (_k, _c, rule) in lines.items()}
