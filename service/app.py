@@ -13,6 +13,7 @@ from redis.retry import Retry
 
 from service import config as config_module
 from service import logs
+from service.audit import service as audit
 from service.db import Database
 from service.redirect.api import RedirectMiddleware
 from service.redirect.service import Redirector, watch_changes
@@ -74,6 +75,7 @@ def create_app(
     mover = Mover()
     redirector = Redirector(settings, db, redis, spool=click_spool, mover=mover)
     watch_changes(db.sessions, redirector)
+    audit.watch(db.sessions)
     app.extensions["afftrack"] = Services(
         settings=settings,
         db=db,
@@ -132,7 +134,7 @@ def create_app(
     ):
         api.register_blueprint(blueprint)
     errors.init_app(app)
-    from service.dashboard.views import init_app as dashboard
+    from service.dashboard import init_app as dashboard
 
     dashboard(app)
     app.teardown_appcontext(close_session)

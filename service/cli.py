@@ -14,7 +14,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from service import __version__
+from service.audit.service import CLI_ACTOR
 from service.config import DEFAULT_PUBLIC_URL, Settings
+from service.db import act_as
 from service.http.context import services
 
 
@@ -389,6 +391,7 @@ def export_commissions(
         exports.check_options(fmt, detail, currency, part)  # before anything is closed
         with svc.db.session() as session:
             if close_month:
+                act_as(session, CLI_ACTOR)
                 export = exports.close(session, month, zone)
                 session.commit()
             with contextlib.ExitStack() as stack:

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -62,6 +62,17 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    #: The audit trail's name for this kind of object (``service.audit``); ``None``
+    #: (the default) leaves its changes out of the trail.
+    __audit__: ClassVar[str | None] = None
+
+    def audit_subject(self) -> tuple[str, str] | None:
+        """The object whose audit list a change to this row belongs in: by default the
+        row itself; a part (an influencer's platform account) names its whole."""
+        if self.__audit__ is None:
+            return None
+        return self.__audit__, str(getattr(self, "id"))  # noqa: B009 - every audited model has one
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -255,6 +266,18 @@ def advisory_key(name: str) -> int:
     """The signed 64-bit key of an advisory lock name."""
     digest = hashlib.sha256(name.encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+ACTOR = "afftrack.actor"
+
+
+def act_as(session: Session, actor: str | None) -> None:
+    """Whose changes the session makes: an API key's id, or ``cli``; ``None``, the
+    machine's own work, which the audit trail (``service.audit``) leaves out."""
+    if actor is None:
+        session.info.pop(ACTOR, None)
+    else:
+        session.info[ACTOR] = actor
 
 
 def utcnow() -> datetime:

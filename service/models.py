@@ -1,5 +1,6 @@
 """Every table, imported in one place so the metadata is complete (Alembic, tests)."""
 
+from service.audit.models import AuditEntry
 from service.campaigns.models import Campaign, Partnership
 from service.clicks.models import Click, ClickDaily, ClickMonthly
 from service.commissions.models import CommissionDaily, CommissionLine, CommissionMonthly
@@ -22,6 +23,7 @@ metadata = Base.metadata
 
 __all__ = [
     "ApiKey",
+    "AuditEntry",
     "Campaign",
     "Click",
     "ClickDaily",

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any, overload
 from urllib.parse import urlsplit
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from service.money import EXPONENTS, is_currency
 from service.paging import DEFAULT_LIMIT, MAX_LIMIT
@@ -127,6 +127,25 @@ class Url(fields.String):
 class Id(fields.String):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(validate=validate.Length(min=1, max=40), **kwargs)
+
+
+class Change(Schema):
+    """A partial change (PATCH): every field optional, and a field not sent is left out
+    of the result rather than given its default, so it stays as it is."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if self.partial is None:  # its own fields only: a nested row is still whole
+            self.partial = tuple(self.fields)
+
+    @post_load(pass_original=True)
+    def _sent_only(self, data: dict[str, Any], original: Any, **_: Any) -> dict[str, Any]:
+        sent = original if isinstance(original, Mapping) else {}
+        return {
+            name: value
+            for name, value in data.items()
+            if (self.fields[name].data_key or name) in sent
+        }
 
 
 class ListQuery(Schema):

@@ -20,7 +20,7 @@ VANITY_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9_-]{{{VANITY_MIN_LENGTH - 1},{CODE_MAX
 
 # An influencer's handle: lower-case letters, digits and ._- , 2 to 40 characters.
 HANDLE_PATTERN = r"^[a-z0-9._-]{2,40}$"
-HANDLE_RULE = "lower-case [a-z0-9._-], 2 to 40 characters"
+HANDLE_RULE = "a handle is 2 to 40 lower-case letters, digits, dots, dashes or underscores"
 
 # A campaign's slug: lower-case, 1 to 64 characters.
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"

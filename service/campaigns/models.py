@@ -13,6 +13,7 @@ from service.vocabulary import CODE_MAX_LENGTH
 
 class Campaign(Base):
     __tablename__ = "campaigns"
+    __audit__ = "campaign"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cmp"))
     name: Mapped[str] = mapped_column(String(200))
@@ -48,6 +49,11 @@ class Partnership(Base):
 
     campaign: Mapped[Campaign] = relationship(lazy="joined")
     influencer: Mapped[Influencer] = relationship(lazy="joined")
+
+    __audit__ = "partnership"
+
+    def audit_subject(self) -> tuple[str, str]:
+        return "campaign", self.campaign_id
 
     @property
     def effective_rules(self) -> list[dict[str, Any]]:

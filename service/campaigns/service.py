@@ -134,3 +134,13 @@ def list_partners(session: Session, campaign_id: str, query: dict[str, Any]) -> 
     if query.get("influencer_id"):
         stmt = stmt.where(Partnership.influencer_id == query["influencer_id"])
     return paginate(session, stmt, Partnership.id, query.get("cursor"), query["limit"])
+
+
+def partnerships_of(session: Session, influencer_id: str) -> list[Partnership]:
+    """The campaigns an influencer is a partner of, newest enrolment first."""
+    stmt = (
+        select(Partnership)
+        .where(Partnership.influencer_id == influencer_id)
+        .order_by(Partnership.id.desc())
+    )
+    return list(session.scalars(stmt))

@@ -26,7 +26,7 @@ def index(query: dict[str, Any]) -> Page[CommissionLine]:
 @bp.route("/<line_id:line_id>", methods=["GET"])
 @require("read")
 @bp.response(200, CommissionOut)
-@bp.errors(404)
+@bp.errors(404, _405="`adjustments` is no line: that path takes POST only (a manual adjustment)")
 def show(line_id: str) -> CommissionLine:
     """Show a ledger line"""
     return ledger.get_line(session(), line_id)

@@ -1,7 +1,24 @@
-"""The dashboard (``/dashboard``): server-rendered pages over the campaign report.
+"""The dashboard (``/dashboard``): server-rendered pages where the team runs the
+programme, on the same domain services and schemas as the API.
 
-``views`` holds the pages, ``login`` the session login with an API key, ``charts`` the
-SVG chart drawn on the server and ``display`` how figures are written for people. No
-single-page app and nothing fetched from a CDN: the pages are HTML, one stylesheet and
-one small script (the copy button), all served by afftrack itself.
+``blueprint`` holds what every page shares (headers, error pages, the guard on
+changes), ``login`` the session login with an API key, ``forms`` the bridge from HTML
+forms to the API's schemas; ``views`` the campaign report pages, ``people`` the
+influencers. ``charts`` draws the SVG chart on the server and ``display`` writes figures
+for people. No single-page app and nothing fetched from a CDN: the pages are HTML, one
+stylesheet and one small script, all served by afftrack itself.
 """
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from service.dashboard import display, login, people, views
+    from service.dashboard.blueprint import bp
+
+    del people, views  # imported for their routes
+    login.configure(app)
+    app.register_blueprint(bp)
+    app.jinja_env.filters.update(count=display.count, percent=display.percent, money=display.money)

@@ -121,6 +121,7 @@ def login_required(view: F) -> F:
             session.pop("key_id", None)
             return redirect(url_for("dashboard.login_page", next=request.full_path.rstrip("?")))
         g.dashboard_key = key
+        g.actor = key.id
         return view(*args, **kwargs)
 
     # functools.wraps keeps the signature at run time; mypy cannot see that wrapper is an F.

@@ -12,30 +12,21 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from markupsafe import Markup
 from marshmallow import ValidationError, fields, validate
-from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from service import clock
 from service.campaigns.service import campaign_overview, get_campaign
-from service.dashboard import display, login
+from service.dashboard import login
+from service.dashboard.blueprint import bp, error_page
 from service.dashboard.charts import Day, daily_chart
-from service.errors import AfftrackError
 from service.http.context import session, settings
 from service.links.service import campaign_links, short_url
 from service.money import format_amount
 from service.reports.schemas import ReportQuery
 from service.reports.service import campaign_report
-
-bp = Blueprint(
-    "dashboard",
-    __name__,
-    url_prefix="/dashboard",
-    template_folder="templates",
-    static_folder="static",
-)
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -54,10 +45,6 @@ KPIS = (
 )
 KPI_NAMES = tuple(name for name, _ in KPIS)
 MONEY_KPIS = ("revenue", "commission", "epc", "roi")
-CSP = (
-    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
 
 
 class DashboardQuery(ReportQuery):
@@ -70,17 +57,7 @@ class DashboardQuery(ReportQuery):
     kpi = fields.String(load_default="revenue", validate=validate.OneOf(KPI_NAMES))
 
 
-def init_app(app: Flask) -> None:
-    login.configure(app)
-    app.register_blueprint(bp)
-    app.jinja_env.filters.update(count=display.count, percent=display.percent, money=display.money)
-
-
-@bp.context_processor
-def _template_helpers() -> dict[str, Any]:
-    return {"csrf_token": login.csrf_token, "money_of": money_of}
-
-
+@bp.app_template_global()
 def money_of(figures: dict[str, Any], currency: str) -> dict[str, Any]:
     """A report row's (or the totals') money in ``currency``; the report leaves out a
     currency nothing happened in, which here reads as zero revenue and cost."""
@@ -95,31 +72,6 @@ def money_of(figures: dict[str, Any], currency: str) -> dict[str, Any]:
         "epc": zero if figures.get("clicks") else None,
         "roi": None,
     }
-
-
-@bp.after_request
-def _headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    if request.endpoint != "dashboard.static":
-        response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _error_page(status: int, message: str) -> tuple[str, int]:
-    return render_template("dashboard/error.html", status=status, message=message), status
-
-
-@bp.errorhandler(AfftrackError)
-def _domain_error(exc: AfftrackError) -> tuple[str, int]:
-    return _error_page(exc.status, exc.message)
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> tuple[str, int]:
-    return _error_page(exc.code or 500, exc.description or "request failed")
 
 
 # --- login -----------------------------------------------------------------------------
@@ -169,7 +121,7 @@ def campaigns() -> str:
             if c.ends_on is not None and c.ends_on < today
             else "running"
         )
-    return render_template("dashboard/campaigns.html", rows=rows, key=g.dashboard_key)
+    return render_template("dashboard/campaigns.html", rows=rows)
 
 
 def default_range(starts_on: date, ends_on: date | None, today: date) -> tuple[date, date]:
@@ -189,14 +141,14 @@ def campaign(campaign_id: str) -> Any:
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"": exc.messages}
         text = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in messages.items())
-        return _error_page(400, f"The range or KPI is not valid ({text}).")
+        return error_page(400, f"The range or KPI is not valid ({text}).")
     start, end = default_range(camp.starts_on, camp.ends_on, clock.now_utc().date())
     if q["from_"] is not None or q["to"] is not None:
         start = q["from_"] or (q["to"] - timedelta(days=DEFAULT_DAYS - 1))
         end = q["to"] or min(start + timedelta(days=DEFAULT_DAYS - 1), clock.now_utc().date())
         if end < start or (end - start).days >= MAX_DAYS:
             message = f"The range must run forwards and span at most {MAX_DAYS} days."
-            return _error_page(400, message)
+            return error_page(400, message)
 
     by_influencer = campaign_report(s, camp.id, start, end, "influencer")
     by_day = campaign_report(s, camp.id, start, end, "day")
@@ -229,7 +181,6 @@ def campaign(campaign_id: str) -> Any:
         ranked=ranked,
         links=links,
         ranges=quick_ranges(camp.starts_on, camp.ends_on, clock.now_utc().date()),
-        key=g.dashboard_key,
     )
 
 

@@ -13,6 +13,7 @@ class Deliverable(Base):
     """A post an influencer published, with its metrics; approval may carry a fee."""
 
     __tablename__ = "deliverables"
+    __audit__ = "deliverable"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("dlv"))
     partnership_id: Mapped[str] = mapped_column(ForeignKey("partnerships.id"), index=True)

@@ -13,6 +13,7 @@ class Export(Base):
     """A closed monthly commission statement. Exists only once the month is closed."""
 
     __tablename__ = "exports"
+    __audit__ = "export"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("exp"))
     period: Mapped[str] = mapped_column(String(7), unique=True)

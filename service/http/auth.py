@@ -68,6 +68,7 @@ def require(scope: str) -> Callable[[F], F]:
             if not lookup.allows(key, scope):
                 raise Forbidden(f"this API key has the '{key.scope}' scope; '{scope}' is needed")
             g.api_key = key
+            g.actor = key.id
             return view(*args, **kwargs)
 
         apidoc = deepcopy(getattr(view, "_apidoc", {}))

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
+from service.db import act_as
+
 if TYPE_CHECKING:
     from service.app import Services
     from service.config import Settings
@@ -25,6 +27,8 @@ def session() -> Session:
     """The request's session; committed by the view, closed at teardown."""
     if "db_session" not in g:
         g.db_session = services().db.sessions()
+        # Whose changes these are (the audit trail): the key the request was made with.
+        act_as(g.db_session, g.get("actor"))
     s: Session = g.db_session
     return s
 

@@ -7,7 +7,12 @@ from service.http.context import session
 from service.http.contract import JSON_BODY, QUERY, Blueprint, page_of
 from service.influencers import service
 from service.influencers.models import Influencer
-from service.influencers.schemas import InfluencerIn, InfluencerOut, InfluencerQuery
+from service.influencers.schemas import (
+    InfluencerChange,
+    InfluencerIn,
+    InfluencerOut,
+    InfluencerQuery,
+)
 from service.paging import Page
 
 bp = Blueprint("influencers", __name__, url_prefix="/api/v1/influencers")
@@ -42,3 +47,17 @@ def index(query: dict[str, Any]) -> Page[Influencer]:
 def show(influencer_id: str) -> Influencer:
     """Show an influencer"""
     return service.get_influencer(session(), influencer_id)
+
+
+@bp.route("/<influencer_id>", methods=["PATCH"])
+@require("write")
+@bp.arguments(InfluencerChange)
+@bp.response(200, InfluencerOut)
+@bp.errors(JSON_BODY, 404, _409="a platform account is listed twice")
+def change(data: dict[str, Any], influencer_id: str) -> Influencer:
+    """Change an influencer (any field but the handle)"""
+    influencer = service.change_influencer(
+        session(), service.get_influencer(session(), influencer_id), data
+    )
+    session().commit()
+    return influencer

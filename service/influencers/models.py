@@ -10,6 +10,7 @@ from service.db import Base, UTCDateTime, new_id, utcnow
 
 class Influencer(Base):
     __tablename__ = "influencers"
+    __audit__ = "influencer"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("inf"))
     handle: Mapped[str] = mapped_column(String(40), unique=True)
@@ -38,3 +39,8 @@ class PlatformAccount(Base):
     followers: Mapped[int] = mapped_column(BigInteger)
 
     influencer: Mapped[Influencer] = relationship(back_populates="platforms")
+
+    __audit__ = "platform_account"
+
+    def audit_subject(self) -> tuple[str, str]:
+        return "influencer", self.influencer_id

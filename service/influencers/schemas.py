@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from service.influencers.models import Influencer
 from service.influencers.tiers import tier_for
-from service.schemas import PLATFORMS, Id, ListQuery, Pattern
+from service.schemas import PLATFORMS, Change, Id, ListQuery, Pattern
 from service.vocabulary import HANDLE_PATTERN, HANDLE_RULE
 
 
@@ -31,6 +31,14 @@ class InfluencerIn(Schema):
     )
 
 
+class InfluencerChange(Change, InfluencerIn):
+    """Any of an influencer's fields but its handle, which names it for good (links,
+    codes and exports carry it). ``platforms``, when sent, replaces the list."""
+
+    class Meta:
+        exclude = ("handle",)
+
+
 class PlatformAccountOut(Schema):
     platform = fields.String()
     handle = fields.String()
@@ -53,3 +61,7 @@ class InfluencerOut(Schema):
 
 class InfluencerQuery(ListQuery):
     handle = Id()
+    q = fields.String(
+        validate=validate.Length(max=100),
+        metadata={"description": "text found in the handle, name or email (any case)"},
+    )

@@ -14,6 +14,7 @@ class Link(Base):
     """A tracked link: a short code owned by one partnership, for one platform."""
 
     __tablename__ = "links"
+    __audit__ = "link"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("lnk"))
     code: Mapped[str] = mapped_column(String(CODE_MAX_LENGTH), unique=True)

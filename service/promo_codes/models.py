@@ -17,6 +17,7 @@ def normalize_code(code: str) -> str:
 
 class PromoCode(Base):
     __tablename__ = "promo_codes"
+    __audit__ = "promo_code"
     __table_args__ = (
         # Unique among active codes: a retired code may be issued again.
         Index(

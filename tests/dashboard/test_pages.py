@@ -15,27 +15,12 @@ from sqlalchemy import text
 from service.dashboard.views import KPI_NAMES
 from tests.support.app import Api
 from tests.support.dashboard_data import Seeded, seed_campaign
+from tests.support.dashboard_session import csrf, log_in
 
 
 @pytest.fixture
 def seeded(api: Api, frozen: Any) -> Seeded:
     return seed_campaign(api, frozen)
-
-
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "no CSRF field on the page"
-    return found.group(1)
-
-
-def log_in(api: Api, scope: str = "read") -> str:
-    token = api.make_key(scope)
-    page = api.client.get("/dashboard/login")
-    r = api.client.post(
-        "/dashboard/login", data={"csrf": csrf(page.text), "api_key": token, "next": "/dashboard/"}
-    )
-    assert r.status_code == 303, r.text
-    return token
 
 
 def number(text: str) -> Decimal | None:

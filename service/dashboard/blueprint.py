@@ -1,0 +1,101 @@
+"""The dashboard's blueprint and what every page shares: security headers, error pages,
+the template helpers and the guard on changes (a write key, a fresh CSRF token)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, g, render_template, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from service.audit.service import CLI_ACTOR
+from service.dashboard import login
+from service.errors import AfftrackError
+from service.http.context import session
+from service.keys.service import allows, list_keys
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+bp = Blueprint(
+    "dashboard",
+    __name__,
+    url_prefix="/dashboard",
+    template_folder="templates",
+    static_folder="static",
+)
+
+CSP = (
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+READ_ONLY = (
+    "This API key can only read, so nothing was changed. Log in with a key of the "
+    "'write' scope to make changes."
+)
+
+
+def can_write() -> bool:
+    """Whether the logged-in key may change things (pages show forms only then)."""
+    key = g.get("dashboard_key")
+    return key is not None and allows(key, "write")
+
+
+@bp.app_template_global()
+def actor_name(actor: str) -> str:
+    """Who an audit entry's actor is, for people: the key's name, or the command line."""
+    if actor == CLI_ACTOR:
+        return "command line"
+    names: dict[str, str] | None = g.get("key_names")
+    if names is None:
+        names = g.key_names = {k.id: f"{k.name} ({k.prefix}…)" for k in list_keys(session())}
+    return names.get(actor, actor)
+
+
+@bp.context_processor
+def _template_helpers() -> dict[str, Any]:
+    key = g.get("dashboard_key")
+    return {"csrf_token": login.csrf_token, "key": key, "can_write": can_write()}
+
+
+def changes(view: F) -> F:
+    """A view that changes something: logged in with a write key (else 403, nothing
+    changed) and sent by this dashboard's own form (CSRF)."""
+
+    @login.login_required
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not can_write():
+            return error_page(403, READ_ONLY)
+        login.check_csrf()
+        return view(*args, **kwargs)
+
+    # functools.wraps keeps the signature at run time; mypy cannot see that wrapper is an F.
+    return wrapper  # type: ignore[return-value]
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.endpoint != "dashboard.static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def error_page(status: int, message: str) -> tuple[str, int]:
+    return render_template("dashboard/error.html", status=status, message=message), status
+
+
+@bp.errorhandler(AfftrackError)
+def _domain_error(exc: AfftrackError) -> tuple[str, int]:
+    return error_page(exc.status, exc.message)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> tuple[str, int]:
+    return error_page(exc.code or 500, exc.description or "request failed")

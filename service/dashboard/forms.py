@@ -1,0 +1,157 @@
+"""HTML forms through the API's own marshmallow schemas.
+
+A browser sends every input as text; the API's schemas expect JSON types. ``submit``
+turns a form into the JSON body the API would receive for the same schema — whole
+numbers as integers, a list of texts from a text area, rows of a nested list from
+inputs named ``<list>-<row>-<field>`` — and loads it with that schema, so a form and the
+API accept and refuse exactly the same things. The schema's refusals come back by input
+name, worded for people, to be shown next to each input.
+
+An input left empty is left out (the schema's default applies) or, where the field may
+be empty (``allow_none``), sent as ``null``: clearing a payout email clears it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields
+from werkzeug.datastructures import MultiDict
+
+from service.errors import AfftrackError
+
+_MISSING = object()
+_WHOLE = re.compile(r"[+-]?\d{1,30}")
+_LIST_SPLIT = re.compile(r"[\r\n,]+")
+_ON = frozenset({"on", "true", "1", "yes"})
+
+# marshmallow's wording → a sentence for the person at the form.
+PLAIN = {
+    "Missing data for required field.": "Fill this in.",
+    "Not a valid integer.": "Enter a whole number, such as 1200.",
+    "Not a valid email address.": "Enter an email address, such as name@example.com.",
+    "Not a valid date.": "Enter a date as YYYY-MM-DD.",
+    "Not a valid string.": "Enter text.",
+    "Field may not be null.": "Fill this in.",
+    "Unknown field.": "This form does not take this value.",
+}
+
+
+@dataclass
+class Form:
+    """What was typed (to fill the inputs again) and what was refused, by input name;
+    a refusal of the whole form is under ``""``."""
+
+    values: Mapping[str, str] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    def value(self, name: str, default: Any = "") -> Any:
+        return self.values.get(name, default)
+
+    def error(self, name: str) -> list[str]:
+        return self.errors.get(name, [])
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors)
+
+    def refuse(self, exc: AfftrackError) -> Form:
+        """A domain refusal (a taken handle, a destination off the allowed domains): on its
+        fields where it names them, else on the whole form."""
+        named = flatten(exc.fields) if exc.fields else {}
+        for name, texts in (named or {"": [_sentence(exc.message)]}).items():
+            self.errors.setdefault(name, []).extend(texts)
+        return self
+
+
+def submit(
+    schema: Schema, form: MultiDict[str, str], **context: Any
+) -> tuple[dict[str, Any] | None, Form]:
+    """Load ``form`` with ``schema``: the loaded data, or ``None`` and the refusals."""
+    body = body_of(schema, form)
+    result = Form(values={k: v for k, v in form.items() if k != "csrf"})
+    try:
+        data: dict[str, Any] = schema.load(body, **context)
+    except ValidationError as exc:
+        result.errors = flatten(exc.messages)
+        return None, result
+    return data, result
+
+
+def body_of(schema: Schema, form: MultiDict[str, str], prefix: str = "") -> dict[str, Any]:
+    """The JSON body the API would receive for the inputs of ``form``."""
+    body: dict[str, Any] = {}
+    for name, f in schema.fields.items():
+        if f.dump_only:
+            continue
+        key = f.data_key or name
+        value = _value(f, form, prefix + key)
+        if value is not _MISSING:
+            body[key] = value
+    return body
+
+
+def _value(f: fields.Field[Any], form: MultiDict[str, str], name: str) -> Any:
+    if isinstance(f, fields.List) and isinstance(f.inner, fields.Nested):
+        if name not in form and not any(k.startswith(name + "-") for k in form):
+            return _MISSING
+        return _rows(f.inner, form, name)
+    if isinstance(f, fields.Nested):
+        nested = f.schema
+        return body_of(nested, form, name + "-")
+    if isinstance(f, fields.Boolean):
+        return form.get(name, "").strip().lower() in _ON if name in form else _MISSING
+    if name not in form:
+        return _MISSING
+    raw = form.get(name, "").strip()
+    if isinstance(f, fields.List):
+        return [item.strip() for item in _LIST_SPLIT.split(raw) if item.strip()]
+    if raw == "":
+        return None if f.allow_none else _MISSING
+    if isinstance(f, fields.Integer) and _WHOLE.fullmatch(raw.replace(",", "").replace(" ", "")):
+        return int(raw.replace(",", "").replace(" ", ""))
+    return raw
+
+
+def _rows(inner: fields.Nested, form: MultiDict[str, str], name: str) -> list[dict[str, Any]]:
+    """The rows of a nested list, in row order; a row whose inputs are all empty is a
+    spare row the person did not use."""
+    pattern = re.compile(re.escape(name) + r"-(\d{1,3})-")
+    indices = sorted({int(m.group(1)) for k in form if (m := pattern.match(k))})
+    rows = []
+    for i in indices:
+        prefix = f"{name}-{i}-"
+        if not any(form.get(k, "").strip() for k in form if k.startswith(prefix)):
+            continue
+        rows.append(body_of(inner.schema, form, prefix))
+    return rows
+
+
+def flatten(messages: Any) -> dict[str, list[str]]:
+    """marshmallow's nested messages as input name → sentences: ``platforms-0-handle``
+    for a row's input, ``""`` for a refusal of the whole form."""
+    out: dict[str, list[str]] = {}
+
+    def walk(node: Any, name: str) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                walk(value, name if key == "_schema" else f"{name}-{key}" if name else str(key))
+        elif isinstance(node, list | tuple):
+            for item in node:
+                walk(item, name)
+        else:
+            out.setdefault(name, []).append(PLAIN.get(str(node), _sentence(str(node))))
+
+    walk(messages, "")
+    return out
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."

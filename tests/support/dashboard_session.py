@@ -1,0 +1,24 @@
+"""Logging the test client into the dashboard, and reading its forms' CSRF token."""
+
+from __future__ import annotations
+
+import re
+
+from tests.support.app import Api
+
+
+def csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def log_in(api: Api, scope: str = "read") -> str:
+    """Open a dashboard session with a new key of ``scope``; the key."""
+    token = api.make_key(scope)
+    page = api.client.get("/dashboard/login")
+    r = api.client.post(
+        "/dashboard/login", data={"csrf": csrf(page.text), "api_key": token, "next": "/dashboard/"}
+    )
+    assert r.status_code == 303, r.text
+    return token
