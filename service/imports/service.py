@@ -110,9 +110,13 @@ def template(kind: str) -> str:
 def plan(session: Session, kind: str, data: str | bytes, *, settings: Settings) -> Plan:
     """The dry run: every row run as the import would, then all of it rolled back."""
     try:
-        return _apply(session, kind_of(kind), data, settings)
+        result = _apply(session, kind_of(kind), data, settings)
     finally:
         session.rollback()
+    for row in result.rows:
+        if row.outcome == "created":
+            row.id = None  # rolled back: the id would be another one in the import
+    return result
 
 
 def run(session: Session, kind: str, data: str | bytes, *, settings: Settings) -> Plan:
@@ -335,8 +339,8 @@ def _partner(session: Session, _s: Settings, kind: Kind, values: dict[str, Any])
         except ValidationError as exc:
             raise RowFailed(_problems(kind, exc.messages, "commission_rules")) from None
 
-        def told(r: list[dict[str, Any]] | None) -> str:
-            return "the campaign's" if r is None else format_rules(r)
+        def told(r: list[dict[str, Any]] | None) -> str | None:
+            return None if r is None else format_rules(r)  # empty: the campaign's rules
 
         _differ(
             "influencer",
