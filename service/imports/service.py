@@ -148,10 +148,10 @@ def _apply(session: Session, kind: Kind, data: str | bytes, settings: Settings) 
         key = " / ".join(row.get(c, "").strip() for c in _KEYS[kind.name] if row.get(c, "").strip())
         result = RowResult(number, without_controls(key)[:120], "error")
         try:
-            if len(cells) > len(table.header):
-                raise RowFailed(
-                    [("", f"has {len(cells)} cells, the header has {len(table.header)} columns")]
-                )
+            extra = cells[len(table.header) :]
+            unnamed = [c for n, c in zip(table.header, cells, strict=False) if not n]
+            if any(c.strip() for c in extra + unnamed):
+                raise RowFailed([("", "has a value in a column without a name in the header")])
             values, problems = kind.cells(row)
             if problems:
                 raise RowFailed(problems)
@@ -167,13 +167,14 @@ def _apply(session: Session, kind: Kind, data: str | bytes, settings: Settings) 
 
 def _check_header(kind: Kind, header: list[str]) -> None:
     known = ", ".join(kind.columns)
-    unknown = [name for name in header if name not in kind.columns]
+    # A column without a name (a trailing delimiter) is ignored while its cells are empty.
+    unknown = [name for name in header if name and name not in kind.columns]
     if unknown:
         raise FileProblem(
             f"unknown column(s) {', '.join(shown(n) for n in unknown)}; "
             f"a {kind.name} file has the columns {known}"
         )
-    twice = sorted({name for name in header if header.count(name) > 1})
+    twice = sorted({name for name in header if name and header.count(name) > 1})
     if twice:
         raise FileProblem(f"column(s) {', '.join(twice)} appear more than once")
     missing = [name for name in kind.required if name not in header]

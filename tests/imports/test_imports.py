@@ -237,3 +237,13 @@ def test_the_cli_downloads_a_template_dry_runs_and_imports(sqlite_app, tmp_path,
     assert refused.exit_code == 1
     assert "row 2, column campaign: no campaign with slug 'nope'" in refused.output
     assert "nothing written, as a row has errors" in refused.output
+
+
+def test_trailing_delimiters_are_ignored_but_values_outside_the_header_are_not(api):
+    done = do(
+        api, "influencers", "handle,name,email,\nanna,Anna,a@example.com,,\nbo,Bo,b@example.com,x\n"
+    )
+    assert [str(e) for e in done.errors] == [
+        "row 3: has a value in a column without a name in the header"
+    ]
+    assert done.rows[0].outcome == "created" and counts(api)["influencers"] == 0
