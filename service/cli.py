@@ -423,6 +423,73 @@ def export_commissions(
         click.echo(f"wrote {out}", err=True)
 
 
+import_group = AppGroup(
+    "import",
+    help="Bulk import from CSV: influencers, partners, links, promo codes (docs/imports.md).",
+)
+
+
+@import_group.command("template")
+@click.argument("kind", type=click.Choice(["influencers", "partners", "links", "promo-codes"]))
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="File to write.")
+def import_template(kind: str, out: str | None) -> None:
+    """Print (or write) a kind's CSV template: its header and one example row."""
+    from service.imports import template
+
+    text = template(kind)
+    if out:
+        with open(out, "w", encoding="utf-8", newline="") as sink:
+            sink.write(text)
+        click.echo(f"wrote {out}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+def _import_command(kind: str) -> click.Command:
+    @click.argument("file", type=click.File("rb"))
+    @click.option("--dry-run", is_flag=True, help="Show each row's outcome; write nothing.")
+    def command(file: Any, dry_run: bool) -> None:
+        from service.errors import AfftrackError
+        from service.imports import MAX_BYTES, plan, run
+
+        data = file.read(MAX_BYTES + 1)  # a longer file is refused for its size
+        svc = services()
+        try:
+            with svc.db.session() as session:
+                act = plan if dry_run else run
+                result = act(session, kind, data, settings=svc.settings)
+        except AfftrackError as exc:
+            raise click.ClickException(exc.message) from None
+        for row in result.rows:
+            ident = f"  {row.id}" if row.id and not dry_run else ""
+            click.echo(f"row {row.row:<5} {row.outcome:<9} {row.key}{ident}")
+        for error in result.errors:
+            click.echo(str(error), err=True)
+        counts = result.counts
+        summary = (
+            f"{counts['created']} created, {counts['unchanged']} unchanged, "
+            f"{counts['error']} with errors"
+        )
+        if dry_run:
+            click.echo(f"dry run, nothing written: {summary}")
+        elif result.applied:
+            click.echo(f"imported: {summary}")
+        else:
+            click.echo(f"nothing written, as a row has errors: {summary}")
+        if not result.ok:
+            sys.exit(1)
+
+    command.__doc__ = (
+        f"Import {kind} from a CSV FILE ('-': standard input), all rows or none; "
+        "a row already there with the same values is unchanged."
+    )
+    return import_group.command(kind)(command)
+
+
+for _kind in ("influencers", "partners", "links", "promo-codes"):
+    _import_command(_kind)
+
+
 @click.command("demo")
 @with_appcontext
 def demo_command() -> None:
@@ -534,6 +601,7 @@ def register(app: Flask) -> None:
         keys_group,
         ledger_group,
         export_group,
+        import_group,
         demo_command,
     ):
         app.cli.add_command(command)
