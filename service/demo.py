@@ -47,6 +47,7 @@ from service.db import Database
 from service.deliverables.models import Deliverable
 from service.deliverables.schemas import DeliverableIn
 from service.deliverables.service import approve, create_deliverable
+from service.errors import Conflict
 from service.exports.models import Export
 from service.exports.service import close
 from service.influencers.models import Influencer
@@ -256,14 +257,13 @@ def _create_programme(session: Session, settings: Settings, start: datetime) -> 
                         "platform": platform,
                     },
                 )
-            create_promo_code(
-                session,
-                {
-                    "campaign_id": campaign.id,
-                    "influencer_id": influencer.id,
-                    "code": _letters(handle).upper()[:8] + plan.code_suffix,
-                },
-            )
+            code = {"campaign_id": campaign.id, "influencer_id": influencer.id}
+            try:
+                create_promo_code(
+                    session, {**code, "code": _letters(handle).upper()[:8] + plan.code_suffix}
+                )
+            except Conflict:  # the code is someone's already (an older demo's): suggest one
+                create_promo_code(session, code)
 
 
 def _letters(handle: str) -> str:
