@@ -15,7 +15,7 @@ from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from service import __version__
 from service.audit.service import CLI_ACTOR
-from service.config import DEFAULT_PUBLIC_URL, Settings
+from service.config import DEFAULT_PUBLIC_URL, SERVE_HOST, SERVE_PORT, Settings
 from service.db import act_as
 from service.http.context import services
 
@@ -46,8 +46,8 @@ def gunicorn_config() -> str:
 
 @click.command("serve")
 @with_appcontext
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default=SERVE_HOST, show_default=True)
+@click.option("--port", default=SERVE_PORT, show_default=True, type=click.IntRange(1, 65535))
 def serve_command(host: str, port: int) -> None:
     """Serve the app with gunicorn (the packaged settings, or AFFTRACK_GUNICORN_CONFIG)."""
     conf = gunicorn_config()  # a bad AFFTRACK_GUNICORN_CONFIG stops serve before it writes
@@ -62,7 +62,7 @@ def serve_command(host: str, port: int) -> None:
             f"the database schema is at revision {at or 'none (empty database)'}, this "
             f"afftrack needs {needed}: run `afftrack db upgrade` first"
         )
-    if svc.settings.public_url == DEFAULT_PUBLIC_URL and (host, port) != ("127.0.0.1", 8000):
+    if svc.settings.public_url == DEFAULT_PUBLIC_URL and (host, port) != (SERVE_HOST, SERVE_PORT):
         click.echo(
             f"note: short URLs are made with AFFTRACK_PUBLIC_URL, still {DEFAULT_PUBLIC_URL}; "
             "set it to the address visitors reach this server at",
@@ -456,6 +456,7 @@ def _import_command(kind: str) -> click.Command:
         svc = services()
         try:
             with svc.db.session() as session:
+                act_as(session, CLI_ACTOR)
                 act = plan if dry_run else run
                 result = act(session, kind, data, settings=svc.settings)
         except AfftrackError as exc:
@@ -492,8 +493,12 @@ for _kind in ("influencers", "partners", "links", "promo-codes"):
 
 @click.command("demo")
 @with_appcontext
-def demo_command() -> None:
-    """Create a demo campaign with influencers, links and codes; print their URLs."""
+@click.option(
+    "--new-key", is_flag=True, help="Create another write API key for the demo and print it."
+)
+def demo_command(new_key: bool) -> None:
+    """Create a demo programme (influencers, campaigns, links, codes, six weeks of clicks
+    and orders, approved posts, a closed month) once; print its short URLs."""
     from service.demo import create_demo
 
     svc = services()
@@ -501,8 +506,7 @@ def demo_command() -> None:
         from service.migrate import upgrade
 
         upgrade(svc.settings.database_url)
-    with svc.db.session() as session:
-        lines = create_demo(session, svc.settings)
+    lines = create_demo(svc.db, svc.settings, new_key=new_key)
     for line in lines:
         click.echo(line)
 

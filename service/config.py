@@ -19,7 +19,11 @@ class ConfigError(ValueError):
 
 
 DEFAULT_SQLITE_FILE = "afftrack.db"
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+# Where `afftrack serve` listens unless told otherwise (--host, --port), and so the
+# public base of short URLs unless AFFTRACK_PUBLIC_URL says another.
+SERVE_HOST = "127.0.0.1"
+SERVE_PORT = 8000
+DEFAULT_PUBLIC_URL = f"http://{SERVE_HOST}:{SERVE_PORT}"
 DATABASE_SCHEMES = ("sqlite:", "postgresql:", "postgresql+psycopg:")
 MIN_SECRET_LENGTH = 8
 # Fine for the embedded demo; refused with a real database (see Settings.__post_init__).

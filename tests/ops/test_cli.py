@@ -133,10 +133,12 @@ def test_demo_then_redirect_as_a_new_user_would(tmp_path):
     assert first.returncode == 0, first.stderr
     assert (tmp_path / "afftrack.db").exists()
     urls = [word for word in first.stdout.split() if "/r/" in word]
-    assert len(urls) == 3
+    assert len(urls) == 8  # two campaigns' links
+    assert "shown once" in first.stdout and "/dashboard/" in first.stdout
     second = run_demo(tmp_path, env)
     assert second.returncode == 0
     assert [w for w in second.stdout.split() if "/r/" in w] == urls  # idempotent
+    assert "shown once" not in second.stdout
 
     from service.app import create_app
     from service.config import from_env
@@ -145,7 +147,7 @@ def test_demo_then_redirect_as_a_new_user_would(tmp_path):
     code = urls[0].rsplit("/", 1)[1]
     response = app.test_client().get(f"/r/{code}", headers={"User-Agent": "Mozilla/5.0"})
     assert response.status_code == 302
-    assert "utm_campaign=demo-spring" in response.headers["Location"]
+    assert "utm_campaign=demo-winter" in response.headers["Location"]
     assert "aff_click=" in response.headers["Location"]
     app.extensions["afftrack"].db.dispose()
 
