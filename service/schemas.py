@@ -154,7 +154,9 @@ class ListQuery(Schema):
         metadata={"description": "`next_cursor` of the page before; empty: the first page"},
     )
     limit = fields.Integer(
-        load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT)
+        load_default=DEFAULT_LIMIT,
+        validate=validate.Range(min=1, max=MAX_LIMIT),
+        metadata={"description": "how many per page"},
     )
 
 

@@ -339,7 +339,7 @@ class CampaignOut(Schema):
 
 
 class PartnershipIn(Schema):
-    influencer_id = Id(required=True, metadata=_about("the influencer to enrol", "inf_01m9x2k4q7"))
+    influencer_id = Id(required=True, metadata=_about("the influencer to enrol", EXAMPLE_ID["inf"]))
     commission_rules = rules_field(
         [{"type": "tiered_percent", **RULE_EXAMPLES["tiered_percent"]}],
         "The influencer's own rules, in place of the campaign's; null or absent: the campaign's. ",

@@ -108,7 +108,10 @@ class _Writer:
         text = ""
         for keyword in ("oneOf", "anyOf"):
             if keyword in schema:
-                text = " or ".join(self.type_of(s, request) for s in schema[keyword])
+                names = [self.type_of(s, request) for s in schema[keyword]]
+                text = " or ".join([", ".join(names[:-1]), names[-1]] if names[:-1] else names)
+                if "discriminator" in schema:
+                    text += f" (by `{schema['discriminator']['propertyName']}`)"
         if "allOf" in schema:
             text = " and ".join(self.type_of(s, request) for s in schema["allOf"])
         if not text:
@@ -119,7 +122,9 @@ class _Writer:
                 text = f"string ({schema['format']})"
             else:
                 text = str(kind or "any")
-        return f"{text} or null" if schema.get("nullable") else text
+        if schema.get("nullable"):
+            return f"{text}; or null" if "(by " in text else f"{text} or null"
+        return text
 
     @staticmethod
     def constraints(schema: Mapping[str, Any]) -> str:
