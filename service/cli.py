@@ -595,6 +595,33 @@ def clicks_detach(before: str, force: bool) -> None:
         click.echo("nothing to detach")
 
 
+@click.command("openapi")
+@with_appcontext
+@click.option(
+    "--markdown", is_flag=True, help="The reference in Markdown (docs/reference.md) instead."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+def openapi_command(markdown: bool, out: Path | None) -> None:
+    """Print the management API's OpenAPI document (as /api/v1/openapi.json serves it),
+    or with --markdown the API reference written from it."""
+    import json
+
+    from service.http.contract import document
+    from service.http.reference import render
+
+    spec = document(current_app)
+    text = render(spec) if markdown else json.dumps(spec, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
+
+
 def register(app: Flask) -> None:
     for command in (
         serve_command,
@@ -607,6 +634,7 @@ def register(app: Flask) -> None:
         export_group,
         import_group,
         demo_command,
+        openapi_command,
     ):
         app.cli.add_command(command)
 

@@ -25,6 +25,25 @@ from service.vocabulary import (
 __all__ = ["PLATFORMS"]
 
 DECIMAL_RE = full(AMOUNT_PATTERN)
+
+# Ids the documentation's examples use (the OpenAPI document and docs/reference.md), by
+# type prefix: one influencer, campaign, … throughout, so the examples read as one story.
+EXAMPLE_ID = {
+    prefix: f"{prefix}_01m98bw9{tail}"
+    for prefix, tail in (
+        ("inf", "ekkm9eeetcdzwd9e7j"),
+        ("cmp", "f2q8dx1a6k3v4c7h0r"),
+        ("prt", "g5n2c8vd2m7q9n3r5t"),
+        ("lnk", "h3s0c8vd2m7q9n3r5w"),
+        ("pc", "j7x4s0c8vd2m7q9n3r"),
+        ("dlv", "k1a6k3v4c7h0r2q8dx"),
+        ("cnv", "m4q7s0c8vd2m7q9n3r"),
+        ("cml", "n8v2d2m7q9n3r5t1wz"),
+        ("exp", "p2m7q9n3r5t1wzx4s0"),
+        ("key", "q6t1wzx4s0c8vd2m7q"),
+        ("whd", "r9n3r5t1wzx4s0c8vd"),
+    )
+}
 URL_RE = full(URL_PATTERN)
 
 
@@ -154,7 +173,9 @@ class ListQuery(Schema):
         metadata={"description": "`next_cursor` of the page before; empty: the first page"},
     )
     limit = fields.Integer(
-        load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT)
+        load_default=DEFAULT_LIMIT,
+        validate=validate.Range(min=1, max=MAX_LIMIT),
+        metadata={"description": "how many per page"},
     )
 
 

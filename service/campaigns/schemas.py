@@ -11,6 +11,7 @@ from service.commissions.rules import MAX_RULES, MAX_TIERS, RULE_FIELDS, TIER_FI
 from service.links.destinations import destination_error
 from service.money import MAX_MINOR, MoneyError, parse_amount
 from service.schemas import (
+    EXAMPLE_ID,
     Amount,
     Currency,
     Id,
@@ -36,40 +37,77 @@ from service.vocabulary import (
 # Commission rules as the OpenAPI document shows them: a schema per rule type, built from
 # the fields service.commissions.rules names for it. service.commissions.rules.parse_rules
 # validates them (its messages, and the rules below that no schema can state).
-_RATE = 'a percentage, 0 to 100, such as "12.5"'
+_RATE = 'the share earned, in percent ("10" is 10 %)'
 _AMOUNT = "more than zero, in the campaign's currency"
 _POSITIVE = {"pattern": POSITIVE_AMOUNT_PATTERN, "description": _AMOUNT}
+# What each rule type earns (the document's description of its schema), and an example.
+RULE_MEANINGS: dict[str, str] = {
+    "percent": "A share of each attributed order: the rate of its amount after discount, "
+    "without tax or shipping, in the order's currency.",
+    "flat": "A fixed amount for each attributed order, in the campaign's currency.",
+    "tiered_percent": "Rates by bracket of the influencer's sales in the campaign over the "
+    "calendar month: each order earns the rate of the bracket the month's sales have "
+    "reached, and the month is trued up when it is closed.",
+    "cpc": "An amount for each unique click on the influencer's links (bots never count), "
+    "settled when the month is closed.",
+    "per_post": "A fee for each post (deliverable) of the influencer, earned when it is approved.",
+}
+RULE_EXAMPLES: dict[str, dict[str, Any]] = {
+    "percent": {"rate": "10"},
+    "flat": {"amount": "5.00"},
+    "tiered_percent": {
+        "tiers": [{"up_to": "1000.00", "rate": "10"}, {"up_to": None, "rate": "15"}]
+    },
+    "cpc": {"amount": "0.05"},
+    "per_post": {"amount": "150.00"},
+}
+_TIER_EXAMPLE = RULE_EXAMPLES["tiered_percent"]["tiers"][0]
 # What each field of a rule or of a tier holds.
-_VALUES: dict[str, Callable[[], fields.Field[Any]]] = {
-    "rate": lambda: fields.String(
-        required=True, validate=Pattern(RATE_PATTERN), metadata={"description": _RATE}
+_VALUES: dict[str, Callable[[Any], fields.Field[Any]]] = {
+    "rate": lambda example: fields.String(
+        required=True,
+        validate=Pattern(RATE_PATTERN),
+        metadata={"description": _RATE, "example": example},
     ),
-    "amount": lambda: fields.String(
-        required=True, validate=Pattern(POSITIVE_AMOUNT_PATTERN), metadata={"description": _AMOUNT}
+    "amount": lambda example: fields.String(
+        required=True,
+        validate=Pattern(POSITIVE_AMOUNT_PATTERN),
+        metadata={"description": _AMOUNT, "example": example},
     ),
-    "up_to": lambda: fields.String(
+    "up_to": lambda example: fields.String(
         allow_none=True,
         validate=Pattern(POSITIVE_AMOUNT_PATTERN),
-        metadata={"description": f"the upper bound, {_AMOUNT}; null or absent: none"},
+        metadata={
+            "description": f"the bracket's upper bound of the month's sales, {_AMOUNT}; "
+            "null or absent: no upper bound (the last tier)",
+            "example": example,
+        },
     ),
-    "tiers": lambda: fields.List(
+    "tiers": lambda example: fields.List(
         fields.Nested(RuleTier),
         required=True,
         validate=validate.Length(min=1, max=MAX_TIERS),
         metadata={
             "description": "marginal brackets: their bounds increase, and only the last "
-            "has none (up_to null), as it must (the server checks both)"
+            "has none (up_to null), as it must (the server checks both)",
+            "example": example,
         },
     ),
 }
+
+
 RuleTier: type[Schema] = Schema.from_dict(
-    {name: _VALUES[name]() for name in TIER_FIELDS}, name="RuleTier"
+    {name: _VALUES[name](_TIER_EXAMPLE[name]) for name in TIER_FIELDS}, name="RuleTier"
 )
 RULE_VARIANTS: dict[str, type[Schema]] = {
     kind: Schema.from_dict(
         {
-            "type": fields.String(required=True, validate=validate.OneOf([kind])),
-            **{name: _VALUES[name]() for name in names},
+            "type": fields.String(
+                required=True,
+                validate=validate.OneOf([kind]),
+                metadata={"description": RULE_MEANINGS[kind], "example": kind},
+            ),
+            **{name: _VALUES[name](RULE_EXAMPLES[kind][name]) for name in names},
         },
         name="".join(word.title() for word in kind.split("_")) + "Rule",
     )
@@ -83,46 +121,126 @@ RULES_DESCRIPTION = (
 )
 
 
-def rules_field(**kwargs: Any) -> fields.List[dict[str, Any]]:
+def rules_field(
+    example: list[dict[str, Any]], meaning: str, **kwargs: Any
+) -> fields.List[dict[str, Any]]:
     return fields.List(
         Tagged("type", RULE_VARIANTS),
         validate=validate.Length(max=MAX_RULES),
-        metadata={"description": RULES_DESCRIPTION},
+        metadata={"description": meaning + RULES_DESCRIPTION, "example": example},
         **kwargs,
     )
 
 
+def _about(description: str, example: Any, **more: Any) -> dict[str, Any]:
+    return {"description": description, "example": example, **more}
+
+
 class CampaignIn(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata=_about("the campaign's name, for people", "Autumn 2026"),
+    )
     slug = fields.String(
         required=True,
         validate=Pattern(SLUG_PATTERN, error=SLUG_RULE),
+        metadata=_about(
+            "unique; sent to the shop as `utm_campaign` (lower-case letters, digits, - and _)",
+            "autumn-2026",
+        ),
     )
     goal = fields.String(
-        required=True, validate=validate.OneOf(("awareness", "traffic", "conversions"))
+        required=True,
+        validate=validate.OneOf(("awareness", "traffic", "conversions")),
+        metadata=_about("what the campaign is for", "conversions"),
     )
     kind = fields.String(
-        required=True, validate=validate.OneOf(("organic", "paid", "affiliate", "multichannel"))
+        required=True,
+        validate=validate.OneOf(("organic", "paid", "affiliate", "multichannel")),
+        metadata=_about("how the influencers are paid or not", "affiliate"),
     )
-    currency = Currency(required=True)
-    starts_on = fields.Date(required=True, metadata=in_years())
-    ends_on = fields.Date(load_default=None, allow_none=True, metadata=in_years())
-    budget = Amount(load_default=None, allow_none=True, metadata=_POSITIVE)
-    monthly_cap_per_influencer = Amount(load_default=None, allow_none=True, metadata=_POSITIVE)
+    currency = Currency(
+        required=True,
+        metadata=_about("the currency of the budget, the cap and the rules' amounts", "EUR"),
+    )
+    starts_on = fields.Date(
+        required=True, metadata={**in_years(), **_about("the first day", "2026-10-01")}
+    )
+    ends_on = fields.Date(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            **in_years(),
+            **_about(
+                "the last day, not before `starts_on`; after it, links send followers to "
+                "`fallback_url`; null: open-ended",
+                "2026-12-31",
+            ),
+        },
+    )
+    budget = Amount(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            **_POSITIVE,
+            **_about(f"the most the campaign pays in all, {_AMOUNT}; null: no budget", "50000.00"),
+        },
+    )
+    monthly_cap_per_influencer = Amount(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            **_POSITIVE,
+            **_about(
+                f"the most one influencer earns in a calendar month, {_AMOUNT}; null: no cap",
+                "2500.00",
+            ),
+        },
+    )
     allowed_domains = fields.List(
         fields.String(validate=Pattern(DOMAIN_PATTERN, error="not a domain name")),
         required=True,
         validate=validate.Length(min=1, max=50),
+        metadata=_about(
+            "the shop's domains: links may only point there (or to a subdomain)",
+            ["shop.example"],
+        ),
     )
-    fallback_url = Url(required=True)
+    fallback_url = Url(
+        required=True,
+        metadata=_about(
+            "where paused links and an ended campaign's links send followers; on an allowed domain",
+            "https://shop.example/",
+        ),
+    )
     attribution_window_days = fields.Integer(
-        load_default=30, strict=True, validate=validate.Range(min=1, max=365)
+        load_default=30,
+        strict=True,
+        validate=validate.Range(min=1, max=365),
+        metadata=_about("how many days after a click an order still counts for it", 30),
     )
     hold_days = fields.Integer(
-        load_default=30, strict=True, validate=validate.Range(min=0, max=365)
+        load_default=30,
+        strict=True,
+        validate=validate.Range(min=0, max=365),
+        metadata=_about(
+            "how many days a sale's commission stays pending (refunds may still come) "
+            "before it can be paid",
+            30,
+        ),
     )
-    utm_medium = fields.String(load_default="influencer", validate=Pattern(UTM_MEDIUM_PATTERN))
-    commission_rules = rules_field(required=True)
+    utm_medium = fields.String(
+        load_default="influencer",
+        validate=Pattern(UTM_MEDIUM_PATTERN),
+        metadata=_about("sent to the shop as `utm_medium`", "influencer"),
+    )
+    commission_rules = rules_field(
+        [{"type": "percent", "rate": "10"}],
+        "What the influencers earn, unless a partnership has rules of its own; several "
+        "rules add up. ",
+        required=True,
+    )
 
     @validates_schema
     def _check(self, data: dict[str, Any], **_: Any) -> None:
@@ -171,24 +289,47 @@ class CampaignIn(Schema):
         return data
 
 
+def _shown(field: fields.Field[Any]) -> dict[str, Any]:
+    """An answer's field as its request field describes it (one description of each)."""
+    return {key: field.metadata[key] for key in ("description", "example") if key in field.metadata}
+
+
+_IN = CampaignIn._declared_fields
+
+
 class CampaignOut(Schema):
-    id = fields.String()
-    name = fields.String()
-    slug = fields.String()
-    goal = fields.String()
-    kind = fields.String()
-    currency = fields.String()
-    starts_on = fields.Date()
-    ends_on = fields.Date(allow_none=True)
-    budget = fields.Method("_budget")
-    monthly_cap_per_influencer = fields.Method("_cap")
-    allowed_domains = fields.List(fields.String())
-    fallback_url = fields.String()
-    attribution_window_days = fields.Integer()
-    hold_days = fields.Integer()
-    utm_medium = fields.String()
-    commission_rules = fields.List(Tagged("type", RULE_VARIANTS))
-    created_at = fields.DateTime()
+    id = fields.String(metadata={"example": EXAMPLE_ID["cmp"]})
+    name = fields.String(metadata=_shown(_IN["name"]))
+    slug = fields.String(metadata=_shown(_IN["slug"]))
+    goal = fields.String(metadata=_shown(_IN["goal"]))
+    kind = fields.String(metadata=_shown(_IN["kind"]))
+    currency = fields.String(metadata=_shown(_IN["currency"]))
+    starts_on = fields.Date(metadata=_shown(_IN["starts_on"]))
+    ends_on = fields.Date(allow_none=True, metadata=_shown(_IN["ends_on"]))
+    budget = fields.Method(
+        "_budget", metadata={"type": "string", "nullable": True, **_shown(_IN["budget"])}
+    )
+    monthly_cap_per_influencer = fields.Method(
+        "_cap",
+        metadata={
+            "type": "string",
+            "nullable": True,
+            **_shown(_IN["monthly_cap_per_influencer"]),
+        },
+    )
+    allowed_domains = fields.List(fields.String(), metadata=_shown(_IN["allowed_domains"]))
+    fallback_url = fields.String(metadata=_shown(_IN["fallback_url"]))
+    attribution_window_days = fields.Integer(metadata=_shown(_IN["attribution_window_days"]))
+    hold_days = fields.Integer(metadata=_shown(_IN["hold_days"]))
+    utm_medium = fields.String(metadata=_shown(_IN["utm_medium"]))
+    commission_rules = fields.List(
+        Tagged("type", RULE_VARIANTS),
+        metadata={
+            "description": "what the influencers earn, unless a partnership has rules of its own",
+            "example": _IN["commission_rules"].metadata["example"],
+        },
+    )
+    created_at = fields.DateTime(metadata={"example": "2026-09-28T10:00:00Z"})
 
     def _budget(self, c: Campaign) -> str | None:
         return money_out(c.budget_minor, c.currency)
@@ -198,17 +339,35 @@ class CampaignOut(Schema):
 
 
 class PartnershipIn(Schema):
-    influencer_id = Id(required=True)
-    commission_rules = rules_field(load_default=None, allow_none=True)
+    influencer_id = Id(required=True, metadata=_about("the influencer to enrol", EXAMPLE_ID["inf"]))
+    commission_rules = rules_field(
+        [{"type": "tiered_percent", **RULE_EXAMPLES["tiered_percent"]}],
+        "The influencer's own rules, in place of the campaign's; null or absent: the campaign's. ",
+        load_default=None,
+        allow_none=True,
+    )
 
 
 class PartnershipOut(Schema):
-    id = fields.String()
-    campaign_id = fields.String()
-    influencer_id = fields.String()
-    commission_rules = fields.List(Tagged("type", RULE_VARIANTS), allow_none=True)
-    effective_rules = fields.List(Tagged("type", RULE_VARIANTS))
-    created_at = fields.DateTime()
+    id = fields.String(metadata={"example": EXAMPLE_ID["prt"]})
+    campaign_id = fields.String(metadata={"example": EXAMPLE_ID["cmp"]})
+    influencer_id = fields.String(metadata={"example": EXAMPLE_ID["inf"]})
+    commission_rules = fields.List(
+        Tagged("type", RULE_VARIANTS),
+        allow_none=True,
+        metadata={
+            "description": "the influencer's own rules; null: the campaign's",
+            "example": [{"type": "tiered_percent", **RULE_EXAMPLES["tiered_percent"]}],
+        },
+    )
+    effective_rules = fields.List(
+        Tagged("type", RULE_VARIANTS),
+        metadata={
+            "description": "the rules that apply: their own, else the campaign's",
+            "example": [{"type": "tiered_percent", **RULE_EXAMPLES["tiered_percent"]}],
+        },
+    )
+    created_at = fields.DateTime(metadata={"example": "2026-09-28T10:10:00Z"})
 
 
 class CampaignQuery(ListQuery):

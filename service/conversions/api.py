@@ -21,15 +21,18 @@ from service.conversions.spooled import (
     spool_delivery,
 )
 from service.conversions.webhooks import SOURCES, Source
+from service.conversions.webhooks.generic import BODIES as GENERIC_BODIES
 from service.errors import AfftrackError, NotFound, Unavailable
 from service.http.auth import require
 from service.http.context import services, session, settings
 from service.http.contract import QUERY, Blueprint, page_of
 from service.paging import Page
+from service.schemas import EXAMPLE_ID
 from service.spool import SpoolError
 from service.vocabulary import WEBHOOK_SOURCES
 
 log = logging.getLogger(__name__)
+QUEUED = "queued"
 
 webhooks = Blueprint(
     "webhooks",
@@ -40,19 +43,90 @@ bp = Blueprint("conversions", __name__, url_prefix="/api/v1/conversions")
 
 
 class EventOut(Schema):
-    status = fields.String(required=True)
-    conversion_id = fields.String(required=True, allow_none=True)
-    detail = fields.String(required=True, allow_none=True)
+    status = fields.String(
+        required=True,
+        metadata={
+            "description": "what afftrack did with it: `created` (a new order), `duplicate` "
+            "(seen before: nothing changed), `applied` (a refund or cancellation), "
+            "`not_applied` (see `detail`), `pending_order` (a refund or cancellation kept "
+            "until its order arrives), `ignored` (not an order event), `ping`; with 202, "
+            "`queued`",
+            "example": "created",
+        },
+    )
+    conversion_id = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the order's conversion, if any", "example": EXAMPLE_ID["cnv"]},
+    )
+    detail = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "why, for a person (null when nothing to add)", "example": None},
+    )
 
 
 class WebhookOut(EventOut):
     events = fields.List(
-        fields.Nested(EventOut), metadata={"description": "one per event when several"}
+        fields.Nested(EventOut),
+        metadata={
+            "description": "one per event, when the delivery carried several (the fields "
+            "above are the first's)",
+            "example": [
+                {"status": "created", "conversion_id": EXAMPLE_ID["cnv"], "detail": None},
+                {"status": "applied", "conversion_id": EXAMPLE_ID["cnv"], "detail": None},
+            ],
+        },
     )
 
 
 class QueuedOut(EventOut):
-    delivery_id = fields.String(required=True)
+    status = fields.String(required=True, metadata={"example": QUEUED})
+    conversion_id = fields.String(required=True, allow_none=True, metadata={"example": None})
+    detail = fields.String(
+        required=True, allow_none=True, metadata={"example": QUEUED_DATABASE_DOWN}
+    )
+    delivery_id = fields.String(
+        required=True,
+        metadata={
+            "description": "the stored delivery, applied once the database is back "
+            "(`afftrack conversions spool` lists it)",
+            "example": EXAMPLE_ID["whd"],
+        },
+    )
+
+
+def _body() -> dict[str, Any]:
+    """The request body: the generic format's bodies, one per ``type`` (the schemas that
+    read them), or a platform's own body, of which afftrack reads the fields listed."""
+    generic = {
+        "oneOf": list(GENERIC_BODIES.values()),
+        "discriminator": {
+            "propertyName": "type",
+            "mapping": {
+                kind: f"#/components/schemas/{schema.__name__}"
+                for kind, schema in GENERIC_BODIES.items()
+            },
+        },
+    }
+    platform = {
+        "type": "object",
+        "title": "PlatformBody",
+        "description": "shopify, woocommerce, stripe: the platform's own JSON body, as it "
+        "sends it; afftrack reads the fields listed in `x-fields-read` and keeps the rest "
+        "with the delivery",
+        "x-fields-read": {
+            name: [{"field": field, "use": use} for field, use in spec.fields_read]
+            for name, spec in SOURCES.items()
+            if spec.fields_read
+        },
+    }
+    return {
+        "required": True,
+        "description": "generic: an order, a refund or a cancellation, by `type`, money as "
+        "decimal strings in the order's currency; the other sources: the platform's own body",
+        "content": {"application/json": {"schema": {"anyOf": [generic, platform]}}},
+    }
 
 
 def _signature_header(name: str, description: str) -> dict[str, Any]:
@@ -86,10 +160,7 @@ def _signature_header(name: str, description: str) -> dict[str, Any]:
         _signature_header("X-Afftrack-Signature", "generic: `sha256=<hex HMAC>`"),
         _signature_header("X-Afftrack-Timestamp", "generic: unix time, within 5 minutes"),
     ],
-    requestBody={
-        "required": True,
-        "content": {"application/json": {"schema": {"type": "object"}}},
-    },
+    requestBody=_body(),
 )
 @webhooks.response(200, WebhookOut, description="applied (or a duplicate, ignored, a ping)")
 @webhooks.alt_response(
@@ -216,7 +287,7 @@ def _queued(
             "detail": detail,
         },
     )
-    answer = {"status": "queued", "conversion_id": None, "detail": detail}
+    answer = {"status": QUEUED, "conversion_id": None, "detail": detail}
     return jsonify({**answer, "delivery_id": delivery_id}), 202
 
 

@@ -2,42 +2,72 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.schemas import PLATFORMS, Id, ListQuery, Url, in_years
+from service.schemas import EXAMPLE_ID, PLATFORMS, Id, ListQuery, Url, in_years
 
 METRICS = ("impressions", "reach", "views", "likes", "comments", "shares", "saves")
 METRIC_MAX = 10**13
+METRIC_EXAMPLE = (61000, 40300, 52000, 2900, 180, 95, 410)
 
 
 # A post's figures: any of METRICS, each a whole number from 0.
 MetricsIn = Schema.from_dict(
     {
-        name: fields.Integer(strict=True, validate=validate.Range(min=0, max=METRIC_MAX))
-        for name in METRICS
+        name: fields.Integer(
+            strict=True,
+            validate=validate.Range(min=0, max=METRIC_MAX),
+            metadata={"description": f"the post's {name}, a whole number", "example": example},
+        )
+        for name, example in zip(METRICS, METRIC_EXAMPLE, strict=True)
     },
     name="MetricsIn",
 )
 
 
 class DeliverableIn(Schema):
-    campaign_id = Id(required=True)
-    influencer_id = Id(required=True)
-    platform = fields.String(required=True, validate=validate.OneOf(PLATFORMS))
-    url = Url(required=True)
-    posted_at = fields.AwareDateTime(required=True, metadata=in_years(time=True))
-    metrics = fields.Nested(MetricsIn, load_default=dict)
+    campaign_id = Id(required=True, metadata={"example": EXAMPLE_ID["cmp"]})
+    influencer_id = Id(
+        required=True,
+        metadata={"description": "a partner of the campaign", "example": EXAMPLE_ID["inf"]},
+    )
+    platform = fields.String(
+        required=True,
+        validate=validate.OneOf(PLATFORMS),
+        metadata={"description": "where it was posted", "example": "instagram"},
+    )
+    url = Url(
+        required=True,
+        metadata={"description": "the post", "example": "https://www.instagram.com/p/C9x2kQ/"},
+    )
+    posted_at = fields.AwareDateTime(
+        required=True,
+        metadata={
+            "description": "when it was published, with its UTC offset; "
+            + in_years(time=True)["description"],
+            "example": "2026-10-05T17:00:00Z",
+        },
+    )
+    metrics = fields.Nested(
+        MetricsIn,
+        load_default=dict,
+        metadata={"description": "its figures so far; any of them, none required"},
+    )
 
 
 class DeliverableOut(Schema):
-    id = fields.String()
-    campaign_id = fields.String()
-    influencer_id = fields.String()
-    platform = fields.String()
-    url = fields.String()
-    posted_at = fields.DateTime()
-    metrics = fields.Dict()
-    status = fields.String()
-    approved_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
+    id = fields.String(metadata={"example": EXAMPLE_ID["dlv"]})
+    campaign_id = fields.String(metadata={"example": EXAMPLE_ID["cmp"]})
+    influencer_id = fields.String(metadata={"example": EXAMPLE_ID["inf"]})
+    platform = fields.String(metadata={"example": "instagram"})
+    url = fields.String(metadata={"example": "https://www.instagram.com/p/C9x2kQ/"})
+    posted_at = fields.DateTime(metadata={"example": "2026-10-05T17:00:00Z"})
+    metrics = fields.Dict(
+        metadata={"description": "the figures given, by name", "example": {"likes": 2900}}
+    )
+    status = fields.String(
+        metadata={"description": "`submitted`, then `approved`", "example": "submitted"}
+    )
+    approved_at = fields.DateTime(allow_none=True, metadata={"example": None})
+    created_at = fields.DateTime(metadata={"example": "2026-10-06T09:00:00Z"})
 
 
 class DeliverableQuery(ListQuery):

@@ -30,12 +30,43 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
     return {"in": "query", "name": name, "description": description, "schema": schema}
 
 
+TotalOut = Schema.from_dict(
+    {
+        "currency": fields.String(required=True, metadata={"example": "EUR"}),
+        "net_payable": fields.String(
+            required=True,
+            metadata={
+                "description": "what the month pays in that currency, a decimal string",
+                "example": "1842.50",
+            },
+        ),
+    },
+    name="TotalOut",
+)
+
+
 class CloseOut(Schema):
-    period = fields.String(required=True)
-    checksum = fields.String(required=True, allow_none=True)
-    closed_at = fields.String(required=True)
-    lines = fields.Integer(required=True)
-    totals = fields.List(fields.Dict(), required=True)
+    period = fields.String(required=True, metadata={"example": "2026-10"})
+    checksum = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "SHA-256 of the month's summary CSV, as the export's "
+            "X-Checksum-SHA256 header gives it",
+            "example": "9f2c4e0b7a1d3f5e8c6b2a4d0e9f1c3b5a7d9e2f4c6b8a0d1e3f5a7c9b2d4e6f",
+        },
+    )
+    closed_at = fields.String(
+        required=True, metadata={"format": "date-time", "example": "2026-11-02T08:00:00+00:00"}
+    )
+    lines = fields.Integer(
+        required=True, metadata={"description": "the ledger lines paid", "example": 214}
+    )
+    totals = fields.List(
+        fields.Nested(TotalOut),
+        required=True,
+        metadata={"description": "one per currency"},
+    )
 
 
 @bp.route("/commissions/<period>", methods=["GET"], parameters=[PERIOD])

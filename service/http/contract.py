@@ -38,11 +38,21 @@ BEARER = "apiKey"
 # ``Schema.fields`` as far as mypy knows (marshmallow's metaclass takes it out at run time).
 ErrorBody = Schema.from_dict(
     {
-        "code": fields.String(required=True, metadata={"description": "machine-readable, stable"}),
-        "message": fields.String(required=True, metadata={"description": "for a person"}),
+        "code": fields.String(
+            required=True,
+            metadata={"description": "machine-readable, stable", "example": "validation_failed"},
+        ),
+        "message": fields.String(
+            required=True,
+            metadata={"description": "for a person", "example": "the request body is not valid"},
+        ),
         "fields": fields.Dict(
             required=True,
-            metadata={"description": "the offending fields, by name (may be empty)"},
+            metadata={
+                "description": "the offending fields, by name, each with what is wrong (may "
+                "be empty)",
+                "example": {"handle": ["lower-case [a-z0-9._-], 2 to 40 characters"]},
+            },
         ),
     },
     name="ErrorBody",
@@ -103,6 +113,18 @@ class Parser(FlaskParser):
 # valid) or a query string (not valid).
 JSON_BODY = (400, 413, 415, 422)
 QUERY = (422,)
+
+# What each error status means when a route names it without a description of its own
+# (``Blueprint.errors``), in the words of docs/api.md#errors.
+MEANINGS = {
+    400: "the body is not JSON (`malformed_json`)",
+    401: "no API key, or an unknown or revoked one (`unauthorized`)",
+    403: "a `read` key on a call that needs `write` (`forbidden`)",
+    404: "nothing has this id (`not_found`)",
+    413: "the body is over 1 MiB",
+    415: "the body is not `application/json`",
+    422: "not valid (`validation_failed`): `fields` names each field at fault and why",
+}
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -171,6 +193,12 @@ class Api(flask_smorest.Api):
     def _register_error_handlers(self) -> None:
         """``service.http.errors`` answers every error."""
 
+    def _register_responses(self) -> None:
+        """flask-smorest's answer per status, each error status described by ``MEANINGS``."""
+        super()._register_responses()
+        for status, meaning in MEANINGS.items():
+            self.spec.components.responses_lazy[HTTPStatus(status).name]["description"] = meaning
+
 
 def _refuse_nul() -> None:
     """PostgreSQL text cannot hold NUL and no id of ours has one: an id with it names
@@ -227,12 +255,20 @@ def make_api(app: Flask) -> Api:
         },
     )
     api.spec.components.security_scheme(BEARER, {"type": "http", "scheme": "bearer"})
+    app.extensions["afftrack.api"] = api
     api.ma_plugin.converter.add_attribute_function(tagged2properties)
     app.url_map.converters["line_id"] = LineId
     api.register_converter(
         LineId, lambda _c: {"type": "string", "pattern": "^(?!adjustments$)[^/]+$"}
     )
     return api
+
+
+def document(app: Flask) -> dict[str, Any]:
+    """The OpenAPI document ``app`` serves, its operations in the order they are declared."""
+    api: Api = app.extensions["afftrack.api"]
+    spec: dict[str, Any] = api.spec.to_dict()
+    return spec
 
 
 @cache
@@ -247,7 +283,10 @@ def page_of(schema: type[Schema]) -> type[Schema]:
                 required=True,
                 allow_none=True,
                 validate=Pattern(CURSOR_PATTERN),
-                metadata={"description": "`cursor` for the next page; null on the last"},
+                metadata={
+                    "description": "`cursor` for the next page; null on the last",
+                    "example": None,
+                },
             ),
         },
     )

@@ -4,7 +4,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from service.schemas import Id, ListQuery, Pattern, in_years
+from service.schemas import EXAMPLE_ID, Id, ListQuery, Pattern, in_years
 from service.vocabulary import (
     CODE_MAX_LENGTH,
     PROMO_CODE_PATTERN,
@@ -14,20 +14,47 @@ from service.vocabulary import (
 )
 
 
+def _when(description: str, example: str) -> dict[str, str]:
+    rule = in_years(time=True)["description"]
+    return {"description": f"{description}; {rule}", "example": example}
+
+
 class PromoCodeIn(Schema):
-    campaign_id = Id(required=True)
-    influencer_id = Id(required=True)
+    campaign_id = Id(required=True, metadata={"example": EXAMPLE_ID["cmp"]})
+    influencer_id = Id(
+        required=True,
+        metadata={"description": "a partner of the campaign", "example": EXAMPLE_ID["inf"]},
+    )
     code = fields.String(
         load_default=None,
         allow_none=True,
         validate=Pattern(PROMO_CODE_PATTERN, error=PROMO_CODE_RULE),
+        metadata={
+            "description": "the code customers type at checkout, 3 to 32 letters, digits, `-` "
+            "and `_` (case does not matter); the same code must exist in the shop. Null or "
+            "absent: the handle's letters and two digits",
+            "example": "ANNA15",
+        },
     )
     starts_at = fields.AwareDateTime(
-        load_default=None, allow_none=True, metadata=in_years(time=True)
+        load_default=None,
+        allow_none=True,
+        metadata=_when("from when orders with it count; null: at once", "2026-10-01T00:00:00Z"),
     )
-    ends_at = fields.AwareDateTime(load_default=None, allow_none=True, metadata=in_years(time=True))
+    ends_at = fields.AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        metadata=_when("until when, after `starts_at`; null: no end", "2027-01-01T00:00:00Z"),
+    )
     max_uses = fields.Integer(
-        load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1, max=10**9)
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(min=1, max=10**9),
+        metadata={
+            "description": "how many orders it may attribute; null: no limit",
+            "example": 500,
+        },
     )
 
     @validates_schema
@@ -41,16 +68,16 @@ class PromoCodeIn(Schema):
 
 
 class PromoCodeOut(Schema):
-    id = fields.String()
-    code = fields.String()
-    campaign_id = fields.String()
-    influencer_id = fields.String()
-    partnership_id = fields.String()
-    status = fields.String()
-    starts_at = fields.DateTime(allow_none=True)
-    ends_at = fields.DateTime(allow_none=True)
-    max_uses = fields.Integer(allow_none=True)
-    created_at = fields.DateTime()
+    id = fields.String(metadata={"example": EXAMPLE_ID["pc"]})
+    code = fields.String(metadata={"example": "ANNA15"})
+    campaign_id = fields.String(metadata={"example": EXAMPLE_ID["cmp"]})
+    influencer_id = fields.String(metadata={"example": EXAMPLE_ID["inf"]})
+    partnership_id = fields.String(metadata={"example": EXAMPLE_ID["prt"]})
+    status = fields.String(metadata={"example": "active"})
+    starts_at = fields.DateTime(allow_none=True, metadata={"example": "2026-10-01T00:00:00Z"})
+    ends_at = fields.DateTime(allow_none=True, metadata={"example": "2027-01-01T00:00:00Z"})
+    max_uses = fields.Integer(allow_none=True, metadata={"example": 500})
+    created_at = fields.DateTime(metadata={"example": "2026-09-28T10:25:00Z"})
 
 
 class PromoCodeQuery(ListQuery):

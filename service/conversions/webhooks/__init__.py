@@ -26,6 +26,8 @@ class Source:
     kept_headers: tuple[str, ...]
     # Money may come as JSON numbers: read them as their exact text, never as floats.
     numbers_as_text: bool = True
+    # A platform's body is its own: the fields of it afftrack reads, and what for.
+    fields_read: tuple[tuple[str, str], ...] = ()
 
 
 SOURCES: dict[str, Source] = {
@@ -53,6 +55,7 @@ SOURCES: dict[str, Source] = {
             "X-Shopify-Triggered-At",
             "X-Shopify-API-Version",
         ),
+        fields_read=shopify.FIELDS_READ,
     ),
     "woocommerce": Source(
         "woocommerce",
@@ -68,6 +71,7 @@ SOURCES: dict[str, Source] = {
             "X-WC-Webhook-ID",
             "X-WC-Webhook-Delivery-ID",
         ),
+        fields_read=woocommerce.FIELDS_READ,
     ),
     "stripe": Source(
         "stripe",
@@ -77,6 +81,7 @@ SOURCES: dict[str, Source] = {
         stripe.parse,
         lambda payload, _headers: stripe.topic_of(payload),
         ("Stripe-Signature",),
+        fields_read=stripe.FIELDS_READ,
     ),
 }
 

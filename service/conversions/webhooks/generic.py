@@ -12,9 +12,11 @@ from service.conversions.events import CancelEvent, OrderEvent, RefundClaim, Ref
 from service.conversions.webhooks.fields import HeaderLookup
 from service.money import MoneyError, parse_amount
 from service.schemas import Amount, Currency
-from service.vocabulary import CODE_MAX_LENGTH, YEAR_RULE, year_in_range
+from service.vocabulary import CODE_MAX_LENGTH, YEAR_MAX, YEAR_MIN, YEAR_RULE, year_in_range
 
 _ID = validate.Length(min=1, max=128)
+_MONEY = 'a decimal string in the order\'s currency such as "12.50"'
+_YEARS = f"the year {YEAR_MIN} to {YEAR_MAX}"
 
 
 class _When(fields.AwareDateTime):
@@ -26,26 +28,99 @@ class _When(fields.AwareDateTime):
 
 
 class GenericOrder(Schema):
-    type = fields.Constant("order")
-    order_id = fields.String(required=True, validate=_ID)
-    occurred_at = _When(required=True)
-    currency = Currency(required=True)
-    subtotal = Amount(required=True)
-    discount = Amount(load_default="0")
-    shipping = Amount(load_default="0")
-    tax = Amount(load_default="0")
-    total = Amount(load_default=None, allow_none=True)
+    """An order placed in the shop (``"type": "order"``)."""
+
+    type = fields.Constant(
+        "order", required=True, metadata={"type": "string", "enum": ["order"], "example": "order"}
+    )
+    order_id = fields.String(
+        required=True,
+        validate=_ID,
+        metadata={
+            "description": "the shop's own order number; a second order with the same id "
+            "is a duplicate and changes nothing",
+            "example": "1001",
+        },
+    )
+    occurred_at = _When(
+        required=True,
+        metadata={
+            "description": f"when the order was placed, with its UTC offset; {_YEARS}",
+            "example": "2026-10-03T12:00:00Z",
+        },
+    )
+    currency = Currency(
+        required=True,
+        metadata={"description": "the order's currency (ISO 4217)", "example": "EUR"},
+    )
+    subtotal = Amount(
+        required=True,
+        metadata={
+            "description": f"the items' price before the discount, {_MONEY}",
+            "example": "120.00",
+        },
+    )
+    discount = Amount(
+        load_default="0",
+        metadata={
+            "description": f"the discount on the items, {_MONEY}; not more than `subtotal`; "
+            "commission is earned on `subtotal` minus `discount`",
+            "example": "12.00",
+        },
+    )
+    shipping = Amount(
+        load_default="0",
+        metadata={"description": f"shipping, {_MONEY}; kept, earns nothing", "example": "5.00"},
+    )
+    tax = Amount(
+        load_default="0",
+        metadata={"description": f"tax, {_MONEY}; kept, earns nothing", "example": "20.52"},
+    )
+    total = Amount(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": f"what the customer paid, {_MONEY}; kept, earns nothing",
+            "example": "133.52",
+        },
+    )
     promo_codes = fields.List(
         fields.String(validate=validate.Length(max=CODE_MAX_LENGTH)),
         load_default=list,
         validate=validate.Length(max=20),
+        metadata={
+            "description": "the codes used at checkout, as the customer typed them (case "
+            "and spaces around them do not matter); a code of an influencer wins over a click",
+            "example": ["ANNA15"],
+        },
     )
     click_id = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(max=CODE_MAX_LENGTH)
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=CODE_MAX_LENGTH),
+        metadata={
+            "description": "the `aff_click` value the tracked link added to the shop's URL, "
+            "if the shop kept it",
+            "example": "Vq3kX9aZ0bLrT7mN",
+        },
     )
-    customer_id = fields.String(load_default=None, allow_none=True, validate=_ID)
+    customer_id = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=_ID,
+        metadata={"description": "the shop's id of the customer", "example": "c-77"},
+    )
     landing_url = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(max=4096)
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=4096),
+        metadata={
+            "description": "the first page of the customer's visit, query string included: "
+            "its `aff_click`, `utm_campaign` and `utm_content` attribute the order when "
+            "nothing else does",
+            "example": "https://shop.example/autumn?utm_campaign=autumn-2026"
+            "&utm_content=anna.travels&aff_click=Vq3kX9aZ0bLrT7mN",
+        },
     )
 
     @validates_schema
@@ -70,11 +145,42 @@ class GenericOrder(Schema):
 
 
 class GenericRefund(Schema):
-    type = fields.Constant("refund")
-    order_id = fields.String(required=True, validate=_ID)
-    refund_id = fields.String(required=True, validate=_ID)
-    occurred_at = _When(required=True)
-    amount = Amount(required=True)
+    """Money given back on an order (``"type": "refund"``), in part or in full."""
+
+    type = fields.Constant(
+        "refund",
+        required=True,
+        metadata={"type": "string", "enum": ["refund"], "example": "refund"},
+    )
+    order_id = fields.String(
+        required=True,
+        validate=_ID,
+        metadata={"description": "the order refunded, as its order sent it", "example": "1001"},
+    )
+    refund_id = fields.String(
+        required=True,
+        validate=_ID,
+        metadata={
+            "description": "the shop's id of this refund; a refund id is applied once",
+            "example": "r-1",
+        },
+    )
+    occurred_at = _When(
+        required=True,
+        metadata={
+            "description": f"when the money was given back, with its UTC offset; {_YEARS}",
+            "example": "2026-10-09T08:30:00Z",
+        },
+    )
+    amount = Amount(
+        required=True,
+        metadata={
+            "description": f"the refunded part of the items after discount (no tax, no "
+            f"shipping), {_MONEY}, more than zero; the commission is reversed in proportion, "
+            "never beyond what is left of the order",
+            "example": "40.00",
+        },
+    )
 
     @validates_schema
     def _positive(self, data: dict[str, Any], **_: Any) -> None:
@@ -84,9 +190,33 @@ class GenericRefund(Schema):
 
 
 class GenericCancel(Schema):
-    type = fields.Constant("cancel")
-    order_id = fields.String(required=True, validate=_ID)
-    occurred_at = _When(required=True)
+    """An order called off (``"type": "cancel"``): what is left of it earns nothing."""
+
+    type = fields.Constant(
+        "cancel",
+        required=True,
+        metadata={"type": "string", "enum": ["cancel"], "example": "cancel"},
+    )
+    order_id = fields.String(
+        required=True,
+        validate=_ID,
+        metadata={"description": "the order cancelled, as its order sent it", "example": "1001"},
+    )
+    occurred_at = _When(
+        required=True,
+        metadata={
+            "description": f"when the order was cancelled, with its UTC offset; {_YEARS}",
+            "example": "2026-10-04T09:00:00Z",
+        },
+    )
+
+
+# Each body by its ``type``.
+BODIES: dict[str, type[Schema]] = {
+    "order": GenericOrder,
+    "refund": GenericRefund,
+    "cancel": GenericCancel,
+}
 
 
 def parse(payload: dict[str, Any], headers: HeaderLookup, click_param: str) -> list[ShopEvent]:

@@ -41,6 +41,26 @@ ORDER_TOPICS = ("orders/create", "orders/paid", "orders/updated", "orders/cancel
 # authorization expired or was voided without capture.
 UNPAID = ("pending", "voided", "expired")
 
+# The order's fields afftrack reads (the OpenAPI document and docs/reference.md show
+# them; the rest of Shopify's body is kept with the delivery and otherwise ignored).
+FIELDS_READ: tuple[tuple[str, str], ...] = (
+    ("id", "the order id"),
+    ("processed_at, created_at", "when the order was placed"),
+    ("currency", "the shop currency, in which every amount below is read"),
+    ("subtotal_price", "after discounts, before shipping and tax: what earns commission"),
+    ("taxes_included, line_items[].tax_lines[].price", "VAT taken out of subtotal_price"),
+    ("total_price", "kept for reference"),
+    ("financial_status, test", "unpaid and test orders earn nothing"),
+    ("discount_codes[].code", "promo codes"),
+    ("landing_site, note_attributes[]", "the click id (aff_click), utm_campaign, utm_content"),
+    ("customer.id", "the customer"),
+    (
+        "refunds[].id, refunds[].refund_line_items, refunds[].transactions, order_id",
+        "refunds, on the order or alone (refunds/create, with order_id)",
+    ),
+    ("cancelled_at, updated_at", "the cancellation"),
+)
+
 
 def topic_of(headers: HeaderLookup) -> str:
     return header(headers, "X-Shopify-Topic")

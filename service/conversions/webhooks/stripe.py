@@ -44,6 +44,36 @@ STRIPE_THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
 ORDER_TYPES = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
 REFUND_SKIP = ("failed", "canceled")
 
+# The event's fields afftrack reads (the OpenAPI document and docs/reference.md show them;
+# the rest of Stripe's body is kept with the delivery and otherwise ignored).
+FIELDS_READ: tuple[tuple[str, str], ...] = (
+    (
+        "type",
+        "checkout.session.completed, ….async_payment_succeeded, refund.created, "
+        "charge.refunded; other events are ignored",
+    ),
+    ("data.object.id", "the Checkout Session: the order id"),
+    ("data.object.created", "when the order was placed"),
+    ("data.object.currency", "the order's currency; amounts are Stripe's integer units"),
+    (
+        "data.object.amount_subtotal, data.object.total_details",
+        "what earns: after discounts, without tax and shipping",
+    ),
+    ("data.object.payment_status, data.object.mode", "unpaid and setup sessions earn nothing"),
+    ("data.object.metadata", "aff_click, promo_code, landing_url"),
+    ("data.object.discounts[].promotion_code.code", "promo codes"),
+    ("data.object.client_reference_id", "the click id, when metadata has none"),
+    (
+        "data.object.payment_intent, data.object.customer",
+        "refunds find the order by it; the customer",
+    ),
+    (
+        "data.object.amount, data.object.status, data.object.refunds.data[]",
+        "a refund (refund.created, or each of charge.refunded's): its amount, applied once; "
+        "failed and canceled ones are ignored",
+    ),
+)
+
 
 def stripe_exponent(cur: str) -> int:
     if cur in STRIPE_ZERO_DECIMAL:

@@ -38,6 +38,22 @@ ORDER_TOPICS = ("order.created", "order.updated", "order.restored")
 PAID_STATUSES = ("processing", "completed", "refunded")
 ATTRIBUTION_META = "_wc_order_attribution_"
 
+# The order's fields afftrack reads (the OpenAPI document and docs/reference.md show
+# them; the rest of WooCommerce's body is kept with the delivery and otherwise ignored).
+FIELDS_READ: tuple[tuple[str, str], ...] = (
+    ("id", "the order id"),
+    ("date_created_gmt", "when the order was placed"),
+    ("status, date_paid_gmt", "an order counts once paid; cancelled reverses what is left"),
+    ("date_modified_gmt", "when a refund or the cancellation happened"),
+    ("currency", "the order's currency"),
+    ("line_items[].total, line_items[].total_tax", "after discounts, without tax: what earns"),
+    ("total", "kept for reference"),
+    ("coupon_lines[].code", "promo codes"),
+    ("meta_data[]", "the click id (_aff_click) and WooCommerce's order attribution (UTM)"),
+    ("customer_id", "the customer"),
+    ("refunds[].id, refunds[].total", "refunds, as gross sums"),
+)
+
 
 def topic_of(headers: HeaderLookup) -> str:
     return header(headers, "X-WC-Webhook-Topic")
