@@ -25,6 +25,7 @@ from service.errors import InvalidInput, NotFound
 from service.http.request import json_body
 from service.paging import CURSOR_PATTERN
 from service.schemas import Pattern, Tagged
+from service.vocabulary import HANDLE_RULE
 
 F = TypeVar("F", bound=Callable[..., Any])
 View = Callable[..., Any]
@@ -51,7 +52,7 @@ ErrorBody = Schema.from_dict(
             metadata={
                 "description": "the offending fields, by name, each with what is wrong (may "
                 "be empty)",
-                "example": {"handle": ["lower-case [a-z0-9._-], 2 to 40 characters"]},
+                "example": {"handle": [HANDLE_RULE]},
             },
         ),
     },

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from service.imports import KINDS, FileProblem, Plan, plan, run, template
+from service.vocabulary import HANDLE_RULE
 
 TABLES = ("influencers", "platform_accounts", "partnerships", "links", "promo_codes")
 
@@ -74,7 +75,7 @@ def test_errors_name_the_row_and_the_column_in_sentences(api):
     assert [str(e) for e in done.errors] == [
         "row 3, column email: Not a valid email address.",
         "row 3, column platforms: account 1, followers: Not a valid integer.",
-        "row 4, column handle: lower-case [a-z0-9._-], 2 to 40 characters",
+        f"row 4, column handle: {HANDLE_RULE}",
         "row 4, column name: is empty, and it is required.",
         "row 5, column platforms: account 2 is not platform:handle:followers "
         "(for example instagram:anna.travels:48200)",
