@@ -15,6 +15,7 @@ def stored_click(
     bot: bool = False,
     unique: bool = True,
     ip_hash: str = "0" * 64,
+    source: str = "link",
 ) -> dict[str, Any]:
     return {
         "id": click_id,
@@ -28,4 +29,5 @@ def stored_click(
         "bot_reason": "ua" if bot else None,
         "is_unique": unique,
         "outcome": "redirect",
+        "source": source,
     }
