@@ -12,18 +12,17 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import column, create_engine, insert, table, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.clicks.models import Click
-from service.clicks.partitions import COLUMNS, ensure_partitions, insert_clicks, month_of
+from service.clicks.partitions import insert_clicks
 from service.clicks.recorder import demote_unique
 from service.db import Database
 from service.migrate import alembic_config, include_object, upgrade
 from service.models import metadata
 from tests.support.app import PG_ADMIN_URL
-from tests.support.clicks import stored_click
+from tests.support.clicks import clicks_before_0013, stored_click
 
 
 def downgrade(url: str, revision: str) -> None:
@@ -159,15 +158,6 @@ def _set_unique(url: str, click_id: str, value: bool) -> None:
             )
     finally:
         engine.dispose()
-
-
-def clicks_before_0013(engine: Any, rows: list[dict[str, Any]]) -> None:
-    """Clicks written as a version before migration 0013 wrote them (no ``source``)."""
-    columns = [name for name in COLUMNS if name != "source"]
-    old = table("clicks", *(column(name, Click.__table__.c[name].type) for name in columns))
-    with engine.begin() as conn:
-        ensure_partitions(conn, {month_of(row["occurred_at"]) for row in rows})
-        conn.execute(insert(old), [{name: row[name] for name in columns} for row in rows])
 
 
 def test_migration_0009_moves_unique_clicks_with_is_unique_and_round_trips(scratch_url):
