@@ -1,6 +1,6 @@
 """What Flask's routing, request object and contexts cost a redirect, per request.
 
-    .venv/bin/python bench/flask_overhead.py [--requests 20000] [--redis-db 12]
+    .venv/bin/python bench/flask_overhead.py [--requests 20000] [--redis-db 12] [--query qr=1]
 
 Builds the real app (SQLite file, Redis db ``--redis-db``), creates the demo links, and
 serves the same cached link two ways, in-process, without any HTTP server:
@@ -47,6 +47,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--redis-db", type=int, default=12)
+    parser.add_argument(
+        "--query", default="", help="the short URL's query string (qr=1: a QR code's scan)"
+    )
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})
 
@@ -78,7 +81,7 @@ def main() -> None:
         return {
             "REQUEST_METHOD": "GET",
             "PATH_INFO": path,
-            "QUERY_STRING": "",
+            "QUERY_STRING": args.query,
             "SERVER_NAME": "bench",
             "SERVER_PORT": "80",
             "REMOTE_ADDR": "198.51.100.7",

@@ -109,6 +109,7 @@ class Options:
     keep_logs: bool
     afftrack_rev: str | None
     idle_clients: int = 0
+    query: str = ""  # appended to afftrack's short URL, e.g. "qr=1" (a QR code's scan)
     # Where afftrack's code (and its gunicorn settings) comes from: the repository's
     # working tree, or a `git archive` of --afftrack-rev in the temp dir.
     src: Path = REPO
@@ -357,7 +358,7 @@ def plan(target: str, opts: Options, port: int, tmp: Path, state: dict[str, Any]
             out: dict[str, Any] = {"stream": CLICK_STREAM, "stream_xlen": rds.xlen(CLICK_STREAM)}
             # Proof the clicks took the human path (not the bot one) with our User-Agent.
             for _id, fields in rds.xrevrange(CLICK_STREAM, count=1):
-                for name in ("is_bot", "bot_reason", "is_unique"):
+                for name in ("is_bot", "bot_reason", "is_unique", "source"):
                     value = fields.get(name.encode())
                     out[f"last_click_{name}"] = value.decode() if value is not None else None
             if opts.with_worker:
@@ -366,7 +367,8 @@ def plan(target: str, opts: Options, port: int, tmp: Path, state: dict[str, Any]
                     out["clicks_rows"] = row[0] if row else None
             return out
 
-        return Launch(servers, f"/r/{code}", "https://shop.example.com/spring?ref=bio", after)
+        path = f"/r/{code}" + (f"?{opts.query}" if opts.query else "")
+        return Launch(servers, path, "https://shop.example.com/spring?ref=bio", after)
     if target == "nginx":
         ntmp = tmp / "nginx"
         ntmp.mkdir(exist_ok=True)
@@ -773,6 +775,11 @@ def parse_args(argv: list[str] | None = None) -> Options:
         help="benchmark afftrack at this git revision (a `git archive` in the temp dir, "
         "which also supplies service/gunicorn_conf.py) instead of the working tree",
     )
+    a.add_argument(
+        "--query",
+        default="",
+        help="query string added to the short URL afftrack is asked for (qr=1: a QR scan)",
+    )
     p.add_argument("--keep-logs", action="store_true", help="keep the temp dir with server logs")
     p.add_argument(
         "--idle-clients",
@@ -810,6 +817,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         keep_logs=ns.keep_logs,
         afftrack_rev=ns.afftrack_rev,
         idle_clients=ns.idle_clients,
+        query=ns.query,
     )
 
 

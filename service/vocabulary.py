@@ -97,6 +97,17 @@ MONTHLY_CAP = "monthly_cap"
 BUDGET = "budget"
 CAPS = (MONTHLY_CAP, BUDGET)
 
+# Where a click came from: the short link itself, or its QR code (the short URL with
+# QR_MARKER as its query, docs/product.md §2). Stored in clicks.source.
+LINK_SOURCE = "link"
+QR_SOURCE = "qr"
+CLICK_SOURCES = (LINK_SOURCE, QR_SOURCE)
+QR_MARKER = "qr=1"
+# A QR code's module size in pixels (PNG) or user units (SVG), as ?scale= asks for it.
+QR_SCALE_MIN = 1
+QR_SCALE_MAX = 40
+QR_SCALE_DEFAULT = 8
+
 # The shops whose checkout webhooks afftrack reads.
 WEBHOOK_SOURCES = ("shopify", "woocommerce", "stripe", "generic")
 

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, UTCDateTime
+from service.vocabulary import CLICK_SOURCES, LINK_SOURCE
 
 
 class Click(Base):
@@ -19,6 +20,7 @@ class Click(Base):
     __tablename__ = "clicks"
     __table_args__ = (
         Index("ix_clicks_link_id_occurred_at", "link_id", "occurred_at"),
+        CheckConstraint(f"source IN ({', '.join(repr(s) for s in CLICK_SOURCES)})", name="source"),
         {"postgresql_partition_by": "RANGE (occurred_at)"},
     )
 
@@ -34,6 +36,8 @@ class Click(Base):
     is_unique: Mapped[bool] = mapped_column(Boolean)
     # "fallback" when the link was paused or its campaign had ended.
     outcome: Mapped[str] = mapped_column(String(10), default="redirect")
+    # "qr" when the visitor came through the link's QR code (migration 0013).
+    source: Mapped[str] = mapped_column(String(4), default=LINK_SOURCE, server_default=LINK_SOURCE)
 
 
 class _ClickCounts:
@@ -46,11 +50,14 @@ class _ClickCounts:
     clicks: Mapped[int] = mapped_column(BigInteger)
     unique_clicks: Mapped[int] = mapped_column(BigInteger)
     bot_clicks: Mapped[int] = mapped_column(BigInteger)
+    # The part of ``clicks`` (non-bot) that came through the link's QR code (0013).
+    qr_scans: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class ClickDaily(_ClickCounts, Base):
     """Clicks per link and UTC day, as reports count them: ``clicks`` the non-bot ones,
-    ``unique_clicks`` the unique ones among them, ``bot_clicks`` the rest.
+    ``unique_clicks`` the unique ones among them, ``bot_clicks`` the rest, ``qr_scans``
+    the non-bot ones that came through the link's QR code (part of ``clicks``).
 
     Kept by the database as clicks are written (a trigger on ``clicks``, migrations 0007
     and 0008): exactly the rows an INSERT or COPY really inserted, in its transaction,

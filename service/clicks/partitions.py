@@ -32,7 +32,7 @@ from service.db import Database, Variants, insert_ignore, table_of
 
 COLUMNS = (
     "id", "link_id", "occurred_at", "ip_hash", "user_agent", "referrer", "country",
-    "is_bot", "bot_reason", "is_unique", "outcome",
+    "is_bot", "bot_reason", "is_unique", "outcome", "source",
 )  # fmt: skip
 _PARTITION_RE = re.compile(r"^clicks_(\d{4})_(\d{2})$")
 _LOCK_KEY = 0x61666663  # advisory lock serialising partition DDL between workers

@@ -20,6 +20,7 @@ from service import metrics
 from service.clicks.models import Click
 from service.clicks.partitions import insert_clicks
 from service.db import Database, table_of
+from service.vocabulary import CLICK_SOURCES, LINK_SOURCE
 
 UNIQUE_WINDOW = timedelta(hours=24)
 
@@ -36,10 +37,13 @@ class ClickRecord:
     is_bot: bool
     bot_reason: str | None
     outcome: str  # "redirect", or "fallback" for a paused link or an ended campaign
+    source: str = LINK_SOURCE  # "qr" when opened through the link's QR code
 
     def stream_fields(self) -> list[str]:
-        """The entry's field/value pairs, flat (the script adds link, outcome, unique)."""
-        return [
+        """The entry's field/value pairs, flat (the script adds link, outcome, unique).
+        ``source`` only when it is not ``link``: an entry without it (and every entry
+        written before it existed) is a plain click."""
+        fields = [
             "id", self.id,
             "occurred_at", self.occurred_at.isoformat(),
             "ip_hash", self.ip_hash,
@@ -49,6 +53,9 @@ class ClickRecord:
             "is_bot", "1" if self.is_bot else "0",
             "bot_reason", self.bot_reason or "",
         ]  # fmt: skip
+        if self.source != LINK_SOURCE:
+            fields += ["source", self.source]
+        return fields
 
 
 def row_from_fields(fields: dict[str, str]) -> dict[str, Any]:
@@ -56,6 +63,9 @@ def row_from_fields(fields: dict[str, str]) -> dict[str, Any]:
     occurred_at = datetime.fromisoformat(fields["occurred_at"])
     if occurred_at.tzinfo is None:
         raise ValueError("click time without a zone")
+    source = fields.get("source") or LINK_SOURCE
+    if source not in CLICK_SOURCES:
+        raise ValueError(f"unknown click source {source!r}")
     return {
         "id": fields["id"],
         "link_id": fields["link_id"],
@@ -68,6 +78,7 @@ def row_from_fields(fields: dict[str, str]) -> dict[str, Any]:
         "bot_reason": fields.get("bot_reason") or None,
         "is_unique": fields.get("is_unique") == "1",
         "outcome": fields.get("outcome") or "redirect",
+        "source": source,
     }
 
 
@@ -175,6 +186,7 @@ def _write_direct_many(
                     "bot_reason": click.bot_reason,
                     "is_unique": unique,
                     "outcome": click.outcome,
+                    "source": click.source,
                 }
             )
         insert_clicks(session, rows)

@@ -3,7 +3,13 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from service.schemas import EXAMPLE_ID, PLATFORMS, Id, ListQuery, Url
-from service.vocabulary import CODE_MAX_LENGTH, VANITY_MIN_LENGTH
+from service.vocabulary import (
+    CODE_MAX_LENGTH,
+    QR_SCALE_DEFAULT,
+    QR_SCALE_MAX,
+    QR_SCALE_MIN,
+    VANITY_MIN_LENGTH,
+)
 
 _DESTINATION = "the shop page the link opens, on one of the campaign's allowed domains"
 
@@ -82,3 +88,11 @@ class LinkQuery(ListQuery):
     campaign_id = Id()
     influencer_id = Id()
     status = fields.String(validate=validate.OneOf(("active", "paused")))
+
+
+class QrQuery(Schema):
+    scale = fields.Integer(
+        load_default=QR_SCALE_DEFAULT,
+        validate=validate.Range(min=QR_SCALE_MIN, max=QR_SCALE_MAX),
+        metadata={"description": "pixels (PNG) or SVG units per module of the code"},
+    )

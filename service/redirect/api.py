@@ -16,7 +16,7 @@ from service import metrics
 from service.clicks.identity import client_address
 from service.config import Settings
 from service.redirect.service import Answer, Redirector, Visit
-from service.vocabulary import CODE_PATTERN, full
+from service.vocabulary import CODE_PATTERN, LINK_SOURCE, QR_MARKER, QR_SOURCE, full
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -107,7 +107,16 @@ class RedirectMiddleware:
             referrer=environ.get("HTTP_REFERER", "")[:1024] or None,
             country=_country(country),
             purpose=purpose or None,
+            source=_source(environ.get("QUERY_STRING")),
         )
+
+
+def _source(query: str | None) -> str:
+    """``qr`` when the query carries the QR code's marker (``qr=1``), else ``link``. The
+    query is read for nothing else and never forwarded to the shop."""
+    if query and (query == QR_MARKER or QR_MARKER in query.split("&")):
+        return QR_SOURCE
+    return LINK_SOURCE
 
 
 def _country(value: str | None) -> str | None:

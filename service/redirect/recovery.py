@@ -44,6 +44,7 @@ from service.clicks.recorder import (
 from service.db import Database
 from service.redirect.cache import REPLAY_LUA
 from service.spool import Record, Spool
+from service.vocabulary import LINK_SOURCE
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ def click_record(click: ClickRecord, seen_as: tuple[str, ...]) -> Record:
         "is_bot": click.is_bot,
         "bot_reason": click.bot_reason,
         "outcome": click.outcome,
+        "source": click.source,
     }
 
 
@@ -88,6 +90,8 @@ def click_of(record: Record) -> tuple[ClickRecord, tuple[str, str]]:
         is_bot=bool(record["is_bot"]),
         bot_reason=record.get("bot_reason"),
         outcome=record["outcome"],
+        # (a click spooled before sources existed has none: a plain click)
+        source=record.get("source") or LINK_SOURCE,
     )
     return click, (record["ip_hash"], record["ip_hash_before"])
 

@@ -56,7 +56,7 @@ from service.redirect.cache import (
 from service.redirect.recovery import ClickMover, click_record
 from service.redirect.resolver import Target, resolve
 from service.spool import Mover, Spool, SpoolError
-from service.vocabulary import CODE_MAX_LENGTH
+from service.vocabulary import CODE_MAX_LENGTH, LINK_SOURCE
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,7 @@ class Visit:
     referrer: str | None = None
     country: str | None = None
     purpose: str | None = None  # Sec-Purpose / Purpose / X-Purpose / X-Moz, joined
+    source: str = LINK_SOURCE  # "qr" when opened through the link's QR code
 
 
 @dataclass(slots=True)
@@ -176,6 +177,7 @@ class Redirector:
             is_bot=reason is not None,
             bot_reason=reason,
             outcome="",
+            source=visit.source,
         )
         if self._script is not None and self.breaker.allow():
             args = [

@@ -14,6 +14,7 @@ class Figures:
     clicks: int = 0
     unique_clicks: int = 0
     bot_clicks: int = 0
+    qr_scans: int = 0  # the part of ``clicks`` that came through a link's QR code
     conversions: int = 0
     revenue: dict[str, int] = field(default_factory=dict)
     commission: dict[str, int] = field(default_factory=dict)
@@ -22,6 +23,7 @@ class Figures:
         self.clicks += other.clicks
         self.unique_clicks += other.unique_clicks
         self.bot_clicks += other.bot_clicks
+        self.qr_scans += other.qr_scans
         self.conversions += other.conversions
         for mine, theirs in ((self.revenue, other.revenue), (self.commission, other.commission)):
             for cur, minor in theirs.items():
@@ -86,6 +88,7 @@ def render(f: Figures) -> dict[str, Any]:
         "clicks": f.clicks,
         "unique_clicks": f.unique_clicks,
         "bot_clicks": f.bot_clicks,
+        "qr_scans": f.qr_scans,
         "conversions": f.conversions,
         "conversion_rate": ratio(f.conversions, f.unique_clicks),
         "money": money,

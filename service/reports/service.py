@@ -55,15 +55,20 @@ def campaign_report(
         }
         click_key = columns.get(group_by, C.day)
         clicks = select(
-            click_key, func.sum(C.clicks), func.sum(C.unique_clicks), func.sum(C.bot_clicks)
+            click_key,
+            func.sum(C.clicks),
+            func.sum(C.unique_clicks),
+            func.sum(C.bot_clicks),
+            func.sum(C.qr_scans),
         ).where(C.campaign_id == campaign.id, C.day >= first, C.day <= last)
         if group_by == "platform":
             clicks = clicks.join(Link, Link.id == C.link_id)
-        for group, humans, unique, bots in session.execute(clicks.group_by(click_key)):
+        for group, humans, unique, bots, scans in session.execute(clicks.group_by(click_key)):
             f = fig(group.isoformat() if isinstance(group, date) else group)
             f.clicks += int(humans or 0)
             f.unique_clicks += int(unique or 0)
             f.bot_clicks += int(bots or 0)
+            f.qr_scans += int(scans or 0)
 
         daily = grain == "daily"
         orders = ConversionDaily if daily else ConversionMonthly

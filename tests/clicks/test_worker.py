@@ -167,6 +167,7 @@ MALFORMED: dict[str, Any] = {
     "bad-time": lambda good: dict(good, occurred_at="yesterday"),
     "naive-time": lambda good: dict(good, occurred_at="2026-10-01T09:00:00"),
     "unknown-link": lambda good: dict(good, link_id="lnk_doesnotexist"),
+    "unknown-source": lambda good: dict(good, source="sms"),
 }
 
 
@@ -182,3 +183,22 @@ def test_a_malformed_entry_is_dropped_without_blocking_the_good_ones(pg_api, mak
     assert "malformed" in output
     assert stored_ids(pg_api) == sorted(ids)
     assert queued(pg_api) == 0 and pending(pg_api) == 0
+
+
+def test_a_plain_click_is_queued_without_a_source_and_written_as_a_link_click(pg_api):
+    """Entries queued before sources existed look the same: they are plain clicks."""
+    link = new_link(pg_api)
+    (plain,) = redirect(pg_api, link)
+    assert "source" not in first_entry(pg_api)
+    scan = pg_api.client.get(
+        f"/r/{link['code']}?qr=1",
+        headers={"User-Agent": "Mozilla/5.0 (iPhone) Mobile/15E148"},
+        environ_base={"REMOTE_ADDR": "198.51.100.77"},
+    )
+    entries = services(pg_api).redis.xrange(stream_of(pg_api))
+    assert entries[-1][1]["source"] == "qr"
+
+    drain(pg_api)
+    with services(pg_api).db.engine.connect() as conn:
+        sources = dict(conn.execute(select(Click.id, Click.source)).all())
+    assert sources == {plain: "link", scan.headers["Location"].rsplit("aff_click=", 1)[1]: "qr"}

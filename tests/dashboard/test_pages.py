@@ -178,8 +178,16 @@ def test_the_campaign_page_shows_the_report_apis_figures(api: Api, seeded: Seede
     assert 'name="from" value="2026-10-01"' in html and 'name="to" value="2026-10-15"' in html
     totals = report(api, cid, "2026-10-01", "2026-10-15", "influencer")["totals"]
     assert totals["clicks"] > 300 and totals["conversions"] > 5  # the seed made a real month
+    assert 0 < totals["qr_scans"] < totals["clicks"]
     shown = tiles(html)
-    for name in ("clicks", "unique_clicks", "bot_clicks", "conversions", "conversion_rate"):
+    for name in (
+        "clicks",
+        "unique_clicks",
+        "bot_clicks",
+        "qr_scans",
+        "conversions",
+        "conversion_rate",
+    ):
         assert number(shown[(name, None)]) == api_number(totals[name]), name
     for name in ("deliverables", "impressions", "reach"):
         assert number(shown[(name, None)]) == api_number(totals[name]), name
@@ -208,6 +216,7 @@ def test_the_campaign_page_shows_the_report_apis_figures(api: Api, seeded: Seede
         link = api.get(f"/api/v1/links/{key}").json
         assert f'id="short-{key}" value="{link["short_url"]}"' in html
         assert number(cells["clicks"]) == by_link[key]["clicks"]
+        assert number(cells["qr_scans"]) == by_link[key]["qr_scans"]
         assert number(cells["conversions"]) == by_link[key]["conversions"]
     assert html.count('class="copy"') == 4
 

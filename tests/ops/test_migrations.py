@@ -13,6 +13,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.clicks.partitions import insert_clicks
@@ -21,7 +22,7 @@ from service.db import Database
 from service.migrate import alembic_config, include_object, upgrade
 from service.models import metadata
 from tests.support.app import PG_ADMIN_URL
-from tests.support.clicks import stored_click
+from tests.support.clicks import clicks_before_0013, stored_click
 
 
 def downgrade(url: str, revision: str) -> None:
@@ -170,17 +171,15 @@ def test_migration_0009_moves_unique_clicks_with_is_unique_and_round_trips(scrat
             datetime(2026, 11, 30, 23, 0, tzinfo=UTC),
             datetime(2026, 12, 1, 1, 0, tzinfo=UTC),
         )
-        with Session(engine) as session:
-            insert_clicks(
-                session,
-                [
-                    stored_click("c-1", "lnk_m", nov),
-                    stored_click("c-2", "lnk_m", nov),
-                    stored_click("c-bot", "lnk_m", nov, bot=True),
-                    stored_click("c-3", "lnk_m", dec),
-                ],
-            )
-            session.commit()
+        clicks_before_0013(
+            engine,
+            [
+                stored_click("c-1", "lnk_m", nov),
+                stored_click("c-2", "lnk_m", nov),
+                stored_click("c-bot", "lnk_m", nov, bot=True),
+                stored_click("c-3", "lnk_m", dec),
+            ],
+        )
     finally:
         engine.dispose()
     counted = {
@@ -276,3 +275,71 @@ def test_migration_0011_tells_events_not_applied_by_their_outcome_and_round_trip
         "applied",
         None,
     ]
+
+
+def _click_rollups(url: str) -> dict[str, list[tuple[str, int, int]]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                grain: [
+                    (str(day), int(clicks), int(scans))
+                    for day, clicks, scans in conn.execute(
+                        text(f"SELECT day, clicks, qr_scans FROM click_{grain} ORDER BY day")
+                    )
+                ]
+                for grain in ("daily", "monthly")
+            }
+    finally:
+        engine.dispose()
+
+
+def test_migration_0013_stored_clicks_are_plain_and_scans_count_after_it(scratch_url):
+    upgrade(scratch_url, "0012")
+    nov = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
+    engine = create_engine(scratch_url)
+    try:
+        with engine.begin() as conn:
+            for statement in LINK_ROWS:
+                conn.execute(text(statement.replace("now()", "CURRENT_TIMESTAMP")))
+        clicks_before_0013(
+            engine,
+            [stored_click("c-old", "lnk_m", nov), stored_click("c-bot", "lnk_m", nov, bot=True)],
+        )
+        upgrade(scratch_url)
+        assert _differences(scratch_url) == []
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT id, source FROM clicks ORDER BY id")).all() == [
+                ("c-bot", "link"),
+                ("c-old", "link"),
+            ]
+        assert _click_rollups(scratch_url)["daily"] == [("2026-11-30", 1, 0)]
+
+        with Session(engine) as session:
+            insert_clicks(
+                session,
+                [
+                    stored_click("c-qr", "lnk_m", nov, source="qr"),
+                    stored_click("c-qr-bot", "lnk_m", nov, bot=True, source="qr"),
+                    stored_click("c-link", "lnk_m", nov),
+                ],
+            )
+            session.commit()
+        # A scan is a click (clicks counts it) and a QR scan; a bot's scan is neither.
+        assert _click_rollups(scratch_url) == {
+            "daily": [("2026-11-30", 3, 1)],
+            "monthly": [("2026-11-01", 3, 1)],
+        }
+        with pytest.raises(IntegrityError), Session(engine) as session:
+            insert_clicks(session, [stored_click("c-bad", "lnk_m", nov, source="sms")])
+            session.commit()
+
+        downgrade(scratch_url, "0012")
+        clicks_before_0013(engine, [stored_click("c-after", "lnk_m", nov)])
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT clicks FROM click_daily")) == 4
+        upgrade(scratch_url)
+        assert _click_rollups(scratch_url)["daily"] == [("2026-11-30", 4, 0)]
+        assert _differences(scratch_url) == []
+    finally:
+        engine.dispose()

@@ -28,7 +28,7 @@ from service.clicks.partitions import insert_clicks
 from service.conversions.orders import attribute_late
 from service.migrate import alembic_config, upgrade
 from tests.support.app import Api, make_settings, migrated_database
-from tests.support.clicks import stored_click
+from tests.support.clicks import clicks_before_0013, stored_click
 
 START = datetime(2026, 10, 1, 21, 0, tzinfo=UTC)  # orders run across three midnights
 _SEQ = itertools.count()
@@ -120,7 +120,9 @@ class History:
 
     def click(self, click_id: str, link_id: str, when: datetime) -> None:
         with services(self.api).db.session() as session:
-            insert_clicks(session, [stored_click(click_id, link_id, when)])
+            # Every third click or so came through the link's QR code.
+            source = "qr" if sum(map(ord, click_id)) % 3 == 0 else "link"
+            insert_clicks(session, [stored_click(click_id, link_id, when, source=source)])
 
     def order(self, who: int, via: str, minutes: int, amount: int) -> None:
         order_id = f"RU{self.tag}-{len(self.orders)}"
@@ -227,17 +229,19 @@ def by_month(counted: dict[tuple, tuple[int, ...]], day_at: int = 1) -> dict[tup
     return {k: tuple(v) for k, v in out.items()}
 
 
-def counted_clicks(api: Api) -> dict[tuple, tuple[int, int, int]]:
-    """(link, day) → non-bot, unique non-bot, bot clicks, from the clicks themselves."""
-    out: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for link, at, bot, unique in raw(
-        api, "SELECT link_id, occurred_at, is_bot, is_unique FROM clicks"
+def counted_clicks(api: Api) -> dict[tuple, tuple[int, int, int, int]]:
+    """(link, day) → non-bot, unique non-bot, bot clicks and non-bot QR scans, from the
+    clicks themselves."""
+    out: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for link, at, bot, unique, source in raw(
+        api, "SELECT link_id, occurred_at, is_bot, is_unique, source FROM clicks"
     ):
         row = out[(link, utc_day(at))]
         row[0] += not bot
         row[1] += (not bot) and bool(unique)
         row[2] += bool(bot)
-    return {k: (v[0], v[1], v[2]) for k, v in out.items()}
+        row[3] += (not bot) and source == "qr"
+    return {k: (v[0], v[1], v[2], v[3]) for k, v in out.items()}
 
 
 def expected_report(
@@ -255,11 +259,12 @@ def expected_report(
         return {"influencer": inf, "link": link, "platform": platform, "day": day}[group_by]
 
     out: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"clicks": 0, "conversions": 0, "revenue": 0, "commission": 0}
+        lambda: {"clicks": 0, "qr_scans": 0, "conversions": 0, "revenue": 0, "commission": 0}
     )
-    for (link, day), (n, _unique, _bots) in counted_clicks(api).items():
+    for (link, day), (n, _unique, _bots, scans) in counted_clicks(api).items():
         if links[link][2] == campaign_id and first <= day <= last:
             out[key(day, links[link][1], link)]["clicks"] += n
+            out[key(day, links[link][1], link)]["qr_scans"] += scans
     for (cmp, day, inf, link, _cur), (n, revenue) in counted_orders(api).items():
         if cmp == campaign_id and first <= day <= last:
             out[key(day, inf, link)]["conversions"] += n
@@ -297,10 +302,11 @@ def test_the_roll_ups_equal_counting_orders_and_lines(api: Api, history: list) -
         assert rolled(api, "commission_monthly", "lines, amount_minor") == by_month(lines)
     clicks = counted_clicks(api)
     if clicks:
-        monthly = raw(
-            api, "SELECT link_id, day, clicks, unique_clicks, bot_clicks FROM click_monthly"
-        )
-        assert {(r[0], str(r[1])): (r[2], r[3], r[4]) for r in monthly} == by_month(clicks)
+        counts = "clicks, unique_clicks, bot_clicks, qr_scans"
+        daily = raw(api, f"SELECT link_id, day, {counts} FROM click_daily")
+        assert {(r[0], str(r[1])): tuple(r[2:]) for r in daily} == clicks
+        monthly = raw(api, f"SELECT link_id, day, {counts} FROM click_monthly")
+        assert {(r[0], str(r[1])): tuple(r[2:]) for r in monthly} == by_month(clicks)
 
     cid = h.campaign["id"]
     for first, last in RANGES:
@@ -312,6 +318,7 @@ def test_the_roll_ups_equal_counting_orders_and_lines(api: Api, history: list) -
             shown = {
                 row["key"] or "": {
                     "clicks": row["clicks"],
+                    "qr_scans": row["qr_scans"],
                     "conversions": row["conversions"],
                     "revenue": round(float(row["money"].get("EUR", {}).get("revenue", "0")) * 100),
                     "commission": round(
@@ -414,7 +421,9 @@ def test_migration_0008_fills_the_roll_ups_from_stored_rows_and_round_trips(
     # Down again: revision 0007's click trigger works without the owner columns.
     services(api).db.dispose()
     command.downgrade(alembic_config(url), "0007")
-    h.click("after-downgrade", h.links[0]["id"], START)
+    clicks_before_0013(
+        services(api).db.engine, [stored_click("after-downgrade", h.links[0]["id"], START)]
+    )
     assert (
         sum(r[0] for r in raw(api, "SELECT clicks FROM click_daily"))
         == sum(r[2] for r in clicks) + 1

@@ -20,7 +20,9 @@ from service.clicks.identity import visitor_keys
 from service.clicks.models import Click
 from service.clicks.recorder import ClickRecord
 from service.migrate import upgrade
+from service.redirect.recovery import click_record
 from tests.support.app import AFFTRACK, Api, _empty_tables, make_settings, new_link
+from tests.support.click_stream import drain
 from tests.support.servers import (
     PostgresCluster,
 )
@@ -118,6 +120,28 @@ def test_a_spooled_click_whose_link_was_deleted_does_not_hold_the_others_back(pg
     assert metrics.CLICKS_REFUSED.labels("refused")._value.get() == refused + 1
     assert metrics.CLICKS_REFUSED.labels("unreadable")._value.get() == unreadable + 1
     assert not mover.spool.files()
+
+
+def test_a_spooled_scan_stays_a_scan_and_a_record_from_before_sources_is_a_plain_click(api, frozen):
+    app = api.app
+    link = new_link(api)
+    mover = app.extensions["afftrack"].redirector.clicks
+    now = clock.now_utc()
+    scan, seen_as = spooled_click(link["id"], 0, now)
+    scan.source = "qr"
+    mover.keep(scan, seen_as)
+    older, older_seen_as = spooled_click(link["id"], 1, now)
+    record = click_record(older, older_seen_as)
+    del record["source"]  # spooled by a version that did not know sources
+    mover.spool.append(record)
+
+    drained = app.test_cli_runner().invoke(args=["clicks", "spool", "--drain"])
+    assert "moved 2 clicks" in drained.output, drained.output
+    if app.extensions["afftrack"].redis is not None:
+        drain(api)  # (moved on to the stream: the worker writes them)
+    with app.extensions["afftrack"].db.engine.connect() as conn:
+        sources = dict(conn.execute(select(Click.id, Click.source)).all())
+    assert sources == {scan.id: "qr", older.id: "link"}
 
 
 def test_serve_and_worker_refuse_a_spool_directory_they_cannot_write(tmp_path):

@@ -6,6 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import column, insert, table
+from sqlalchemy.engine import Engine
+
+from service.clicks.models import Click
+from service.clicks.partitions import COLUMNS, ensure_partitions, month_of
+
 
 def stored_click(
     click_id: str,
@@ -15,6 +21,7 @@ def stored_click(
     bot: bool = False,
     unique: bool = True,
     ip_hash: str = "0" * 64,
+    source: str = "link",
 ) -> dict[str, Any]:
     return {
         "id": click_id,
@@ -28,4 +35,15 @@ def stored_click(
         "bot_reason": "ua" if bot else None,
         "is_unique": unique,
         "outcome": "redirect",
+        "source": source,
     }
+
+
+def clicks_before_0013(engine: Engine, rows: list[dict[str, Any]]) -> None:
+    """Clicks written as a version before migration 0013 wrote them (no ``source``), for
+    tests that run the migrations down."""
+    columns = [name for name in COLUMNS if name != "source"]
+    old = table("clicks", *(column(name, Click.__table__.c[name].type) for name in columns))
+    with engine.begin() as conn:
+        ensure_partitions(conn, {month_of(row["occurred_at"]) for row in rows})
+        conn.execute(insert(old), [{name: row[name] for name in columns} for row in rows])

@@ -74,6 +74,7 @@ def seed_campaign(api: Api, frozen: Any, slug: str = "dash") -> Seeded:
                         bot=bot,
                         unique=not bot and rng.random() < 0.8,
                         ip_hash=f"{rng.getrandbits(128):032x}",
+                        source="qr" if len(clicks) % 7 == 0 else "link",  # (rng untouched)
                     )
                 )
     with db.session() as session:

@@ -41,11 +41,12 @@ def visit(
     ua: str = IPHONE_SAFARI,
     ip: str = VISITOR_IP,
     method: str = "GET",
+    query: str = "",
     **headers: str,
 ) -> Any:
     send = api.client.head if method == "HEAD" else api.client.get
     return send(
-        f"/r/{code}",
+        f"/r/{code}" + (f"?{query}" if query else ""),
         headers={"User-Agent": ua, **{k.replace("_", "-"): v for k, v in headers.items()}},
         environ_base={"REMOTE_ADDR": ip},
     )
