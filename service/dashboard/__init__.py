@@ -15,10 +15,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from service.dashboard import display, login, people, views
+    from service.dashboard import display, login, people, qr_codes, views
     from service.dashboard.blueprint import bp
 
-    del people, views  # imported for their routes
+    del people, qr_codes, views  # imported for their routes
     login.configure(app)
     app.register_blueprint(bp)
     app.jinja_env.filters.update(count=display.count, percent=display.percent, money=display.money)

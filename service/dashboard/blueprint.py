@@ -3,6 +3,7 @@ the template helpers and the guard on changes (a write key, a fresh CSRF token).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -76,8 +77,17 @@ def changes(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+@bp.before_request
+def _started() -> None:
+    g.dashboard_started = time.perf_counter()
+
+
 @bp.after_request
 def _headers(response: Response) -> Response:
+    started = g.get("dashboard_started")
+    if started is not None:  # the server's time on the page (bench/pages.py reads it)
+        ms = (time.perf_counter() - started) * 1000
+        response.headers["Server-Timing"] = f"app;dur={ms:.1f}"
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -136,6 +136,7 @@ def test_the_dashboard_in_chromium_shows_the_report_apis_numbers(
             "clicks",
             "unique_clicks",
             "bot_clicks",
+            "qr_scans",
             "conversions",
             "conversion_rate",
             "deliverables",
