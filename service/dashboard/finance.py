@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from service import clock
 from service.campaigns.service import get_campaign, list_campaigns
 from service.commissions import ledger
-from service.commissions.models import WORKING, CommissionLine, LineKind
+from service.commissions.models import WORKING, CommissionLine, LineKind, LinePurpose
 from service.commissions.schemas import KINDS, AdjustmentIn, CommissionQuery, RejectIn
 from service.conversions.service import get_conversion
 from service.dashboard import login
@@ -203,6 +203,7 @@ def _line_page(line_id: str, form: Form, status: int) -> tuple[str, int]:
         facts=worked_out(line),
         reverses=reverses,
         answers=answers,
+        rejection=next((a for a in answers if a.purpose == LinePurpose.REJECTION), None),
         shown_status=_status,
         rejectable=_rejectable(line),
         form=form,
@@ -334,14 +335,25 @@ def worked_out(line: CommissionLine) -> list[Fact]:
                 "What the caps withhold from the month after this line.",
             )
         )
-    facts.append(
-        Fact(
-            "Amount",
-            amount(line.amount_minor),
-            "What this line pays (negative: takes back), once rounded half-even to the cent.",
-        )
-    )
+    facts.append(Fact("Amount", amount(line.amount_minor), _amount_words(line)))
     return facts
+
+
+def _amount_words(line: CommissionLine) -> str:
+    rule = line.rule or {}
+    cut = " less what the cap cut off" if line.cut_minor and line.kind == LineKind.SALE else ""
+    if rule.get("type") == "percent" and line.kind == LineKind.SALE and line.basis_minor:
+        basis = minor(line.basis_minor, line.currency)
+        return (
+            f"{_rate(rule['rate'])} of {basis}{cut}, rounded half-even once to the "
+            f"currency's smallest unit: what this line pays."
+        )
+    if line.kind == LineKind.REVERSAL:
+        return (
+            "What this line takes back: the reversed line's share of everything refunded "
+            "so far, less what earlier reversals took (rounded once)."
+        )
+    return "What this line pays (negative: takes back)."
 
 
 def _basis_note(line: CommissionLine) -> str:

@@ -107,6 +107,26 @@ def test_ledger_filters_find_the_same_lines_as_the_api(api: Api, ledger: Ledger)
     assert "EUR 10.00" in every.text and "JPY 1,200" in every.text
 
 
+def test_the_ledger_pages_through_every_line_with_its_filters(
+    api: Api, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("service.dashboard.finance.PAGE_SIZE", 2)
+    log_in(api, "read")
+    for filters in ({}, {"influencer_id": ledger.anna["id"]}):
+        seen: list[str] = []
+        path: str | None = "/dashboard/commissions"
+        params: dict[str, str] | None = filters
+        while path:
+            page = api.client.get(path, query_string=params)
+            assert page.status_code == 200
+            found = shown_lines(page.text)
+            assert 0 < len(found) <= 2
+            seen += found
+            more = re.search(r'id="next-page" href="([^"]+)"', page.text)
+            path, params = (unescape(more.group(1)), None) if more else (None, None)
+        assert seen == [x["id"] for x in api_lines(api, **filters)], filters
+
+
 def test_the_api_takes_the_kind_filter_the_page_offers(api: Api, ledger: Ledger) -> None:
     kinds = {x["kind"] for x in api_lines(api, kind="reversal")}
     assert kinds == {"reversal"}
@@ -165,7 +185,8 @@ def test_rejecting_through_the_page_is_what_the_api_then_shows(api: Api, ledger:
         ("order was fraudulent", key_id(api, token), "0.00")
     ]
     shown = unescape(api.client.get(r.headers["Location"]).text)
-    assert "order was fraudulent" in shown and 'id="reject-form"' not in shown
+    assert 'id="reject-form"' not in shown
+    assert re.search(r"by API key test-write \(aft_[^)]*\), because: order was fraudulent", shown)
     assert "This line is rejected" in shown
 
 
