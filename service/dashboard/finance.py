@@ -39,6 +39,7 @@ PAGE_SIZE = 50
 CHOICES = 500  # influencers and campaigns offered in the filters and the adjustment form
 PREVIEW_ROWS = 20  # rows of the detail shown on a month's page
 FILTERS = ("influencer_id", "campaign_id", "status", "kind", "period")
+NARROWING = ("influencer_id", "campaign_id", "period")  # indexed: totals stay cheap
 STATUS_WORDS = {
     "pending": "pending: not due yet (the campaign's hold period runs)",
     "approved": "approved: due, waiting for its month to be closed",
@@ -73,12 +74,14 @@ def commissions() -> Any:
         return error_page(400, f"The filter is not valid. {problems}")
     s, zone = session(), settings().timezone
     page = ledger.list_lines(s, query, zone)
-    totals = ledger.line_totals(s, query, zone)
+    # Totals read every line found: offered once an indexed filter narrows the ledger.
+    narrowed = any(query.get(k) for k in NARROWING)
+    totals = ledger.line_totals(s, query, zone) if narrowed else None
     return render_template(
         "dashboard/commissions.html",
         page=page,
         filters={k: args.get(k, "") for k in FILTERS},
-        totals=[(c, n, minor(t, c)) for c, n, t in totals],
+        totals=None if totals is None else [(c, n, minor(t, c)) for c, n, t in totals],
         influencers=_influencer_options(),
         campaigns=_campaign_options(),
         statuses=list(STATUS_WORDS.items()),
