@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, not_, select, update
+from sqlalchemy import ColumnElement, and_, func, not_, select, update
 from sqlalchemy.orm import Session
 
 from service import clock, metrics
@@ -223,17 +223,46 @@ def status_filter(status: str, now: datetime) -> ColumnElement[bool]:
     return CommissionLine.status == status
 
 
-def list_lines(session: Session, query: dict[str, Any], zone: str) -> Page[CommissionLine]:
-    stmt = select(CommissionLine)
-    for name in ("influencer_id", "campaign_id", "conversion_id"):
+def _filters(query: dict[str, Any], zone: str) -> list[ColumnElement[bool]]:
+    """The conditions of a list query (``CommissionQuery``)."""
+    where: list[ColumnElement[bool]] = []
+    for name in ("influencer_id", "campaign_id", "conversion_id", "kind"):
         if query.get(name):
-            stmt = stmt.where(getattr(CommissionLine, name) == query[name])
+            where.append(getattr(CommissionLine, name) == query[name])
     if query.get("status"):
-        stmt = stmt.where(status_filter(query["status"], clock.now_utc()))
+        where.append(status_filter(query["status"], clock.now_utc()))
     if query.get("period"):
         start, end = period_bounds(query["period"], zone)
-        stmt = stmt.where(CommissionLine.due_at >= start, CommissionLine.due_at < end)
+        where.extend((CommissionLine.due_at >= start, CommissionLine.due_at < end))
+    return where
+
+
+def list_lines(session: Session, query: dict[str, Any], zone: str) -> Page[CommissionLine]:
+    stmt = select(CommissionLine).where(*_filters(query, zone))
     return paginate(session, stmt, CommissionLine.id, query.get("cursor"), query["limit"])
+
+
+def line_totals(session: Session, query: dict[str, Any], zone: str) -> list[tuple[str, int, int]]:
+    """What the lines a list query finds add up to, per currency: (currency, lines,
+    amount in minor units), rejected lines left out (they are never paid)."""
+    stmt = (
+        select(CommissionLine.currency, func.count(), func.sum(CommissionLine.amount_minor))
+        .where(*_filters(query, zone), CommissionLine.status != LineStatus.REJECTED)
+        .group_by(CommissionLine.currency)
+        .order_by(CommissionLine.currency)
+    )
+    return [(currency, int(n), int(total or 0)) for currency, n, total in session.execute(stmt)]
+
+
+def lines_reversing(session: Session, line_id: str) -> list[CommissionLine]:
+    """The lines that answer ``line_id``: its reversals, the record of its rejection,
+    the carry-forward line bringing it back (``reverses_line_id``), oldest first."""
+    stmt = (
+        select(CommissionLine)
+        .where(CommissionLine.reverses_line_id == line_id)
+        .order_by(CommissionLine.id)
+    )
+    return list(session.scalars(stmt))
 
 
 def get_line(session: Session, line_id: str) -> CommissionLine:

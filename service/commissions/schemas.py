@@ -99,6 +99,10 @@ class CommissionQuery(ListQuery):
     campaign_id = Id()
     conversion_id = Id()
     status = fields.String(validate=validate.OneOf(STATUSES))
+    kind = fields.String(
+        validate=validate.OneOf(KINDS),
+        metadata={"description": "the line's kind: " + ", ".join(f"`{k}`" for k in KINDS)},
+    )
     period = fields.String(validate=Pattern(PERIOD_PATTERN, error=PERIOD_RULE))
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from flask import Response, request
@@ -123,16 +123,22 @@ class CloseOut(Schema):
 @bp.errors(_409="the month has not started yet (period_not_started)", _422="not valid")
 def commissions(period: str) -> Response:
     """Monthly commission export (csv, json or paypal; detail=lines)"""
+    return export_response(period, request.args)
+
+
+def export_response(period: str, args: Mapping[str, str]) -> Response:
+    """The export file of ``period`` as a streamed response, chosen by the query ``args``
+    (format, detail, currency, part): the API's download, and the dashboard's."""
     parse_period(period)
-    unknown = set(request.args) - {"format", "detail", "currency", "part"}
+    unknown = set(args) - {"format", "detail", "currency", "part"}
     if unknown:
         raise InvalidInput("unknown query parameter", fields={k: ["unknown"] for k in unknown})
-    detail = request.args.get("detail")
+    detail = args.get("detail")
     if detail not in (None, "lines"):
         raise InvalidInput("detail must be 'lines'", fields={"detail": ["must be 'lines'"]})
-    fmt = request.args.get("format", "csv")
-    currency = request.args.get("currency")
-    part = _part(request.args.get("part"))
+    fmt = args.get("format", "csv")
+    currency = args.get("currency")
+    part = _part(args.get("part"))
     service.check_options(fmt, detail == "lines", currency, part)  # before the body starts
     zone = settings().timezone
     # The body streams after this view returns, so it reads through a session of its

@@ -35,7 +35,7 @@ from service.exports.statement import (
     summary_rows,
 )
 from service.money import format_amount, is_currency
-from service.periods import period_of
+from service.periods import period_of, periods_between
 
 FORMATS = ("csv", "json", "paypal")
 T = TypeVar("T")
@@ -205,11 +205,44 @@ def size(session: Session, period: str, *, detail: bool, zone: str = "UTC") -> i
     return int(session.scalar(select(func.count()).select_from(groups.subquery())) or 0)
 
 
+def summary_file(session: Session, period: str, zone: str) -> bytes:
+    """The month's summary CSV, whole: what ``GET …/<period>`` answers by default."""
+    return b"".join(build(session, period, zone=zone).chunks)
+
+
+def checksum_of(summary: bytes) -> str:
+    """The checksum a close stores: the SHA-256 of the summary CSV's bytes."""
+    return hashlib.sha256(summary).hexdigest()
+
+
 def checksum(session: Session, period: str, zone: str) -> str:
-    digest = hashlib.sha256()
-    for chunk in build(session, period, zone=zone).chunks:
-        digest.update(chunk)
-    return digest.hexdigest()
+    return checksum_of(summary_file(session, period, zone))
+
+
+@dataclass(frozen=True)
+class Month:
+    """A month as finance sees it: running (its export a projection), ended and open
+    (it can be closed), or closed (``export`` holds its checksum and closing time)."""
+
+    period: str
+    state: str  # running | open | closed
+    export: Export | None
+
+
+def months(session: Session, zone: str) -> list[Month]:
+    """Every month from the first one with a ledger line or a closed export up to the
+    running one, newest first."""
+    now = clock.now_utc()
+    running = period_of(now, zone)
+    exports = {e.period: e for e in session.scalars(select(Export))}
+    first_due = session.scalar(select(func.min(CommissionLine.due_at)))
+    first = min([running, *exports, *([period_of(first_due, zone)] if first_due else [])])
+    shown = []
+    for period in reversed(periods_between(first, running)):
+        export = exports.get(period)
+        state = "closed" if export else "running" if period == running else "open"
+        shown.append(Month(period, state, export))
+    return shown
 
 
 def close(session: Session, period: str, zone: str = "UTC") -> Export:

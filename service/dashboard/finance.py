@@ -1,0 +1,537 @@
+"""Finance's pages: the commission ledger (filtered as ``GET /api/v1/commissions`` filters
+it), one line's story (its order, how its amount was worked out, what answered it), the
+forms to reject a line and to add a manual adjustment (the API's own schemas and ledger
+operations), and the monthly exports: the months, one month's preview and downloads
+(the API's files, byte for byte) and closing a month behind a confirmation step.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from flask import g, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+from werkzeug.wrappers import Response
+
+from service import clock
+from service.campaigns.service import get_campaign, list_campaigns
+from service.commissions import ledger
+from service.commissions.models import WORKING, CommissionLine, LineKind, LinePurpose
+from service.commissions.schemas import KINDS, AdjustmentIn, CommissionQuery, RejectIn
+from service.conversions.service import get_conversion
+from service.dashboard import login
+from service.dashboard.blueprint import bp, can_write, changes, error_page
+from service.dashboard.display import minor, money
+from service.dashboard.forms import Form, flatten, submit
+from service.errors import AfftrackError, Conflict
+from service.exports import service as exports
+from service.exports.api import export_response
+from service.exports.writers import SUMMARY_COLUMNS
+from service.http.context import session, settings
+from service.influencers.service import get_influencer, list_influencers
+from service.money import format_amount, parse_amount
+from service.periods import parse_period, period_bounds
+
+PAGE_SIZE = 50
+CHOICES = 500  # influencers and campaigns offered in the filters and the adjustment form
+PREVIEW_ROWS = 20  # rows of the detail shown on a month's page
+FILTERS = ("influencer_id", "campaign_id", "status", "kind", "period")
+NARROWING = ("influencer_id", "campaign_id", "period")  # indexed: totals stay cheap
+STATUS_WORDS = {
+    "pending": "pending: not due yet (the campaign's hold period runs)",
+    "approved": "approved: due, waiting for its month to be closed",
+    "paid": "paid: its month is closed",
+    "rejected": "rejected: will not be paid",
+}
+KIND_WORDS = {
+    "sale": "sale: commission on an order",
+    "reversal": "reversal: an order's refund or cancellation takes commission back",
+    "true_up": "true-up: a tiered month settled at its close",
+    "cpc": "cost per click: a month's clicks, paid at its close",
+    "per_post": "per post: a fee for an approved post",
+    "adjustment": "adjustment: added by hand, or a rejection's record",
+}
+CAP_WORDS = {"monthly_cap": "the campaign's monthly cap", "budget": "the campaign's budget"}
+
+
+# --- the ledger ------------------------------------------------------------------------
+
+
+@bp.get("/commissions")
+@login.login_required
+def commissions() -> Any:
+    args = {k: v for k, v in request.args.items() if v.strip() and k in (*FILTERS, "cursor")}
+    try:
+        query = CommissionQuery().load({**args, "limit": PAGE_SIZE})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{name.replace('_', ' ')}: {' '.join(texts)}"
+            for name, texts in flatten(exc.messages).items()
+        )
+        return error_page(400, f"The filter is not valid. {problems}")
+    s, zone = session(), settings().timezone
+    page = ledger.list_lines(s, query, zone)
+    # Totals read every line found: offered once an indexed filter narrows the ledger.
+    narrowed = any(query.get(k) for k in NARROWING)
+    totals = ledger.line_totals(s, query, zone) if narrowed else None
+    return render_template(
+        "dashboard/commissions.html",
+        page=page,
+        filters={k: args.get(k, "") for k in FILTERS},
+        totals=None if totals is None else [(c, n, minor(t, c)) for c, n, t in totals],
+        influencers=_influencer_options(),
+        campaigns=_campaign_options(),
+        statuses=list(STATUS_WORDS.items()),
+        kinds=[(k, KIND_WORDS[k]) for k in KINDS],
+        names=_names(page.items),
+        shown_status=_status,
+    )
+
+
+@bp.get("/commissions/<line_id>")
+@login.login_required
+def commission(line_id: str) -> Any:
+    return _line_page(line_id, Form(), 200)
+
+
+@bp.post("/commissions/<line_id>/reject")
+@changes
+def reject_commission(line_id: str) -> Any:
+    ledger.get_line(session(), line_id)  # 404 before anything else
+    data, form = submit(RejectIn(), request.form)
+    status = 422
+    if data is not None:
+        try:
+            ledger.reject(session(), line_id, data["reason"], g.dashboard_key.id)
+            session().commit()
+        except AfftrackError as exc:
+            session().rollback()
+            form.refuse(exc)
+            status = exc.status
+        else:
+            return redirect(url_for("dashboard.commission", line_id=line_id), 303)
+    return _line_page(line_id, form, status)
+
+
+@bp.get("/commissions/adjustments/new")
+@login.login_required
+def new_adjustment() -> Any:
+    if not can_write():
+        return error_page(403, "This API key can only read: it cannot add adjustments.")
+    values = {k: request.args[k] for k in ("influencer_id", "campaign_id") if k in request.args}
+    return _adjustment_page(Form(values=values), 200)
+
+
+@bp.post("/commissions/adjustments")
+@changes
+def add_adjustment() -> Any:
+    data, form = submit(AdjustmentIn(), request.form)
+    if data is not None:
+        try:
+            line = ledger.adjust(session(), data, g.dashboard_key.id)
+            session().commit()
+        except AfftrackError as exc:
+            session().rollback()
+            form.refuse(exc)
+        else:
+            return redirect(url_for("dashboard.commission", line_id=line.id), 303)
+    return _adjustment_page(form, 422)
+
+
+def _status(line: CommissionLine) -> str:
+    return ledger.status_of(line, clock.now_utc())
+
+
+def _names(lines: list[CommissionLine]) -> dict[str, str]:
+    """Handles and campaign names of the lines shown, by id."""
+    s = session()
+    names: dict[str, str] = {}
+    for line in lines:
+        if line.influencer_id not in names:
+            names[line.influencer_id] = get_influencer(s, line.influencer_id).handle
+        if line.campaign_id not in names:
+            names[line.campaign_id] = get_campaign(s, line.campaign_id).name
+    return names
+
+
+def _influencer_options() -> list[tuple[str, str]]:
+    found = list_influencers(session(), {"limit": CHOICES}).items
+    return sorted(((i.id, f"{i.handle} ({i.name})") for i in found), key=lambda o: o[1])
+
+
+def _campaign_options() -> list[tuple[str, str]]:
+    found = list_campaigns(session(), {"limit": CHOICES}).items
+    return sorted(((c.id, f"{c.name} ({c.currency})") for c in found), key=lambda o: o[1])
+
+
+def _adjustment_page(form: Form, status: int) -> tuple[str, int]:
+    page = render_template(
+        "dashboard/adjustment.html",
+        form=form,
+        influencers=_influencer_options(),
+        campaigns=_campaign_options(),
+    )
+    return page, status
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One number of how a line's amount was worked out, and what it means."""
+
+    label: str
+    value: str
+    words: str
+
+
+def _line_page(line_id: str, form: Form, status: int) -> tuple[str, int]:
+    s = session()
+    line = ledger.get_line(s, line_id)
+    campaign = get_campaign(s, line.campaign_id)
+    order = get_conversion(s, line.conversion_id) if line.conversion_id else None
+    reverses = ledger.get_line(s, line.reverses_line_id) if line.reverses_line_id else None
+    answers = ledger.lines_reversing(s, line.id)
+    page = render_template(
+        "dashboard/commission.html",
+        line=line,
+        status=_status(line),
+        status_words=STATUS_WORDS,
+        kind_words=KIND_WORDS,
+        influencer=get_influencer(s, line.influencer_id),
+        campaign=campaign,
+        order=order,
+        rule_words=rule_words(line.rule, campaign.currency),
+        facts=worked_out(line),
+        reverses=reverses,
+        answers=answers,
+        rejection=next((a for a in answers if a.purpose == LinePurpose.REJECTION), None),
+        shown_status=_status,
+        rejectable=_rejectable(line),
+        form=form,
+    )
+    return page, status
+
+
+def _rejectable(line: CommissionLine) -> bool:
+    """Whether to offer the reject form (the ledger decides; this only hides a form
+    that could not succeed)."""
+    return (
+        line.export_id is None
+        and line.status not in ("paid", "rejected")
+        and line.kind != LineKind.REVERSAL
+        and not (line.kind == LineKind.ADJUSTMENT and line.amount_minor == 0)
+    )
+
+
+def _rate(rate: str) -> str:
+    return f"{rate} %"
+
+
+def rule_words(rule: dict[str, Any] | None, currency: str) -> str:
+    """The rule a line was written under, in a sentence."""
+    if rule is None:
+        return "No rule: this line was added by hand (or records a rejection)."
+    kind = rule.get("type")
+    if kind == "percent":
+        return f"{_rate(rule['rate'])} of the order's attributable amount (after discounts)."
+    if kind == "flat":
+        return f"A fixed {money(rule['amount'], currency)} per order."
+    if kind == "cpc":
+        return f"{money(rule['amount'], currency)} per unique, non-bot click in the month."
+    if kind == "per_post":
+        return f"A fee of {money(rule['amount'], currency)} per approved post."
+    if kind == "tiered_percent":
+        brackets = []
+        for tier in rule.get("tiers", []):
+            upper = tier.get("up_to")
+            span = f"up to {money(upper, currency)}" if upper is not None else "above that"
+            brackets.append(f"{_rate(tier['rate'])} {span}")
+        return (
+            "A rate by the month's net sales in "
+            f"{currency}: {'; '.join(brackets)}. Each order takes the rate of the bracket "
+            "the month had reached before it; the month is settled exactly at its close."
+        )
+    return f"Rule of type {kind}."
+
+
+def worked_out(line: CommissionLine) -> list[Fact]:
+    """How the line's amount was worked out: each typed working column the line has
+    (:data:`WORKING`), its basis and its amount, each with what it means."""
+    cur = line.currency
+    facts: list[Fact] = []
+    shown = {fact.column for fact in WORKING if fact.shown(line)}
+
+    def amount(minor: int | None) -> str:
+        return money(None if minor is None else format_amount(minor, cur), cur)
+
+    if "rule_index" in shown:
+        facts.append(
+            Fact(
+                "Rule",
+                f"no. {(line.rule_index or 0) + 1}",
+                "Which of the partnership's commission rules wrote this line "
+                "(counted from 1, in the order the campaign lists them).",
+            )
+        )
+    if line.basis_minor is not None:
+        words = {
+            "sale": "The amount the rule was applied to: the order's attributable amount.",
+            "reversal": "What was refunded or cancelled of the order: the line takes back "
+            "its share of it.",
+            "true_up": "The month's net sales the tiered rate was worked out on.",
+        }.get(line.kind, "The amount the rule was applied to.")
+        facts.append(Fact("Basis", amount(line.basis_minor), words + _basis_note(line)))
+    if "before_minor" in shown:
+        facts.append(
+            Fact(
+                "Month's sales before",
+                amount(line.before_minor),
+                "The month's net sales before this order: they decide the bracket, so the "
+                "rate, this order earned.",
+            )
+        )
+    if "month" in shown:
+        facts.append(Fact("Month settled", str(line.month), "The month this line settles."))
+    if "clicks" in shown:
+        facts.append(
+            Fact(
+                "Clicks",
+                f"{line.clicks:,}",
+                "Unique, non-bot clicks the link redirected in that month, each paid at "
+                "the rule's amount.",
+            )
+        )
+    if "sales_minor" in shown:
+        facts.append(
+            Fact(
+                "Month's net sales",
+                amount(line.sales_minor),
+                "All of the month's sales less refunds and cancellations, in the campaign's "
+                "currency: the tiered formula is applied to this once.",
+            )
+        )
+    if "recorded_minor" in shown:
+        facts.append(
+            Fact(
+                "Already recorded",
+                amount(line.recorded_minor),
+                "What the month's lines held before this true-up, counting what caps cut "
+                "off them. The true-up is the formula's result less this.",
+            )
+        )
+    if "cut_minor" in shown:
+        cap = CAP_WORDS.get(line.cap or "", "")
+        if line.kind == LineKind.REVERSAL:
+            words = "The refunded share of what a cap cut off the line this reverses."
+        elif line.cap is None:
+            words = "What the caps give back to the month now that they withhold less."
+        else:
+            words = f"What {cap} cut off this line so that it stays within it."
+        facts.append(Fact("Cut by a cap", amount(line.cut_minor), words))
+    if "withheld_minor" in shown:
+        facts.append(
+            Fact(
+                "Withheld by caps",
+                amount(line.withheld_minor),
+                "What the caps withhold from the month after this line.",
+            )
+        )
+    facts.append(Fact("Amount", amount(line.amount_minor), _amount_words(line)))
+    return facts
+
+
+def _amount_words(line: CommissionLine) -> str:
+    rule = line.rule or {}
+    cut = " less what the cap cut off" if line.cut_minor and line.kind == LineKind.SALE else ""
+    if rule.get("type") == "percent" and line.kind == LineKind.SALE and line.basis_minor:
+        basis = minor(line.basis_minor, line.currency)
+        return (
+            f"{_rate(rule['rate'])} of {basis}{cut}, rounded half-even once to the "
+            f"currency's smallest unit: what this line pays."
+        )
+    if line.kind == LineKind.REVERSAL:
+        return (
+            "What this line takes back: the reversed line's share of everything refunded "
+            "so far, less what earlier reversals took (rounded once)."
+        )
+    return "What this line pays (negative: takes back)."
+
+
+def _basis_note(line: CommissionLine) -> str:
+    rule = line.rule or {}
+    if rule.get("type") == "flat":
+        return " A fixed amount per order does not depend on it."
+    return ""
+
+
+# --- exports ---------------------------------------------------------------------------
+
+
+@bp.get("/exports")
+@login.login_required
+def export_months() -> str:
+    months = exports.months(session(), settings().timezone)
+    return render_template("dashboard/exports.html", months=months)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A month's export as its page shows it: the summary rows (as the summary CSV has
+    them), its totals per currency and line count, the first rows of its detail and the
+    checksum of its summary (closed: stored; ended: what closing will store)."""
+
+    summary: list[dict[str, str]]
+    totals: list[tuple[str, str]]
+    lines: int
+    detail: list[dict[str, str]]
+    more_detail: bool
+    checksum: str | None
+    currencies: list[str]
+
+    def handles(self) -> dict[str, str]:
+        """The influencers' handles by id (the detail names them by id only)."""
+        return {row["influencer_id"]: row["handle"] for row in self.summary}
+
+
+def _month(period: str) -> exports.Month:
+    parse_period(period)
+    for month in exports.months(session(), settings().timezone):
+        if month.period == period:
+            return month
+    raise Conflict(f"{period} has no export: it is not started yet or before the ledger began")
+
+
+def preview(period: str, *, checksum: bool) -> Preview:
+    s, zone = session(), settings().timezone
+    body = exports.summary_file(s, period, zone)
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+    by_currency: dict[str, int] = {}
+    for row in rows:
+        cur = row["currency"]
+        by_currency[cur] = by_currency.get(cur, 0) + parse_amount(
+            row["net_payable"], cur, allow_negative=True
+        )
+    totals = [(c, money(format_amount(v, c), c)) for c, v in sorted(by_currency.items())]
+    detail, more = _detail_head(period)
+    return Preview(
+        summary=rows,
+        totals=totals,
+        lines=sum(int(row["lines"]) for row in rows),
+        detail=detail,
+        more_detail=more,
+        checksum=exports.checksum_of(body) if checksum else None,
+        currencies=sorted({r["currency"] for r in rows if not r["net_payable"].startswith("-")}),
+    )
+
+
+def _detail_head(period: str) -> tuple[list[dict[str, str]], bool]:
+    """The first :data:`PREVIEW_ROWS` rows of the detail CSV, reading no further than
+    needed (its chunks end between rows), and whether there are more."""
+    built = exports.build(session(), period, detail=True, zone=settings().timezone)
+    text = ""
+    rows: list[dict[str, str]] = []
+    try:
+        for chunk in built.chunks:
+            text += chunk.decode("utf-8")
+            rows = list(csv.DictReader(io.StringIO(text)))
+            if len(rows) > PREVIEW_ROWS:
+                break
+    finally:
+        stop = getattr(built.chunks, "close", None)
+        if stop is not None:
+            stop()  # ends the query of a generator not read to its end
+    return rows[:PREVIEW_ROWS], len(rows) > PREVIEW_ROWS
+
+
+@bp.get("/exports/<period>")
+@login.login_required
+def export_month(period: str) -> Any:
+    month = _month(period)
+    return _month_page(month, None, 200)
+
+
+def _month_page(month: exports.Month, notice: str | None, status: int) -> tuple[str, int]:
+    _start, end = period_bounds(month.period, settings().timezone)
+    shown = preview(month.period, checksum=False)
+    page = render_template(
+        "dashboard/export.html",
+        month=month,
+        preview=shown,
+        closes_from=end,
+        notice=notice,
+        columns=SUMMARY_COLUMNS,
+    )
+    return page, status
+
+
+@bp.get("/exports/<period>/download")
+@login.login_required
+def download_export(period: str) -> Response:
+    """The API's export file, built and streamed by the same code, with its headers."""
+    return export_response(period, request.args)
+
+
+@bp.get("/exports/<period>/close")
+@login.login_required
+def confirm_close(period: str) -> Any:
+    if not can_write():
+        return error_page(403, "This API key can only read: it cannot close a month.")
+    month = _month(period)
+    if month.state != "open":
+        return _not_closable(month)
+    return _confirm_page(month, Form(), 200)
+
+
+@bp.post("/exports/<period>/close")
+@changes
+def close_month(period: str) -> Any:
+    month = _month(period)
+    if month.state != "open":
+        return _not_closable(month)
+    form = Form(values={k: v for k, v in request.form.items() if k != "csrf"})
+    if request.form.get("confirm") != "yes":
+        form.errors["confirm"] = ["Tick the box to confirm that this month is paid from here."]
+    if request.form.get("month", "").strip() != period:
+        form.errors["month"] = [f"Type the month, {period}, to confirm."]
+    if form.failed:
+        return _confirm_page(month, form, 422)
+    shown = preview(period, checksum=True)
+    if request.form.get("checksum") != shown.checksum:
+        form.errors[""] = [
+            "The month's figures changed since the confirmation page was opened (a line "
+            "was written, rejected or became due). Nothing was closed: check the new "
+            "totals below and confirm again."
+        ]
+        return _confirm_page(month, form, 409)
+    try:
+        exports.close(session(), period, settings().timezone)
+        session().commit()
+    except AfftrackError as exc:
+        session().rollback()
+        if exc.code == "already_closed":
+            return _not_closable(_month(period))
+        raise
+    return redirect(url_for("dashboard.export_month", period=period), 303)
+
+
+def _not_closable(month: exports.Month) -> tuple[str, int]:
+    if month.state == "closed" and month.export is not None:
+        notice = (
+            f"{month.period} is already closed (on {month.export.closed_at:%Y-%m-%d %H:%M} "
+            "UTC): nothing was changed."
+        )
+    else:
+        notice = f"{month.period} is still running: it can be closed once it has ended."
+    return _month_page(month, notice, 409)
+
+
+def _confirm_page(month: exports.Month, form: Form, status: int) -> tuple[str, int]:
+    page = render_template(
+        "dashboard/export_close.html",
+        month=month,
+        preview=preview(month.period, checksum=True),
+        form=form,
+    )
+    return page, status
