@@ -78,7 +78,10 @@ def import_check() -> Any:
     if upload is None or not upload.filename:
         form.errors["file"] = ["Choose a CSV file to check."]
         return _page(form, None, 422)
-    data = upload.stream.read(MAX_BYTES + 1)  # a longer file is refused for its size
+    try:
+        data = upload.stream.read(MAX_BYTES + 1)  # a longer file is refused for its size
+    finally:
+        upload.close()
     return _act(form, data, dry_run=True)
 
 
