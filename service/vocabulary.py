@@ -117,3 +117,8 @@ def full(pattern: str) -> re.Pattern[str]:
     let a trailing newline through (``re.fullmatch`` semantics)."""
     body = pattern.removeprefix("^").removesuffix("$")
     return re.compile(rf"(?:{body})\Z")
+
+
+# A post's statuses: recorded (`submitted`), then `approved` (its per-post fee earned) or
+# `rejected` (never paid; only a submitted post can be, ADR "rejecting a post").
+DELIVERABLE_STATUSES = ("submitted", "approved", "rejected")

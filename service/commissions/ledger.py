@@ -265,6 +265,17 @@ def lines_reversing(session: Session, line_id: str) -> list[CommissionLine]:
     return list(session.scalars(stmt))
 
 
+def lines_of_deliverable(session: Session, deliverable_id: str) -> list[CommissionLine]:
+    """The lines a post earned (its per-post fees) and any that follow them, oldest first."""
+    return list(
+        session.scalars(
+            select(CommissionLine)
+            .where(CommissionLine.deliverable_id == deliverable_id)
+            .order_by(CommissionLine.recorded_at, CommissionLine.id)
+        )
+    )
+
+
 def get_line(session: Session, line_id: str) -> CommissionLine:
     line = session.get(CommissionLine, line_id)
     if line is None:

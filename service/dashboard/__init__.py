@@ -4,8 +4,9 @@ programme, on the same domain services and schemas as the API.
 ``blueprint`` holds what every page shares (headers, error pages, the guard on
 changes), ``login`` the session login with an API key, ``forms`` the bridge from HTML
 forms to the API's schemas; ``views`` the campaign report pages, ``people`` the
-influencers, ``finance`` the commission ledger and the monthly exports. ``charts`` draws
-the SVG chart on the server and ``display`` writes figures
+influencers, ``posts`` the posts and their review, ``finance`` the commission ledger and
+the monthly exports, ``imports`` the CSV import, ``qr_codes`` a link's QR code.
+``charts`` draws the SVG chart on the server and ``display`` writes figures
 for people. No single-page app and nothing fetched from a CDN: the pages are HTML, one
 stylesheet and one small script, all served by afftrack itself.
 """
@@ -16,10 +17,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from service.dashboard import display, finance, login, people, qr_codes, views
+    from service.dashboard import display, finance, imports, login, people, posts, qr_codes, views
     from service.dashboard.blueprint import bp
 
-    del finance, people, qr_codes, views  # imported for their routes
+    del finance, imports, people, posts, qr_codes, views  # imported for their routes
     login.configure(app)
     app.register_blueprint(bp)
     app.jinja_env.filters.update(

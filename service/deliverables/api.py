@@ -4,7 +4,13 @@ from typing import Any
 
 from service.deliverables import service
 from service.deliverables.models import Deliverable
-from service.deliverables.schemas import DeliverableIn, DeliverableOut, DeliverableQuery
+from service.deliverables.schemas import (
+    DeliverableChange,
+    DeliverableIn,
+    DeliverableOut,
+    DeliverableQuery,
+    DeliverableRejectIn,
+)
 from service.http.auth import require
 from service.http.context import session, settings
 from service.http.contract import JSON_BODY, QUERY, Blueprint, page_of
@@ -44,10 +50,34 @@ def show(deliverable_id: str) -> Deliverable:
     return service.get_deliverable(session(), deliverable_id)
 
 
+@bp.route("/<deliverable_id>", methods=["PATCH"])
+@require("write")
+@bp.arguments(DeliverableChange)
+@bp.response(200, DeliverableOut)
+@bp.errors(JSON_BODY, 404)
+def change(data: dict[str, Any], deliverable_id: str) -> Deliverable:
+    """Change a post's figures (reports read them as they are now)"""
+    deliverable = service.change_deliverable(session(), deliverable_id, data)
+    session().commit()
+    return deliverable
+
+
+@bp.route("/<deliverable_id>/reject", methods=["POST"])
+@require("write")
+@bp.arguments(DeliverableRejectIn)
+@bp.response(200, DeliverableOut)
+@bp.errors(JSON_BODY, 404, _409="the post is approved already")
+def reject(data: dict[str, Any], deliverable_id: str) -> Deliverable:
+    """Reject a submitted post (it earns no fee; rejecting again changes nothing)"""
+    deliverable = service.reject(session(), deliverable_id, data["reason"])
+    session().commit()
+    return deliverable
+
+
 @bp.route("/<deliverable_id>/approve", methods=["POST"])
 @require("write")
 @bp.response(200, DeliverableOut)
-@bp.errors(404)
+@bp.errors(404, _409="the post was rejected")
 def approve(deliverable_id: str) -> Deliverable:
     """Approve a post (a per-post fee is earned once; approving again changes nothing)"""
     deliverable = service.approve(session(), deliverable_id, settings().timezone)

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.schemas import EXAMPLE_ID, PLATFORMS, Id, ListQuery, Url, in_years
+from service.schemas import EXAMPLE_ID, PLATFORMS, Change, Id, ListQuery, Url, in_years
+from service.vocabulary import DELIVERABLE_STATUSES
 
 METRICS = ("impressions", "reach", "views", "likes", "comments", "shares", "saves")
 METRIC_MAX = 10**13
@@ -53,6 +54,31 @@ class DeliverableIn(Schema):
     )
 
 
+class DeliverableChange(Change):
+    """A post's figures corrected or brought up to date; the rest of a post is as it
+    was recorded."""
+
+    metrics = fields.Nested(
+        MetricsIn,
+        metadata={
+            "description": "its figures now; replaces the figures recorded (a figure left "
+            "out is no longer known)",
+            "example": dict(zip(METRICS[:2], METRIC_EXAMPLE[:2], strict=True)),
+        },
+    )
+
+
+class DeliverableRejectIn(Schema):
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=1000),
+        metadata={
+            "description": "why the post is not accepted, for the influencer",
+            "example": "the post does not show the discount code",
+        },
+    )
+
+
 class DeliverableOut(Schema):
     id = fields.String(metadata={"example": EXAMPLE_ID["dlv"]})
     campaign_id = fields.String(metadata={"example": EXAMPLE_ID["cmp"]})
@@ -64,12 +90,20 @@ class DeliverableOut(Schema):
         metadata={"description": "the figures given, by name", "example": {"likes": 2900}}
     )
     status = fields.String(
-        metadata={"description": "`submitted`, then `approved`", "example": "submitted"}
+        metadata={
+            "description": "`submitted`, then `approved` or `rejected`",
+            "example": "submitted",
+        }
     )
     approved_at = fields.DateTime(allow_none=True, metadata={"example": None})
+    rejected_at = fields.DateTime(allow_none=True, metadata={"example": None})
+    rejection_reason = fields.String(
+        allow_none=True, metadata={"description": "why it was rejected", "example": None}
+    )
     created_at = fields.DateTime(metadata={"example": "2026-10-06T09:00:00Z"})
 
 
 class DeliverableQuery(ListQuery):
     campaign_id = Id()
     influencer_id = Id()
+    status = fields.String(validate=validate.OneOf(DELIVERABLE_STATUSES))

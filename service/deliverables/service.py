@@ -11,7 +11,7 @@ from service.campaigns.service import find_partnership
 from service.commissions.engine import SaleTerms
 from service.commissions.ledger import record_per_post
 from service.deliverables.models import Deliverable
-from service.errors import InvalidInput, NotFound
+from service.errors import Conflict, InvalidInput, NotFound
 from service.paging import Page, paginate
 from service.vocabulary import YEAR_MAX, YEAR_MIN, year_in_range
 
@@ -43,15 +43,25 @@ def get_deliverable(session: Session, deliverable_id: str) -> Deliverable:
     return deliverable
 
 
-def approve(session: Session, deliverable_id: str, zone_name: str = "UTC") -> Deliverable:
-    """Approve a post; a ``per_post`` rule earns its fee once (approving twice is a no-op)."""
+def _locked(session: Session, deliverable_id: str) -> Deliverable:
     deliverable = session.scalar(
         select(Deliverable).where(Deliverable.id == deliverable_id).with_for_update()
     )
     if deliverable is None:
         raise NotFound(f"no deliverable {deliverable_id!r}")
+    return deliverable
+
+
+def approve(session: Session, deliverable_id: str, zone_name: str = "UTC") -> Deliverable:
+    """Approve a post; a ``per_post`` rule earns its fee once (approving twice is a no-op).
+    A rejected post stays rejected."""
+    deliverable = _locked(session, deliverable_id)
     if deliverable.status == "approved":
         return deliverable
+    if deliverable.status == "rejected":
+        raise Conflict(
+            "the post was rejected; record it again if it was corrected", code="already_rejected"
+        )
     now = clock.now_utc()
     deliverable.status = "approved"
     deliverable.approved_at = now
@@ -62,9 +72,39 @@ def approve(session: Session, deliverable_id: str, zone_name: str = "UTC") -> De
     return deliverable
 
 
+def reject(session: Session, deliverable_id: str, reason: str) -> Deliverable:
+    """Reject a submitted post: it earns no fee and leaves the reports. An approved post
+    cannot be (its fee line is rejected in the ledger instead, ADR "rejecting a post");
+    rejecting a rejected post again changes nothing."""
+    deliverable = _locked(session, deliverable_id)
+    if deliverable.status == "rejected":
+        return deliverable
+    if deliverable.status == "approved":
+        raise Conflict(
+            "the post is approved and its fee is earned; reject its fee line "
+            "(POST /api/v1/commissions/<id>/reject) if it must not be paid",
+            code="already_approved",
+        )
+    deliverable.status = "rejected"
+    deliverable.rejected_at = clock.now_utc()
+    deliverable.rejection_reason = reason
+    session.flush()
+    return deliverable
+
+
+def change_deliverable(session: Session, deliverable_id: str, data: dict[str, Any]) -> Deliverable:
+    """Change a post's figures (``metrics`` replaces those recorded); whatever its
+    status, since no fee depends on them. Reports read them as they are now."""
+    deliverable = _locked(session, deliverable_id)
+    if "metrics" in data and data["metrics"] != deliverable.metrics:
+        deliverable.metrics = dict(data["metrics"])
+    session.flush()
+    return deliverable
+
+
 def list_deliverables(session: Session, query: dict[str, Any]) -> Page[Deliverable]:
     stmt = select(Deliverable)
-    for name in ("campaign_id", "influencer_id"):
+    for name in ("campaign_id", "influencer_id", "status"):
         if query.get(name):
             stmt = stmt.where(getattr(Deliverable, name) == query[name])
     return paginate(session, stmt, Deliverable.id, query.get("cursor"), query["limit"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, and_, cast, func, select
 from sqlalchemy.orm import Session
 
 from service.campaigns.models import Partnership
@@ -148,14 +148,14 @@ def _ledger(f: Figures, currency: str, _lines: Any, amount: Any) -> None:
 def _deliverables(
     session: Session, campaign_id: str, lo: datetime, hi: datetime
 ) -> list[tuple[str, dict[str, Any]]]:
-    """The campaign's posts in the range (submitted or approved), with their metrics, as
+    """The campaign's posts in the range (not rejected), with their metrics, as
     (influencer id, post) pairs."""
     D = Deliverable
     # The metrics come out of the JSON in the database, one integer column each.
     metrics = [func.coalesce(_metric(name), 0) for name in METRICS]
     rows = session.execute(
         select(D.id, D.influencer_id, D.platform, D.url, D.posted_at, D.status, *metrics)
-        .where(D.campaign_id == campaign_id, D.posted_at >= lo, D.posted_at < hi)
+        .where(_counted(campaign_id, lo, hi))
         .order_by(D.posted_at, D.id)
     )
     keys = ("id", "platform", "url", "posted_at", "status", *METRICS)
@@ -168,6 +168,17 @@ def _deliverables(
     ]
 
 
+def _counted(campaign_id: str, lo: datetime, hi: datetime) -> ColumnElement[bool]:
+    """The campaign's posts a report counts: those in the range, but a rejected one."""
+    D = Deliverable
+    return and_(
+        D.campaign_id == campaign_id,
+        D.posted_at >= lo,
+        D.posted_at < hi,
+        D.status != "rejected",
+    )
+
+
 def _metric(name: str) -> ColumnElement[int]:
     """A post's metric as a 64-bit integer (metrics go up to 10^13; ``as_integer()``
     would cast to a 32-bit integer on PostgreSQL and fail past 2^31)."""
@@ -176,13 +187,12 @@ def _metric(name: str) -> ColumnElement[int]:
 
 def _reach_totals(session: Session, campaign_id: str, lo: datetime, hi: datetime) -> dict[str, int]:
     """``_reach`` of all the campaign's posts in the range, summed by the database."""
-    D = Deliverable
     count, impressions, reach = session.execute(
         select(
             func.count(),
             func.sum(_metric("impressions")),
             func.sum(_metric("reach")),
-        ).where(D.campaign_id == campaign_id, D.posted_at >= lo, D.posted_at < hi)
+        ).where(_counted(campaign_id, lo, hi))
     ).one()
     return {
         "deliverables": int(count),

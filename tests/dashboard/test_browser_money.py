@@ -15,11 +15,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support.app import Api
-from tests.support.browser import OUTPUT, browser, needs_chromium, served
+from tests.support.browser import OUTPUT, needs_browser
 from tests.support.ledger_data import seed_ledger
 
-pytestmark = needs_chromium
-__all__ = ["browser", "served"]  # fixtures, used by name
+pytestmark = needs_browser
 
 
 def downloaded(folder: Path, timeout: float = 15) -> Path:

@@ -1,0 +1,206 @@
+"""The posts' pages: the list with filters (campaign, influencer, status), the form to
+record a post, and one post (its figures, status, fee lines and audit list) with its
+review (approve, reject with a reason) and the form to correct its figures — through the
+API's own schemas and the deliverables' operations."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import redirect, render_template, request, url_for
+from marshmallow import ValidationError
+from werkzeug.datastructures import MultiDict
+
+from service import clock
+from service.audit.service import entries_for
+from service.campaigns.service import list_campaigns
+from service.commissions.ledger import lines_of_deliverable, status_of
+from service.dashboard import login
+from service.dashboard.blueprint import bp, changes, error_page
+from service.dashboard.forms import Form, flatten, submit
+from service.deliverables.models import Deliverable
+from service.deliverables.schemas import (
+    METRICS,
+    DeliverableChange,
+    DeliverableIn,
+    DeliverableQuery,
+    DeliverableRejectIn,
+)
+from service.deliverables.service import (
+    approve,
+    change_deliverable,
+    create_deliverable,
+    get_deliverable,
+    list_deliverables,
+    reject,
+)
+from service.errors import AfftrackError
+from service.http.context import session, settings
+from service.influencers.service import list_influencers
+from service.money import format_amount
+from service.schemas import PLATFORMS
+from service.vocabulary import DELIVERABLE_STATUSES
+
+PAGE_SIZE = 50
+# Campaigns and influencers offered in the filters and the form.
+CHOICES = 500
+PLATFORM_OPTIONS = [(p, p.capitalize()) for p in PLATFORMS]
+STATUS_OPTIONS = [(s, s.capitalize()) for s in DELIVERABLE_STATUSES]
+METRIC_LABELS = [(name, name.capitalize()) for name in METRICS]
+# A time typed in a datetime-local input (no offset): the form says it is UTC.
+_LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")
+
+
+def _choices() -> dict[str, Any]:
+    s = session()
+    campaigns = list_campaigns(s, {"limit": CHOICES}).items
+    influencers = list_influencers(s, {"limit": CHOICES}).items
+    return {
+        "campaign_options": [(c.id, c.name) for c in campaigns],
+        "influencer_options": [(i.id, i.handle) for i in influencers],
+        "campaign_names": {c.id: c.name for c in campaigns},
+        "handles": {i.id: i.handle for i in influencers},
+        "platform_options": PLATFORM_OPTIONS,
+        "status_options": STATUS_OPTIONS,
+        "metric_labels": METRIC_LABELS,
+    }
+
+
+@bp.get("/posts")
+@login.login_required
+def posts() -> Any:
+    args = {k: v for k, v in request.args.items() if v}
+    try:
+        query = DeliverableQuery().load({**args, "limit": PAGE_SIZE})
+    except ValidationError as exc:
+        problems = "; ".join(t for texts in flatten(exc.messages).values() for t in texts)
+        return error_page(400, f"The filter is not valid: {problems}")
+    page = list_deliverables(session(), query)
+    filters = {k: query.get(k, "") for k in ("campaign_id", "influencer_id", "status")}
+    return render_template(
+        "dashboard/posts.html",
+        page=page,
+        filters=Form(values=filters),
+        chosen={k: v for k, v in filters.items() if v},
+        **_choices(),
+    )
+
+
+@bp.get("/posts/new")
+@login.login_required
+def new_post() -> Any:
+    values = {k: request.args[k] for k in ("campaign_id", "influencer_id") if k in request.args}
+    return _new_page(Form(values=values), 200)
+
+
+@bp.post("/posts")
+@changes
+def create_post_page() -> Any:
+    data, form = submit(DeliverableIn(), _utc(request.form))
+    if data is not None:
+        try:
+            post = create_deliverable(session(), data)
+            session().commit()
+        except AfftrackError as exc:
+            session().rollback()
+            form.refuse(exc)
+        else:
+            return redirect(url_for("dashboard.post", deliverable_id=post.id), 303)
+    return _new_page(form, 422)
+
+
+@bp.get("/posts/<deliverable_id>")
+@login.login_required
+def post(deliverable_id: str) -> Any:
+    found = get_deliverable(session(), deliverable_id)
+    return _post_page(found, _figures(found), Form(), 200)
+
+
+@bp.post("/posts/<deliverable_id>/metrics")
+@changes
+def change_post_page(deliverable_id: str) -> Any:
+    found = get_deliverable(session(), deliverable_id)
+    data, form = submit(DeliverableChange(), request.form)
+    if data is not None:
+        try:
+            change_deliverable(session(), found.id, data)
+            session().commit()
+        except AfftrackError as exc:
+            session().rollback()
+            form.refuse(exc)
+        else:
+            return redirect(url_for("dashboard.post", deliverable_id=deliverable_id), 303)
+    return _post_page(get_deliverable(session(), deliverable_id), form, Form(), 422)
+
+
+@bp.post("/posts/<deliverable_id>/approve")
+@changes
+def approve_post_page(deliverable_id: str) -> Any:
+    get_deliverable(session(), deliverable_id)
+    try:
+        approve(session(), deliverable_id, settings().timezone)
+        session().commit()
+    except AfftrackError as exc:
+        session().rollback()
+        found = get_deliverable(session(), deliverable_id)
+        return _post_page(found, _figures(found), Form().refuse(exc), exc.status)
+    return redirect(url_for("dashboard.post", deliverable_id=deliverable_id), 303)
+
+
+@bp.post("/posts/<deliverable_id>/reject")
+@changes
+def reject_post_page(deliverable_id: str) -> Any:
+    get_deliverable(session(), deliverable_id)
+    data, form = submit(DeliverableRejectIn(), request.form)
+    status = 422
+    if data is not None:
+        try:
+            reject(session(), deliverable_id, data["reason"])
+            session().commit()
+        except AfftrackError as exc:
+            session().rollback()
+            form.refuse(exc)
+            status = exc.status
+        else:
+            return redirect(url_for("dashboard.post", deliverable_id=deliverable_id), 303)
+    found = get_deliverable(session(), deliverable_id)
+    return _post_page(found, _figures(found), form, status)
+
+
+def _utc(form: MultiDict[str, str]) -> MultiDict[str, str]:
+    """The form with a time typed without an offset read as UTC, as the form says."""
+    posted = form.get("posted_at", "").strip()
+    if not _LOCAL_TIME.fullmatch(posted):
+        return form
+    copy = MultiDict(form)
+    copy["posted_at"] = posted + "Z"
+    return copy
+
+
+def _figures(post: Deliverable) -> Form:
+    """The figures form as the post's figures are now."""
+    return Form(values={f"metrics-{k}": str(v) for k, v in post.metrics.items()})
+
+
+def _new_page(form: Form, status: int) -> tuple[str, int]:
+    return render_template("dashboard/post_new.html", form=form, **_choices()), status
+
+
+def _post_page(found: Deliverable, form: Form, review: Form, status: int) -> tuple[str, int]:
+    s = session()
+    now = clock.now_utc()
+    lines = [
+        (line, format_amount(line.amount_minor, line.currency), status_of(line, now))
+        for line in lines_of_deliverable(s, found.id)
+    ]
+    page = render_template(
+        "dashboard/post.html",
+        post=found,
+        lines=lines,
+        audit=entries_for(s, "deliverable", found.id),
+        form=form,
+        review=review,
+        **_choices(),
+    )
+    return page, status
