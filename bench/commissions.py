@@ -642,6 +642,9 @@ def _clicks(
                 reason,
                 unique,
                 outcome,
+                # 1 in 20 came from a QR code (drawn from the same roll: the data set
+                # is otherwise the one it was before clicks had a source).
+                "qr" if int(roll * 1000) % 20 == 0 else "link",
             ),
         )
     return counted

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support.app import Api
@@ -76,7 +77,9 @@ def test_finance_rejects_a_line_closes_a_month_and_downloads_its_csv(
     refused = [entry["message"] for entry in browser.get_log("browser")]
     assert all("/reject" in m and "422" in m for m in refused), refused
     browser.find_element(By.ID, "f-reason").send_keys("customer returned the whole order by post")
-    browser.find_element(By.CSS_SELECTOR, "#reject-form button[type=submit]").click()
+    send = browser.find_element(By.CSS_SELECTOR, "#reject-form button[type=submit]")
+    send.click()
+    wait.until(expected_conditions.staleness_of(send))  # the next page is loading
     wait.until(lambda d: "rejected" in d.find_element(By.ID, "line-status").text)
     assert "because: customer returned" in browser.find_element(By.ID, "line-rejection").text
     browser.save_screenshot(str(OUTPUT / "money-line-rejected.png"))
