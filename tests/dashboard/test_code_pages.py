@@ -145,9 +145,7 @@ def test_retiring_on_the_page_stops_attribution_and_frees_the_text(api: Api) -> 
         f"/dashboard/codes/{code['id']}", data={"csrf": csrf(page.text), "status": "active"}
     )
     assert r.status_code == 422
-    assert field_errors(r.text)["status"] == [
-        "Another active code has this text; retire it first."
-    ]
+    assert field_errors(r.text)["status"] == ["Another active code has this text; retire it first."]
     assert api.get(f"/api/v1/promo-codes/{code['id']}").json["status"] == "retired"
     audit = api.client.get(f"/dashboard/codes/{code['id']}").text.split('id="audit"', 1)[1]
     assert "promo code changed" in audit and "retired" in audit and "test-write" in audit

@@ -166,8 +166,10 @@ def test_re_pointing_on_the_page_sends_the_next_click_to_the_new_page(api: Api) 
         data={"csrf": csrf(page.text), "destination": "https://shop.example/summer"},
     )
     assert r.status_code == 303, r.text
-    assert visit(api, link.code).headers["Location"].startswith(
-        "https://shop.example/summer?utm_source=instagram"
+    assert (
+        visit(api, link.code)
+        .headers["Location"]
+        .startswith("https://shop.example/summer?utm_source=instagram")
     )
     assert shown(link_page(api, link).text, "tracked-url").startswith(
         "https://shop.example/summer?utm_source="
@@ -191,8 +193,9 @@ def test_re_pointing_off_the_allowed_domains_is_refused_and_the_link_is_unchange
     )
     assert r.status_code == 422
     assert says.lower() in " ".join(field_errors(r.text)["destination"]).lower()
-    assert api.get(f"/api/v1/links/{link.link['id']}").json["destination"] == (
-        link.link["destination"]
+    assert (
+        api.get(f"/api/v1/links/{link.link['id']}").json["destination"]
+        == (link.link["destination"])
     )
     assert api.rows("audit_entries") == before
     assert visit(api, link.code).headers["Location"].startswith("https://shop.example/spring?")
