@@ -66,10 +66,8 @@ def test_a_link_is_made_in_the_browser_with_the_destination_checked_as_it_is_typ
 
     (link,) = api.get("/api/v1/links").json["items"]
     assert link["short_url"] == f"{base}/r/nora-knits"
-    assert browser.find_element(By.ID, "short-url").get_attribute("value") == link["short_url"]
-    assert browser.find_element(By.ID, "tracked-url").get_attribute("value") == (
-        link["tracked_url"]
-    )
+    for field, url in (("short-url", link["short_url"]), ("tracked-url", link["tracked_url"])):
+        assert browser.find_element(By.ID, field).get_attribute("value") == url
     copy = browser.find_element(By.CSS_SELECTOR, 'button.copy[data-copy="tracked-url"]')
     copy.click()
     wait.until(lambda _: copy.text in ("Copied", "Press Ctrl+C"))
