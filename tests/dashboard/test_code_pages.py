@@ -28,6 +28,8 @@ def enrolled(api: Api, handle: str = "nora.knits", slug: str = "spring-26") -> t
 def new_code_form(api: Api, campaign: dict, influencer: dict, **values: str) -> dict[str, str]:
     page = api.client.get(f"/dashboard/codes/new?campaign_id={campaign['id']}")
     assert page.status_code == 200
+    # The inputs' own attributes arrive as attributes (not escaped into text).
+    assert 'placeholder="YYYY-MM-DD"' in page.text and 'maxlength="32"' in page.text
     return {
         "csrf": csrf(page.text),
         "campaign_id": campaign["id"],
