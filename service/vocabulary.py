@@ -17,6 +17,10 @@ CODE_PATTERN = rf"^[A-Za-z0-9_-]{{1,{CODE_MAX_LENGTH}}}$"
 # A vanity code asked for when creating a link.
 VANITY_MIN_LENGTH = 3
 VANITY_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9_-]{{{VANITY_MIN_LENGTH - 1},{CODE_MAX_LENGTH - 1}}}$"
+VANITY_RULE = (
+    f"{VANITY_MIN_LENGTH} to {CODE_MAX_LENGTH} letters, digits, dashes or underscores, "
+    "starting with a letter or digit, and not a word the service reserves (such as api)"
+)
 
 # An influencer's handle: lower-case letters, digits and ._- , 2 to 40 characters.
 HANDLE_PATTERN = r"^[a-z0-9._-]{2,40}$"

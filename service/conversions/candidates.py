@@ -105,6 +105,11 @@ def _uses(promo_code_id: Any) -> ScalarSelect[int]:
     )
 
 
+def promo_code_uses(session: Session, promo_code_id: str) -> int:
+    """How many uses a promo code has had so far (as ``_uses`` counts them)."""
+    return int(session.scalar(select(_uses(promo_code_id))) or 0)
+
+
 def _promo_query(codes: Sequence[str]) -> Select[Any] | None:
     wanted = list(dict.fromkeys(normalize_code(c) for c in codes if c and c.strip()))
     if not wanted:

@@ -4,11 +4,12 @@ programme, on the same domain services and schemas as the API.
 ``blueprint`` holds what every page shares (headers, error pages, the guard on
 changes), ``login`` the session login with an API key, ``forms`` the bridge from HTML
 forms to the API's schemas; ``views`` the campaign report pages, ``people`` the
-influencers, ``posts`` the posts and their review, ``finance`` the commission ledger and
-the monthly exports, ``imports`` the CSV import, ``qr_codes`` a link's QR code.
-``charts`` draws the SVG chart on the server and ``display`` writes figures
-for people. No single-page app and nothing fetched from a CDN: the pages are HTML, one
-stylesheet and one small script, all served by afftrack itself.
+influencers, ``links`` and ``codes`` the tracked links and promo codes, ``qr_codes`` a
+link's QR code, ``posts`` the posts and their review, ``finance`` the commission ledger
+and the monthly exports, ``imports`` the CSV import. ``charts`` draws the SVG chart on
+the server and ``display`` writes figures for people. No single-page app and nothing
+fetched from a CDN: the pages are HTML, one stylesheet and one small script, all served
+by afftrack itself.
 """
 
 from __future__ import annotations
@@ -17,10 +18,21 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from service.dashboard import display, finance, imports, login, people, posts, qr_codes, views
+    from service.dashboard import (
+        codes,
+        display,
+        finance,
+        imports,
+        links,
+        login,
+        people,
+        posts,
+        qr_codes,
+        views,
+    )
     from service.dashboard.blueprint import bp
 
-    del finance, imports, people, posts, qr_codes, views  # imported for their routes
+    del codes, finance, imports, links, people, posts, qr_codes, views  # for their routes
     login.configure(app)
     app.register_blueprint(bp)
     app.jinja_env.filters.update(

@@ -34,6 +34,8 @@ PLAIN = {
     "Not a valid integer.": "Enter a whole number, such as 1200.",
     "Not a valid email address.": "Enter an email address, such as name@example.com.",
     "Not a valid date.": "Enter a date as YYYY-MM-DD.",
+    "Not a valid datetime.": "Enter a date as YYYY-MM-DD (or a time as 2026-10-01T09:00:00Z).",
+    "Not a valid aware datetime.": "Give the time with its zone, such as 2026-10-01T09:00:00Z.",
     "Not a valid string.": "Enter text.",
     "Field may not be null.": "Fill this in.",
     "Unknown field.": "This form does not take this value.",

@@ -14,6 +14,9 @@ from service.links.codes import CodeMaker, valid_vanity
 from service.links.destinations import destination_error, tracked
 from service.links.models import Link
 from service.paging import Page, paginate
+from service.vocabulary import VANITY_RULE
+
+_TAKEN = {"slug": ["Another link already has this code; choose another."]}
 
 # Codes whose redirect changes when the session commits; the redirect cache listens.
 CHANGED_CODES = "afftrack.changed_link_codes"
@@ -44,19 +47,14 @@ def create_link(session: Session, settings: Settings, data: dict[str, Any]) -> L
         raise InvalidInput("destination is not allowed", fields={"destination": [problem]})
     slug = data.get("slug")
     if slug is not None and not valid_vanity(slug):
-        raise InvalidInput(
-            "slug is not valid",
-            fields={
-                "slug": ["3 to 64 of [A-Za-z0-9_-], starting with a letter or digit, not reserved"]
-            },
-        )
+        raise InvalidInput("slug is not valid", fields={"slug": [VANITY_RULE]})
     maker = CodeMaker(settings.hashids_salt)
     for _attempt in range(5):
         code = slug or maker.new_code()
         if session.scalar(select(Link.id).where(Link.code == code)) is None:
             break
         if slug:
-            raise Conflict(f"the slug {slug!r} is taken", code="duplicate")
+            raise Conflict(f"the slug {slug!r} is taken", code="duplicate", fields=_TAKEN)
     else:  # pragma: no cover - 40 random bits colliding five times in a row
         raise Conflict("could not allocate a unique code; try again")
     link = Link(
@@ -72,7 +70,7 @@ def create_link(session: Session, settings: Settings, data: dict[str, Any]) -> L
         session.flush()
     except IntegrityError:
         session.rollback()
-        raise Conflict(f"the code {code!r} is taken", code="duplicate") from None
+        raise Conflict(f"the code {code!r} is taken", code="duplicate", fields=_TAKEN) from None
     return link
 
 

@@ -8,7 +8,12 @@ from service.http.contract import JSON_BODY, QUERY, Blueprint, page_of
 from service.paging import Page
 from service.promo_codes import service
 from service.promo_codes.models import PromoCode
-from service.promo_codes.schemas import PromoCodeIn, PromoCodeOut, PromoCodeQuery
+from service.promo_codes.schemas import (
+    PromoCodeChange,
+    PromoCodeIn,
+    PromoCodeOut,
+    PromoCodeQuery,
+)
 
 bp = Blueprint("promo_codes", __name__, url_prefix="/api/v1/promo-codes")
 
@@ -42,3 +47,15 @@ def index(query: dict[str, Any]) -> Page[PromoCode]:
 def show(promo_id: str) -> PromoCode:
     """Show a promo code"""
     return service.get_promo_code(session(), promo_id)
+
+
+@bp.route("/<promo_id>", methods=["PATCH"])
+@require("write")
+@bp.arguments(PromoCodeChange)
+@bp.response(200, PromoCodeOut)
+@bp.errors(JSON_BODY, 404, _409="another active code has the same text")
+def change(data: dict[str, Any], promo_id: str) -> PromoCode:
+    """Retire or reactivate a promo code, or change its window or limit"""
+    promo = service.change_promo_code(session(), service.get_promo_code(session(), promo_id), data)
+    session().commit()
+    return promo

@@ -4,7 +4,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from service.schemas import EXAMPLE_ID, Id, ListQuery, Pattern, in_years
+from service.schemas import EXAMPLE_ID, Change, Id, ListQuery, Pattern, in_years
 from service.vocabulary import (
     CODE_MAX_LENGTH,
     PROMO_CODE_PATTERN,
@@ -67,13 +67,37 @@ class PromoCodeIn(Schema):
             raise ValidationError({"ends_at": ["must be after starts_at"]})
 
 
+# A code's states: `active` attributes orders; `retired` no longer does, and its text may
+# be issued again (unique among active codes only).
+STATUSES = ("active", "retired")
+
+
+class PromoCodeChange(Change, PromoCodeIn):
+    """A promo code's window, limit and status; its text, campaign and influencer name it
+    for good (orders carry them). A field sent as null clears it (no start, no end, no
+    limit)."""
+
+    class Meta:
+        exclude = ("campaign_id", "influencer_id", "code")
+
+    status = fields.String(
+        validate=validate.OneOf(STATUSES),
+        metadata={
+            "description": "`retired`: the code attributes no more orders from now on (and "
+            "its text may be issued again); `active`: it does again, if no other active "
+            "code has the same text",
+            "example": "retired",
+        },
+    )
+
+
 class PromoCodeOut(Schema):
     id = fields.String(metadata={"example": EXAMPLE_ID["pc"]})
     code = fields.String(metadata={"example": "ANNA15"})
     campaign_id = fields.String(metadata={"example": EXAMPLE_ID["cmp"]})
     influencer_id = fields.String(metadata={"example": EXAMPLE_ID["inf"]})
     partnership_id = fields.String(metadata={"example": EXAMPLE_ID["prt"]})
-    status = fields.String(metadata={"example": "active"})
+    status = fields.String(metadata={"description": "`active` or `retired`", "example": "active"})
     starts_at = fields.DateTime(allow_none=True, metadata={"example": "2026-10-01T00:00:00Z"})
     ends_at = fields.DateTime(allow_none=True, metadata={"example": "2027-01-01T00:00:00Z"})
     max_uses = fields.Integer(allow_none=True, metadata={"example": 500})

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.campaigns.service import find_partnership
-from service.errors import Conflict, NotFound
+from service.errors import Conflict, InvalidInput, NotFound
 from service.paging import Page, paginate
 from service.promo_codes.models import PromoCode, normalize_code
 
@@ -57,6 +57,37 @@ def create_promo_code(session: Session, data: dict[str, Any]) -> PromoCode:
     except IntegrityError:
         session.rollback()
         raise Conflict(f"the code {code!r} is already active", code="duplicate") from None
+    return promo
+
+
+def change_promo_code(session: Session, promo: PromoCode, data: dict[str, Any]) -> PromoCode:
+    """Apply a partial change (``PromoCodeChange``): the window, the limit, the status.
+    The window is judged as it will be (a new end against the kept start); orders
+    already attributed stay as they are."""
+    start = data.get("starts_at", promo.starts_at)
+    end = data.get("ends_at", promo.ends_at)
+    if start is not None and end is not None and end <= start:
+        name = "ends_at" if "ends_at" in data else "starts_at"
+        other = "starts_at" if name == "ends_at" else "ends_at"
+        raise InvalidInput(
+            "the window is empty",
+            fields={name: [f"must be {'after' if name == 'ends_at' else 'before'} {other}"]},
+        )
+    reactivated = data.get("status") == "active" and promo.status != "active"
+    if reactivated and _taken(session, promo.normalized):
+        raise Conflict(
+            f"another active code is {promo.code!r}",
+            code="duplicate",
+            fields={"status": ["Another active code has this text; retire it first."]},
+        )
+    for name in ("starts_at", "ends_at", "max_uses", "status"):
+        if name in data:
+            setattr(promo, name, data[name])
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"another active code is {promo.code!r}", code="duplicate") from None
     return promo
 
 

@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support.app import Api
-from tests.support.browser import OUTPUT, needs_browser
+from tests.support.browser import OUTPUT, console_problems, needs_browser
 from tests.support.dashboard_data import seed_campaign
 
 pytestmark = needs_browser
@@ -139,7 +139,5 @@ def test_the_dashboard_in_chromium_shows_the_report_apis_numbers(
     print(f"screenshot: {shot}")
 
     # Nothing was blocked or broke: no CSP violation, no script error, no 404 asset.
-    problems = [
-        entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")
-    ]
+    problems = console_problems(browser)
     assert problems == [], problems

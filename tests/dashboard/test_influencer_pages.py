@@ -6,21 +6,12 @@ with the key that made it. On PostgreSQL and SQLite."""
 from __future__ import annotations
 
 import re
-from html import unescape
 
 import pytest
 
 from service import clock
 from tests.support.app import Api, new_link
-from tests.support.dashboard_session import csrf, log_in
-
-
-def field_errors(html: str) -> dict[str, list[str]]:
-    """The refusals the page shows, by input name."""
-    found: dict[str, list[str]] = {}
-    for name, text in re.findall(r'<span class="field-error" id="e-([^"]*)">([^<]*)</span>', html):
-        found.setdefault(name, []).append(unescape(text))
-    return found
+from tests.support.dashboard_session import csrf, field_errors, log_in
 
 
 def new_form(api: Api, **values: str) -> dict[str, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,3 +20,9 @@ needs_browser = pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER) and not os.environ.get("CI"),
     reason="Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
 )
+
+
+def console_problems(driver: Any) -> list[dict[str, Any]]:
+    """The console's errors and warnings since it was last read (a CSP violation, a
+    script error, a missing asset)."""
+    return [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]

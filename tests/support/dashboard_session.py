@@ -1,8 +1,10 @@
-"""Logging the test client into the dashboard, and reading its forms' CSRF token."""
+"""Logging the test client into the dashboard, reading its forms' CSRF token and the
+refusals a page shows beside its inputs."""
 
 from __future__ import annotations
 
 import re
+from html import unescape
 
 from tests.support.app import Api
 
@@ -22,3 +24,11 @@ def log_in(api: Api, scope: str = "read") -> str:
     )
     assert r.status_code == 303, r.text
     return token
+
+
+def field_errors(html: str) -> dict[str, list[str]]:
+    """The refusals the page shows, by input name."""
+    found: dict[str, list[str]] = {}
+    for name, text in re.findall(r'<span class="field-error" id="e-([^"]*)">([^<]*)</span>', html):
+        found.setdefault(name, []).append(unescape(text))
+    return found
