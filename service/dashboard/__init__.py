@@ -3,8 +3,8 @@ programme, on the same domain services and schemas as the API.
 
 ``blueprint`` holds what every page shares (headers, error pages, the guard on
 changes), ``login`` the session login with an API key, ``forms`` the bridge from HTML
-forms to the API's schemas; ``views`` the campaign report pages, ``people`` the
-influencers. ``charts`` draws the SVG chart on the server and ``display`` writes figures
+forms to the API's schemas; ``views`` the campaign report pages, ``campaign_pages``
+the campaigns' settings and partners, ``people`` the influencers. ``charts`` draws the SVG chart on the server and ``display`` writes figures
 for people. No single-page app and nothing fetched from a CDN: the pages are HTML, one
 stylesheet and one small script, all served by afftrack itself.
 """
@@ -15,10 +15,15 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from service.dashboard import display, login, people, views
+    from service.dashboard import campaign_pages, display, login, people, views
     from service.dashboard.blueprint import bp
 
-    del people, views  # imported for their routes
+    del campaign_pages, people, views  # imported for their routes
     login.configure(app)
     app.register_blueprint(bp)
-    app.jinja_env.filters.update(count=display.count, percent=display.percent, money=display.money)
+    app.jinja_env.filters.update(
+        count=display.count,
+        percent=display.percent,
+        money=display.money,
+        minor_money=display.minor_money,
+    )

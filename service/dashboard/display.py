@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from service.money import format_amount
+
 DASH = "\u2013"  # an en dash: no figure
 
 
@@ -37,3 +39,8 @@ def money(amount: str | None, currency: str) -> str:
     if amount is None:
         return DASH
     return f"{currency} {_grouped(amount)}"
+
+
+def minor_money(minor: int, currency: str) -> str:
+    """``(123450, "EUR")`` → ``"EUR 1,234.50"``."""
+    return money(format_amount(minor, currency), currency)
