@@ -64,7 +64,9 @@ def change(data: dict[str, Any], campaign_id: str) -> Campaign:
     Only the fields sent change; the slug never does. The currency cannot change once an
     order or a commission line refers to the campaign. New commission rules apply to
     orders recorded from then on; lines already booked keep their amounts."""
-    campaign = service.change_campaign(session(), service.get_campaign(session(), campaign_id), data)
+    campaign = service.change_campaign(
+        session(), service.get_campaign(session(), campaign_id), data
+    )
     session().commit()
     return campaign
 

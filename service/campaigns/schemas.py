@@ -307,12 +307,12 @@ class CampaignChange(Change, CampaignIn):
             if day and not year_in_range(day.year):
                 raise ValidationError({name: [YEAR_RULE]})
 
-    _check = validates_schema(_check)  # type: ignore[assignment]
+    _check = validates_schema(_check)
 
     def _convert(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         return data
 
-    _convert = post_load(_convert)  # type: ignore[assignment]
+    _convert = post_load(_convert)
 
 
 def _shown(field: fields.Field[Any]) -> dict[str, Any]:
@@ -413,4 +413,12 @@ class PartnershipQuery(ListQuery):
     influencer_id = Id()
 
 
-__all__ = ["CampaignChange", "CampaignIn", "PartnershipChange", "CampaignOut", "Partnership", "PartnershipIn", "PartnershipOut"]
+__all__ = [
+    "CampaignChange",
+    "CampaignIn",
+    "CampaignOut",
+    "Partnership",
+    "PartnershipChange",
+    "PartnershipIn",
+    "PartnershipOut",
+]

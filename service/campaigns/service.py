@@ -207,7 +207,9 @@ def change_campaign(session: Session, campaign: Campaign, changes: dict[str, Any
         if "allowed_domains" in changes:
             off = [
                 d
-                for d in session.scalars(select(Link.destination).where(Link.campaign_id == campaign.id))
+                for d in session.scalars(
+                    select(Link.destination).where(Link.campaign_id == campaign.id)
+                )
                 if destination_error(d, domains)
             ]
             if off:
@@ -216,7 +218,10 @@ def change_campaign(session: Session, campaign: Campaign, changes: dict[str, Any
                     "keep their domains or change those links first"
                 ]
     amounts: dict[str, int | None] = {}
-    for name, target in (("budget", "budget_minor"), ("monthly_cap_per_influencer", "monthly_cap_minor")):
+    for name, target in (
+        ("budget", "budget_minor"),
+        ("monthly_cap_per_influencer", "monthly_cap_minor"),
+    ):
         if name in changes:
             text = changes[name]
         elif currency != campaign.currency and getattr(campaign, target) is not None:
@@ -242,7 +247,9 @@ def change_campaign(session: Session, campaign: Campaign, changes: dict[str, Any
         except ValidationError as exc:
             errors.update(exc.messages)  # type: ignore[arg-type]
         if currency != campaign.currency:
-            for p in session.scalars(select(Partnership).where(Partnership.campaign_id == campaign.id)):
+            for p in session.scalars(
+                select(Partnership).where(Partnership.campaign_id == campaign.id)
+            ):
                 try:
                     check_rules(p.commission_rules, currency, "commission_rules")
                 except ValidationError:
@@ -258,11 +265,11 @@ def change_campaign(session: Session, campaign: Campaign, changes: dict[str, Any
             value = sorted({d.lower() for d in value})
         if getattr(campaign, name) != value:
             setattr(campaign, name, value)
-    for target, minor in amounts.items():
-        if getattr(campaign, target) != minor:
-            setattr(campaign, target, minor)
+    for target, value in amounts.items():
+        if getattr(campaign, target) != value:
+            setattr(campaign, target, value)
     if rules != campaign.commission_rules:
-        campaign.commission_rules = rules  # type: ignore[assignment]
+        campaign.commission_rules = rules
     session.flush()
     return campaign
 

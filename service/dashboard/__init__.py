@@ -4,9 +4,10 @@ programme, on the same domain services and schemas as the API.
 ``blueprint`` holds what every page shares (headers, error pages, the guard on
 changes), ``login`` the session login with an API key, ``forms`` the bridge from HTML
 forms to the API's schemas; ``views`` the campaign report pages, ``campaign_pages``
-the campaigns' settings and partners, ``people`` the influencers. ``charts`` draws the SVG chart on the server and ``display`` writes figures
-for people. No single-page app and nothing fetched from a CDN: the pages are HTML, one
-stylesheet and one small script, all served by afftrack itself.
+the campaigns' settings and partners, ``people`` the influencers. ``charts`` draws
+the SVG chart on the server and ``display`` writes figures for people. No single-page
+app and nothing fetched from a CDN: the pages are HTML, one stylesheet and one small
+script, all served by afftrack itself.
 """
 
 from __future__ import annotations

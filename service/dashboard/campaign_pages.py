@@ -32,8 +32,8 @@ from service.campaigns.service import (
 )
 from service.commissions.rules import (
     RULE_FIELDS,
-    CapRoom,
     CappedLine,
+    CapRoom,
     RuleError,
     parse_rules,
     preview,
@@ -143,9 +143,7 @@ def make_preview(
         posts = int(form.get("example_posts", "").strip() or "0")
         room = CapRoom(month=_optional(caps[0], currency), budget=_optional(caps[1], currency))
     except (RuleError, MoneyError, ValueError) as exc:
-        empty.problem = (
-            f"No preview: {exc}. Correct the rules and the example, then preview again."
-        )
+        empty.problem = f"No preview: {exc}. Correct the rules and the example, then preview again."
         return empty
     capped = preview(
         rules, currency=currency, order_minor=order, clicks=clicks, posts=posts, room=room

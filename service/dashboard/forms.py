@@ -153,7 +153,9 @@ def _tagged_rows(inner: Tagged, form: MultiDict[str, str], name: str) -> list[di
         prefix = f"{name}-{i}-"
         tag = form.get(prefix + inner.tag, "").strip()
         if not any(
-            form.get(k, "").strip() for k in form if k.startswith(prefix) and k != prefix + inner.tag
+            form.get(k, "").strip()
+            for k in form
+            if k.startswith(prefix) and k != prefix + inner.tag
         ):
             continue
         variant = inner.variants.get(tag)

@@ -70,7 +70,7 @@ rates = st.fractions(min_value=0, max_value=1).map(lambda f: f.limit_denominator
 @st.composite
 def rule_sets(draw: st.DrawFn) -> list[Rule]:
     bounds = sorted(set(draw(st.lists(st.integers(1, 10**7), max_size=4))))
-    tiers = tuple(Tier(b, draw(rates)) for b in bounds) + (Tier(None, draw(rates)),)
+    tiers = (*tuple(Tier(b, draw(rates)) for b in bounds), Tier(None, draw(rates)))
     pool = [
         Rule("percent", rate=draw(rates)),
         Rule("flat", amount_minor=draw(st.integers(1, 10**6))),
