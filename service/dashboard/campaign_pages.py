@@ -73,6 +73,7 @@ class Slot:
     index: int
     type: str
     tiers: range = range(0)
+    spare: bool = False  # an empty one offered to add a rule
 
 
 @dataclass
@@ -106,7 +107,7 @@ def rule_slots(form: Form) -> list[Slot]:
     nxt = max(types, default=-1) + 1
     for offset, kind in enumerate(RULE_FIELDS):
         tiers = range(3) if kind == "tiered_percent" else range(0)
-        slots.append(Slot(nxt + offset, kind, tiers))
+        slots.append(Slot(nxt + offset, kind, tiers, spare=True))
     return slots
 
 

@@ -291,6 +291,7 @@ def test_a_read_key_sees_no_form_and_is_refused_on_post(api: Api) -> None:
     path = f"/dashboard/campaigns/{campaign['id']}/settings"
     page = api.client.get(path)
     assert page.status_code == 200 and 'id="campaign-form"' not in page.text
+    assert "10 %" in page.text.split('id="settings"', 1)[1]  # the settings, to read
     assert "Enrol an influencer" not in page.text
     t = csrf(page.text)  # the log-out form's
     before = api.rows("campaigns"), api.rows("partnerships"), api.rows("audit_entries")
