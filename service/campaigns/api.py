@@ -120,7 +120,8 @@ def remove_partner(campaign_id: str, influencer_id: str) -> None:
 
     Only an enrolment nothing refers to yet: once the partnership has a link, a promo
     code, an order, a post or a commission line, it is refused (409 `in_use`) and stays;
-    pause its links and promo codes to end it."""
+    pause its links to end it (its promo codes count until they expire or the campaign
+    ends)."""
     s = session()
     service.remove_partner(s, service.get_partnership(s, campaign_id, influencer_id))
     s.commit()

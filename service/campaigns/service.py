@@ -314,7 +314,8 @@ def remove_partner(session: Session, partnership: Partnership) -> None:
         raise Conflict(
             f"{partnership.influencer.handle} cannot be removed from the campaign: "
             f"the partnership has {_listed(used)}, which stay on record. "
-            "Pause its links and promo codes to end it instead.",
+            "Pause its links to end it instead; its promo codes count until they expire "
+            "or the campaign ends.",
             code="in_use",
         )
     session.delete(partnership)
