@@ -5,9 +5,11 @@ from typing import Any
 from service.campaigns import service
 from service.campaigns.models import Campaign, Partnership
 from service.campaigns.schemas import (
+    CampaignChange,
     CampaignIn,
     CampaignOut,
     CampaignQuery,
+    PartnershipChange,
     PartnershipIn,
     PartnershipOut,
     PartnershipQuery,
@@ -51,6 +53,24 @@ def show(campaign_id: str) -> Campaign:
     return service.get_campaign(session(), campaign_id)
 
 
+@bp.route("/<campaign_id>", methods=["PATCH"])
+@require("write")
+@bp.arguments(CampaignChange)
+@bp.response(200, CampaignOut)
+@bp.errors(JSON_BODY, 404)
+def change(data: dict[str, Any], campaign_id: str) -> Campaign:
+    """Change a campaign
+
+    Only the fields sent change; the slug never does. The currency cannot change once an
+    order or a commission line refers to the campaign. New commission rules apply to
+    orders recorded from then on; lines already booked keep their amounts."""
+    campaign = service.change_campaign(
+        session(), service.get_campaign(session(), campaign_id), data
+    )
+    session().commit()
+    return campaign
+
+
 @bp.route("/<campaign_id>/partners", methods=["POST"])
 @require("write")
 @bp.arguments(PartnershipIn)
@@ -71,3 +91,37 @@ def add_partner(data: dict[str, Any], campaign_id: str) -> Partnership:
 def partners(query: dict[str, Any], campaign_id: str) -> Page[Partnership]:
     """List a campaign's partners"""
     return service.list_partners(session(), campaign_id, query)
+
+
+@bp.route("/<campaign_id>/partners/<influencer_id>", methods=["PATCH"])
+@require("write")
+@bp.arguments(PartnershipChange)
+@bp.response(200, PartnershipOut)
+@bp.errors(JSON_BODY, 404)
+def change_partner(data: dict[str, Any], campaign_id: str, influencer_id: str) -> Partnership:
+    """Change a partner's own rules
+
+    `commission_rules` replaces the partner's own rules (null: the campaign's apply), for
+    orders recorded from then on."""
+    s = session()
+    partnership = service.change_partner(
+        s, service.get_partnership(s, campaign_id, influencer_id), data
+    )
+    s.commit()
+    return partnership
+
+
+@bp.route("/<campaign_id>/partners/<influencer_id>", methods=["DELETE"])
+@require("write")
+@bp.response(204)
+@bp.errors(404, _409="the partnership has links, promo codes, orders, posts or commissions")
+def remove_partner(campaign_id: str, influencer_id: str) -> None:
+    """Remove a partner
+
+    Only an enrolment nothing refers to yet: once the partnership has a link, a promo
+    code, an order, a post or a commission line, it is refused (409 `in_use`) and stays;
+    pause its links to end it (its promo codes count until they expire or the campaign
+    ends)."""
+    s = session()
+    service.remove_partner(s, service.get_partnership(s, campaign_id, influencer_id))
+    s.commit()

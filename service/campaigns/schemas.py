@@ -13,6 +13,7 @@ from service.money import MAX_MINOR, MoneyError, parse_amount
 from service.schemas import (
     EXAMPLE_ID,
     Amount,
+    Change,
     Currency,
     Id,
     ListQuery,
@@ -289,6 +290,31 @@ class CampaignIn(Schema):
         return data
 
 
+class CampaignChange(Change, CampaignIn):
+    """Any of a campaign's fields but its slug, which links and the shop's reports carry
+    for good. Each is checked against the campaign as it will be (the domain does that:
+    amounts need its currency, the fallback its domains). The currency changes only while
+    no order or commission refers to the campaign; rules apply to orders recorded from
+    then on."""
+
+    class Meta:
+        exclude = ("slug",)
+
+    def _check(self, data: dict[str, Any], **_: Any) -> None:
+        """Only what needs no other field; the rest is the domain's (change_campaign)."""
+        for name in ("starts_on", "ends_on"):
+            day = data.get(name)
+            if day and not year_in_range(day.year):
+                raise ValidationError({name: [YEAR_RULE]})
+
+    _check = validates_schema(_check)
+
+    def _convert(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return data
+
+    _convert = post_load(_convert)
+
+
 def _shown(field: fields.Field[Any]) -> dict[str, Any]:
     """An answer's field as its request field describes it (one description of each)."""
     return {key: field.metadata[key] for key in ("description", "example") if key in field.metadata}
@@ -348,6 +374,15 @@ class PartnershipIn(Schema):
     )
 
 
+class PartnershipChange(Change):
+    commission_rules = rules_field(
+        [{"type": "percent", "rate": "12.5"}],
+        "The influencer's own rules, in place of the campaign's, for orders recorded from "
+        "now on; null: the campaign's. ",
+        allow_none=True,
+    )
+
+
 class PartnershipOut(Schema):
     id = fields.String(metadata={"example": EXAMPLE_ID["prt"]})
     campaign_id = fields.String(metadata={"example": EXAMPLE_ID["cmp"]})
@@ -378,4 +413,12 @@ class PartnershipQuery(ListQuery):
     influencer_id = Id()
 
 
-__all__ = ["CampaignIn", "CampaignOut", "Partnership", "PartnershipIn", "PartnershipOut"]
+__all__ = [
+    "CampaignChange",
+    "CampaignIn",
+    "CampaignOut",
+    "Partnership",
+    "PartnershipChange",
+    "PartnershipIn",
+    "PartnershipOut",
+]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import column, func, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -11,8 +11,9 @@ from service.campaigns.models import Campaign, Partnership
 from service.commissions.rules import RuleError, parse_rules
 from service.errors import Conflict, InvalidInput, NotFound
 from service.influencers.service import get_influencer
+from service.links.destinations import destination_error
 from service.links.models import Link
-from service.money import MoneyError
+from service.money import MoneyError, format_amount, parse_amount
 from service.paging import Page, paginate
 
 
@@ -144,3 +145,178 @@ def partnerships_of(session: Session, influencer_id: str) -> list[Partnership]:
         .order_by(Partnership.id.desc())
     )
     return list(session.scalars(stmt))
+
+
+# What refers to a campaign or a partnership, by table (named, not imported: those
+# domains build on this one). Each row is (table, what people call it).
+_USES = (
+    ("links", "link"),
+    ("promo_codes", "promo code"),
+    ("conversions", "order"),
+    ("deliverables", "post"),
+    ("commission_lines", "commission line"),
+)
+
+
+def _uses(session: Session, column_name: str, value: str) -> dict[str, int]:
+    """How many rows of each table in _USES refer to ``value`` through ``column_name``."""
+    found: dict[str, int] = {}
+    for name, word in _USES:
+        t = table(name, column(column_name))
+        n = session.scalar(select(func.count()).select_from(t).where(t.c[column_name] == value))
+        if n:
+            found[word] = int(n)
+    return found
+
+
+def _listed(uses: dict[str, int]) -> str:
+    return ", ".join(f"{n} {word}{'' if n == 1 else 's'}" for word, n in uses.items())
+
+
+def change_campaign(session: Session, campaign: Campaign, changes: dict[str, Any]) -> Campaign:
+    """Change some of a campaign's fields (a partial change, as loaded by
+    ``CampaignChange``): each is checked against the campaign as it will be, and nothing
+    changes unless all pass. The currency changes only while no order or commission line
+    refers to the campaign; new rules apply to orders recorded from now on (see ADR
+    "changing a campaign")."""
+    errors: dict[str, list[str]] = {}
+    currency = changes.get("currency", campaign.currency)
+    if currency != campaign.currency:
+        used = {
+            k: v
+            for k, v in _uses(session, "campaign_id", campaign.id).items()
+            if k in ("order", "commission line")
+        }
+        if used:
+            errors["currency"] = [
+                f"cannot change once the campaign has orders or commissions ({_listed(used)}): "
+                "amounts already booked are in " + campaign.currency
+            ]
+    starts = changes.get("starts_on", campaign.starts_on)
+    ends = changes.get("ends_on", campaign.ends_on)
+    if ends is not None and ends < starts:
+        errors["ends_on" if "ends_on" in changes else "starts_on"] = [
+            "the last day must not be before the first day"
+        ]
+    domains = changes.get("allowed_domains", campaign.allowed_domains)
+    fallback = changes.get("fallback_url", campaign.fallback_url)
+    if "allowed_domains" in changes or "fallback_url" in changes:
+        problem = destination_error(fallback, domains)
+        if problem:
+            errors["fallback_url"] = [problem]
+        if "allowed_domains" in changes:
+            off = [
+                d
+                for d in session.scalars(
+                    select(Link.destination).where(Link.campaign_id == campaign.id)
+                )
+                if destination_error(d, domains)
+            ]
+            if off:
+                errors["allowed_domains"] = [
+                    f"{len(off)} of the campaign's links point elsewhere (such as {off[0]}); "
+                    "keep their domains or change those links first"
+                ]
+    amounts: dict[str, int | None] = {}
+    for name, target in (
+        ("budget", "budget_minor"),
+        ("monthly_cap_per_influencer", "monthly_cap_minor"),
+    ):
+        if name in changes:
+            text = changes[name]
+        elif currency != campaign.currency and getattr(campaign, target) is not None:
+            # Kept, but re-checked in the new currency (its decimals may differ).
+            text = format_amount(getattr(campaign, target), campaign.currency)
+        else:
+            continue
+        if text is None:
+            amounts[target] = None
+            continue
+        try:
+            minor = parse_amount(text, currency)
+        except MoneyError as exc:
+            errors[name] = [str(exc)]
+            continue
+        if minor <= 0:
+            errors[name] = ["must be more than zero"]
+        amounts[target] = minor
+    rules = changes.get("commission_rules", campaign.commission_rules)
+    if "commission_rules" in changes or currency != campaign.currency:
+        try:
+            rules = check_rules(rules, currency, "commission_rules")
+        except ValidationError as exc:
+            errors.update(exc.messages)  # type: ignore[arg-type]
+        if currency != campaign.currency:
+            for p in session.scalars(
+                select(Partnership).where(Partnership.campaign_id == campaign.id)
+            ):
+                try:
+                    check_rules(p.commission_rules, currency, "commission_rules")
+                except ValidationError:
+                    errors.setdefault("currency", []).append(
+                        f"the own rules of partner {p.influencer.handle} do not fit {currency}"
+                    )
+    if errors:
+        raise InvalidInput("the campaign cannot change like this", fields=errors)
+    for name, value in changes.items():
+        if name in ("budget", "monthly_cap_per_influencer", "commission_rules"):
+            continue
+        if name == "allowed_domains":
+            value = sorted({d.lower() for d in value})
+        if getattr(campaign, name) != value:
+            setattr(campaign, name, value)
+    for target, value in amounts.items():
+        if getattr(campaign, target) != value:
+            setattr(campaign, target, value)
+    if rules != campaign.commission_rules:
+        campaign.commission_rules = rules
+    session.flush()
+    return campaign
+
+
+def get_partnership(session: Session, campaign_id: str, influencer_id: str) -> Partnership:
+    """A campaign's partnership with an influencer (404 if either or the pair is unknown)."""
+    get_campaign(session, campaign_id)
+    partnership = session.scalar(
+        select(Partnership).where(
+            Partnership.campaign_id == campaign_id, Partnership.influencer_id == influencer_id
+        )
+    )
+    if partnership is None:
+        raise NotFound(f"influencer {influencer_id!r} is not a partner of this campaign")
+    return partnership
+
+
+def change_partner(
+    session: Session, partnership: Partnership, changes: dict[str, Any]
+) -> Partnership:
+    """Replace a partner's own rules (``None``: the campaign's apply again); for orders
+    recorded from now on."""
+    if "commission_rules" in changes:
+        try:
+            rules = check_rules(
+                changes["commission_rules"], partnership.campaign.currency, "commission_rules"
+            )
+        except ValidationError as exc:
+            raise InvalidInput("commission rules are not valid", fields=exc.messages) from None  # type: ignore[arg-type]
+        if rules != partnership.commission_rules:
+            partnership.commission_rules = rules
+        session.flush()
+    return partnership
+
+
+def remove_partner(session: Session, partnership: Partnership) -> None:
+    """Take an influencer out of a campaign: only an enrolment nothing refers to yet (no
+    link, promo code, order, post or commission line); otherwise refused with what holds
+    it (see ADR "removing a partner")."""
+    used = _uses(session, "partnership_id", partnership.id)
+    if used:
+        raise Conflict(
+            f"{partnership.influencer.handle} cannot be removed from the campaign: "
+            f"the partnership has {_listed(used)}, which stay on record. "
+            "Pause its links to end it instead; its promo codes count until they expire "
+            "or the campaign ends.",
+            code="in_use",
+        )
+    session.delete(partnership)
+    session.flush()

@@ -307,3 +307,42 @@ def reversal_of(
         reversal_amount(line_amount_minor, basis_minor, refunded_before_minor, refunded_now_minor),
         reversal_amount(cut_minor, basis_minor, refunded_before_minor, refunded_now_minor),
     )
+
+
+def preview(
+    rules: Sequence[Rule],
+    *,
+    currency: str,
+    order_minor: int = 0,
+    clicks: int = 0,
+    posts: int = 0,
+    month_to_date_minor: int = 0,
+    room: CapRoom | None = None,
+) -> list[CappedLine]:
+    """What each rule earns for an example: one order of ``order_minor`` (after discount,
+    without tax or shipping) in the campaign's ``currency`` with ``month_to_date_minor``
+    of the month's sales before it, ``clicks`` unique clicks in a month and ``posts``
+    approved posts — one line per rule, in rule order, worked out by the functions the
+    ledger's lines come from (:func:`sale_lines`, :func:`cpc_amount`, the post fee) and cut
+    to fit ``room`` (what the caps leave) as :func:`apply_caps` cuts them."""
+    by_order = {
+        line.rule_index: line
+        for line in sale_lines(
+            rules,
+            basis_minor=max(order_minor, 0),
+            order_currency=currency,
+            campaign_currency=currency,
+            month_to_date_minor=month_to_date_minor,
+        )
+    }
+    lines: list[SaleLine] = []
+    for index, rule in enumerate(rules):
+        if index in by_order:
+            lines.append(by_order[index])
+        elif rule.type == "cpc":
+            assert rule.amount_minor is not None
+            lines.append(SaleLine(index, rule, cpc_amount(clicks, rule.amount_minor), currency))
+        elif rule.type == "per_post":
+            assert rule.amount_minor is not None
+            lines.append(SaleLine(index, rule, max(posts, 0) * rule.amount_minor, currency))
+    return apply_caps(lines, room or CapRoom(), currency)

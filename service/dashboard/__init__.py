@@ -3,13 +3,13 @@ programme, on the same domain services and schemas as the API.
 
 ``blueprint`` holds what every page shares (headers, error pages, the guard on
 changes), ``login`` the session login with an API key, ``forms`` the bridge from HTML
-forms to the API's schemas; ``views`` the campaign report pages, ``people`` the
-influencers, ``links`` and ``codes`` the tracked links and promo codes, ``qr_codes`` a
-link's QR code, ``posts`` the posts and their review, ``finance`` the commission ledger
-and the monthly exports, ``imports`` the CSV import. ``charts`` draws the SVG chart on
-the server and ``display`` writes figures for people. No single-page app and nothing
-fetched from a CDN: the pages are HTML, one stylesheet and one small script, all served
-by afftrack itself.
+forms to the API's schemas; ``views`` the campaign report pages, ``campaign_pages``
+the campaigns' settings and partners, ``people`` the influencers, ``links`` and
+``codes`` the tracked links and promo codes, ``qr_codes`` a link's QR code, ``posts``
+the posts and their review, ``finance`` the commission ledger and the monthly exports,
+``imports`` the CSV import. ``charts`` draws the SVG chart on the server and ``display``
+writes figures for people. No single-page app and nothing fetched from a CDN: the pages
+are HTML, one stylesheet and one small script, all served by afftrack itself.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from service.dashboard import (
+        campaign_pages,
         codes,
         display,
         finance,
@@ -32,7 +33,8 @@ def init_app(app: Flask) -> None:
     )
     from service.dashboard.blueprint import bp
 
-    del codes, finance, imports, links, people, posts, qr_codes, views  # for their routes
+    # imported for their routes
+    del campaign_pages, codes, finance, imports, links, people, posts, qr_codes, views
     login.configure(app)
     app.register_blueprint(bp)
     app.jinja_env.filters.update(

@@ -22,6 +22,7 @@ from marshmallow import Schema, ValidationError, fields
 from werkzeug.datastructures import MultiDict
 
 from service.errors import AfftrackError
+from service.schemas import Tagged
 
 _MISSING = object()
 _WHOLE = re.compile(r"[+-]?\d{1,30}")
@@ -96,7 +97,18 @@ def body_of(schema: Schema, form: MultiDict[str, str], prefix: str = "") -> dict
     return body
 
 
+def field_value(schema: Schema, form: MultiDict[str, str], name: str) -> Any:
+    """What the API would receive for one field of ``schema`` from ``form`` (None if
+    the form lacks it)."""
+    value = _value(schema.fields[name], form, name)
+    return None if value is _MISSING else value
+
+
 def _value(f: fields.Field[Any], form: MultiDict[str, str], name: str) -> Any:
+    if isinstance(f, fields.List) and isinstance(f.inner, Tagged):
+        if name not in form and not any(k.startswith(name + "-") for k in form):
+            return _MISSING
+        return _tagged_rows(f.inner, form, name)
     if isinstance(f, fields.List) and isinstance(f.inner, fields.Nested):
         if name not in form and not any(k.startswith(name + "-") for k in form):
             return _MISSING
@@ -132,6 +144,70 @@ def _rows(inner: fields.Nested, form: MultiDict[str, str], name: str) -> list[di
     return rows
 
 
+def _tagged_rows(inner: Tagged, form: MultiDict[str, str], name: str) -> list[dict[str, Any]]:
+    """Rows of objects of several shapes (commission rules): ``<list>-<i>-<tag>`` names
+    each row's shape, its other inputs are that shape's fields; a row with nothing but
+    its tag filled in is a spare one."""
+    pattern = re.compile(re.escape(name) + r"-(\d{1,3})-")
+    indices = sorted({int(m.group(1)) for k in form if (m := pattern.match(k))})
+    rows = []
+    for i in indices:
+        prefix = f"{name}-{i}-"
+        tag = form.get(prefix + inner.tag, "").strip()
+        if not any(
+            form.get(k, "").strip()
+            for k in form
+            if k.startswith(prefix) and k != prefix + inner.tag
+        ):
+            continue
+        variant = inner.variants.get(tag)
+        row = body_of(variant(), form, prefix) if variant else {}
+        rows.append({**row, inner.tag: tag})
+    return rows
+
+
+def compact(form: MultiDict[str, str], name: str, tag: str = "type") -> MultiDict[str, str]:
+    """``form`` with the used rows of the list ``name`` (and of the lists inside them)
+    numbered 0, 1, 2 … and the spare ones left out, so that a refusal of the API's row
+    ``i`` names the input of row ``i``."""
+    out: MultiDict[str, str] = MultiDict()
+    rows: dict[int, dict[str, str]] = {}
+    head = re.compile(re.escape(name) + r"-(\d{1,3})-(.+)")
+    for key, value in form.items(multi=True):
+        m = head.fullmatch(key)
+        if m:
+            rows.setdefault(int(m.group(1)), {})[m.group(2)] = value
+        else:
+            out.add(key, value)
+    kept = 0
+    for i in sorted(rows):
+        row = rows[i]
+        if not any(v.strip() for k, v in row.items() if k != tag):
+            continue
+        for key, value in _compact_inner(row).items():
+            out.add(f"{name}-{kept}-{key}", value)
+        kept += 1
+    return out
+
+
+def _compact_inner(row: dict[str, str]) -> dict[str, str]:
+    """A row's own nested rows (``tiers-<j>-<field>``) numbered from 0, empty ones out."""
+    inner = re.compile(r"([a-z_]+)-(\d{1,3})-(.+)")
+    plain = {k: v for k, v in row.items() if not inner.fullmatch(k)}
+    nested: dict[str, dict[int, dict[str, str]]] = {}
+    for k, v in row.items():
+        if m := inner.fullmatch(k):
+            nested.setdefault(m.group(1), {}).setdefault(int(m.group(2)), {})[m.group(3)] = v
+    for list_name, by_index in nested.items():
+        j = 0
+        for index in sorted(by_index):
+            if any(v.strip() for v in by_index[index].values()):
+                for field_name, v in by_index[index].items():
+                    plain[f"{list_name}-{j}-{field_name}"] = v
+                j += 1
+    return plain
+
+
 def flatten(messages: Any) -> dict[str, list[str]]:
     """marshmallow's nested messages as input name → sentences: ``platforms-0-handle``
     for a row's input, ``""`` for a refusal of the whole form."""
@@ -140,7 +216,9 @@ def flatten(messages: Any) -> dict[str, list[str]]:
     def walk(node: Any, name: str) -> None:
         if isinstance(node, Mapping):
             for key, value in node.items():
-                walk(value, name if key == "_schema" else f"{name}-{key}" if name else str(key))
+                # A domain's path ("commission_rules.0.tiers.1") names an input as rows do.
+                key = str(key).replace(".", "-")
+                walk(value, name if key == "_schema" else f"{name}-{key}" if name else key)
         elif isinstance(node, list | tuple):
             for item in node:
                 walk(item, name)

@@ -386,9 +386,9 @@ def test_a_new_link_drops_the_unknown_entry_for_its_code(pg_api):
 
 
 def test_campaign_and_influencer_changes_drop_their_links(pg_api):
-    """There is no PATCH for campaigns or influencers in the API; any code that changes
-    them through the app's sessions (the CLI, a migration script) must still drop the
-    cached redirects of their links."""
+    """Beyond the API's PATCH (below), any code that changes campaigns or influencers
+    through the app's sessions (the CLI, a migration script) must still drop the cached
+    redirects of their links."""
     link = tracked_link(pg_api, handle="old.handle")
     sibling = tracked_link(pg_api, campaign=link.campaign)
     stranger = tracked_link(pg_api, campaign=pg_api.create_campaign("other-26"))
@@ -423,6 +423,26 @@ def test_campaign_and_influencer_changes_drop_their_links(pg_api):
     with db.session() as session:
         session.get(Campaign, link.campaign["id"]).name = "Renamed"
     assert redis.exists(link_key(link.code))
+
+
+def test_a_campaign_changed_through_the_api_redirects_its_links_anew_at_once(pg_api):
+    link = tracked_link(pg_api)
+    redis = redis_of(pg_api)
+    path = f"/api/v1/campaigns/{link.campaign['id']}"
+    visit(pg_api, link.code)
+    assert redis.exists(link_key(link.code))
+
+    changed = pg_api.patch(path, {"utm_medium": "creator"})
+    assert changed.status_code == 200, changed.json
+    assert not redis.exists(link_key(link.code))
+    assert "&utm_medium=creator&" in visit(pg_api, link.code).headers["Location"]
+
+    ended = {"ends_on": "2026-09-30", "fallback_url": "https://shop.example/see-you"}
+    assert pg_api.patch(path, ended).status_code == 200
+    assert visit(pg_api, link.code).headers["Location"] == "https://shop.example/see-you"
+
+    assert pg_api.patch(path, {"ends_on": None}).status_code == 200  # open-ended again
+    assert visit(pg_api, link.code).headers["Location"].startswith("https://shop.example/spring")
 
 
 def test_a_miss_racing_a_pause_does_not_cache_the_old_link(pg_api):
