@@ -38,5 +38,10 @@ def init_app(app: Flask) -> None:
     login.configure(app)
     app.register_blueprint(bp)
     app.jinja_env.filters.update(
-        count=display.count, percent=display.percent, money=display.money, minor=display.minor
+        count=display.count,
+        percent=display.percent,
+        money=display.money,
+        minor=display.minor,
+        told=display.told,
+        field_name=display.field_name,
     )

@@ -44,3 +44,26 @@ def money(amount: str | None, currency: str) -> str:
 def minor(amount: int | None, currency: str) -> str:
     """An amount in minor units: ``(123450, "EUR")`` → ``"EUR 1,234.50"``."""
     return DASH if amount is None else money(format_amount(amount, currency), currency)
+
+
+def told(value: object) -> str:
+    """A value from an object's history, for people: nothing as "(empty)", counts with
+    separators, a mapping as "name value" pairs, a list item by item."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "(empty)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, dict):
+        return ", ".join(f"{str(k).replace('_', ' ')} {told(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "; ".join(told(v) for v in value)
+    return str(value)
+
+
+def field_name(name: str) -> str:
+    """A column's name for people: ``budget_minor`` → "budget (in minor units, e.g. cents)"."""
+    if name.endswith("_minor"):
+        return f"{name.removesuffix('_minor').replace('_', ' ')} (in minor units, e.g. cents)"
+    return name.replace("_", " ")

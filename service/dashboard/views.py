@@ -29,6 +29,8 @@ from service.reports.schemas import ReportQuery
 from service.reports.service import campaign_report
 
 DEFAULT_DAYS = 30
+# Rows of the influencer ranking and of the links shown before "show all".
+TOP = 50
 MAX_DAYS = 366
 # KPIs the influencers can be ranked by: (name, label).
 KPIS = (
@@ -55,6 +57,7 @@ class DashboardQuery(ReportQuery):
     from_ = fields.Date(load_default=None, data_key="from")
     to = fields.Date(load_default=None)
     kpi = fields.String(load_default="revenue", validate=validate.OneOf(KPI_NAMES))
+    show = fields.String(load_default="top", validate=validate.OneOf(("top", "all")))
 
 
 @bp.app_template_global()
@@ -168,6 +171,9 @@ def campaign(campaign_id: str) -> Any:
         }
         for link, handle in campaign_links(s, camp.id)
     ]
+    # The busiest links first, as the influencers are ranked.
+    links.sort(key=lambda item: -int((item["figures"] or {}).get("clicks", 0)))
+    shown = None if q["show"] == "all" else TOP
     return render_template(
         "dashboard/campaign.html",
         campaign=camp,
@@ -178,8 +184,12 @@ def campaign(campaign_id: str) -> Any:
         totals=by_influencer["totals"],
         currencies=currencies or [camp.currency],
         chart=Markup(daily_chart(days_of(by_day["rows"], start, end))),  # noqa: S704 - built escaped
-        ranked=ranked,
-        links=links,
+        ranked=ranked[:shown],
+        ranked_count=len(ranked),
+        links=links[:shown],
+        link_count=len(links),
+        top=TOP,
+        show=q["show"],
         ranges=quick_ranges(camp.starts_on, camp.ends_on, clock.now_utc().date()),
     )
 

@@ -10,13 +10,10 @@ from typing import Any
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.dashboard import test_browser as shared
 from tests.support.app import Api
+from tests.support.browser import OUTPUT, console_problems, needs_browser
 
-# The served app and the browser, shared with the report page's journey.
-served = shared.served
-browser = shared.browser
-pytestmark = shared.pytestmark
+pytestmark = needs_browser
 
 
 def test_a_campaign_with_a_tiered_rule_is_created_previewed_and_given_a_partner(
@@ -26,7 +23,7 @@ def test_a_campaign_with_a_tiered_rule_is_created_previewed_and_given_a_partner(
     nora = api.create_influencer("nora.knits")
     token = api.make_key("write")
     wait = WebDriverWait(browser, 15)
-    shots = shared.OUTPUT
+    shots = OUTPUT
     shots.mkdir(parents=True, exist_ok=True)
 
     browser.get(f"{base}/dashboard/login")
@@ -81,7 +78,5 @@ def test_a_campaign_with_a_tiered_rule_is_created_previewed_and_given_a_partner(
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
 
-    problems = [
-        entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")
-    ]
+    problems = console_problems(browser)
     assert problems == [], problems

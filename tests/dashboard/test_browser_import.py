@@ -14,7 +14,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.support.app import Api
-from tests.support.browser import OUTPUT, needs_browser
+from tests.support.browser import OUTPUT, console_problems, needs_browser
 
 pytestmark = needs_browser
 
@@ -72,6 +72,6 @@ def test_two_influencers_enrolled_by_csv_import_in_chromium(
     listed = api.get(f"/api/v1/campaigns/{campaign['id']}/partners").json["items"]
     handles = {api.get(f"/api/v1/influencers/{p['influencer_id']}").json["handle"] for p in listed}
     assert handles == {"anna.travels", "bo.eats"}
-    console = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
+    console = console_problems(browser)
     assert console == [], console
     assert (OUTPUT / "import-done.png").stat().st_size > 10_000

@@ -16,7 +16,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support.app import Api
-from tests.support.browser import OUTPUT, needs_browser
+from tests.support.browser import OUTPUT, console_problems, needs_browser
 from tests.support.ledger_data import seed_ledger
 
 pytestmark = needs_browser
@@ -119,8 +119,6 @@ def test_finance_rejects_a_line_closes_a_month_and_downloads_its_csv(
     assert body == api.get("/api/v1/exports/commissions/2026-09").data
     assert hashlib.sha256(body).hexdigest() == checksum
 
-    problems = [
-        entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")
-    ]
+    problems = console_problems(browser)
     assert problems == [], problems
     assert (OUTPUT / "money-month-closed.png").stat().st_size > 10_000
