@@ -162,6 +162,11 @@ def campaign(campaign_id: str) -> Any:
     )
     ranked = rank(by_influencer["rows"], kpi, camp.currency)
     link_rows = {row["key"]: row for row in by_link["rows"]}
+    # The busiest links first, as the influencers are ranked.
+    busiest = sorted(
+        campaign_links(s, camp.id),
+        key=lambda pair: -int(link_rows.get(pair[0].id, {}).get("clicks", 0)),
+    )
     links = [
         {
             "link": link,
@@ -169,10 +174,8 @@ def campaign(campaign_id: str) -> Any:
             "short_url": short_url(settings(), link.code),
             "figures": link_rows.get(link.id),
         }
-        for link, handle in campaign_links(s, camp.id)
+        for link, handle in busiest
     ]
-    # The busiest links first, as the influencers are ranked.
-    links.sort(key=lambda item: -int((item["figures"] or {}).get("clicks", 0)))
     shown = None if q["show"] == "all" else TOP
     return render_template(
         "dashboard/campaign.html",
