@@ -40,7 +40,7 @@ from service.commissions.rules import (
 )
 from service.dashboard import login
 from service.dashboard.blueprint import bp, changes
-from service.dashboard.forms import Form, compact, field_value, submit
+from service.dashboard.forms import Form, compact, field_value, row_numbers, submit
 from service.errors import AfftrackError
 from service.http.context import session
 from service.influencers.models import Influencer
@@ -88,21 +88,17 @@ class Preview:
 
 def rule_slots(form: Form) -> list[Slot]:
     """The rule rows to draw: those on the form, then one empty row of each type."""
-    types: dict[int, str] = {}
-    for key, value in form.values.items():
-        parts = key.split("-")
-        if len(parts) == 3 and parts[0] == RULES and parts[2] == "type":
-            types[int(parts[1])] = value
+    types = {
+        i: form.values[f"{RULES}-{i}-type"]
+        for i in row_numbers(form.values, RULES)
+        if f"{RULES}-{i}-type" in form.values
+    }
     slots = []
     for i in sorted(types):
         if types[i] not in RULE_FIELDS:
             continue
-        used = [
-            int(k.split("-")[3])
-            for k in form.values
-            if k.startswith(f"{RULES}-{i}-tiers-") and k.count("-") == 4
-        ]
-        tiers = range((max(used) + 1 if used else 0) + SPARE_TIERS)
+        used = row_numbers(form.values, f"{RULES}-{i}-tiers")
+        tiers = range((used[-1] + 1 if used else 0) + SPARE_TIERS)
         slots.append(Slot(i, types[i], tiers if types[i] == "tiered_percent" else range(0)))
     nxt = max(types, default=-1) + 1
     for offset, kind in enumerate(RULE_FIELDS):

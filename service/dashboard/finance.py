@@ -17,6 +17,7 @@ from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from service import clock
+from service.audit.service import entries_for
 from service.campaigns.service import get_campaign, list_campaigns
 from service.commissions import ledger
 from service.commissions.models import WORKING, CommissionLine, LineKind, LinePurpose
@@ -462,6 +463,7 @@ def _month_page(month: exports.Month, notice: str | None, status: int) -> tuple[
         closes_from=end,
         notice=notice,
         columns=SUMMARY_COLUMNS,
+        audit=entries_for(session(), "export", month.export.id) if month.export else [],
     )
     return page, status
 

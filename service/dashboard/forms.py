@@ -14,7 +14,7 @@ be empty (``allow_none``), sent as ``null``: clearing a payout email clears it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,13 +130,18 @@ def _value(f: fields.Field[Any], form: MultiDict[str, str], name: str) -> Any:
     return raw
 
 
+def row_numbers(names: Iterable[str], prefix: str) -> list[int]:
+    """The row numbers of the inputs named ``<prefix>-<row>-…`` (at most 3 digits: what
+    a page draws; anything else is no row of ours), in order."""
+    pattern = re.compile(re.escape(prefix) + r"-(\d{1,3})-")
+    return sorted({int(m.group(1)) for name in names if (m := pattern.match(name))})
+
+
 def _rows(inner: fields.Nested, form: MultiDict[str, str], name: str) -> list[dict[str, Any]]:
     """The rows of a nested list, in row order; a row whose inputs are all empty is a
     spare row the person did not use."""
-    pattern = re.compile(re.escape(name) + r"-(\d{1,3})-")
-    indices = sorted({int(m.group(1)) for k in form if (m := pattern.match(k))})
     rows = []
-    for i in indices:
+    for i in row_numbers(form, name):
         prefix = f"{name}-{i}-"
         if not any(form.get(k, "").strip() for k in form if k.startswith(prefix)):
             continue

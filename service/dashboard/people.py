@@ -13,7 +13,7 @@ from service.audit.service import entries_for
 from service.campaigns.service import partnerships_of
 from service.dashboard import login
 from service.dashboard.blueprint import bp, changes, error_page
-from service.dashboard.forms import Form, flatten, submit
+from service.dashboard.forms import Form, flatten, row_numbers, submit
 from service.errors import AfftrackError
 from service.http.context import session, settings
 from service.influencers.models import Influencer
@@ -119,8 +119,8 @@ def _filled(influencer: Influencer) -> Form:
 
 def _rows(form: Form) -> range:
     """The platform rows to draw: those filled in, and spare ones."""
-    used = [int(k.split("-")[1]) for k in form.values if k.startswith("platforms-")]
-    return range((max(used) + 1 if used else 0) + SPARE_ROWS)
+    used = row_numbers(form.values, "platforms")
+    return range((used[-1] + 1 if used else 0) + SPARE_ROWS)
 
 
 def _form_page(found: Influencer | None, form: Form, status: int) -> tuple[str, int]:

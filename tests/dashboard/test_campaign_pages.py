@@ -327,3 +327,19 @@ def test_a_form_without_this_sessions_token_changes_nothing(api: Api, path: str)
     r = api.client.post(url[path], data={"csrf": "forged", **filled("other")})
     assert r.status_code == 400
     assert (api.rows("campaigns"), api.rows("partnerships")) == before
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["commission_rules-x-type", "commission_rules-0-tiers-x-rate", "commission_rules-9999-type"],
+)
+def test_odd_rule_row_numbers_are_no_rows(api: Api, name: str) -> None:
+    """A rule input with a row number the page never draws is ignored, not a 500."""
+    log_in(api, "write")
+    page = api.client.get("/dashboard/campaigns/new")
+    r = api.client.post(
+        "/dashboard/campaigns", data={"csrf": csrf(page.text), "name": "", name: "percent"}
+    )
+    assert r.status_code == 422
+    assert len(r.data) < 200_000
+    assert api.rows("campaigns") == 0

@@ -244,3 +244,18 @@ def test_an_order_through_a_webhook_leaves_no_audit_entry(api: Api) -> None:
     assert r.status_code in (200, 201, 202), r.text
     assert api.rows("conversions") == 1
     assert api.rows("audit_entries") == before
+
+
+@pytest.mark.parametrize(
+    "name", ["platforms-3000000-handle", "platforms-x-handle", "platforms--1-"]
+)
+def test_odd_row_numbers_are_no_rows_and_draw_nothing_more(api: Api, name: str) -> None:
+    """An input that is no row of the form's (a huge or non-numeric row number) is not
+    drawn: the page answers the refusal at its usual size, and nothing is saved."""
+    log_in(api, "write")
+    r = api.client.post(
+        "/dashboard/influencers", data=new_form(api, **filled(email="bad"), **{name: "a"})
+    )
+    assert r.status_code == 422
+    assert len(r.data) < 100_000
+    assert api.rows("influencers") == 0
