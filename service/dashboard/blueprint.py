@@ -14,11 +14,13 @@ from werkzeug.wrappers import Response
 
 from service.audit.service import CLI_ACTOR
 from service.dashboard import login
+from service.dashboard.forms import Form
 from service.errors import AfftrackError
 from service.http.context import session
 from service.keys.service import allows, list_keys
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 bp = Blueprint(
     "dashboard",
@@ -95,6 +97,20 @@ def _headers(response: Response) -> Response:
     if request.endpoint != "dashboard.static":
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def saved(form: Form, change: Callable[..., T], *args: Any) -> T | None:
+    """Make a change (``change(*args)``) and commit it; its result. ``None`` when the
+    domain refused it: then nothing of it is kept (rolled back) and the refusal is on
+    ``form``, beside the fields it names (its status in ``form.status``)."""
+    try:
+        result = change(*args)
+        session().commit()
+    except AfftrackError as exc:
+        session().rollback()
+        form.refuse(exc)
+        return None
+    return result
 
 
 def error_page(status: int, message: str) -> tuple[str, int]:

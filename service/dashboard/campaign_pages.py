@@ -39,7 +39,7 @@ from service.commissions.rules import (
     preview,
 )
 from service.dashboard import login
-from service.dashboard.blueprint import bp, changes
+from service.dashboard.blueprint import bp, changes, saved
 from service.dashboard.forms import Form, compact, field_value, row_numbers, submit
 from service.errors import AfftrackError
 from service.http.context import session
@@ -200,15 +200,8 @@ def create_campaign_page() -> Any:
         shown = make_preview(raw, posted, currency, _form_caps(posted))
         return _campaign_form(None, Form(values=_values(posted)), shown, 200)
     data, form = submit(CampaignIn(), posted)
-    if data is not None:
-        try:
-            campaign = create_campaign(session(), data)
-            session().commit()
-        except AfftrackError as exc:
-            session().rollback()
-            form.refuse(exc)
-        else:
-            return redirect(url_for("dashboard.campaign_settings", campaign_id=campaign.id), 303)
+    if data is not None and (campaign := saved(form, create_campaign, session(), data)) is not None:
+        return redirect(url_for("dashboard.campaign_settings", campaign_id=campaign.id), 303)
     return _campaign_form(None, form, None, 422)
 
 
@@ -233,15 +226,8 @@ def change_campaign_page(campaign_id: str) -> Any:
         shown = make_preview(raw, posted, currency, _form_caps(posted))
         return _campaign_form(found, Form(values=_values(posted)), shown, 200)
     data, form = submit(CampaignChange(), posted)
-    if data is not None:
-        try:
-            change_campaign(session(), found, data)
-            session().commit()
-        except AfftrackError as exc:
-            session().rollback()
-            form.refuse(exc)
-        else:
-            return redirect(url_for("dashboard.campaign_settings", campaign_id=campaign_id), 303)
+    if data is not None and saved(form, change_campaign, session(), found, data) is not None:
+        return redirect(url_for("dashboard.campaign_settings", campaign_id=campaign_id), 303)
     found = get_campaign(session(), campaign_id)
     return _campaign_form(found, form, None, 422)
 
@@ -326,15 +312,8 @@ def add_partner_page(campaign_id: str) -> Any:
         shown = _partner_preview(found, posted)
         return _partner_form(found, None, Form(values=_values(posted)), shown, 200)
     data, form = submit(PartnershipIn(), _own_rules(posted))
-    if data is not None:
-        try:
-            add_partner(session(), campaign_id, data)
-            session().commit()
-        except AfftrackError as exc:
-            session().rollback()
-            form.refuse(exc)
-        else:
-            return redirect(url_for("dashboard.campaign_settings", campaign_id=campaign_id), 303)
+    if data is not None and saved(form, add_partner, session(), campaign_id, data) is not None:
+        return redirect(url_for("dashboard.campaign_settings", campaign_id=campaign_id), 303)
     return _partner_form(found, None, form, None, 422)
 
 
@@ -359,15 +338,8 @@ def change_partner_page(campaign_id: str, influencer_id: str) -> Any:
     data, form = submit(PartnershipChange(), _own_rules(posted))
     if data is not None and not posted.get("own_rules"):
         data["commission_rules"] = None  # the campaign's rules apply again
-    if data is not None:
-        try:
-            change_partner(session(), found, data)
-            session().commit()
-        except AfftrackError as exc:
-            session().rollback()
-            form.refuse(exc)
-        else:
-            return redirect(url_for("dashboard.campaign_settings", campaign_id=campaign_id), 303)
+    if data is not None and saved(form, change_partner, session(), found, data) is not None:
+        return redirect(url_for("dashboard.campaign_settings", campaign_id=campaign_id), 303)
     found = get_partnership(session(), campaign_id, influencer_id)
     return _partner_form(found.campaign, found, form, None, 422)
 

@@ -20,7 +20,7 @@ from werkzeug.datastructures import MultiDict
 from service.audit.service import entries_for
 from service.conversions.candidates import promo_code_uses
 from service.dashboard import login
-from service.dashboard.blueprint import bp, changes
+from service.dashboard.blueprint import bp, changes, saved
 from service.dashboard.forms import Form, submit
 from service.dashboard.links import (
     campaign_choices,
@@ -29,7 +29,6 @@ from service.dashboard.links import (
     influencers_by_id,
     list_query,
 )
-from service.errors import AfftrackError
 from service.http.context import session
 from service.promo_codes.models import PromoCode
 from service.promo_codes.schemas import PromoCodeChange, PromoCodeIn, PromoCodeQuery
@@ -107,15 +106,8 @@ def new_code() -> Any:
 @changes
 def create_code_page() -> Any:
     data, form = _submit(PromoCodeIn())
-    if data is not None:
-        try:
-            promo = create_promo_code(session(), data)
-            session().commit()
-        except AfftrackError as exc:
-            session().rollback()
-            form.refuse(exc)
-        else:
-            return redirect(url_for("dashboard.code", promo_id=promo.id, created=1), 303)
+    if data is not None and (promo := saved(form, create_promo_code, session(), data)) is not None:
+        return redirect(url_for("dashboard.code", promo_id=promo.id, created=1), 303)
     return _new_page(form, 422)
 
 
@@ -132,15 +124,8 @@ def change_code_page(promo_id: str) -> Any:
     """Retire or reactivate (``status``), or change the window and the limit."""
     found = get_promo_code(session(), promo_id)
     data, form = _submit(PromoCodeChange())
-    if data is not None:
-        try:
-            change_promo_code(session(), found, data)
-            session().commit()
-        except AfftrackError as exc:
-            session().rollback()
-            form.refuse(exc)
-        else:
-            return redirect(url_for("dashboard.code", promo_id=promo_id), 303)
+    if data is not None and saved(form, change_promo_code, session(), found, data) is not None:
+        return redirect(url_for("dashboard.code", promo_id=promo_id), 303)
     found = get_promo_code(session(), promo_id)
     shown = Form(values={**_filled(found).values, **form.values}, errors=form.errors)
     return _code_page(found, shown, 422)

@@ -50,6 +50,8 @@ class Form:
 
     values: Mapping[str, str] = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
+    # The answer's status when refused: 422, or the domain refusal's own (409 …).
+    status: int = 422
 
     def value(self, name: str, default: Any = "") -> Any:
         return self.values.get(name, default)
@@ -64,6 +66,7 @@ class Form:
     def refuse(self, exc: AfftrackError) -> Form:
         """A domain refusal (a taken handle, a destination off the allowed domains): on its
         fields where it names them, else on the whole form."""
+        self.status = exc.status
         named = flatten(exc.fields) if exc.fields else {}
         for name, texts in (named or {"": [_sentence(exc.message)]}).items():
             self.errors.setdefault(name, []).extend(texts)

@@ -15,7 +15,7 @@ from service.audit.service import entries_for
 from service.campaigns.models import Campaign
 from service.campaigns.service import get_campaign, list_campaigns, list_partners
 from service.dashboard import login
-from service.dashboard.blueprint import bp, changes, error_page
+from service.dashboard.blueprint import bp, changes, error_page, saved
 from service.dashboard.forms import Form, flatten, submit
 from service.errors import AfftrackError
 from service.http.context import session, settings
@@ -90,15 +90,11 @@ def new_link() -> Any:
 @changes
 def create_link_page() -> Any:
     data, form = submit(LinkIn(), request.form)
-    if data is not None:
-        try:
-            link = create_link(session(), settings(), data)
-            session().commit()
-        except AfftrackError as exc:
-            session().rollback()
-            form.refuse(exc)
-        else:
-            return redirect(url_for("dashboard.link", link_id=link.id, created=1), 303)
+    if (
+        data is not None
+        and (link := saved(form, create_link, session(), settings(), data)) is not None
+    ):
+        return redirect(url_for("dashboard.link", link_id=link.id, created=1), 303)
     return _new_page(form, 422)
 
 
@@ -119,15 +115,8 @@ def change_link_page(link_id: str) -> Any:
         # An emptied destination is a field left out for the schema; here it is a mistake.
         form.errors["destination" if "destination" in request.form else ""] = ["Fill this in."]
         data = None
-    if data is not None:
-        try:
-            update_link(session(), found.id, data)
-            session().commit()
-        except AfftrackError as exc:
-            session().rollback()
-            form.refuse(exc)
-        else:
-            return redirect(url_for("dashboard.link", link_id=link_id), 303)
+    if data is not None and saved(form, update_link, session(), found.id, data) is not None:
+        return redirect(url_for("dashboard.link", link_id=link_id), 303)
     found = get_link(session(), link_id)
     if "destination" not in form.values:
         form = Form(values={**form.values, "destination": found.destination}, errors=form.errors)

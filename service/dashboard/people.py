@@ -12,9 +12,8 @@ from marshmallow import ValidationError
 from service.audit.service import entries_for
 from service.campaigns.service import partnerships_of
 from service.dashboard import login
-from service.dashboard.blueprint import bp, changes, error_page
+from service.dashboard.blueprint import bp, changes, error_page, saved
 from service.dashboard.forms import Form, flatten, row_numbers, submit
-from service.errors import AfftrackError
 from service.http.context import session, settings
 from service.influencers.models import Influencer
 from service.influencers.schemas import InfluencerChange, InfluencerIn, InfluencerQuery
@@ -62,15 +61,11 @@ def new_influencer() -> Any:
 @changes
 def create_influencer_page() -> Any:
     data, form = submit(InfluencerIn(), request.form)
-    if data is not None:
-        try:
-            influencer = create_influencer(session(), data)
-            session().commit()
-        except AfftrackError as exc:
-            session().rollback()
-            form.refuse(exc)
-        else:
-            return redirect(url_for("dashboard.influencer", influencer_id=influencer.id), 303)
+    if (
+        data is not None
+        and (influencer := saved(form, create_influencer, session(), data)) is not None
+    ):
+        return redirect(url_for("dashboard.influencer", influencer_id=influencer.id), 303)
     return _form_page(None, form, 422)
 
 
@@ -86,15 +81,8 @@ def influencer(influencer_id: str) -> Any:
 def change_influencer_page(influencer_id: str) -> Any:
     found = get_influencer(session(), influencer_id)
     data, form = submit(InfluencerChange(), request.form)
-    if data is not None:
-        try:
-            change_influencer(session(), found, data)
-            session().commit()
-        except AfftrackError as exc:
-            session().rollback()
-            form.refuse(exc)
-        else:
-            return redirect(url_for("dashboard.influencer", influencer_id=influencer_id), 303)
+    if data is not None and saved(form, change_influencer, session(), found, data) is not None:
+        return redirect(url_for("dashboard.influencer", influencer_id=influencer_id), 303)
     found = get_influencer(session(), influencer_id)
     return _influencer_page(found, form, 422)
 

@@ -17,7 +17,7 @@ from service.audit.service import entries_for
 from service.campaigns.service import list_campaigns
 from service.commissions.ledger import lines_of_deliverable, status_of
 from service.dashboard import login
-from service.dashboard.blueprint import bp, changes, error_page
+from service.dashboard.blueprint import bp, changes, error_page, saved
 from service.dashboard.forms import Form, flatten, submit
 from service.deliverables.models import Deliverable
 from service.deliverables.schemas import (
@@ -98,15 +98,8 @@ def new_post() -> Any:
 @changes
 def create_post_page() -> Any:
     data, form = submit(DeliverableIn(), _utc(request.form))
-    if data is not None:
-        try:
-            post = create_deliverable(session(), data)
-            session().commit()
-        except AfftrackError as exc:
-            session().rollback()
-            form.refuse(exc)
-        else:
-            return redirect(url_for("dashboard.post", deliverable_id=post.id), 303)
+    if data is not None and (post := saved(form, create_deliverable, session(), data)) is not None:
+        return redirect(url_for("dashboard.post", deliverable_id=post.id), 303)
     return _new_page(form, 422)
 
 
@@ -122,15 +115,8 @@ def post(deliverable_id: str) -> Any:
 def change_post_page(deliverable_id: str) -> Any:
     found = get_deliverable(session(), deliverable_id)
     data, form = submit(DeliverableChange(), request.form)
-    if data is not None:
-        try:
-            change_deliverable(session(), found.id, data)
-            session().commit()
-        except AfftrackError as exc:
-            session().rollback()
-            form.refuse(exc)
-        else:
-            return redirect(url_for("dashboard.post", deliverable_id=deliverable_id), 303)
+    if data is not None and saved(form, change_deliverable, session(), found.id, data) is not None:
+        return redirect(url_for("dashboard.post", deliverable_id=deliverable_id), 303)
     return _post_page(get_deliverable(session(), deliverable_id), form, Form(), 422)
 
 
@@ -153,19 +139,13 @@ def approve_post_page(deliverable_id: str) -> Any:
 def reject_post_page(deliverable_id: str) -> Any:
     get_deliverable(session(), deliverable_id)
     data, form = submit(DeliverableRejectIn(), request.form)
-    status = 422
-    if data is not None:
-        try:
-            reject(session(), deliverable_id, data["reason"])
-            session().commit()
-        except AfftrackError as exc:
-            session().rollback()
-            form.refuse(exc)
-            status = exc.status
-        else:
-            return redirect(url_for("dashboard.post", deliverable_id=deliverable_id), 303)
+    if (
+        data is not None
+        and saved(form, reject, session(), deliverable_id, data["reason"]) is not None
+    ):
+        return redirect(url_for("dashboard.post", deliverable_id=deliverable_id), 303)
     found = get_deliverable(session(), deliverable_id)
-    return _post_page(found, _figures(found), form, status)
+    return _post_page(found, _figures(found), form, form.status)
 
 
 def _utc(form: MultiDict[str, str]) -> MultiDict[str, str]:
