@@ -289,12 +289,22 @@ def get_line(session: Session, line_id: str) -> CommissionLine:
 def adjust(session: Session, data: dict[str, Any], key_id: str) -> CommissionLine:
     """A manual adjustment line, due now, carrying its reason and the key that made it."""
     partnership = find_partnership(session, data["campaign_id"], data["influencer_id"])
+    problems: dict[str, list[str]] = {}
+    paid_in = partnership.campaign.currency
+    if data["currency"] != paid_in:
+        problems["currency"] = [
+            f"This campaign pays in {paid_in}; an adjustment must be in {paid_in}."
+        ]
     try:
         amount = parse_amount(data["amount"], data["currency"], allow_negative=True)
     except MoneyError as exc:
-        raise InvalidInput("amount is not valid", fields={"amount": [str(exc)]}) from None
-    if amount == 0:
-        raise InvalidInput("amount is not valid", fields={"amount": ["must not be zero"]})
+        problems["amount"] = [str(exc)]
+    else:
+        if amount == 0:
+            problems["amount"] = ["must not be zero"]
+    if problems:
+        verb = "is" if len(problems) == 1 else "are"
+        raise InvalidInput(f"{' and '.join(problems)} {verb} not valid", fields=problems)
     now = clock.now_utc()
     line_id = new_id("cml")
     append_line(

@@ -7,6 +7,7 @@ operations), and the monthly exports: the months, one month's preview and downlo
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from dataclasses import dataclass
@@ -122,6 +123,9 @@ def new_adjustment() -> Any:
     if not can_write():
         return error_page(403, "This API key can only read: it cannot add adjustments.")
     values = {k: request.args[k] for k in ("influencer_id", "campaign_id") if k in request.args}
+    if "campaign_id" in values:  # an adjustment is in the campaign's currency
+        with contextlib.suppress(AfftrackError):
+            values["currency"] = get_campaign(session(), values["campaign_id"]).currency
     return _adjustment_page(Form(values=values), 200)
 
 

@@ -275,6 +275,11 @@ def test_an_adjustment_through_the_page_is_the_apis_line(api: Api, ledger: Ledge
     assert line["influencer_id"] == ledger.ben["id"]
     shown = unescape(api.client.get(r.headers["Location"]).text)
     assert "EUR -12.50" in shown and "No rule: this line was added by hand" in shown
+    opened = api.client.get(
+        f"/dashboard/commissions/adjustments/new?campaign_id={ledger.winter['id']}"
+    )
+    assert f'name="currency" type="text" value="{ledger.winter["currency"]}"' in opened.text
+    assert "a campaign pays in one currency only" in unescape(opened.text)
 
 
 @pytest.mark.parametrize(
@@ -284,6 +289,11 @@ def test_an_adjustment_through_the_page_is_the_apis_line(api: Api, ledger: Ledge
         ({"amount": "0"}, "amount", "must not be zero"),
         ({"amount": "1.234"}, "amount", ""),
         ({"currency": "euro"}, "currency", ""),
+        (
+            {"currency": "USD"},
+            "currency",
+            "This campaign pays in EUR; an adjustment must be in EUR.",
+        ),
         ({"reason": ""}, "reason", "Fill this in."),
         ({"influencer_id": ""}, "influencer_id", "Fill this in."),
         ({"campaign_id": "winter"}, "campaign_id", ""),
