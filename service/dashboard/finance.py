@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import re
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +57,7 @@ KIND_WORDS = {
     "per_post": "per post: a fee for an approved post",
     "adjustment": "adjustment: added by hand, or a rejection's record",
 }
+ONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")  # the adjustment form's one-time token
 CAP_WORDS = {"monthly_cap": "the campaign's monthly cap", "budget": "the campaign's budget"}
 
 
@@ -133,9 +136,12 @@ def new_adjustment() -> Any:
 @changes
 def add_adjustment() -> Any:
     data, form = submit(AdjustmentIn(), request.form)
+    once = request.form.get("once", "")
     if data is not None:
         try:
-            line = ledger.adjust(session(), data, g.dashboard_key.id)
+            # The form's one-time token: the same form sent twice books one line.
+            token = once if ONCE.fullmatch(once) else None
+            line = ledger.adjust(session(), data, g.dashboard_key.id, request_key=token)
             session().commit()
         except AfftrackError as exc:
             session().rollback()
@@ -172,9 +178,12 @@ def _campaign_options() -> list[tuple[str, str]]:
 
 
 def _adjustment_page(form: Form, status: int) -> tuple[str, int]:
+    sent = form.value("once")
     page = render_template(
         "dashboard/adjustment.html",
         form=form,
+        # kept when the form comes back refused: that submission booked nothing
+        once=sent if ONCE.fullmatch(sent) else secrets.token_urlsafe(16),
         influencers=_influencer_options(),
         campaigns=_campaign_options(),
     )
