@@ -3,12 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import column, func, select, table
+from sqlalchemy import ColumnElement, column, exists, func, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.campaigns.models import Campaign, Partnership
 from service.commissions.rules import RuleError, parse_rules
+from service.db import Base
 from service.errors import Conflict, InvalidInput, NotFound
 from service.influencers.service import get_influencer
 from service.links.destinations import destination_error
@@ -158,19 +159,46 @@ _USES = (
 )
 
 
-def _uses(session: Session, column_name: str, value: str) -> dict[str, int]:
-    """How many rows of each table in _USES refer to ``value`` through ``column_name``."""
-    found: dict[str, int] = {}
+def _uses(
+    session: Session, column_name: str, value: str, narrow: tuple[str, str] | None = None
+) -> dict[str, int | None]:
+    """What of each table in _USES refers to ``value`` through ``column_name``: how many
+    rows where that column is indexed, else ``None`` (some: counting them would read the
+    whole table). ``narrow``: an indexed (column, value) every referring row also has,
+    which lets the database find them without reading the table."""
+    found: dict[str, int | None] = {}
     for name, word in _USES:
-        t = table(name, column(column_name))
-        n = session.scalar(select(func.count()).select_from(t).where(t.c[column_name] == value))
-        if n:
-            found[word] = int(n)
+        indexed = _indexed(name, column_name)
+        pairs = [(column_name, value)]
+        if narrow is not None and not indexed:
+            pairs.append(narrow)
+        t = table(name, *(column(c) for c, _ in pairs))
+        where: list[ColumnElement[bool]] = [t.c[c] == v for c, v in pairs]
+        if not session.scalar(select(exists().where(*where))):
+            continue
+        if indexed:
+            found[word] = int(
+                session.scalar(select(func.count()).select_from(t).where(*where)) or 0
+            )
+        else:
+            found[word] = None
     return found
 
 
-def _listed(uses: dict[str, int]) -> str:
-    return ", ".join(f"{n} {word}{'' if n == 1 else 's'}" for word, n in uses.items())
+def _indexed(table_name: str, column_name: str) -> bool:
+    """Whether an index of the table starts with the column (the tables are named, not
+    imported: their metadata is read; an unknown table counts as not indexed)."""
+    known = Base.metadata.tables.get(table_name)
+    return known is not None and any(
+        list(index.columns.keys())[:1] == [column_name] for index in known.indexes
+    )
+
+
+def _listed(uses: dict[str, int | None]) -> str:
+    return ", ".join(
+        f"{word}s" if n is None else f"{n} {word}{'' if n == 1 else 's'}"
+        for word, n in uses.items()
+    )
 
 
 def change_campaign(session: Session, campaign: Campaign, changes: dict[str, Any]) -> Campaign:
@@ -309,7 +337,10 @@ def remove_partner(session: Session, partnership: Partnership) -> None:
     """Take an influencer out of a campaign: only an enrolment nothing refers to yet (no
     link, promo code, order, post or commission line); otherwise refused with what holds
     it (see ADR "removing a partner")."""
-    used = _uses(session, "partnership_id", partnership.id)
+    # a partnership's rows are its campaign's: commission lines are found by campaign
+    used = _uses(
+        session, "partnership_id", partnership.id, ("campaign_id", partnership.campaign_id)
+    )
     if used:
         raise Conflict(
             f"{partnership.influencer.handle} cannot be removed from the campaign: "

@@ -59,8 +59,10 @@ def settlement_key(kind: str, partnership_id: str, rule_index: int, month: str, 
     return f"{kind}:{partnership_id}:{rule_index}:{month}:{seq}"
 
 
-def adjustment_key(line_id: str) -> str:
-    return f"adjustment:{line_id}"
+def adjustment_key(line_id: str, request: str | None = None) -> str:
+    """An adjustment's key: its own line id, or the one-time token of the request that
+    asked for it (so the same request repeated books nothing new)."""
+    return f"adjustment:{line_id}" if request is None else f"adjustment:once:{request}"
 
 
 def rejection_key(line_id: str) -> str:

@@ -286,21 +286,42 @@ def get_line(session: Session, line_id: str) -> CommissionLine:
 # The manual writes ---------------------------------------------------------------------
 
 
-def adjust(session: Session, data: dict[str, Any], key_id: str) -> CommissionLine:
-    """A manual adjustment line, due now, carrying its reason and the key that made it."""
+def adjust(
+    session: Session, data: dict[str, Any], key_id: str, request_key: str | None = None
+) -> CommissionLine:
+    """A manual adjustment line, due now, carrying its reason and the key that made it.
+
+    ``request_key``: a one-time token of the request (a form's), scoped by the API key;
+    the same request made again (a double click, a resubmitted page) books nothing and
+    answers the line the first one booked."""
+    line_id = new_id("cml")
+    key = adjustment_key(line_id, None if request_key is None else f"{key_id}:{request_key}")
+    if request_key is not None:
+        earlier = _line_by_key(session, key)
+        if earlier is not None:
+            return earlier
     partnership = find_partnership(session, data["campaign_id"], data["influencer_id"])
+    problems: dict[str, list[str]] = {}
+    paid_in = partnership.campaign.currency
+    if data["currency"] != paid_in:
+        problems["currency"] = [
+            f"This campaign pays in {paid_in}; an adjustment must be in {paid_in}."
+        ]
     try:
         amount = parse_amount(data["amount"], data["currency"], allow_negative=True)
     except MoneyError as exc:
-        raise InvalidInput("amount is not valid", fields={"amount": [str(exc)]}) from None
-    if amount == 0:
-        raise InvalidInput("amount is not valid", fields={"amount": ["must not be zero"]})
+        problems["amount"] = [str(exc)]
+    else:
+        if amount == 0:
+            problems["amount"] = ["must not be zero"]
+    if problems:
+        verb = "is" if len(problems) == 1 else "are"
+        raise InvalidInput(f"{' and '.join(problems)} {verb} not valid", fields=problems)
     now = clock.now_utc()
-    line_id = new_id("cml")
-    append_line(
+    written = append_line(
         session,
         id=line_id,
-        idempotency_key=adjustment_key(line_id),
+        idempotency_key=key,
         influencer_id=partnership.influencer_id,
         campaign_id=partnership.campaign_id,
         partnership_id=partnership.id,
@@ -313,7 +334,15 @@ def adjust(session: Session, data: dict[str, Any], key_id: str) -> CommissionLin
         reason=data["reason"],
         created_by_key_id=key_id,
     )
+    if not written:  # the same request, made at the same time, booked it first
+        first = _line_by_key(session, key)
+        if first is not None:
+            return first
     return get_line(session, line_id)
+
+
+def _line_by_key(session: Session, key: str) -> CommissionLine | None:
+    return session.scalar(select(CommissionLine).where(CommissionLine.idempotency_key == key))
 
 
 def reject(session: Session, line_id: str, reason: str, key_id: str) -> CommissionLine:

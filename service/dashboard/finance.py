@@ -7,8 +7,11 @@ operations), and the monthly exports: the months, one month's preview and downlo
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import re
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +58,7 @@ KIND_WORDS = {
     "per_post": "per post: a fee for an approved post",
     "adjustment": "adjustment: added by hand, or a rejection's record",
 }
+ONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")  # the adjustment form's one-time token
 CAP_WORDS = {"monthly_cap": "the campaign's monthly cap", "budget": "the campaign's budget"}
 
 
@@ -123,6 +127,9 @@ def new_adjustment() -> Any:
     if not can_write():
         return error_page(403, "This API key can only read: it cannot add adjustments.")
     values = {k: request.args[k] for k in ("influencer_id", "campaign_id") if k in request.args}
+    if "campaign_id" in values:  # an adjustment is in the campaign's currency
+        with contextlib.suppress(AfftrackError):
+            values["currency"] = get_campaign(session(), values["campaign_id"]).currency
     return _adjustment_page(Form(values=values), 200)
 
 
@@ -130,9 +137,12 @@ def new_adjustment() -> Any:
 @changes
 def add_adjustment() -> Any:
     data, form = submit(AdjustmentIn(), request.form)
+    once = request.form.get("once", "")
     if data is not None:
         try:
-            line = ledger.adjust(session(), data, g.dashboard_key.id)
+            # The form's one-time token: the same form sent twice books one line.
+            token = once if ONCE.fullmatch(once) else None
+            line = ledger.adjust(session(), data, g.dashboard_key.id, request_key=token)
             session().commit()
         except AfftrackError as exc:
             session().rollback()
@@ -169,9 +179,12 @@ def _campaign_options() -> list[tuple[str, str]]:
 
 
 def _adjustment_page(form: Form, status: int) -> tuple[str, int]:
+    sent = form.value("once")
     page = render_template(
         "dashboard/adjustment.html",
         form=form,
+        # kept when the form comes back refused: that submission booked nothing
+        once=sent if ONCE.fullmatch(sent) else secrets.token_urlsafe(16),
         influencers=_influencer_options(),
         campaigns=_campaign_options(),
     )

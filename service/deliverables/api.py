@@ -66,7 +66,12 @@ def change(data: dict[str, Any], deliverable_id: str) -> Deliverable:
 @require("write")
 @bp.arguments(DeliverableRejectIn)
 @bp.response(200, DeliverableOut)
-@bp.errors(JSON_BODY, 404, _409="the post is approved already")
+@bp.errors(
+    JSON_BODY,
+    404,
+    _409="the post is approved already: reject its fee line instead "
+    "(`POST /api/v1/commissions/{line_id}/reject`)",
+)
 def reject(data: dict[str, Any], deliverable_id: str) -> Deliverable:
     """Reject a submitted post (it earns no fee; rejecting again changes nothing)"""
     deliverable = service.reject(session(), deliverable_id, data["reason"])

@@ -81,8 +81,8 @@ def reject(session: Session, deliverable_id: str, reason: str) -> Deliverable:
         return deliverable
     if deliverable.status == "approved":
         raise Conflict(
-            "the post is approved and its fee is earned; reject its fee line "
-            "(POST /api/v1/commissions/<id>/reject) if it must not be paid",
+            "This post is approved already; to take back its fee, reject the fee line "
+            "on its commission page.",
             code="already_approved",
         )
     deliverable.status = "rejected"

@@ -398,12 +398,36 @@ def _promo_code(session: Session, _s: Settings, kind: Kind, values: dict[str, An
         "max_uses": data["max_uses"],
     }
     if data["code"] is not None:
+        normalized = normalize_code(data["code"])
         existing = session.scalar(
             select(PromoCode).where(
-                PromoCode.normalized == normalize_code(data["code"]),
+                PromoCode.normalized == normalized,
                 PromoCode.status == "active",
             )
         )
+        if existing is None:
+            # The partner's own code of any status: a retired one is never issued again
+            # by an import (re-importing a file must not undo a retirement).
+            earlier = session.scalar(
+                select(PromoCode)
+                .where(
+                    PromoCode.normalized == normalized,
+                    PromoCode.campaign_id == campaign.id,
+                    PromoCode.influencer_id == influencer.id,
+                )
+                .order_by(PromoCode.created_at.desc(), PromoCode.id)
+                .limit(1)
+            )
+            if earlier is not None:
+                raise RowFailed(
+                    [
+                        (
+                            "code",
+                            f"{_show(earlier.code)} exists already and is {earlier.status}; "
+                            "to use it again, reactivate it on its page",
+                        )
+                    ]
+                )
         if existing is not None:
             _differ(
                 "code",
@@ -419,11 +443,11 @@ def _promo_code(session: Session, _s: Settings, kind: Kind, values: dict[str, An
         stmt = select(PromoCode.id).where(
             PromoCode.campaign_id == campaign.id,
             PromoCode.influencer_id == influencer.id,
-            PromoCode.status == "active",
         )
         for name, mine in window.items():
             column = getattr(PromoCode, name)
             stmt = stmt.where(column.is_(None) if mine is None else column == mine)
+        # Any status: a retired code counts as the one the file made.
         same = session.scalar(stmt.order_by(PromoCode.id).limit(1))
         if same is not None:
             return "unchanged", same

@@ -5,6 +5,7 @@ only, a partner removed only while nothing refers to the partnership."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
 
 from tests.support.app import Api
 
@@ -113,3 +114,39 @@ def test_a_partner_is_removed_only_while_nothing_refers_to_it(api: Api) -> None:
     r = api.client.delete(f"{base}/{ben['id']}", headers=write)
     assert r.status_code == 409 and "1 link" in r.json["error"]["message"]
     assert [p["influencer_id"] for p in api.get(base).json["items"]] == [ben["id"]]
+
+
+def test_removing_a_partner_with_commission_lines_never_counts_the_ledger(api: Api) -> None:
+    """commission_lines.partnership_id has no index: the refusal finds that the partner
+    has lines (through the campaign's index) without counting them."""
+    campaign = api.create_campaign("spring")
+    anna = api.create_influencer("anna")
+    api.add_partner(campaign["id"], anna["id"])
+    adjustment = {
+        "influencer_id": anna["id"],
+        "campaign_id": campaign["id"],
+        "amount": "5.00",
+        "currency": "EUR",
+        "reason": "welcome bonus",
+    }
+    assert api.post("/api/v1/commissions/adjustments", adjustment).status_code == 201
+    engine = api.app.extensions["afftrack"].db.engine
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_rest) -> None:  # type: ignore[no-untyped-def]
+        statements.append(" ".join(statement.lower().split()))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        r = api.client.delete(
+            f"/api/v1/campaigns/{campaign['id']}/partners/{anna['id']}",
+            headers=api.headers(api.make_key("write")),
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert r.status_code == 409, r.json
+    message = r.json["error"]["message"]
+    assert "has commission lines, which stay on record" in message
+    ledger = [s for s in statements if "from commission_lines" in s]
+    assert ledger and not [s for s in ledger if "count(" in s], ledger
+    assert api.rows("partnerships") == 1

@@ -103,6 +103,27 @@ def test_a_manual_adjustment_is_never_mistaken_for_a_carry_forward(api, frozen):
     assert api.get("/api/v1/exports/commissions/2026-09").data == before
 
 
+def test_an_adjustment_in_another_currency_than_the_campaigns_is_refused(api, frozen):
+    parts = setup(api)
+    body = {
+        "influencer_id": parts["anna"]["id"],
+        "campaign_id": parts["campaign"]["id"],
+        "amount": "5.00",
+        "currency": "USD",
+        "reason": "bonus",
+    }
+    before = api.rows("commission_lines")
+    r = api.post("/api/v1/commissions/adjustments", body)
+    assert r.status_code == 422, r.json
+    assert r.json["error"]["fields"] == {
+        "currency": ["This campaign pays in EUR; an adjustment must be in EUR."]
+    }
+    assert api.rows("commission_lines") == before
+    assert (
+        api.post("/api/v1/commissions/adjustments", body | {"currency": "EUR"}).status_code == 201
+    )
+
+
 def test_rejecting_a_sale_takes_its_reversals_with_it(api, frozen):
     parts = setup(api)
     frozen.set("2026-09-10T12:00:00Z")

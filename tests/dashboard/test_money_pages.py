@@ -275,6 +275,38 @@ def test_an_adjustment_through_the_page_is_the_apis_line(api: Api, ledger: Ledge
     assert line["influencer_id"] == ledger.ben["id"]
     shown = unescape(api.client.get(r.headers["Location"]).text)
     assert "EUR -12.50" in shown and "No rule: this line was added by hand" in shown
+    opened = api.client.get(
+        f"/dashboard/commissions/adjustments/new?campaign_id={ledger.winter['id']}"
+    )
+    assert f'name="currency" type="text" value="{ledger.winter["currency"]}"' in opened.text
+    assert "a campaign pays in one currency only" in unescape(opened.text)
+
+
+def test_the_same_adjustment_form_sent_twice_books_one_line(api: Api, ledger: Ledger) -> None:
+    log_in(api, "write")
+    body = {
+        "influencer_id": ledger.ben["id"],
+        "campaign_id": ledger.autumn["id"],
+        "amount": "7.00",
+        "currency": "EUR",
+        "reason": "double click",
+    }
+
+    def form_fields() -> dict[str, str]:
+        page = api.client.get("/dashboard/commissions/adjustments/new").text
+        once = re.search(r'name="once" value="([^"]+)"', page)
+        assert once, "no one-time token on the form"
+        return {"csrf": csrf(page), "once": once.group(1), **body}
+
+    before = api.rows("commission_lines")
+    sent = form_fields()
+    first, second = (api.client.post("/dashboard/commissions/adjustments", data=sent) for _ in "12")
+    assert (first.status_code, second.status_code) == (303, 303), second.text
+    assert second.headers["Location"] == first.headers["Location"]
+    assert api.rows("commission_lines") == before + 1
+    again = api.client.post("/dashboard/commissions/adjustments", data=form_fields())
+    assert again.status_code == 303 and again.headers["Location"] != first.headers["Location"]
+    assert api.rows("commission_lines") == before + 2
 
 
 @pytest.mark.parametrize(
@@ -284,6 +316,11 @@ def test_an_adjustment_through_the_page_is_the_apis_line(api: Api, ledger: Ledge
         ({"amount": "0"}, "amount", "must not be zero"),
         ({"amount": "1.234"}, "amount", ""),
         ({"currency": "euro"}, "currency", ""),
+        (
+            {"currency": "USD"},
+            "currency",
+            "This campaign pays in EUR; an adjustment must be in EUR.",
+        ),
         ({"reason": ""}, "reason", "Fill this in."),
         ({"influencer_id": ""}, "influencer_id", "Fill this in."),
         ({"campaign_id": "winter"}, "campaign_id", ""),

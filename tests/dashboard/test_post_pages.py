@@ -191,8 +191,14 @@ def test_a_rejection_needs_a_reason_and_an_approved_post_cannot_be_rejected(api:
     assert api.post(f"/api/v1/deliverables/{post_id}/approve").status_code == 200
     r = api.post(f"/api/v1/deliverables/{post_id}/reject", {"reason": "too late"})
     assert r.status_code == 409 and r.json["error"]["code"] == "already_approved"
+    assert "/api/" not in r.json["error"]["message"]
     r = send(api, post_id, "reject", reason="too late")
-    assert r.status_code == 409 and "reject its fee line" in r.text
+    assert r.status_code == 409
+    assert (
+        "This post is approved already; to take back its fee, reject the fee line on its "
+        "commission page." in unescape(r.text)
+    )
+    assert "/api/" not in r.text.split("<main", 1)[-1].split("</main>", 1)[0]
     assert api.get(f"/api/v1/deliverables/{post_id}").json["status"] == "approved"
 
 

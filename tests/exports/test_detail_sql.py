@@ -216,11 +216,15 @@ def test_whole_rows_match_on_real_lines(pg_api: Any, frozen: Any) -> None:
     assert (
         pg_api.post(f"/api/v1/commissions/{first}/reject", {"reason": "fraud"}).status_code == 200
     )
+    paying = {"EUR": campaign}
+    for currency in ("JPY", "KWD"):  # an adjustment is in its campaign's currency
+        paying[currency] = pg_api.create_campaign(f"autumn-{currency.lower()}", currency=currency)
+        pg_api.add_partner(paying[currency]["id"], anna["id"])
     for n, (amount, currency) in enumerate((("-2.50", "EUR"), ("1000", "JPY"), ("0.001", "KWD"))):
         frozen.set(f"2026-09-25T12:00:0{n}Z")
         adjustment = {
             "influencer_id": anna["id"],
-            "campaign_id": campaign["id"],
+            "campaign_id": paying[currency]["id"],
             "amount": amount,
             "currency": currency,
             "reason": reason,

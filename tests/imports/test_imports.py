@@ -202,6 +202,30 @@ def test_links_and_codes_without_their_own_key_are_unchanged_on_reimport(api):
     ]
 
 
+def test_reimporting_codes_after_retiring_them_brings_none_back(api):
+    campaign = autumn(api)
+    api.add_partner(campaign["id"], api.create_influencer("anna")["id"])
+    named = "campaign,influencer,code\nautumn-2026,anna,ANNA15\n"
+    unnamed = "campaign,influencer,max_uses\nautumn-2026,anna,10\n"
+    made = [do(api, "promo-codes", text).rows[0].id for text in (named, unnamed)]
+    for code_id in made:
+        r = api.patch(f"/api/v1/promo-codes/{code_id}", {"status": "retired"})
+        assert r.status_code == 200, r.json
+    again = do(api, "promo-codes", named)
+    assert not again.applied
+    assert [str(e) for e in again.errors] == [
+        "row 2, column code: 'ANNA15' exists already and is retired; to use it again, "
+        "reactivate it on its page"
+    ]
+    lower = do(api, "promo-codes", "campaign,influencer,code\nautumn-2026,anna, anna15\n")
+    assert lower.counts["error"] == 1
+    without = do(api, "promo-codes", unnamed)
+    assert [(r.outcome, r.id) for r in without.rows] == [("unchanged", made[1])]
+    assert counts(api)["promo_codes"] == 2
+    codes = api.get("/api/v1/promo-codes").json["items"]
+    assert {c["status"] for c in codes} == {"retired"}
+
+
 def test_control_characters_in_a_row_are_not_echoed(api):
     done = do(api, "influencers", "handle,name,email\nbad\x1b[31m,Bad,b@example.com\n")
     assert done.errors and all("\x1b" not in str(e) + r.key for e in done.errors for r in done.rows)
