@@ -242,6 +242,20 @@ def list_lines(session: Session, query: dict[str, Any], zone: str) -> Page[Commi
     return paginate(session, stmt, CommissionLine.id, query.get("cursor"), query["limit"])
 
 
+def currencies_earned(session: Session, campaign_id: str, influencer_id: str) -> set[str]:
+    """The currencies an influencer's lines in a campaign are in (orders in another
+    currency than the campaign's earn in theirs)."""
+    stmt = (
+        select(CommissionLine.currency)
+        .where(
+            CommissionLine.campaign_id == campaign_id,
+            CommissionLine.influencer_id == influencer_id,
+        )
+        .distinct()
+    )
+    return set(session.scalars(stmt))
+
+
 def line_totals(session: Session, query: dict[str, Any], zone: str) -> list[tuple[str, int, int]]:
     """What the lines a list query finds add up to, per currency: (currency, lines,
     amount in minor units), rejected lines left out (they are never paid)."""
@@ -302,10 +316,14 @@ def adjust(
             return earlier
     partnership = find_partnership(session, data["campaign_id"], data["influencer_id"])
     problems: dict[str, list[str]] = {}
-    paid_in = partnership.campaign.currency
-    if data["currency"] != paid_in:
+    earns_in = currencies_earned(session, partnership.campaign_id, partnership.influencer_id)
+    earns_in.add(partnership.campaign.currency)
+    if data["currency"] not in earns_in:
+        named = ", ".join(sorted(earns_in))
         problems["currency"] = [
-            f"This campaign pays in {paid_in}; an adjustment must be in {paid_in}."
+            f"This partner earns in {named} here; an adjustment must be in one of them."
+            if len(earns_in) > 1
+            else f"This campaign pays in {named}; an adjustment must be in {named}."
         ]
     try:
         amount = parse_amount(data["amount"], data["currency"], allow_negative=True)

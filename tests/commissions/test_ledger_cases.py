@@ -124,6 +124,27 @@ def test_an_adjustment_in_another_currency_than_the_campaigns_is_refused(api, fr
     )
 
 
+def test_an_adjustment_may_be_in_a_currency_the_partner_already_earns_in(api, frozen):
+    """An order in another currency than the campaign's earns in its own; correcting
+    such a line takes an adjustment in that currency."""
+    parts = setup(api)
+    frozen.set("2026-09-10T12:00:00Z")
+    assert api.webhook(ORDER | {"currency": "JPY", "subtotal": "12000"}).status_code < 300
+    body = {
+        "influencer_id": parts["anna"]["id"],
+        "campaign_id": parts["campaign"]["id"],
+        "amount": "-100",
+        "currency": "JPY",
+        "reason": "part of the order came back",
+    }
+    assert api.post("/api/v1/commissions/adjustments", body).status_code == 201
+    r = api.post("/api/v1/commissions/adjustments", body | {"currency": "USD"})
+    assert r.status_code == 422
+    assert r.json["error"]["fields"] == {
+        "currency": ["This partner earns in EUR, JPY here; an adjustment must be in one of them."]
+    }
+
+
 def test_rejecting_a_sale_takes_its_reversals_with_it(api, frozen):
     parts = setup(api)
     frozen.set("2026-09-10T12:00:00Z")

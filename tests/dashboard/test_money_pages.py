@@ -279,7 +279,7 @@ def test_an_adjustment_through_the_page_is_the_apis_line(api: Api, ledger: Ledge
         f"/dashboard/commissions/adjustments/new?campaign_id={ledger.winter['id']}"
     )
     assert f'name="currency" type="text" value="{ledger.winter["currency"]}"' in opened.text
-    assert "a campaign pays in one currency only" in unescape(opened.text)
+    assert "or another the partner already earns in there" in unescape(opened.text)
 
 
 def test_the_same_adjustment_form_sent_twice_books_one_line(api: Api, ledger: Ledger) -> None:
@@ -319,7 +319,7 @@ def test_the_same_adjustment_form_sent_twice_books_one_line(api: Api, ledger: Le
         (
             {"currency": "USD"},
             "currency",
-            "This campaign pays in EUR; an adjustment must be in EUR.",
+            "This partner earns in EUR, JPY here; an adjustment must be in one of them.",
         ),
         ({"reason": ""}, "reason", "Fill this in."),
         ({"influencer_id": ""}, "influencer_id", "Fill this in."),
