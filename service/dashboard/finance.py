@@ -418,6 +418,14 @@ def _month(period: str) -> exports.Month:
 
 
 def preview(period: str, *, checksum: bool) -> Preview:
+    """A month's summary, totals and first detail rows, from one working-out of its
+    settlement (``exports.one_projection``)."""
+    s = session()
+    with exports.one_projection(s):
+        return _preview(period, checksum=checksum)
+
+
+def _preview(period: str, *, checksum: bool) -> Preview:
     s, zone = session(), settings().timezone
     body = exports.summary_file(s, period, zone)
     rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
@@ -456,6 +464,7 @@ def _detail_head(period: str) -> tuple[list[dict[str, str]], bool]:
         stop = getattr(built.chunks, "close", None)
         if stop is not None:
             stop()  # ends the query of a generator not read to its end
+            session().rollback()  # which may leave the transaction aborted (read only)
     return rows[:PREVIEW_ROWS], len(rows) > PREVIEW_ROWS
 
 

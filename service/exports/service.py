@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -98,6 +99,30 @@ def _paypal_rows(
     return chosen[start : start + PAYPAL_ROWS], parts
 
 
+_PROJECTION = "afftrack.exports.projection"
+
+
+@contextmanager
+def one_projection(session: Session) -> Iterator[None]:
+    """Within: an open month's settlement (the slow part of its export) is worked out once
+    for every export built in ``session`` — a page showing a month's summary and detail
+    reads both from one projection. Nothing may be written meanwhile."""
+    session.info[_PROJECTION] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_PROJECTION, None)
+
+
+def _projection(session: Session, period: str, zone: str) -> list[PlannedLine]:
+    kept: dict[tuple[str, str], list[PlannedLine]] | None = session.info.get(_PROJECTION)
+    if kept is None:
+        return projected_lines(session, period, zone)
+    if (period, zone) not in kept:
+        kept[(period, zone)] = projected_lines(session, period, zone)
+    return kept[(period, zone)]
+
+
 def build(
     session: Session,
     period: str,
@@ -123,7 +148,7 @@ def build(
             code="period_not_started",
         )
     name = f"commissions-{period}{'-lines' if detail else ''}"
-    planned = [] if sel.closed else in_statement(sel, projected_lines(session, period, zone))
+    planned = [] if sel.closed else in_statement(sel, _projection(session, period, zone))
     if detail:
         if not sel.closed:  # the carry-forward lines closing would write, too
             balances = negative_balances(session, sel, planned)
