@@ -418,8 +418,9 @@ def _month(period: str) -> exports.Month:
 
 
 def preview(period: str, *, checksum: bool) -> Preview:
-    """A month's summary, totals and first detail rows, from one working-out of its
-    settlement (``exports.one_projection``)."""
+    """A month's summary and totals, and its first detail rows or (``checksum``, for a
+    close) the checksum closing would store; from one working-out of its settlement
+    (``exports.one_projection``)."""
     s = session()
     with exports.one_projection(s):
         return _preview(period, checksum=checksum)
@@ -436,7 +437,8 @@ def _preview(period: str, *, checksum: bool) -> Preview:
             row["net_payable"], cur, allow_negative=True
         )
     totals = [(c, money(format_amount(v, c), c)) for c, v in sorted(by_currency.items())]
-    detail, more = _detail_head(period)
+    # The confirmation of a close shows the figures and the checksum, not the detail.
+    detail, more = ([], False) if checksum else _detail_head(period)
     return Preview(
         summary=rows,
         totals=totals,
