@@ -13,6 +13,7 @@ import io
 import re
 import secrets
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from flask import g, redirect, render_template, request, url_for
@@ -402,7 +403,7 @@ class Preview:
     detail: list[dict[str, str]]
     more_detail: bool
     checksum: str | None
-    currencies: list[str]
+    paypal: dict[str, int]  # the parts of each currency's PayPal file
 
     def handles(self) -> dict[str, str]:
         """The influencers' handles by id (the detail names them by id only)."""
@@ -446,8 +447,18 @@ def _preview(period: str, *, checksum: bool) -> Preview:
         detail=detail,
         more_detail=more,
         checksum=exports.checksum_of(body) if checksum else None,
-        currencies=sorted({r["currency"] for r in rows if not r["net_payable"].startswith("-")}),
+        paypal=_paypal_parts(rows),
     )
+
+
+def _paypal_parts(rows: list[dict[str, str]]) -> dict[str, int]:
+    """Each currency the month pays in, with how many parts its PayPal file comes in
+    (the payees: the rows with a positive net)."""
+    payees: dict[str, int] = {}
+    for row in rows:
+        if Decimal(row["net_payable"]) > 0:
+            payees[row["currency"]] = payees.get(row["currency"], 0) + 1
+    return {cur: exports.paypal_parts(n) for cur, n in sorted(payees.items())}
 
 
 def _detail_head(period: str) -> tuple[list[dict[str, str]], bool]:
@@ -487,6 +498,7 @@ def _month_page(month: exports.Month, notice: str | None, status: int) -> tuple[
         closes_from=end,
         notice=notice,
         columns=SUMMARY_COLUMNS,
+        paypal_rows=exports.PAYPAL_ROWS,
         audit=entries_for(session(), "export", month.export.id) if month.export else [],
     )
     return page, status

@@ -74,6 +74,11 @@ def check_options(
         )
 
 
+def paypal_parts(payees: int) -> int:
+    """How many parts a PayPal file of ``payees`` payments comes in."""
+    return max(1, -(-payees // PAYPAL_ROWS))
+
+
 def _paypal_rows(
     rows: Iterable[SummaryRow], currency: str | None, part: int | None
 ) -> tuple[list[SummaryRow], int]:
@@ -88,7 +93,7 @@ def _paypal_rows(
             fields={"currency": [f"one of {', '.join(currencies)}"]},
         )
     chosen = [r for r in payable if currency is None or r.currency == currency]
-    parts = max(1, -(-len(chosen) // PAYPAL_ROWS))
+    parts = paypal_parts(len(chosen))
     if (part is None and parts > 1) or (part is not None and part > parts):
         raise InvalidInput(
             f"a PayPal file holds at most {PAYPAL_ROWS:,} payments; this one has "

@@ -561,3 +561,27 @@ def test_downloads_are_the_apis_files_byte_for_byte(api: Api, ledger: Ledger, cl
     assert "format=paypal&amp;currency=JPY" in page and 'id="download-csv"' in page
     bad = api.client.get("/dashboard/exports/2026-09/download?format=paypal")
     assert bad.status_code == 422 and "several" in bad.text  # the API's refusal, as a page
+
+
+def test_a_paypal_file_too_long_for_one_part_is_offered_in_parts(
+    api: Api, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each part the API serves is linked from the month's page (the part size made 1
+    here, so that the month's EUR payees fill several parts)."""
+    from service.exports import service as exports
+
+    log_in(api, "read")
+    monkeypatch.setattr(exports, "PAYPAL_ROWS", 1)
+    page = api.client.get("/dashboard/exports/2026-09").text
+    parts = re.findall(r'data-paypal="EUR-(\d+)"', page)
+    assert len(parts) > 1 and parts == [str(n) for n in range(1, len(parts) + 1)]
+    assert f"part {len(parts)} of {len(parts)}" in page
+    for n in parts:
+        query = f"?format=paypal&currency=EUR&part={n}"
+        ours = api.client.get(f"/dashboard/exports/2026-09/download{query}", buffered=True)
+        theirs = api.get(f"/api/v1/exports/commissions/2026-09{query}")
+        assert ours.status_code == theirs.status_code == 200
+        assert ours.data == theirs.data
+    beyond = f"?format=paypal&currency=EUR&part={len(parts) + 1}"
+    assert api.get(f"/api/v1/exports/commissions/2026-09{beyond}").status_code == 422
+    assert 'data-paypal="JPY"' in page  # one payee: one file
