@@ -57,7 +57,7 @@ def test_a_campaign_with_a_tiered_rule_is_created_previewed_and_given_a_partner(
     wait.until(lambda d: d.find_elements(By.ID, "preview-total"))
     assert browser.find_element(By.ID, "preview-total").text == "EUR 130.00"
     browser.execute_script("arguments[0].scrollIntoView()", browser.find_element(By.ID, "example"))
-    browser.save_screenshot(str(shots / "campaign-preview.png"))
+    browser.save_screenshot(str(shots / "campaign-example-earnings.png"))
 
     browser.find_element(By.CSS_SELECTOR, "button[value=save]").click()
     wait.until(lambda d: d.current_url.endswith("/settings"))
