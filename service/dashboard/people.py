@@ -54,7 +54,7 @@ def influencers() -> Any:
 @bp.get("/influencers/new")
 @login.login_required
 def new_influencer() -> Any:
-    return _form_page(None, Form(), 200)
+    return _new_page(Form(), 200)
 
 
 @bp.post("/influencers")
@@ -66,7 +66,7 @@ def create_influencer_page() -> Any:
         and (influencer := saved(form, create_influencer, session(), data)) is not None
     ):
         return redirect(url_for("dashboard.influencer", influencer_id=influencer.id), 303)
-    return _form_page(None, form, 422)
+    return _new_page(form, 422)
 
 
 @bp.get("/influencers/<influencer_id>")
@@ -111,7 +111,7 @@ def _rows(form: Form) -> range:
     return range((used[-1] + 1 if used else 0) + SPARE_ROWS)
 
 
-def _form_page(found: Influencer | None, form: Form, status: int) -> tuple[str, int]:
+def _new_page(form: Form, status: int) -> tuple[str, int]:
     page = render_template(
         "dashboard/influencer_new.html",
         form=form,

@@ -114,7 +114,7 @@ class RedirectMiddleware:
 def _source(query: str | None) -> str:
     """``qr`` when the query carries the QR code's marker (``qr=1``), else ``link``. The
     query is read for nothing else and never forwarded to the shop."""
-    if query and (query == QR_MARKER or QR_MARKER in query.split("&")):
+    if query and QR_MARKER in query.split("&"):
         return QR_SOURCE
     return LINK_SOURCE
 
