@@ -52,12 +52,16 @@ class _ClickCounts:
     bot_clicks: Mapped[int] = mapped_column(BigInteger)
     # The part of ``clicks`` (non-bot) that came through the link's QR code (0013).
     qr_scans: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # The unique, non-bot clicks that were redirected (not sent to the fallback): what a
+    # ``cpc`` rule pays for (0020; service/clicks/counts.py reads them).
+    cpc_clicks: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class ClickDaily(_ClickCounts, Base):
     """Clicks per link and UTC day, as reports count them: ``clicks`` the non-bot ones,
     ``unique_clicks`` the unique ones among them, ``bot_clicks`` the rest, ``qr_scans``
-    the non-bot ones that came through the link's QR code (part of ``clicks``).
+    the non-bot ones that came through the link's QR code (part of ``clicks``),
+    ``cpc_clicks`` the unique ones among them that were redirected (not to the fallback).
 
     Kept by the database as clicks are written (a trigger on ``clicks``, migrations 0007
     and 0008): exactly the rows an INSERT or COPY really inserted, in its transaction,

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from service import clock
 from service.campaigns.models import Campaign, Partnership
-from service.clicks.models import Click
+from service.clicks.counts import cpc_clicks
 from service.commissions.engine import (
     SaleTerms,
     budget_used,
@@ -478,21 +478,8 @@ def true_up_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str
 def cpc_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str) -> list[Gap]:
     """Each cpc rule's month: its clicks times the rate, and what the ledger holds."""
     start, end = period_bounds(month, zone)
-    clicks = dict(
-        session.execute(
-            select(Link.partnership_id, func.count())
-            .select_from(Click)
-            .join(Link, Link.id == Click.link_id)
-            .where(
-                Click.occurred_at >= start,
-                Click.occurred_at < end,
-                Click.is_unique.is_(True),
-                Click.is_bot.is_(False),
-                Click.outcome == "redirect",
-            )
-            .group_by(Link.partnership_id)
-        ).all()
-    )
+    # From the click roll-up, not a scan of the month's clicks (service/clicks/counts.py).
+    clicks = cpc_clicks(session, start, end, Link.partnership_id)
     recorded: dict[tuple[str, int], Recorded] = defaultdict(Recorded)
     _add_settled_lines(session, recorded, LineKind.CPC, month, start, end)
     gaps = []

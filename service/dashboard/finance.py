@@ -462,22 +462,12 @@ def _paypal_parts(rows: list[dict[str, str]]) -> dict[str, int]:
 
 
 def _detail_head(period: str) -> tuple[list[dict[str, str]], bool]:
-    """The first :data:`PREVIEW_ROWS` rows of the detail CSV, reading no further than
-    needed (its chunks end between rows), and whether there are more."""
-    built = exports.build(session(), period, detail=True, zone=settings().timezone)
-    text = ""
-    rows: list[dict[str, str]] = []
-    try:
-        for chunk in built.chunks:
-            text += chunk.decode("utf-8")
-            rows = list(csv.DictReader(io.StringIO(text)))
-            if len(rows) > PREVIEW_ROWS:
-                break
-    finally:
-        stop = getattr(built.chunks, "close", None)
-        if stop is not None:
-            stop()  # ends the query of a generator not read to its end
-            session().rollback()  # which may leave the transaction aborted (read only)
+    """The first :data:`PREVIEW_ROWS` rows of the detail CSV, and whether there are more."""
+    built = exports.build(
+        session(), period, detail=True, zone=settings().timezone, head=PREVIEW_ROWS + 1
+    )
+    text = b"".join(built.chunks).decode("utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
     return rows[:PREVIEW_ROWS], len(rows) > PREVIEW_ROWS
 
 

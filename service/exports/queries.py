@@ -18,11 +18,14 @@ DetailRow = tuple[str, str, str, str]  # the formatted row, then its sort key
 
 class PostgresExports:
     @staticmethod
-    def detail_rows(session: Session, sel: Selection, fmt: str) -> Iterator[DetailRow]:
+    def detail_rows(
+        session: Session, sel: Selection, fmt: str, head: int | None = None
+    ) -> Iterator[DetailRow]:
         """The statement's lines as detail CSV rows (``fmt`` "csv") or JSON objects,
-        each with its sort key (influencer, currency, line id), in statement order:
-        formatted by PostgreSQL (a large month's export is mostly this loop)."""
-        return formatted_lines(session, sel, fmt)
+        each with its sort key (influencer, currency, line id), in statement order
+        (``head``: the first ones only): formatted by PostgreSQL (a large month's export
+        is mostly this loop)."""
+        return formatted_lines(session, sel, fmt, head)
 
     @staticmethod
     def lines_changed(session: Session) -> None:
@@ -36,11 +39,13 @@ class PostgresExports:
 
 class SqliteExports:
     @staticmethod
-    def detail_rows(session: Session, sel: Selection, fmt: str) -> Iterator[DetailRow]:
+    def detail_rows(
+        session: Session, sel: Selection, fmt: str, head: int | None = None
+    ) -> Iterator[DetailRow]:
         """As :meth:`PostgresExports.detail_rows`, the lines read as rows and formatted
         in Python (the same characters)."""
         python = writers.detail_object if fmt == "json" else writers.detail_row
-        for line in detail_lines(session, sel):
+        for line in detail_lines(session, sel, head=head):
             yield (python(sel.period, line), *detail_key(line))
 
     @staticmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -138,12 +139,14 @@ def build(
     currency: str | None = None,
     part: int | None = None,
     on_rows: Callable[[int], None] | None = None,
+    head: int | None = None,
 ) -> Built:
     """The export body, streamed. Changes nothing: a month that is still open shows the
     settlement lines closing it would write (tiered true-up, CPC); a month still
     running, as if it ended now, those lines marked projected in the detail. A month
     not started yet has no export (409). ``on_rows(n)`` hears of every
-    ``PROGRESS_EVERY`` rows written (a progress bar)."""
+    ``PROGRESS_EVERY`` rows written (a progress bar). ``head``: the detail's first rows
+    only (a page's glimpse of it), without sorting the whole month first."""
     check_options(fmt, detail, currency, part)
     sel = select_period(session, period, zone)
     now = clock.now_utc()
@@ -162,7 +165,7 @@ def build(
                 for line in carry_lines(session, sel, balances, zone, planned)
                 if line["status"] == LineStatus.PAID  # the one in this statement; paid on close
             ]
-        lines = _told(_detail_rows(session, sel, planned, fmt), on_rows)
+        lines = _told(_detail_rows(session, sel, planned, fmt, head), on_rows)
         if fmt == "json":
             return Built(writers.detail_json(period, lines), "application/json", f"{name}.json")
         return Built(writers.detail_csv(lines), "text/csv; charset=utf-8", f"{name}.csv")
@@ -182,13 +185,17 @@ def build(
 
 
 def _detail_rows(
-    session: Session, sel: Selection, planned: Sequence[PlannedLine], fmt: str
+    session: Session,
+    sel: Selection,
+    planned: Sequence[PlannedLine],
+    fmt: str,
+    head: int | None = None,
 ) -> Iterator[str]:
     """The detail's rows (CSV rows or JSON objects): the written lines as the database
     formats them (:data:`service.exports.queries.EXPORTS`); lines not written yet are
     formatted in Python and merged in by (influencer, currency, line id)."""
     python = writers.detail_object if fmt == "json" else writers.detail_row
-    written = EXPORTS.of(session).detail_rows(session, sel, fmt)
+    written = EXPORTS.of(session).detail_rows(session, sel, fmt, head)
     if not planned:
         for row in written:
             yield row[0]
@@ -203,7 +210,7 @@ def _detail_rows(
         ),
         key=key,  # (influencer, currency, line id), as the statement is ordered
     )
-    for row in heapq.merge(written, extra, key=key):
+    for row in itertools.islice(heapq.merge(written, extra, key=key), head):
         yield row[0]
 
 

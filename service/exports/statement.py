@@ -12,6 +12,7 @@ opposite line due at the start of the next month.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -325,19 +326,28 @@ def _shown_status(now: datetime) -> ColumnElement[str]:
     ).label("status")
 
 
-def _detail_select(session: Session, sel: Selection, now: datetime, *columns: Any) -> Any:
-    """``columns`` of the statement's lines joined to their orders, in statement order."""
+def _detail_select(
+    session: Session, sel: Selection, now: datetime, *columns: Any, head: int | None = None
+) -> Any:
+    """``columns`` of the statement's lines joined to their orders, in statement order
+    (``head``: the first ones only; PostgreSQL then formats only those, after a top-N
+    sort of the month)."""
     L, C = CommissionLine, Conversion
     return (
         select(*columns)
         .outerjoin(C, C.id == L.conversion_id)
         .where(line_filter(sel, now))
         .order_by(*(bytewise(session, column) for column in (L.influencer_id, L.currency, L.id)))
+        .limit(head)
     )
 
 
 def detail_lines(
-    session: Session, sel: Selection, planned: Sequence[PlannedLine] = ()
+    session: Session,
+    sel: Selection,
+    planned: Sequence[PlannedLine] = (),
+    *,
+    head: int | None = None,
 ) -> Iterator[DetailLine | Row[Any]]:
     """Every line of the statement in a stable order, with its order's id and source;
     ``planned`` lines (not written yet, already chosen for the statement) merged in.
@@ -366,6 +376,7 @@ def detail_lines(
         _shown_status(now),
         L.reason,
         *(getattr(L, fact.column) for fact in WORKING),
+        head=head,
     ).execution_options(yield_per=1000)
     written: Iterator[Any] = iter(session.execute(stmt))
     if not planned:
@@ -375,17 +386,17 @@ def detail_lines(
     extra = sorted(
         (DetailLine.planned(line, now, projected=projected) for line in planned), key=detail_key
     )
-    yield from heapq.merge(written, extra, key=detail_key)
+    yield from itertools.islice(heapq.merge(written, extra, key=detail_key), head)
 
 
 def formatted_lines(
-    session: Session, sel: Selection, fmt: str
+    session: Session, sel: Selection, fmt: str, head: int | None = None
 ) -> Iterator[tuple[str, str, str, str]]:
     """PostgreSQL only: the statement's lines as detail CSV rows (``fmt`` "csv") or
     JSON objects ("json") formatted by the database (see
     :mod:`service.exports.columns`), each with its sort key (influencer, currency,
     line id), in the order of :func:`detail_lines`."""
-    sql, params = formatted_statement(session, sel, fmt)
+    sql, params = formatted_statement(session, sel, fmt, head)
     # Compiling this expression-heavy query to machine code costs PostgreSQL more than
     # it gains per row (docs/BENCHMARKS.md#export-figures-without-a-recorded-date); the
     # setting lasts until the transaction ends (the export reads through a session of
@@ -404,7 +415,9 @@ def formatted_lines(
     return rows
 
 
-def formatted_statement(session: Session, sel: Selection, fmt: str) -> tuple[str, dict[str, Any]]:
+def formatted_statement(
+    session: Session, sel: Selection, fmt: str, head: int | None = None
+) -> tuple[str, dict[str, Any]]:
     """The SQL (in the driver's paramstyle) and parameters of :func:`formatted_lines`."""
     L = CommissionLine
     now = clock.now_utc()
@@ -417,6 +430,7 @@ def formatted_statement(session: Session, sel: Selection, fmt: str) -> tuple[str
         L.influencer_id,
         L.currency,
         L.id,
+        head=head,
     )
     compiled = stmt.compile(session.get_bind(), compile_kwargs={"render_postcompile": True})
     return str(compiled), dict(compiled.params)

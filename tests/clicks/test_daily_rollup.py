@@ -34,35 +34,49 @@ def links(api: Api, n: int = 2) -> list[str]:
     return out
 
 
-def click(n: int, link_id: str, minutes: int, bot: bool, unique: bool) -> dict[str, Any]:
+def click(
+    n: int, link_id: str, minutes: int, bot: bool, unique: bool, fallback: bool = False
+) -> dict[str, Any]:
     return stored_click(
-        f"clk_{n:026d}", link_id, START + timedelta(minutes=minutes), bot=bot, unique=unique
+        f"clk_{n:026d}",
+        link_id,
+        START + timedelta(minutes=minutes),
+        bot=bot,
+        unique=unique,
+        outcome="fallback" if fallback else "redirect",
     )
 
 
-def from_clicks(api: Api) -> dict[tuple[str, str], tuple[int, int, int]]:
+Counts = tuple[int, int, int, int]  # clicks, unique_clicks, bot_clicks, cpc_clicks
+
+
+def from_clicks(api: Api) -> dict[tuple[str, str], Counts]:
     """The same counts worked out from the clicks themselves, in Python."""
     counts: dict[tuple[str, str], list[int]] = {}
     with db(api).engine.connect() as conn:
-        for link_id, occurred_at, is_bot, is_unique in conn.execute(
-            text("SELECT link_id, occurred_at, is_bot, is_unique FROM clicks")
+        for link_id, occurred_at, is_bot, is_unique, outcome in conn.execute(
+            text("SELECT link_id, occurred_at, is_bot, is_unique, outcome FROM clicks")
         ):
             if isinstance(occurred_at, str):  # SQLite
                 occurred_at = datetime.fromisoformat(occurred_at)
             day = occurred_at if occurred_at.tzinfo is None else occurred_at.astimezone(UTC)
-            c = counts.setdefault((link_id, day.date().isoformat()), [0, 0, 0])
+            c = counts.setdefault((link_id, day.date().isoformat()), [0, 0, 0, 0])
             c[0] += not is_bot
             c[1] += (not is_bot) and bool(is_unique)
             c[2] += bool(is_bot)
-    return {k: (v[0], v[1], v[2]) for k, v in counts.items()}
+            c[3] += (not is_bot) and bool(is_unique) and outcome == "redirect"
+    return {k: (v[0], v[1], v[2], v[3]) for k, v in counts.items()}
 
 
-def rolled_up(api: Api) -> dict[tuple[str, str], tuple[int, int, int]]:
+def rolled_up(api: Api) -> dict[tuple[str, str], Counts]:
     with db(api).engine.connect() as conn:
         rows = conn.execute(
-            text("SELECT link_id, day, clicks, unique_clicks, bot_clicks FROM click_daily")
+            text(
+                "SELECT link_id, day, clicks, unique_clicks, bot_clicks, cpc_clicks "
+                "FROM click_daily"
+            )
         ).all()
-    return {(r[0], str(r[1])): (int(r[2]), int(r[3]), int(r[4])) for r in rows}
+    return {(r[0], str(r[1])): (int(r[2]), int(r[3]), int(r[4]), int(r[5])) for r in rows}
 
 
 def write(api: Api, rows: list[dict[str, Any]], how: str) -> None:
@@ -83,6 +97,7 @@ batches = st.lists(
             st.integers(0, 60 * 30),  # minutes after START: three days, two months
             st.booleans(),
             st.booleans(),
+            st.booleans(),  # sent to the fallback (a paused link)
         ),
         min_size=1,
         max_size=15,
@@ -104,9 +119,9 @@ def test_the_roll_up_equals_counting_the_clicks(api: Api, batches: list, how: st
     first: dict[int, dict[str, Any]] = {}
     for batch in batches:
         rows = []
-        for n, link, minutes, bot, unique in batch:
+        for n, link, minutes, bot, unique, fallback in batch:
             # A click id written again is the same click (a retried batch), never new.
-            row = first.setdefault(n, click(n, ids[link], minutes, bot, unique))
+            row = first.setdefault(n, click(n, ids[link], minutes, bot, unique, fallback))
             if row not in rows:
                 rows.append(row)
         write(api, rows, how)
@@ -116,7 +131,9 @@ def test_the_roll_up_equals_counting_the_clicks(api: Api, batches: list, how: st
 
 def test_a_retried_batch_adds_nothing_and_the_report_reads_the_roll_up(api: Api) -> None:
     a, b = links(api)
-    rows = [click(i, a if i % 3 else b, i * 37, i % 5 == 0, i % 2 == 0) for i in range(40)]
+    rows = [
+        click(i, a if i % 3 else b, i * 37, i % 5 == 0, i % 2 == 0, i % 7 == 0) for i in range(40)
+    ]
     write(api, rows, "copy")
     before = rolled_up(api)
     write(api, rows[10:], "copy")  # the same batch again (the worker crashed before XACK)
@@ -128,7 +145,7 @@ def test_a_retried_batch_adds_nothing_and_the_report_reads_the_roll_up(api: Api)
         f"/api/v1/reports/campaigns/{campaign_id}?from=2026-10-30&to=2026-11-01&group_by=day"
     ).json
     by_day: dict[str, list[int]] = {}
-    for (_link, day), (humans, unique, bots) in from_clicks(api).items():
+    for (_link, day), (humans, unique, bots, _paid) in from_clicks(api).items():
         got = by_day.setdefault(day, [0, 0, 0])
         got[0], got[1], got[2] = got[0] + humans, got[1] + unique, got[2] + bots
     assert {

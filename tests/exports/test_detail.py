@@ -11,12 +11,16 @@ import os
 import pty
 import select
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from service.clicks.partitions import insert_clicks
+from service.exports.service import build
 from tests.support.app import AFFTRACK, Api
+from tests.support.clicks import stored_click
 
 pytestmark = pytest.mark.frozen_at("2026-09-01T09:00:00Z")  # where ``api`` is made
 
@@ -254,3 +258,44 @@ def test_a_closed_months_summary_carries_its_stored_checksum(api: Api, frozen: A
     assert hashlib.sha256(r.data).hexdigest() == closed["checksum"]
     detail = api.get("/api/v1/exports/commissions/2026-09?detail=lines")
     assert "X-Checksum-SHA256" not in detail.headers  # the checksum is the summary's
+
+
+def test_the_details_first_rows_are_where_the_whole_detail_begins(api: Api, frozen: Any) -> None:
+    """A page's glimpse of an open month's detail (``head``) is the whole detail's first
+    rows, the settlement lines closing will write (cpc here) merged in at their place."""
+    rules = [{"type": "percent", "rate": "10"}, {"type": "cpc", "amount": "0.05"}]
+    campaign = api.create_campaign("glimpse", hold_days=0, commission_rules=rules)
+    db = api.app.extensions["afftrack"].db
+    frozen.set("2026-09-10T12:00:00Z")
+    clicks = []
+    for n, handle in enumerate(("cleo", "anna", "ben")):
+        person = api.create_influencer(handle)
+        api.add_partner(campaign["id"], person["id"])
+        link = api.create_link(campaign["id"], person["id"])
+        api.create_promo_code(campaign["id"], person["id"], f"{handle.upper()}1")
+        clicks += [
+            stored_click(f"clk_glimpse_{n}_{i}", link["id"], datetime(2026, 9, 11, i, tzinfo=UTC))
+            for i in range(n + 1)
+        ]
+        for i in range(2):
+            order = {
+                "type": "order",
+                "order_id": f"{handle}-{i}",
+                "occurred_at": "2026-09-10T12:00:00Z",
+                "currency": "EUR",
+                "subtotal": f"{40 + i}.00",
+                "promo_codes": [f"{handle.upper()}1"],
+            }
+            assert api.webhook(order).status_code in (200, 201)
+    with db.session() as session:
+        insert_clicks(session, clicks)
+        session.commit()
+    frozen.set("2026-10-01T08:00:00Z")
+
+    with db.session() as session:
+        whole = b"".join(build(session, "2026-09", detail=True).chunks).decode()
+        assert sum(row["kind"] == "cpc" for row in csv.DictReader(io.StringIO(whole))) == 3
+        lines = whole.splitlines(keepends=True)
+        for head in (1, 2, 5, 8, 9, 20):
+            glimpse = b"".join(build(session, "2026-09", detail=True, head=head).chunks)
+            assert glimpse.decode() == "".join(lines[: head + 1])  # the header, then rows

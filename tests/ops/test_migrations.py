@@ -343,3 +343,83 @@ def test_migration_0013_stored_clicks_are_plain_and_scans_count_after_it(scratch
         assert _differences(scratch_url) == []
     finally:
         engine.dispose()
+
+
+def _cpc_clicks(url: str) -> dict[str, list[tuple[str, int]]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                grain: [
+                    (str(day), int(n))
+                    for day, n in conn.execute(
+                        text(f"SELECT day, cpc_clicks FROM click_{grain} ORDER BY day")
+                    )
+                ]
+                for grain in ("daily", "monthly")
+            }
+    finally:
+        engine.dispose()
+
+
+def test_migration_0020_counts_the_stored_clicks_cpc_pays_for_and_round_trips(scratch_url):
+    upgrade(scratch_url, "0019")
+    nov, dec = (
+        datetime(2026, 11, 30, 23, 0, tzinfo=UTC),
+        datetime(2026, 12, 1, 1, 0, tzinfo=UTC),
+    )
+    engine = create_engine(scratch_url)
+    try:
+        with engine.begin() as conn:
+            for statement in LINK_ROWS:
+                conn.execute(text(statement.replace("now()", "CURRENT_TIMESTAMP")))
+        with Session(engine) as session:
+            insert_clicks(
+                session,
+                [
+                    stored_click("c-paid", "lnk_m", nov),
+                    stored_click("c-paid-2", "lnk_m", nov),
+                    stored_click("c-repeat", "lnk_m", nov, unique=False),
+                    stored_click("c-bot", "lnk_m", nov, bot=True),
+                    stored_click("c-fallback", "lnk_m", nov, outcome="fallback"),
+                    stored_click("c-dec", "lnk_m", dec),
+                ],
+            )
+            session.commit()
+        upgrade(scratch_url)
+        assert _differences(scratch_url) == []
+        # Only unique, non-bot, redirected clicks; the stored ones counted by the upgrade.
+        assert _cpc_clicks(scratch_url) == {
+            "daily": [("2026-11-30", 2), ("2026-12-01", 1)],
+            "monthly": [("2026-11-01", 2), ("2026-12-01", 1)],
+        }
+        with Session(engine) as session:
+            insert_clicks(
+                session,
+                [
+                    stored_click("c-after", "lnk_m", dec),
+                    stored_click("c-after-fallback", "lnk_m", dec, outcome="fallback"),
+                ],
+            )
+            session.commit()
+        db = Database(scratch_url)
+        try:  # a demoted click leaves the count (a demoted fallback was never in it)
+            demote_unique(db, ["c-paid", "c-fallback"])
+        finally:
+            db.dispose()
+        assert _cpc_clicks(scratch_url) == {
+            "daily": [("2026-11-30", 1), ("2026-12-01", 2)],
+            "monthly": [("2026-11-01", 1), ("2026-12-01", 2)],
+        }
+
+        downgrade(scratch_url, "0019")  # the triggers as they were: clicks still counted
+        with Session(engine) as session:
+            insert_clicks(session, [stored_click("c-between", "lnk_m", dec)])
+            session.commit()
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT sum(unique_clicks) FROM click_daily")) == 5
+        upgrade(scratch_url)
+        assert _cpc_clicks(scratch_url)["daily"] == [("2026-11-30", 1), ("2026-12-01", 3)]
+        assert _differences(scratch_url) == []
+    finally:
+        engine.dispose()

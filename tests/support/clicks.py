@@ -22,6 +22,7 @@ def stored_click(
     unique: bool = True,
     ip_hash: str = "0" * 64,
     source: str = "link",
+    outcome: str = "redirect",
 ) -> dict[str, Any]:
     return {
         "id": click_id,
@@ -34,7 +35,7 @@ def stored_click(
         "is_bot": bot,
         "bot_reason": "ua" if bot else None,
         "is_unique": unique,
-        "outcome": "redirect",
+        "outcome": outcome,
         "source": source,
     }
 
