@@ -114,7 +114,9 @@ def drain_clicks(api: Api) -> None:
 class HeldClick:
     """The latest click, kept out of the clicks table until :meth:`land` (a worker
     backlog). PostgreSQL: left in the stream. SQLite, which writes clicks at once: taken
-    out of the table and written back."""
+    out of the table and written back. The roll-ups have no trigger for a deleted click
+    (clicks are never deleted): its link's rows are rebuilt by writing its other clicks
+    again, through the database's own trigger."""
 
     def __init__(self, api: Api, code: str, ip: str) -> None:
         self.api = api
@@ -124,7 +126,19 @@ class HeldClick:
             with self._db().engine.begin() as conn:
                 row = conn.execute(text("SELECT * FROM clicks ORDER BY occurred_at DESC"))
                 self.row = dict(row.mappings().first() or {})
-                conn.execute(text("DELETE FROM clicks WHERE id = :id"), {"id": self.row["id"]})
+                link = {"link": self.row["link_id"]}
+                others = [
+                    dict(r)
+                    for r in conn.execute(
+                        text("SELECT * FROM clicks WHERE link_id = :link AND id != :id"),
+                        {**link, "id": self.row["id"]},
+                    ).mappings()
+                ]
+                conn.execute(text("DELETE FROM clicks WHERE link_id = :link"), link)
+                for table in ("click_daily", "click_monthly"):
+                    conn.execute(text(f"DELETE FROM {table} WHERE link_id = :link"), link)
+                for other in others:
+                    _insert(conn, other)
 
     def _db(self) -> Any:
         return self.api.app.extensions["afftrack"].db
@@ -134,9 +148,13 @@ class HeldClick:
             drain_clicks(self.api)
             return
         with self._db().engine.begin() as conn:
-            columns = ", ".join(self.row)
-            values = ", ".join(f":{name}" for name in self.row)
-            conn.execute(text(f"INSERT INTO clicks ({columns}) VALUES ({values})"), self.row)
+            _insert(conn, self.row)
+
+
+def _insert(conn: Any, row: dict[str, Any]) -> None:
+    columns = ", ".join(row)
+    values = ", ".join(f":{name}" for name in row)
+    conn.execute(text(f"INSERT INTO clicks ({columns}) VALUES ({values})"), row)
 
 
 def lines(api: Api, campaign_id: str) -> list[dict]:
