@@ -1,7 +1,8 @@
 """click_daily and click_monthly count the clicks a cpc rule pays for (cpc_clicks: the
 unique, non-bot clicks that were redirected, not sent to the fallback), kept by the
 same triggers and filled in from the stored clicks, so a month's settlement reads them
-instead of scanning the month's clicks
+instead of scanning the month's clicks; PostgreSQL keeps statistics on the rule type of
+ledger lines, so it plans a month's tiered true-up for the many lines it reads
 
 Revision ID: 0020
 Revises: 0019
@@ -126,6 +127,15 @@ UPDATE click_{grain} SET cpc_clicks = (
     AND {day} = click_{grain}.day)"""
 
 
+# A month's tiered true-up selects its lines by ``rule ->> 'type'``; without statistics
+# on that expression PostgreSQL guesses a few hundred rows and plans a nested loop over
+# every order of the month (docs/BENCHMARKS.md, "Every dashboard page").
+PG_RULE_TYPE_STATISTICS = (
+    "CREATE STATISTICS IF NOT EXISTS stx_commission_lines_rule_type "
+    "ON ((rule ->> 'type')) FROM commission_lines"
+)
+
+
 def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     if postgres:
@@ -147,10 +157,15 @@ def upgrade() -> None:
         op.execute(SQLITE_UNIQUE)
     for grain in GRAINS:
         op.execute(_backfill(grain, postgres))
+    if postgres:
+        op.execute(PG_RULE_TYPE_STATISTICS)
+        op.execute("ANALYZE commission_lines")
 
 
 def downgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
+    if postgres:
+        op.execute("DROP STATISTICS IF EXISTS stx_commission_lines_rule_type")
     # The triggers as revisions 0013 and 0009 left them, then the columns (SQLite drops
     # a column in place: a batch rebuild would lose the tables' triggers).
     if postgres:

@@ -203,12 +203,11 @@ def _detail_rows(
     now = clock.now_utc()
     projected = sel.projected(now)
     key: Callable[[tuple[str, ...]], tuple[str, ...]] = lambda row: row[1:]  # noqa: E731
-    extra = sorted(
-        (
-            (python(sel.period, line), *detail_key(line))
-            for line in (DetailLine.planned(p, now, projected=projected) for p in planned)
-        ),
-        key=key,  # (influencer, currency, line id), as the statement is ordered
+    # In the statement's order (influencer, currency, line id), each formatted only when
+    # the merge reaches it: a glimpse of the detail formats a few.
+    extra = (
+        (python(sel.period, DetailLine.planned(line, now, projected=projected)), *detail_key(line))
+        for line in sorted(planned, key=detail_key)
     )
     for row in itertools.islice(heapq.merge(written, extra, key=key), head):
         yield row[0]

@@ -383,8 +383,9 @@ def detail_lines(
         yield from written
         return
     projected = sel.projected(now)
-    extra = sorted(
-        (DetailLine.planned(line, now, projected=projected) for line in planned), key=detail_key
+    extra = (
+        DetailLine.planned(line, now, projected=projected)
+        for line in sorted(planned, key=detail_key)
     )
     yield from itertools.islice(heapq.merge(written, extra, key=detail_key), head)
 
