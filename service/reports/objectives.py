@@ -116,7 +116,8 @@ def forecast(kpi: str, actual: int | None, recent: Sequence[int], days_left: int
         return actual
     if not recent:
         return None
-    return actual + div_half_even(sum(recent) * days_left, len(recent))
+    # One rounding of the whole: ties go to an even forecast, not an even increment.
+    return div_half_even(actual * len(recent) + sum(recent) * days_left, len(recent))
 
 
 def met(kpi: str, actual: int | None, target: int) -> bool:
