@@ -126,3 +126,68 @@ def full(pattern: str) -> re.Pattern[str]:
 # A post's statuses: recorded (`submitted`), then `approved` (its per-post fee earned) or
 # `rejected` (never paid; only a submitted post can be, ADR "rejecting a post").
 DELIVERABLE_STATUSES = ("submitted", "approved", "rejected")
+
+# What a campaign is for (campaigns.goal).
+CAMPAIGN_GOALS = ("awareness", "traffic", "conversions")
+
+# A post's metrics (deliverables.metrics), and the ones that are engagements: what media
+# value pays per unit and the "engagements" KPI counts.
+ENGAGEMENT_METRICS = ("likes", "comments", "shares", "saves")
+POST_METRICS = ("impressions", "reach", "views", *ENGAGEMENT_METRICS)
+
+# An objective's KPI (docs/objectives.md), each in one unit: a count, money (minor units of
+# the campaign's currency) or a ratio (a fraction with RATIO_PLACES decimals, as reports
+# show conversion_rate, roi, engagement_rate and ctr: "0.0300" is 3 %).
+RATIO_PLACES = 4
+COUNT = "count"
+MONEY = "money"
+RATIO = "ratio"
+KPI_UNITS: dict[str, str] = {
+    "clicks": COUNT,
+    "unique_clicks": COUNT,
+    "qr_scans": COUNT,
+    "conversions": COUNT,
+    "revenue": MONEY,
+    "conversion_rate": RATIO,
+    "roi": RATIO,
+    "cost_per_acquisition": MONEY,
+    "cost_per_click": MONEY,
+    "reach": COUNT,
+    "impressions": COUNT,
+    "engagements": COUNT,
+    "engagement_rate": RATIO,
+    "ctr": RATIO,
+    "media_value": MONEY,
+}
+KPIS = tuple(KPI_UNITS)
+# KPIs that add up day by day (a total); the others are quotients (rates, costs per result),
+# which rise and fall and have no straight line to follow.
+CUMULATIVE_KPIS = frozenset(
+    {
+        "clicks",
+        "unique_clicks",
+        "qr_scans",
+        "conversions",
+        "revenue",
+        "reach",
+        "impressions",
+        "engagements",
+        "media_value",
+    }
+)
+# KPIs whose target is a ceiling: the objective is met at or under it.
+LOWER_IS_BETTER_KPIS = frozenset({"cost_per_acquisition", "cost_per_click"})
+# The KPIs a campaign's goal suggests (any KPI may be chosen).
+GOAL_KPIS: dict[str, tuple[str, ...]] = {
+    "awareness": ("reach", "impressions", "media_value"),
+    "traffic": ("clicks", "ctr"),
+    "conversions": ("conversions", "revenue", "roi", "cost_per_acquisition"),
+}
+# Whom an objective's target is for: the campaign as a whole, or each influencer.
+OBJECTIVE_SCOPES = ("campaign", "influencer")
+# An objective's progress (docs/objectives.md "Status").
+ON_TRACK = "on_track"
+BEHIND = "behind"
+ACHIEVED = "achieved"
+MISSED = "missed"
+OBJECTIVE_STATUSES = (ON_TRACK, BEHIND, ACHIEVED, MISSED)

@@ -24,6 +24,7 @@ from service.schemas import (
     money_out,
 )
 from service.vocabulary import (
+    CAMPAIGN_GOALS,
     CODE_MAX_LENGTH,
     DOMAIN_PATTERN,
     POSITIVE_AMOUNT_PATTERN,
@@ -153,7 +154,7 @@ class CampaignIn(Schema):
     )
     goal = fields.String(
         required=True,
-        validate=validate.OneOf(("awareness", "traffic", "conversions")),
+        validate=validate.OneOf(CAMPAIGN_GOALS),
         metadata=_about("what the campaign is for", "conversions"),
     )
     kind = fields.String(

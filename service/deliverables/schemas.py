@@ -3,9 +3,9 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from service.schemas import EXAMPLE_ID, PLATFORMS, Change, Id, ListQuery, Url, in_years
-from service.vocabulary import DELIVERABLE_STATUSES
+from service.vocabulary import DELIVERABLE_STATUSES, POST_METRICS
 
-METRICS = ("impressions", "reach", "views", "likes", "comments", "shares", "saves")
+METRICS = POST_METRICS
 METRIC_MAX = 10**13
 METRIC_EXAMPLE = (61000, 40300, 52000, 2900, 180, 95, 410)
 

@@ -7,6 +7,7 @@ from fractions import Fraction
 from typing import Any
 
 from service.money import div_half_even, format_amount
+from service.vocabulary import RATIO_PLACES
 
 
 @dataclass
@@ -30,18 +31,31 @@ class Figures:
                 mine[cur] = mine.get(cur, 0) + minor
 
 
-def ratio(numerator: int | Fraction, denominator: int | Fraction, places: int = 4) -> str | None:
-    """An exact ratio as a decimal string, half-even at ``places``; ``None`` over zero."""
+def scaled_ratio(
+    numerator: int | Fraction, denominator: int | Fraction, places: int = RATIO_PLACES
+) -> int | None:
+    """An exact ratio in whole units of ``10**-places``, half-even; ``None`` over zero."""
     if denominator == 0:
         return None
     if isinstance(numerator, int) and isinstance(denominator, int):
-        scaled = div_half_even(numerator * 10**places, denominator)
-    else:
-        exact = Fraction(numerator) / Fraction(denominator) * 10**places
-        scaled = div_half_even(exact.numerator, exact.denominator)
+        return div_half_even(numerator * 10**places, denominator)
+    exact = Fraction(numerator) / Fraction(denominator) * 10**places
+    return div_half_even(exact.numerator, exact.denominator)
+
+
+def format_scaled(scaled: int, places: int = RATIO_PLACES) -> str:
+    """Whole units of ``10**-places`` as a decimal string: ``300`` → ``"0.0300"``."""
     sign = "-" if scaled < 0 else ""
     whole, frac = divmod(abs(scaled), 10**places)
-    return f"{sign}{whole}.{frac:0{places}d}"
+    return f"{sign}{whole}.{frac:0{places}d}" if places else f"{sign}{whole}"
+
+
+def ratio(
+    numerator: int | Fraction, denominator: int | Fraction, places: int = RATIO_PLACES
+) -> str | None:
+    """An exact ratio as a decimal string, half-even at ``places``; ``None`` over zero."""
+    scaled = scaled_ratio(numerator, denominator, places)
+    return None if scaled is None else format_scaled(scaled, places)
 
 
 def engagement_rate(likes: int, comments: int, followers: int | None) -> str | None:
@@ -53,7 +67,7 @@ def engagement_rate(likes: int, comments: int, followers: int | None) -> str | N
     return ratio(likes + comments, followers)
 
 
-def mean_rate(rates: list[str | None], places: int = 4) -> str | None:
+def mean_rate(rates: list[str | None], places: int = RATIO_PLACES) -> str | None:
     """The mean of the known rates (each post counts once), exact until rounded: the
     rates are ``ratio`` strings with ``places`` decimals, summed as whole units of their
     last place."""
