@@ -143,7 +143,12 @@ def test_a_range_without_posts_has_no_reach(api: Api) -> None:
     # Both partners are still listed, with nothing in the range.
     assert {row["key"] for row in data["rows"]} == {anna["id"], ben["id"]}
     for row in data["rows"]:
-        assert (row["deliverables"], row["impressions"], row["reach"], row["posts"]) == (0, 0, 0, [])
+        assert (row["deliverables"], row["impressions"], row["reach"], row["posts"]) == (
+            0,
+            0,
+            0,
+            [],
+        )
         assert row["engagement_rate"] is None
     assert (data["totals"]["deliverables"], data["totals"]["impressions"]) == (0, 0)
 
