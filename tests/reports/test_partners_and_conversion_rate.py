@@ -3,72 +3,23 @@ campaign) with zeros where nothing happened, and its conversion rate counts the 
 the clicks brought over the unique clicks, with promo-code and UTM orders beside it
 (``conversions_by_method``). On PostgreSQL and SQLite; expected values worked by hand.
 
-The story: campaign "ranked" with three partners. Anna has an Instagram link with three
-clicks (two unique, one repeat) and a bot's, and three orders: one through her first
-click (EUR 40.00), one with her promo code (EUR 100.00), one by UTM (EUR 25.00). Ben
-has nothing. Cleo has a TikTok link nobody clicked.
+The story (tests/support/report_story.py): three partners, Anna with every kind of
+order, Ben with nothing, Cleo with a link nobody clicked.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from service.clicks.partitions import insert_clicks
 from tests.support.app import Api
-from tests.support.clicks import stored_click
+from tests.support.report_story import story
 
 pytestmark = pytest.mark.frozen_at("2026-10-08T09:00:00Z")
 
 RANGE = "from=2026-10-01&to=2026-10-31"
 ZERO_BY_METHOD = {"click": 0, "promo_code": 0, "utm": 0}
-
-
-def order(api: Api, order_id: str, amount: str, **attribution: Any) -> None:
-    body = {
-        "type": "order",
-        "order_id": order_id,
-        "occurred_at": "2026-10-02T12:00:00Z",
-        "currency": "EUR",
-        "subtotal": amount,
-        "total": amount,
-        **attribution,
-    }
-    r = api.webhook(body)
-    assert r.status_code == 200, r.json
-
-
-def story(api: Api) -> dict[str, Any]:
-    campaign = api.create_campaign("ranked")
-    people = {handle: api.create_influencer(handle) for handle in ("anna", "ben", "cleo")}
-    for person in people.values():
-        api.add_partner(campaign["id"], person["id"])
-    anna_link = api.create_link(campaign["id"], people["anna"]["id"], platform="instagram")
-    cleo_link = api.create_link(campaign["id"], people["cleo"]["id"], platform="tiktok")
-    api.create_promo_code(campaign["id"], people["anna"]["id"], "ANNA10")
-    at = datetime(2026, 10, 2, 11, 50, tzinfo=UTC)
-    link_id = anna_link["id"]
-    with api.app.extensions["afftrack"].db.session() as session:
-        insert_clicks(
-            session,
-            [
-                stored_click("rk-1", link_id, at),
-                stored_click("rk-2", link_id, at),
-                stored_click("rk-3", link_id, at, unique=False),
-                stored_click("rk-bot", link_id, at, bot=True),
-            ],
-        )
-    order(api, "rk-click", "40.00", landing_url="https://shop.example/p?aff_click=rk-1")
-    order(api, "rk-code", "100.00", promo_codes=["ANNA10"])
-    order(
-        api,
-        "rk-utm",
-        "25.00",
-        landing_url="https://shop.example/p?utm_campaign=ranked&utm_content=anna",
-    )
-    return {"campaign": campaign, "people": people, "links": (anna_link, cleo_link)}
 
 
 def report(api: Api, campaign: dict, group_by: str) -> dict:
