@@ -46,9 +46,13 @@ KPIS = (
     ("engagement_rate", "Engagement rate"),
 )
 KPI_NAMES = tuple(name for name, _ in KPIS)
-# The attribution methods, as the page names them: (name, label). The conversion rate
-# counts the first only; the others are shown beside it.
-METHODS = (("click", "By click"), ("promo_code", "By promo code"), ("utm", "By UTM"))
+# The attribution methods as the page names them: (name, tile label, column label). The
+# conversion rate counts the first only; the others are shown beside it.
+METHODS = (
+    ("click", "By click", "By click"),
+    ("promo_code", "By promo code", "By code"),
+    ("utm", "By UTM", "By UTM"),
+)
 RATE_MEANING = (
     "Conversion rate: orders attributed to a click over unique clicks; orders by promo "
     "code or UTM are counted beside it, not in it."
