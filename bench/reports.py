@@ -29,8 +29,10 @@ timed the same way; it has no target.
 
 Checks (the figures are not to be quoted if one fails): every answer is 200; for each
 range, the totals are the same whatever the grouping, and equal SQL over the raw tables
-(``clicks``, ``conversions``, ``commission_lines``), so the roll-up is right at this size;
-the rows' sums equal the totals.
+(``clicks``, ``conversions``, ``commission_lines``), so the roll-up is right at this size
+(conversions per attribution method too, and the conversion rate: click-attributed
+orders over unique clicks); the rows' sums equal the totals; grouped by influencer or
+link, every partner or link of the campaign has its row.
 
 ``--explain`` prints EXPLAIN (ANALYZE, BUFFERS) of the report's statements for the month
 by influencer (the statements are captured in-process with the service's own code).
@@ -55,6 +57,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -203,8 +206,11 @@ def raw_totals(pg_url: str, campaign_id: str, start: date, end: date) -> dict[st
             "WHERE l.campaign_id = %s AND c.occurred_at >= %s AND c.occurred_at < %s",
             (campaign_id, lo, hi),
         ).fetchone()
-        conversions, revenue = conn.execute(
-            "SELECT count(*), coalesce(sum(amount_minor - refunded_minor), 0) FROM conversions "
+        conversions, revenue, by_click, by_code, by_utm = conn.execute(
+            "SELECT count(*), coalesce(sum(amount_minor - refunded_minor), 0), "
+            "count(*) FILTER (WHERE method = 'click'), "
+            "count(*) FILTER (WHERE method = 'promo_code'), "
+            "count(*) FILTER (WHERE method = 'utm') FROM conversions "
             "WHERE campaign_id = %s AND status <> 'cancelled' "
             "AND occurred_at >= %s AND occurred_at < %s",
             (campaign_id, lo, hi),
@@ -220,9 +226,33 @@ def raw_totals(pg_url: str, campaign_id: str, start: date, end: date) -> dict[st
         "unique_clicks": unique,
         "bot_clicks": bots,
         "conversions": conversions,
+        "conversions_by_method": {"click": by_click, "promo_code": by_code, "utm": by_utm},
+        # The orders the clicks brought over the unique clicks, 4 places half-even.
+        "conversion_rate": (
+            str((Decimal(by_click) / Decimal(unique)).quantize(Decimal("0.0001"), ROUND_HALF_EVEN))
+            if unique
+            else None
+        ),
         "revenue": f"{revenue / 100:.2f}",
         "commission": f"{commission / 100:.2f}",
     }
+
+
+def partners_and_links(pg_url: str, campaign_id: str) -> dict[str, set[str]]:
+    """Every partner and every link of the campaign: the rows the report must have."""
+    with psycopg.connect(pg_url) as conn:
+        return {
+            group_by: {
+                key
+                for (key,) in conn.execute(
+                    f"SELECT {column} FROM {table} WHERE campaign_id = %s", (campaign_id,)
+                )
+            }
+            for group_by, column, table in (
+                ("influencer", "influencer_id", "partnerships"),
+                ("link", "id", "links"),
+            )
+        }
 
 
 def seen_totals(body: dict[str, Any]) -> dict[str, Any]:
@@ -233,6 +263,8 @@ def seen_totals(body: dict[str, Any]) -> dict[str, Any]:
         "unique_clicks": t["unique_clicks"],
         "bot_clicks": t["bot_clicks"],
         "conversions": t["conversions"],
+        "conversions_by_method": t["conversions_by_method"],
+        "conversion_rate": t["conversion_rate"],
         "revenue": eur.get("revenue", "0.00"),
         "commission": eur.get("commission", "0.00"),
     }
@@ -240,15 +272,25 @@ def seen_totals(body: dict[str, Any]) -> dict[str, Any]:
 
 def rows_sum(body: dict[str, Any]) -> dict[str, Any]:
     sums: dict[str, Any] = {"clicks": 0, "unique_clicks": 0, "bot_clicks": 0, "conversions": 0}
+    by_method: dict[str, int] = {}
     revenue = commission = 0
     for row in body["rows"]:
         for key in sums:
             sums[key] += row[key]
+        for method, n in row["conversions_by_method"].items():
+            by_method[method] = by_method.get(method, 0) + n
         eur = row["money"].get("EUR")
         if eur:
             revenue += round(float(eur["revenue"]) * 100)
             commission += round(float(eur["commission"]) * 100)
-    return {**sums, "revenue": f"{revenue / 100:.2f}", "commission": f"{commission / 100:.2f}"}
+    return {
+        **sums,
+        "conversions_by_method": by_method,
+        # A rate does not sum: the totals' own, from the summed counts it is made of.
+        "conversion_rate": body["totals"]["conversion_rate"],
+        "revenue": f"{revenue / 100:.2f}",
+        "commission": f"{commission / 100:.2f}",
+    }
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -445,7 +487,15 @@ def main() -> int:
             got = measure(port, token, campaign_id, label, lo, hi, args.requests)
             timings += got
             want = raw_totals(pg_url, campaign_id, lo, hi)
+            every = partners_and_links(pg_url, campaign_id)
             for t in got:
+                if t.group_by in every:
+                    keys = {row["key"] for row in t.body["rows"]}
+                    missing = every[t.group_by] - keys
+                    checks.append(
+                        (f"{label} by {t.group_by}: a row for every one of the campaign's",
+                         not missing, f"{len(missing)} missing" if missing else "")
+                    )  # fmt: skip
                 seen = seen_totals(t.body)
                 checks.append(
                     (f"{label} by {t.group_by}: totals = SQL over raw tables", seen == want,

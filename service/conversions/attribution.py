@@ -45,9 +45,13 @@ class ClickFact:
     candidate: Candidate
 
 
+# How an order can be attributed (``conversions.method``), in the order tried above.
+METHODS = ("promo_code", "click", "utm")
+
+
 @dataclass(frozen=True)
 class Attribution:
-    method: str  # promo_code | click | utm
+    method: str  # one of METHODS
     candidate: Candidate
     click_id: str | None = None
 

@@ -160,18 +160,24 @@ class _ConversionCounts:
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
     conversions: Mapped[int] = mapped_column(BigInteger)
     revenue_minor: Mapped[int] = mapped_column(BigInteger)
+    # The part of ``conversions`` attributed by each method (attribution.METHODS;
+    # migration 0021): a report's conversion rate counts the click ones only.
+    click_conversions: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    promo_code_conversions: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    utm_conversions: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class ConversionDaily(_ConversionCounts, Base):
     """Attributed orders per campaign, influencer, link and UTC day of the order, as
-    reports count them: ``conversions`` the orders not cancelled, ``revenue_minor`` their
-    attributable amount net of refunds, per currency. ``link_id`` is ``""`` for an order
+    reports count them: ``conversions`` the orders not cancelled (and how many of them
+    each attribution method brought), ``revenue_minor`` their attributable amount net of
+    refunds, per currency. ``link_id`` is ``""`` for an order
     attributed without a link (by promo code).
 
     Kept by the database as conversions change (triggers on ``conversions``, migration
-    0008): an order's contribution is added when it is written, and taken off and added
-    again under its new key or figures when a refund, a cancel or a late attribution
-    changes it, in the same transaction.
+    0008; the counts per method since 0021): an order's contribution is added when it is
+    written, and taken off and added again under its new key or figures when a refund, a
+    cancel or a late attribution changes it, in the same transaction.
     """
 
     __tablename__ = "conversion_daily"

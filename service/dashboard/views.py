@@ -38,7 +38,7 @@ KPIS = (
     ("conversions", "Conversions"),
     ("clicks", "Clicks"),
     ("unique_clicks", "Unique clicks"),
-    ("conversion_rate", "Conversion rate"),
+    ("conversion_rate", "Conversion rate (by click)"),
     ("commission", "Commission"),
     ("epc", "EPC"),
     ("roi", "ROI"),
@@ -46,6 +46,17 @@ KPIS = (
     ("engagement_rate", "Engagement rate"),
 )
 KPI_NAMES = tuple(name for name, _ in KPIS)
+# The attribution methods as the page names them: (name, tile label, column label). The
+# conversion rate counts the first only; the others are shown beside it.
+METHODS = (
+    ("click", "By click", "By click"),
+    ("promo_code", "By promo code", "By code"),
+    ("utm", "By UTM", "By UTM"),
+)
+RATE_MEANING = (
+    "Conversion rate: orders attributed to a click over unique clicks; orders by promo "
+    "code or UTM are counted beside it, not in it."
+)
 MONEY_KPIS = ("revenue", "commission", "epc", "roi")
 
 
@@ -193,6 +204,8 @@ def campaign(campaign_id: str) -> Any:
         link_count=len(links),
         top=TOP,
         show=q["show"],
+        methods=METHODS,
+        rate_meaning=RATE_MEANING,
         ranges=quick_ranges(camp.starts_on, camp.ends_on, clock.now_utc().date()),
     )
 

@@ -17,7 +17,13 @@ bp = Blueprint("reports", __name__, url_prefix="/api/v1/reports")
 @bp.route("/campaigns/<campaign_id>", methods=["GET"])
 @require("read")
 @bp.arguments(ReportQuery, location="query")
-@bp.response(200, content_type="application/json", description="the campaign's report")
+@bp.response(
+    200,
+    content_type="application/json",
+    description="the campaign's report: `rows` and `totals`; which rows there are and "
+    "what each figure means (`conversions_by_method`, `conversion_rate`, …) is in "
+    "docs/product.md, Report figures",
+)
 @bp.errors(QUERY, 404)
 def campaign(query: dict[str, Any], campaign_id: str) -> Response:
     """Campaign report"""

@@ -6,8 +6,13 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from service.conversions.attribution import METHODS
 from service.money import div_half_even, format_amount
 from service.vocabulary import RATIO_PLACES
+
+
+def _per_method() -> dict[str, int]:
+    return dict.fromkeys(sorted(METHODS), 0)
 
 
 @dataclass
@@ -17,6 +22,8 @@ class Figures:
     bot_clicks: int = 0
     qr_scans: int = 0  # the part of ``clicks`` that came through a link's QR code
     conversions: int = 0
+    # The part of ``conversions`` each attribution method brought (keys: METHODS).
+    by_method: dict[str, int] = field(default_factory=_per_method)
     revenue: dict[str, int] = field(default_factory=dict)
     commission: dict[str, int] = field(default_factory=dict)
 
@@ -26,6 +33,8 @@ class Figures:
         self.bot_clicks += other.bot_clicks
         self.qr_scans += other.qr_scans
         self.conversions += other.conversions
+        for method, n in other.by_method.items():
+            self.by_method[method] = self.by_method.get(method, 0) + n
         for mine, theirs in ((self.revenue, other.revenue), (self.commission, other.commission)):
             for cur, minor in theirs.items():
                 mine[cur] = mine.get(cur, 0) + minor
@@ -104,6 +113,9 @@ def render(f: Figures) -> dict[str, Any]:
         "bot_clicks": f.bot_clicks,
         "qr_scans": f.qr_scans,
         "conversions": f.conversions,
-        "conversion_rate": ratio(f.conversions, f.unique_clicks),
+        "conversions_by_method": dict(f.by_method),
+        # The orders the clicks brought over the unique clicks: promo-code and UTM orders
+        # came by other ways and are counted beside it, not in it.
+        "conversion_rate": ratio(f.by_method.get("click", 0), f.unique_clicks),
         "money": money,
     }

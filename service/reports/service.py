@@ -12,6 +12,7 @@ from service.campaigns.models import Partnership
 from service.campaigns.service import get_campaign
 from service.clicks.models import ClickDaily, ClickMonthly
 from service.commissions.models import CommissionDaily, CommissionMonthly
+from service.conversions.attribution import METHODS
 from service.conversions.models import ConversionDaily, ConversionMonthly
 from service.deliverables.models import Deliverable
 from service.deliverables.schemas import METRICS
@@ -73,9 +74,10 @@ def campaign_report(
         daily = grain == "daily"
         orders = ConversionDaily if daily else ConversionMonthly
         ledger = CommissionDaily if daily else CommissionMonthly
-        for R, n_col, amount_col, add in (
-            (orders, orders.conversions, orders.revenue_minor, _orders),
-            (ledger, ledger.lines, ledger.amount_minor, _ledger),
+        by_method = [getattr(orders, f"{method}_conversions") for method in METHODS]
+        for R, n_col, amount_col, parts, add in (
+            (orders, orders.conversions, orders.revenue_minor, by_method, _orders),
+            (ledger, ledger.lines, ledger.amount_minor, [], _ledger),
         ):
             keys: dict[str, Any] = {
                 "influencer": R.influencer_id,
@@ -83,22 +85,43 @@ def campaign_report(
                 "platform": func.coalesce(Link.platform, ""),
             }
             group_key = keys.get(group_by, R.day)
-            stmt = select(group_key, R.currency, func.sum(n_col), func.sum(amount_col)).where(
-                R.campaign_id == campaign.id, R.day >= first, R.day <= last, n_col > 0
-            )
+            stmt = select(
+                group_key,
+                R.currency,
+                func.sum(n_col),
+                func.sum(amount_col),
+                *(func.sum(part) for part in parts),
+            ).where(R.campaign_id == campaign.id, R.day >= first, R.day <= last, n_col > 0)
             if group_by == "platform":
                 stmt = stmt.outerjoin(Link, Link.id == R.link_id)
-            for group, currency, n, minor in session.execute(stmt.group_by(group_key, R.currency)):
+            for group, currency, n, minor, *counts in session.execute(
+                stmt.group_by(group_key, R.currency)
+            ):
                 add(
-                    fig(group.isoformat() if isinstance(group, date) else group), currency, n, minor
+                    fig(group.isoformat() if isinstance(group, date) else group),
+                    currency,
+                    n,
+                    minor,
+                    *counts,
                 )
 
+    # Every partner (grouped by influencer) and every link or platform of the campaign
+    # (grouped by link or platform) has its row, zeros where nothing happened, so the
+    # weak are seen (ADR "every partner in the report"). One query each; days stay those
+    # with something in them.
     profiles: dict[str, dict[str, Any]] = {}
     if group_by == "influencer":
+        people = _partners(session, campaign.id)
         posts = _deliverables(session, campaign.id, lo, hi)
-        for influencer_id, _post in posts:
+        for influencer_id in (*people, *(influencer_id for influencer_id, _post in posts)):
             fig(influencer_id)
-        profiles = _profiles(session, campaign.id, [key for key in groups if key], posts)
+        profiles = _profiles(session, campaign.id, people, [key for key in groups if key], posts)
+    elif group_by in ("link", "platform"):
+        column = Link.id if group_by == "link" else Link.platform
+        for key in session.scalars(
+            select(column).where(Link.campaign_id == campaign.id).distinct()
+        ):
+            fig(key)
 
     totals = Figures()
     rows = []
@@ -136,8 +159,10 @@ def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def _orders(f: Figures, currency: str, count: Any, revenue: Any) -> None:
+def _orders(f: Figures, currency: str, count: Any, revenue: Any, *by_method: Any) -> None:
     f.conversions += int(count)
+    for method, n in zip(METHODS, by_method, strict=True):
+        f.by_method[method] += int(n or 0)
     f.revenue[currency] = f.revenue.get(currency, 0) + int(revenue or 0)
 
 
@@ -209,27 +234,32 @@ def _reach(posts: list[dict[str, Any]]) -> dict[str, int]:
     }
 
 
+def _partners(session: Session, campaign_id: str) -> dict[str, Any]:
+    """The campaign's partners (handle and name by influencer id), one query."""
+    return {
+        row.id: row
+        for row in session.execute(
+            select(Influencer.id, Influencer.handle, Influencer.name)
+            .join(Partnership, Partnership.influencer_id == Influencer.id)
+            .where(Partnership.campaign_id == campaign_id)
+        )
+    }
+
+
 def _profiles(
     session: Session,
     campaign_id: str,
+    people: dict[str, Any],
     influencer_ids: list[str],
     posts: list[tuple[str, dict[str, Any]]],
 ) -> dict[str, dict[str, Any]]:
-    """Per influencer: who they are (tier, followers per platform), their posts in the
-    range with each post's engagement rate, and the posts' impressions and reach."""
-    # Everyone in a report is (or was) the campaign's partner: read them through the
-    # partnerships rather than with a list of a thousand ids.
+    """Per influencer: who they are (tier, followers per platform; ``people`` are the
+    partners, from ``_partners``), their posts in the range with each post's engagement
+    rate, and the posts' impressions and reach."""
+    # Everyone in a report is (or was) the campaign's partner: read their accounts
+    # through the partnerships rather than with a list of a thousand ids.
     partners = select(Partnership.influencer_id).where(Partnership.campaign_id == campaign_id)
     wanted = set(influencer_ids)
-    people = {
-        row.id: row
-        for row in session.execute(
-            select(Influencer.id, Influencer.handle, Influencer.name).where(
-                Influencer.id.in_(partners)
-            )
-        )
-        if row.id in wanted
-    }
     followers: dict[str, dict[str, int]] = {inf_id: {} for inf_id in influencer_ids}
     for inf_id, platform, count in session.execute(
         select(PlatformAccount.influencer_id, PlatformAccount.platform, PlatformAccount.followers)

@@ -83,6 +83,8 @@ def test_the_dashboard_in_chromium_shows_the_report_apis_numbers(
             "reach",
         )
     }
+    for method, n in totals["conversions_by_method"].items():
+        expected[(f"by_{method}", None)] = n
     for name in ("revenue", "cost", "epc", "roi"):
         expected[(name, "EUR")] = totals["money"]["EUR"][name]
     assert set(seen) == set(expected)

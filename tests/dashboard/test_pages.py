@@ -16,6 +16,7 @@ from service.dashboard.views import KPI_NAMES
 from tests.support.app import Api
 from tests.support.dashboard_data import Seeded, seed_campaign
 from tests.support.dashboard_session import csrf, log_in
+from tests.support.report_story import story
 
 
 @pytest.fixture
@@ -191,6 +192,8 @@ def test_the_campaign_page_shows_the_report_apis_figures(api: Api, seeded: Seede
         assert number(shown[(name, None)]) == api_number(totals[name]), name
     for name in ("deliverables", "impressions", "reach"):
         assert number(shown[(name, None)]) == api_number(totals[name]), name
+    for method, n in totals["conversions_by_method"].items():
+        assert number(shown[(f"by_{method}", None)]) == n, method
     assert set(totals["money"]) == {"EUR"}
     for name in ("revenue", "cost", "epc", "roi"):
         assert number(shown[(name, "EUR")]) == api_number(totals["money"]["EUR"][name]), name
@@ -252,6 +255,8 @@ def check_ranking(api: Api, cid: str, kpi: str) -> None:
     for key, cells in shown:
         for name in KPI_NAMES:
             assert number(cells[name]) == api_value(api_rows[key], name), (key, name)
+        for method, n in api_rows[key]["conversions_by_method"].items():
+            assert number(cells[f"by_{method}"]) == n, (key, method)
         values.append(api_value(api_rows[key], kpi))
     known = [v for v in values if v is not None]
     assert known == sorted(known, reverse=True)
@@ -365,3 +370,40 @@ def test_ranking_uses_the_money_the_page_shows() -> None:
     assert [r["key"] for r in ranked] == ["seller", "quiet", "refunded"]
     # ROI over no cost is unknown, shown as a dash: last.
     assert [r["key"] for r in rank([nothing, earning], "roi", "EUR")] == ["seller", "quiet"]
+
+
+@pytest.mark.frozen_at("2026-10-08T09:00:00Z")
+def test_the_ranking_lists_every_partner_and_the_rate_counts_click_orders(api: Api) -> None:
+    """Three partners, one with activity: three rows, the quiet two with zeros; the
+    conversion rate is the click order over the unique clicks (1 / 2), the promo-code
+    and UTM orders shown beside it (tests/support/report_story.py)."""
+    world = story(api)
+    log_in(api)
+    cid, people = world["campaign"]["id"], world["people"]
+    html = api.client.get(
+        f"/dashboard/campaigns/{cid}?from=2026-10-01&to=2026-10-07&kpi=conversion_rate"
+    ).text
+    shown = dict(table_rows(html, "influencers", "data-influencer-id"))
+    assert list(shown) == [people[h]["id"] for h in ("anna", "ben", "cleo")]  # unknown last
+    anna = shown[people["anna"]["id"]]
+    assert number(anna["conversion_rate"]) == Decimal("0.5")
+    assert [number(anna[c]) for c in ("conversions", "by_click", "by_promo_code", "by_utm")] == [
+        3,
+        1,
+        1,
+        1,
+    ]
+    for handle in ("ben", "cleo"):
+        quiet = shown[people[handle]["id"]]
+        assert number(quiet["clicks"]) == number(quiet["conversions"]) == 0, handle
+        assert number(quiet["by_click"]) == 0 and number(quiet["conversion_rate"]) is None
+    assert "<strong>ben</strong>" in html and "<strong>cleo</strong>" in html
+
+    tiles_shown = tiles(html)
+    assert number(tiles_shown[("conversion_rate", None)]) == Decimal("0.5")  # 50.00 %
+    assert [number(tiles_shown[(k, None)]) for k in ("by_click", "by_promo_code", "by_utm")] == [
+        1,
+        1,
+        1,
+    ]
+    assert "orders attributed to a click over unique clicks" in html

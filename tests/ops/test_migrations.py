@@ -423,3 +423,105 @@ def test_migration_0020_counts_the_stored_clicks_cpc_pays_for_and_round_trips(sc
         assert _differences(scratch_url) == []
     finally:
         engine.dispose()
+
+
+ORDER = (
+    "INSERT INTO conversions (id, source, order_id, occurred_at, received_at, currency, "
+    "amount_minor, refunded_minor, status, promo_codes, raw, method, partnership_id, "
+    "campaign_id, influencer_id, link_id) VALUES (:id, 'generic', :id, :at, :at, 'EUR', "
+    "1000, 0, :status, '[]', '{}', :method, :prt, :cmp, :inf, :link)"
+)
+
+
+def _order(conn: Any, order_id: str, at: str, method: str | None, status: str = "open") -> None:
+    attributed = method is not None
+    conn.execute(
+        text(ORDER),
+        {
+            "id": order_id,
+            "at": at,
+            "status": status,
+            "method": method,
+            "prt": "prt_m" if attributed else None,
+            "cmp": "cmp_m" if attributed else None,
+            "inf": "inf_m" if attributed else None,
+            "link": "lnk_m" if method == "click" else None,
+        },
+    )
+
+
+def _by_method(url: str) -> dict[str, list[tuple[str, str, int, int, int, int]]]:
+    """Per grain: (day, link, conversions, click, promo code, UTM) of each roll-up row."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                grain: [
+                    (str(day), link, *(int(n) for n in counts))
+                    for day, link, *counts in conn.execute(
+                        text(
+                            "SELECT day, link_id, conversions, click_conversions, "
+                            "promo_code_conversions, utm_conversions "
+                            f"FROM conversion_{grain} ORDER BY day, link_id"
+                        )
+                    )
+                ]
+                for grain in ("daily", "monthly")
+            }
+    finally:
+        engine.dispose()
+
+
+def test_migration_0021_counts_the_stored_orders_per_method_and_round_trips(scratch_url):
+    upgrade(scratch_url, "0020")
+    nov, dec = "2026-11-30 23:00:00+00:00", "2026-12-01 01:00:00+00:00"
+    engine = create_engine(scratch_url)
+    try:
+        with engine.begin() as conn:
+            for statement in LINK_ROWS:
+                conn.execute(text(statement.replace("now()", "CURRENT_TIMESTAMP")))
+            _order(conn, "o-click", nov, "click")
+            _order(conn, "o-code", nov, "promo_code")
+            _order(conn, "o-code-2", nov, "promo_code")
+            _order(conn, "o-utm", dec, "utm")
+            _order(conn, "o-cancelled", dec, "click", status="cancelled")
+            _order(conn, "o-nobody", dec, None)  # unattributed: in no roll-up
+        upgrade(scratch_url)
+        assert _differences(scratch_url) == []
+        # The stored orders counted by the upgrade; a cancelled one counts nowhere.
+        assert _by_method(scratch_url) == {
+            "daily": [
+                ("2026-11-30", "", 2, 0, 2, 0),
+                ("2026-11-30", "lnk_m", 1, 1, 0, 0),
+                ("2026-12-01", "", 1, 0, 0, 1),
+            ],
+            "monthly": [
+                ("2026-11-01", "", 2, 0, 2, 0),
+                ("2026-11-01", "lnk_m", 1, 1, 0, 0),
+                ("2026-12-01", "", 1, 0, 0, 1),
+            ],
+        }
+        with engine.begin() as conn:  # the triggers keep them: a new order, a cancel
+            _order(conn, "o-click-2", dec, "click")
+            conn.execute(text("UPDATE conversions SET status = 'cancelled' WHERE id = 'o-code'"))
+        assert _by_method(scratch_url)["daily"] == [
+            ("2026-11-30", "", 1, 0, 1, 0),
+            ("2026-11-30", "lnk_m", 1, 1, 0, 0),
+            ("2026-12-01", "", 1, 0, 0, 1),
+            ("2026-12-01", "lnk_m", 1, 1, 0, 0),
+        ]
+
+        downgrade(scratch_url, "0020")  # the triggers as they were: orders still counted
+        with engine.begin() as conn:
+            _order(conn, "o-between", dec, "utm")
+            assert conn.scalar(text("SELECT sum(conversions) FROM conversion_daily")) == 5
+        upgrade(scratch_url)
+        assert _by_method(scratch_url)["monthly"] == [
+            ("2026-11-01", "", 1, 0, 1, 0),
+            ("2026-11-01", "lnk_m", 1, 1, 0, 0),
+            ("2026-12-01", "", 2, 0, 0, 2),
+            ("2026-12-01", "lnk_m", 1, 1, 0, 0),
+        ]
+        assert _differences(scratch_url) == []
+    finally:
+        engine.dispose()

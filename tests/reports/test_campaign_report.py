@@ -138,9 +138,18 @@ def test_other_groupings_keep_reach_in_the_totals_only(api: Api) -> None:
 
 
 def test_a_range_without_posts_has_no_reach(api: Api) -> None:
-    campaign, _anna, _ben, _ids = a_campaign_with_posts(api)
+    campaign, anna, ben, _ids = a_campaign_with_posts(api)
     data = report(api, campaign, "from=2026-11-01&to=2026-11-30&group_by=influencer")
-    assert data["rows"] == []
+    # Both partners are still listed, with nothing in the range.
+    assert {row["key"] for row in data["rows"]} == {anna["id"], ben["id"]}
+    for row in data["rows"]:
+        assert (row["deliverables"], row["impressions"], row["reach"], row["posts"]) == (
+            0,
+            0,
+            0,
+            [],
+        )
+        assert row["engagement_rate"] is None
     assert (data["totals"]["deliverables"], data["totals"]["impressions"]) == (0, 0)
 
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from service.money import div_half_even
-from service.reports.kpis import engagement_rate, mean_rate, ratio
+from service.reports.kpis import Figures, engagement_rate, mean_rate, ratio, render
 
 
 def reference_half_even(value: Fraction) -> int:
@@ -62,3 +62,25 @@ def test_mean_rate_is_the_exact_mean_of_the_rounded_rates(likes: list, followers
         mean = sum(known, Fraction(0)) / len(known)
         expected = reference_ratio(mean.numerator, mean.denominator)
     assert mean_rate(rates) == expected
+
+
+@given(
+    st.integers(0, 10**6),
+    st.integers(0, 10**6),
+    st.integers(0, 10**6),
+    st.integers(0, 10**6),
+)
+def test_the_conversion_rate_counts_click_orders_only(
+    click: int, promo_code: int, utm: int, unique: int
+) -> None:
+    f = Figures(unique_clicks=unique, conversions=click + promo_code + utm)
+    f.by_method.update(click=click, promo_code=promo_code, utm=utm)
+    shown = render(f)
+    assert shown["conversion_rate"] == (reference_ratio(click, unique) if unique else None)
+    assert shown["conversions_by_method"] == {"click": click, "promo_code": promo_code, "utm": utm}
+    assert sum(shown["conversions_by_method"].values()) == shown["conversions"]
+    # Summing figures sums the counts per method.
+    total = Figures()
+    total.add(f)
+    total.add(f)
+    assert render(total)["conversions_by_method"]["promo_code"] == 2 * promo_code

@@ -83,6 +83,37 @@ def counted_lines(api: Api) -> dict[tuple, tuple[int, int]]:
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
+METHOD_COUNTS = "click_conversions, promo_code_conversions, utm_conversions"
+
+
+def counted_by_method(api: Api) -> dict[tuple, tuple[int, ...]]:
+    """The orders ``counted_orders`` counts, per attribution method (click, promo code,
+    UTM), from the orders themselves."""
+    methods = ("click", "promo_code", "utm")
+    out: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for cmp, at, inf, link, cur, method, status in raw(
+        api,
+        "SELECT campaign_id, occurred_at, influencer_id, link_id, currency, method, status "
+        "FROM conversions",
+    ):
+        if cmp is None or status == "cancelled":
+            continue
+        out[(cmp, utc_day(at), inf or "", link or "", cur)][methods.index(method)] += 1
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def rolled_by_method(api: Api, table: str) -> dict[tuple, tuple[int, ...]]:
+    rows = raw(
+        api,
+        f"SELECT campaign_id, day, influencer_id, link_id, currency, {METHOD_COUNTS} FROM {table}",
+    )
+    return {
+        (r[0], str(r[1]), r[2], r[3], r[4]): tuple(int(n) for n in r[5:])
+        for r in rows
+        if any(r[5:])
+    }
+
+
 def rolled(api: Api, table: str, counts: str) -> dict[tuple, tuple[int, int]]:
     rows = raw(
         api,
@@ -296,8 +327,12 @@ def test_the_roll_ups_equal_counting_orders_and_lines(api: Api, history: list) -
     orders, lines = counted_orders(api), counted_lines(api)
     assert rolled(api, "conversion_daily", "conversions, revenue_minor") == orders
     assert rolled(api, "commission_daily", "lines, amount_minor") == lines
+    methods = counted_by_method(api)
+    assert rolled_by_method(api, "conversion_daily") == {k: v for k, v in methods.items() if any(v)}
     if orders:
         assert rolled(api, "conversion_monthly", "conversions, revenue_minor") == by_month(orders)
+        monthly = {k: v for k, v in by_month(methods).items() if any(v)}
+        assert rolled_by_method(api, "conversion_monthly") == monthly
     if lines:
         assert rolled(api, "commission_monthly", "lines, amount_minor") == by_month(lines)
     clicks = counted_clicks(api)
