@@ -117,7 +117,7 @@ def eur_campaign(api: Api) -> dict[str, Any]:
             metrics={"impressions": 700, "likes": 10, "comments": 5},
         ),
     }
-    for key in ("anna_ig", "anna_tt"):  # anna's fees: 2 × 100.00 EUR, on 20 October
+    for key in ("anna_ig", "anna_tt"):  # anna's fees: 2 * 100.00 EUR, on 20 October
         assert api.post(f"/api/v1/deliverables/{ids[key]}/approve").status_code == 200
     clicks(api, link["id"], 5, 5)  # counted
     clicks(api, link["id"], 5, 3, bot=True)  # bots: not counted
@@ -141,14 +141,14 @@ def test_media_value_per_post_influencer_and_campaign_with_the_campaigns_rates(a
     rows = {row["key"]: row for row in data["rows"]}
     anna, ben = rows[s["anna"]["id"]], rows[s["ben"]["id"]]
     posts = {p["id"]: p for p in anna["posts"]}
-    # 20,000 × 6.00 / 1,000 = 120.00; 300 × 0.20 = 60.00; 60 × 1.00 = 60.00;
-    # 10 × 0.50 = 5.00; 25 × 0.40 = 10.00 → 255.00
+    # 20,000 * 6.00 / 1,000 = 120.00; 300 * 0.20 = 60.00; 60 * 1.00 = 60.00;
+    # 10 * 0.50 = 5.00; 25 * 0.40 = 10.00 → 255.00
     assert posts[s["anna_ig"]]["media_value"] == "255.00"
-    # 100,001 × 2.50 / 1,000 = 250.0025; 4,000 × 0.01 = 40.00; 12 × 0.25 = 3.00
+    # 100,001 * 2.50 / 1,000 = 250.0025; 4,000 * 0.01 = 40.00; 12 * 0.25 = 3.00
     # → 293.0025, rounded once → 293.00
     assert posts[s["anna_tt"]]["media_value"] == "293.00"
     assert posts[s["anna_yt"]]["media_value"] is None  # youtube has no rates
-    # 700 × 6.00 / 1,000 = 4.20; 10 × 0.20 = 2.00; 5 × 1.00 = 5.00 → 11.20
+    # 700 * 6.00 / 1,000 = 4.20; 10 * 0.20 = 2.00; 5 * 1.00 = 5.00 → 11.20
     assert ben["posts"][0]["media_value"] == "11.20"
     assert anna["media_value"] == "548.00"  # 255.00 + 293.00
     assert ben["media_value"] == "11.20"
@@ -185,7 +185,7 @@ def test_costs_per_result_per_currency(api: Api) -> None:
     assert anna["money"]["EUR"]["costs_per_result"] == {
         "cost_per_click": "40.00",  # 200.00 / 5
         "cost_per_engagement": "0.04",  # 200.00 / 4,457 = 0.0448…
-        "cost_per_mille": "1.65",  # 200.00 × 1,000 / 120,901 = 1.654…
+        "cost_per_mille": "1.65",  # 200.00 * 1,000 / 120,901 = 1.654…
         "cost_per_acquisition": "200.00",  # 200.00 / 1
     }
     totals = data["totals"]
@@ -194,7 +194,7 @@ def test_costs_per_result_per_currency(api: Api) -> None:
     assert totals["money"]["EUR"]["costs_per_result"] == {
         "cost_per_click": "40.00",
         "cost_per_engagement": "0.04",  # 200.00 / 4,472 = 0.0447…
-        "cost_per_mille": "1.64",  # 200.00 × 1,000 / 121,601 = 1.6447…
+        "cost_per_mille": "1.64",  # 200.00 * 1,000 / 121,601 = 1.6447…
         "cost_per_acquisition": "200.00",
     }
     # Other groupings keep them in the totals.
