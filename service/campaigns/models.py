@@ -31,6 +31,9 @@ class Campaign(Base):
     hold_days: Mapped[int] = mapped_column(Integer, default=30)
     utm_medium: Mapped[str] = mapped_column(String(CODE_MAX_LENGTH), default="influencer")
     commission_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    # Media value rates as typed ({platform: {metric: decimal string}}, in ``currency``);
+    # ``None``: the defaults, where the currency has them (service.reports.media_value).
+    media_value_rates: Mapped[dict[str, dict[str, str]] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

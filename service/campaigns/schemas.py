@@ -6,10 +6,11 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from service.campaigns.models import Campaign, Partnership
-from service.campaigns.service import check_rules
+from service.campaigns.service import check_media_value_rates, check_rules, media_value_rates
 from service.commissions.rules import MAX_RULES, MAX_TIERS, RULE_FIELDS, TIER_FIELDS
 from service.links.destinations import destination_error
 from service.money import MAX_MINOR, MoneyError, parse_amount
+from service.reports.media_value import DEFAULT_RATES, RATE_METRICS, REFERENCE_CURRENCY, rates_json
 from service.schemas import (
     EXAMPLE_ID,
     Amount,
@@ -27,6 +28,7 @@ from service.vocabulary import (
     CAMPAIGN_GOALS,
     CODE_MAX_LENGTH,
     DOMAIN_PATTERN,
+    PLATFORMS,
     POSITIVE_AMOUNT_PATTERN,
     RATE_PATTERN,
     SLUG_PATTERN,
@@ -132,6 +134,46 @@ def rules_field(
         metadata={"description": meaning + RULES_DESCRIPTION, "example": example},
         **kwargs,
     )
+
+
+# Media value rates: per platform, one rate per 1,000 impressions and one per engagement.
+RATE_MEANINGS = {
+    "impressions": "per 1,000 impressions",
+    "likes": "per like",
+    "comments": "per comment",
+    "shares": "per share",
+    "saves": "per save",
+}
+MediaValueRatesOf = Schema.from_dict(
+    {
+        metric: Amount(
+            required=True,
+            metadata={
+                "description": f"the value {RATE_MEANINGS[metric]}, in the campaign's currency; "
+                "0 or more, no finer than the currency's minor unit",
+                "example": DEFAULT_RATES["instagram"][metric],
+            },
+        )
+        for metric in RATE_METRICS
+    },
+    name="MediaValueRatesOf",
+)
+MediaValueRates = Schema.from_dict(
+    {
+        platform: fields.Nested(
+            MediaValueRatesOf, metadata={"description": f"the rates of {platform} posts"}
+        )
+        for platform in PLATFORMS
+    },
+    name="MediaValueRates",
+)
+MEDIA_VALUE_RATES_DESCRIPTION = (
+    'Media value rates per platform (docs/objectives.md, "Media value"): what a post\'s '
+    "impressions and engagements are valued at, in the campaign's currency. A media-value "
+    "estimate, not revenue. A platform left out gives its posts no media value. null: the "
+    f"illustrative defaults, which exist in {REFERENCE_CURRENCY} only (a campaign in "
+    "another currency then has no media value)."
+)
 
 
 def _about(description: str, example: Any, **more: Any) -> dict[str, Any]:
@@ -244,6 +286,16 @@ class CampaignIn(Schema):
         required=True,
     )
 
+    media_value_rates = fields.Nested(
+        MediaValueRates,
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": MEDIA_VALUE_RATES_DESCRIPTION,
+            "example": {"instagram": DEFAULT_RATES["instagram"]},
+        },
+    )
+
     @validates_schema
     def _check(self, data: dict[str, Any], **_: Any) -> None:
         errors: dict[str, list[str]] = {}
@@ -274,6 +326,10 @@ class CampaignIn(Schema):
                 except ValidationError as exc:
                     # marshmallow types messages as a list or a dict; rules' are a dict.
                     errors.update(exc.messages)  # type: ignore[arg-type]
+            try:
+                check_media_value_rates(data.get("media_value_rates"), currency)
+            except ValidationError as exc:
+                errors.update(exc.messages)  # type: ignore[arg-type]
         if errors:
             raise ValidationError(errors)
 
@@ -288,6 +344,7 @@ class CampaignIn(Schema):
             data["commission_rules"], currency, "commission_rules"
         )
         data["allowed_domains"] = sorted({d.lower() for d in data["allowed_domains"]})
+        data["media_value_rates"] = check_media_value_rates(data["media_value_rates"], currency)
         return data
 
 
@@ -356,7 +413,33 @@ class CampaignOut(Schema):
             "example": _IN["commission_rules"].metadata["example"],
         },
     )
+    media_value_rates = fields.Method(
+        "_value_rates",
+        metadata={
+            "type": "object",
+            "nullable": True,
+            "description": "the rates the campaign's media value is computed with: its own, "
+            f"else the defaults (in {REFERENCE_CURRENCY} only); null: none",
+            "example": {"instagram": DEFAULT_RATES["instagram"]},
+        },
+    )
+    media_value_rates_are_defaults = fields.Method(
+        "_value_defaults",
+        metadata={
+            "type": "boolean",
+            "description": "whether those rates are afftrack's illustrative defaults (the "
+            "campaign has none of its own)",
+            "example": True,
+        },
+    )
     created_at = fields.DateTime(metadata={"example": "2026-09-28T10:00:00Z"})
+
+    def _value_rates(self, c: Campaign) -> dict[str, dict[str, str]] | None:
+        table, _ = media_value_rates(c)
+        return None if table is None else rates_json(table, c.currency)
+
+    def _value_defaults(self, c: Campaign) -> bool:
+        return media_value_rates(c)[1]
 
     def _budget(self, c: Campaign) -> str | None:
         return money_out(c.budget_minor, c.currency)

@@ -16,6 +16,13 @@ from service.links.destinations import destination_error
 from service.links.models import Link
 from service.money import MoneyError, format_amount, parse_amount
 from service.paging import Page, paginate
+from service.reports.media_value import (
+    RateError,
+    RateTable,
+    default_rates,
+    parse_rates,
+    rates_json,
+)
 
 
 def check_rules(
@@ -31,6 +38,30 @@ def check_rules(
         raise ValidationError({key: [str(exc)]}) from None
     except MoneyError as exc:
         raise ValidationError({name: [str(exc)]}) from None
+
+
+def check_media_value_rates(
+    raw: dict[str, Any] | None, currency: str, name: str = "media_value_rates"
+) -> dict[str, dict[str, str]] | None:
+    """Validate media value rates in ``currency``; returns their stored form (decimal
+    strings, canonical); ``None`` (the defaults) stays ``None``."""
+    if raw is None:
+        return None
+    try:
+        return rates_json(parse_rates(raw, currency), currency)
+    except RateError as exc:
+        key = f"{name}.{exc.path}" if exc.path else name
+        raise ValidationError({key: [str(exc)]}) from None
+
+
+def media_value_rates(campaign: Campaign) -> tuple[RateTable | None, bool]:
+    """The rates a campaign's media value is computed with, in minor units of its
+    currency, and whether they are the defaults: its own, else the defaults where its
+    currency has them, else none (``(None, False)``)."""
+    if campaign.media_value_rates is not None:
+        return parse_rates(campaign.media_value_rates, campaign.currency), False
+    defaults = default_rates(campaign.currency)
+    return defaults, defaults is not None
 
 
 def create_campaign(session: Session, data: dict[str, Any]) -> Campaign:
@@ -284,11 +315,19 @@ def change_campaign(session: Session, campaign: Campaign, changes: dict[str, Any
                     errors.setdefault("currency", []).append(
                         f"the own rules of partner {p.influencer.handle} do not fit {currency}"
                     )
+    value_rates = changes.get("media_value_rates", campaign.media_value_rates)
+    if "media_value_rates" in changes or currency != campaign.currency:
+        try:
+            value_rates = check_media_value_rates(value_rates, currency)
+        except ValidationError as exc:
+            errors.update(exc.messages)  # type: ignore[arg-type]
     if errors:
         raise InvalidInput("the campaign cannot change like this", fields=errors)
     for name, value in changes.items():
         if name in ("budget", "monthly_cap_per_influencer", "commission_rules"):
             continue
+        if name == "media_value_rates":
+            value = value_rates
         if name == "allowed_domains":
             value = sorted({d.lower() for d in value})
         if getattr(campaign, name) != value:

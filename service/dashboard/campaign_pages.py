@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import redirect, render_template, request, url_for
+from marshmallow import ValidationError
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -28,6 +29,7 @@ from service.campaigns.service import (
     create_campaign,
     get_campaign,
     get_partnership,
+    media_value_rates,
     remove_partner,
 )
 from service.commissions.rules import (
@@ -40,13 +42,24 @@ from service.commissions.rules import (
 )
 from service.dashboard import login
 from service.dashboard.blueprint import bp, changes, saved
-from service.dashboard.forms import Form, compact, field_value, row_numbers, submit
+from service.dashboard.forms import Form, compact, field_value, flatten, row_numbers, submit
 from service.errors import AfftrackError
 from service.http.context import session
 from service.influencers.models import Influencer
 from service.money import MoneyError, format_amount, is_currency, parse_amount
+from service.reports.media_value import RATE_METRICS, REFERENCE_CURRENCY, rates_json
+from service.vocabulary import PLATFORMS
 
 RULES = "commission_rules"
+RATES = "media_value_rates"
+# The rates form's columns: what each rate prices.
+RATE_TITLES = {
+    "impressions": "per 1,000 impressions",
+    "likes": "per like",
+    "comments": "per comment",
+    "shares": "per share",
+    "saves": "per save",
+}
 SPARE_TIERS = 2
 GOALS = [("conversions", "Conversions"), ("traffic", "Traffic"), ("awareness", "Awareness")]
 KINDS = [
@@ -232,6 +245,50 @@ def change_campaign_page(campaign_id: str) -> Any:
     return _campaign_form(found, form, None, 422)
 
 
+@bp.post("/campaigns/<campaign_id>/media-value-rates")
+@changes
+def change_rates_page(campaign_id: str) -> Any:
+    """The campaign's media value rates: those on the form (a platform left empty has
+    none), or back to the defaults ("reset")."""
+    found = get_campaign(session(), campaign_id)
+    form = Form(values=_values(request.form))
+    raw: dict[str, dict[str, str]] | None = None
+    if request.form.get("action") != "reset":
+        raw = {}
+        for platform in PLATFORMS:
+            typed = {
+                m: request.form.get(f"{RATES}-{platform}-{m}", "").strip() for m in RATE_METRICS
+            }
+            if any(typed.values()):
+                raw[platform] = typed
+    try:
+        data = CampaignChange(only=(RATES,)).load({RATES: raw})
+    except ValidationError as exc:
+        form.errors = flatten(exc.messages)
+    else:
+        if saved(form, change_campaign, session(), found, data) is not None:
+            return redirect(
+                url_for("dashboard.campaign_settings", campaign_id=campaign_id)
+                + "#media-value-rates",
+                303,
+            )
+    found = get_campaign(session(), campaign_id)
+    return _campaign_form(found, _filled(found), None, form.status, rates=form)
+
+
+def _rates_filled(c: Campaign) -> Form:
+    """The rates form with the rates that apply now (the defaults where they do)."""
+    table, _ = media_value_rates(c)
+    shown = rates_json(table, c.currency) if table is not None else {}
+    return Form(
+        values={
+            f"{RATES}-{platform}-{metric}": value
+            for platform, rates in shown.items()
+            for metric, value in rates.items()
+        }
+    )
+
+
 def _values(form: MultiDict[str, str]) -> dict[str, str]:
     return {k: v for k, v in form.items() if k not in ("csrf", "action")}
 
@@ -257,7 +314,11 @@ def _filled(c: Campaign) -> Form:
 
 
 def _campaign_form(
-    found: Campaign | None, form: Form, shown: Preview | None, status: int
+    found: Campaign | None,
+    form: Form,
+    shown: Preview | None,
+    status: int,
+    rates: Form | None = None,
 ) -> tuple[str, int]:
     s = session()
     partners = (
@@ -279,6 +340,8 @@ def _campaign_form(
         preview=shown,
         partners=partners,
         audit=entries_for(s, "campaign", found.id) if found else [],
+        rates=rates if rates is not None else _rates_filled(found) if found else None,
+        rates_are_defaults=media_value_rates(found)[1] if found else False,
         **_choices(),
     )
     return page, status
@@ -290,6 +353,10 @@ def _choices() -> dict[str, Any]:
         "kinds": KINDS,
         "rule_titles": RULE_TITLES,
         "rule_meanings": RULE_MEANINGS,
+        "rate_platforms": PLATFORMS,
+        "rate_metrics": RATE_METRICS,
+        "rate_titles": RATE_TITLES,
+        "reference_currency": REFERENCE_CURRENCY,
     }
 
 

@@ -117,6 +117,8 @@ def _value(f: fields.Field[Any], form: MultiDict[str, str], name: str) -> Any:
             return _MISSING
         return _rows(f.inner, form, name)
     if isinstance(f, fields.Nested):
+        if not any(k.startswith(name + "-") for k in form):
+            return _MISSING  # a form without its inputs (media value rates have their own)
         nested = f.schema
         return body_of(nested, form, name + "-")
     if isinstance(f, fields.Boolean):

@@ -38,6 +38,7 @@ from service.deliverables.service import (
 from service.errors import AfftrackError
 from service.http.context import session, settings
 from service.influencers.service import list_influencers
+from service.links.service import list_links
 from service.money import format_amount
 from service.schemas import PLATFORMS
 from service.vocabulary import DELIVERABLE_STATUSES
@@ -65,6 +66,17 @@ def _choices() -> dict[str, Any]:
         "status_options": STATUS_OPTIONS,
         "metric_labels": METRIC_LABELS,
     }
+
+
+def _link_options(campaign_id: str, influencer_id: str) -> list[tuple[str, str]]:
+    """The tracked links a post may name: its influencer's links in its campaign."""
+    if not campaign_id or not influencer_id:
+        return []
+    query = {"campaign_id": campaign_id, "influencer_id": influencer_id, "limit": CHOICES}
+    return [
+        (link.id, f"{link.platform} · {link.code} · {link.destination}")
+        for link in list_links(session(), query).items
+    ]
 
 
 @bp.get("/posts")
@@ -97,6 +109,8 @@ def new_post() -> Any:
 @bp.post("/posts")
 @changes
 def create_post_page() -> Any:
+    if request.form.get("action") == "links":  # the chosen influencer's links, nothing saved
+        return _new_page(Form(values={k: v for k, v in request.form.items() if k != "csrf"}), 200)
     data, form = submit(DeliverableIn(), _utc(request.form))
     if data is not None and (post := saved(form, create_deliverable, session(), data)) is not None:
         return redirect(url_for("dashboard.post", deliverable_id=post.id), 303)
@@ -159,12 +173,15 @@ def _utc(form: MultiDict[str, str]) -> MultiDict[str, str]:
 
 
 def _figures(post: Deliverable) -> Form:
-    """The figures form as the post's figures are now."""
-    return Form(values={f"metrics-{k}": str(v) for k, v in post.metrics.items()})
+    """The figures form as the post's figures (and its link) are now."""
+    values = {f"metrics-{k}": str(v) for k, v in post.metrics.items()}
+    return Form(values={**values, "link_id": post.link_id or ""})
 
 
 def _new_page(form: Form, status: int) -> tuple[str, int]:
-    return render_template("dashboard/post_new.html", form=form, **_choices()), status
+    links = _link_options(form.value("campaign_id"), form.value("influencer_id"))
+    page = render_template("dashboard/post_new.html", form=form, link_options=links, **_choices())
+    return page, status
 
 
 def _post_page(found: Deliverable, form: Form, review: Form, status: int) -> tuple[str, int]:
@@ -181,6 +198,7 @@ def _post_page(found: Deliverable, form: Form, review: Form, status: int) -> tup
         audit=entries_for(s, "deliverable", found.id),
         form=form,
         review=review,
+        link_options=_link_options(found.campaign_id, found.influencer_id),
         **_choices(),
     )
     return page, status

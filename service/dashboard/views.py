@@ -196,6 +196,7 @@ def campaign(campaign_id: str) -> Any:
         kpi=kpi,
         kpis=KPIS,
         totals=by_influencer["totals"],
+        report_rates=by_influencer["media_value_rates"],
         currencies=currencies or [camp.currency],
         chart=Markup(daily_chart(days_of(by_day["rows"], start, end))),  # noqa: S704 - built escaped
         ranked=ranked[:shown],

@@ -56,7 +56,7 @@ def show(deliverable_id: str) -> Deliverable:
 @bp.response(200, DeliverableOut)
 @bp.errors(JSON_BODY, 404)
 def change(data: dict[str, Any], deliverable_id: str) -> Deliverable:
-    """Change a post's figures (reports read them as they are now)"""
+    """Change a post's figures or tracked link (reports read them as they are now)"""
     deliverable = service.change_deliverable(session(), deliverable_id, data)
     session().commit()
     return deliverable

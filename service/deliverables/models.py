@@ -22,6 +22,8 @@ class Deliverable(Base):
     platform: Mapped[str] = mapped_column(String(20))
     url: Mapped[str] = mapped_column(String(2048))
     posted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The tracked link the post promotes (the same partnership's), for its click-through rate.
+    link_id: Mapped[str | None] = mapped_column(ForeignKey("links.id"))
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(String(10), default="submitted")
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -47,6 +47,16 @@ class DeliverableIn(Schema):
             "example": "2026-10-05T17:00:00Z",
         },
     )
+    link_id = Id(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "the tracked link the post promotes, one of this influencer's "
+            "links in the campaign (its clicks give the post's click-through rate); "
+            "null: none",
+            "example": EXAMPLE_ID["lnk"],
+        },
+    )
     metrics = fields.Nested(
         MetricsIn,
         load_default=dict,
@@ -55,9 +65,17 @@ class DeliverableIn(Schema):
 
 
 class DeliverableChange(Change):
-    """A post's figures corrected or brought up to date; the rest of a post is as it
-    was recorded."""
+    """A post's figures corrected or brought up to date, and the link it promotes; the
+    rest of a post is as it was recorded."""
 
+    link_id = Id(
+        allow_none=True,
+        metadata={
+            "description": "the tracked link the post promotes, one of this influencer's "
+            "links in the campaign; null: none",
+            "example": EXAMPLE_ID["lnk"],
+        },
+    )
     metrics = fields.Nested(
         MetricsIn,
         metadata={
@@ -86,6 +104,10 @@ class DeliverableOut(Schema):
     platform = fields.String(metadata={"example": "instagram"})
     url = fields.String(metadata={"example": "https://www.instagram.com/p/C9x2kQ/"})
     posted_at = fields.DateTime(metadata={"example": "2026-10-05T17:00:00Z"})
+    link_id = fields.String(
+        allow_none=True,
+        metadata={"description": "the tracked link the post promotes", "example": None},
+    )
     metrics = fields.Dict(
         metadata={"description": "the figures given, by name", "example": {"likes": 2900}}
     )

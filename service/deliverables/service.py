@@ -12,6 +12,7 @@ from service.commissions.engine import SaleTerms
 from service.commissions.ledger import record_per_post
 from service.deliverables.models import Deliverable
 from service.errors import Conflict, InvalidInput, NotFound
+from service.links.models import Link
 from service.paging import Page, paginate
 from service.vocabulary import YEAR_MAX, YEAR_MIN, year_in_range
 
@@ -30,10 +31,24 @@ def create_deliverable(session: Session, data: dict[str, Any]) -> Deliverable:
         url=data["url"],
         posted_at=data["posted_at"],
         metrics=data["metrics"],
+        link_id=_promoted(session, partnership.id, data.get("link_id")),
     )
     session.add(deliverable)
     session.flush()
     return deliverable
+
+
+def _promoted(session: Session, partnership_id: str, link_id: str | None) -> str | None:
+    """``link_id`` if it is a link of the partnership (the same campaign and influencer
+    as the post); refused otherwise."""
+    if link_id is None:
+        return None
+    if session.scalar(select(Link.partnership_id).where(Link.id == link_id)) != partnership_id:
+        raise InvalidInput(
+            "unknown link",
+            fields={"link_id": ["not one of this influencer's links in the campaign"]},
+        )
+    return link_id
 
 
 def get_deliverable(session: Session, deliverable_id: str) -> Deliverable:
@@ -93,9 +108,14 @@ def reject(session: Session, deliverable_id: str, reason: str) -> Deliverable:
 
 
 def change_deliverable(session: Session, deliverable_id: str, data: dict[str, Any]) -> Deliverable:
-    """Change a post's figures (``metrics`` replaces those recorded); whatever its
-    status, since no fee depends on them. Reports read them as they are now."""
+    """Change a post's figures (``metrics`` replaces those recorded) or the link it
+    promotes; whatever its status, since no fee depends on them. Reports read them as
+    they are now."""
     deliverable = _locked(session, deliverable_id)
+    if "link_id" in data:
+        link_id = _promoted(session, deliverable.partnership_id, data["link_id"])
+        if link_id != deliverable.link_id:
+            deliverable.link_id = link_id
     if "metrics" in data and data["metrics"] != deliverable.metrics:
         deliverable.metrics = dict(data["metrics"])
     session.flush()

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, and_, cast, func, select
 from sqlalchemy.orm import Session
 
-from service.campaigns.models import Partnership
-from service.campaigns.service import get_campaign
+from service.campaigns.models import Campaign, Partnership
+from service.campaigns.service import get_campaign, media_value_rates
 from service.clicks.models import ClickDaily, ClickMonthly
 from service.commissions.models import CommissionDaily, CommissionMonthly
 from service.conversions.attribution import METHODS
@@ -19,7 +19,17 @@ from service.deliverables.schemas import METRICS
 from service.influencers.models import Influencer, PlatformAccount
 from service.influencers.tiers import tier_for
 from service.links.models import Link
+from service.money import format_amount
 from service.reports.kpis import Figures, engagement_rate, mean_rate, render
+from service.reports.media_value import (
+    RateTable,
+    costs_per_result,
+    ctr,
+    engagements,
+    post_media_value,
+    total_media_value,
+    value_for_cost,
+)
 from service.reports.queries import REPORTS
 
 
@@ -110,9 +120,9 @@ def campaign_report(
     # weak are seen (ADR "every partner in the report"). One query each; days stay those
     # with something in them.
     profiles: dict[str, dict[str, Any]] = {}
+    posts = _deliverables(session, campaign.id, lo, hi)
     if group_by == "influencer":
         people = _partners(session, campaign.id)
-        posts = _deliverables(session, campaign.id, lo, hi)
         for influencer_id in (*people, *(influencer_id for influencer_id, _post in posts)):
             fig(influencer_id)
         profiles = _profiles(session, campaign.id, people, [key for key in groups if key], posts)
@@ -128,7 +138,7 @@ def campaign_report(
     for key in sorted(groups):
         totals.add(groups[key])
         rows.append({"key": key or None, **render(groups[key]), **profiles.get(key, {})})
-    return {
+    report = {
         "campaign_id": campaign.id,
         "from": start.isoformat(),
         "to": end.isoformat(),
@@ -136,6 +146,7 @@ def campaign_report(
         "rows": rows,
         "totals": {**render(totals), **_reach_totals(session, campaign.id, lo, hi)},
     }
+    return _with_media_value(session, campaign, start, end, report, groups, totals, posts)
 
 
 def month_spans(start: date, end: date) -> list[tuple[str, date, date]]:
@@ -179,17 +190,23 @@ def _deliverables(
     # The metrics come out of the JSON in the database, one integer column each.
     metrics = [func.coalesce(_metric(name), 0) for name in METRICS]
     rows = session.execute(
-        select(D.id, D.influencer_id, D.platform, D.url, D.posted_at, D.status, *metrics)
+        select(D.id, D.influencer_id, D.platform, D.url, D.posted_at, D.status, D.link_id, *metrics)
         .where(_counted(campaign_id, lo, hi))
         .order_by(D.posted_at, D.id)
     )
-    keys = ("id", "platform", "url", "posted_at", "status", *METRICS)
+    keys = ("id", "platform", "url", "posted_at", "status", "link_id", *METRICS)
     return [
         (
             influencer_id,
-            dict(zip(keys, (post_id, platform, url, at.isoformat(), status, *values), strict=True)),
+            dict(
+                zip(
+                    keys,
+                    (post_id, platform, url, at.isoformat(), status, link, *values),
+                    strict=True,
+                )
+            ),
         )
-        for post_id, influencer_id, platform, url, at, status, *values in rows
+        for post_id, influencer_id, platform, url, at, status, link, *values in rows
     ]
 
 
@@ -292,3 +309,96 @@ def _profiles(
             "posts": own,
         }
     return profiles
+
+
+# Media value, click-through rate and costs per result (docs/objectives.md): added to a
+# report once its rows are made, from the posts it read and the rows' figures.
+
+
+def _with_media_value(
+    session: Session,
+    campaign: Campaign,
+    start: date,
+    end: date,
+    report: dict[str, Any],
+    groups: dict[str, Figures],
+    totals: Figures,
+    posts: list[tuple[str, dict[str, Any]]],
+) -> dict[str, Any]:
+    """``report`` with each post's media value and click-through rate (the posts of an
+    influencer grouping), each influencer row's and the totals' media value, media value
+    per cost and costs per result (per currency, in ``money``)."""
+    table, defaults = media_value_rates(campaign)
+    report["media_value_rates"] = None if table is None else "defaults" if defaults else "campaign"
+    currency = campaign.currency
+    clicks = _link_clicks(session, campaign.id, start, end, {p["link_id"] for _, p in posts})
+    values: dict[str, list[int | None]] = {}
+    reach: dict[str, list[int]] = {}  # influencer → [impressions, engagements]
+    for influencer_id, post in posts:
+        value = _post_value(post, table)
+        post["media_value"] = None if value is None else format_amount(value, currency)
+        link = post["link_id"]
+        post["link_clicks"] = None if link is None else clicks.get(link, 0)
+        post["click_through_rate"] = (
+            None if link is None else ctr(clicks.get(link, 0), post["impressions"])
+        )
+        values.setdefault(influencer_id, []).append(value)
+        seen = reach.setdefault(influencer_id, [0, 0])
+        seen[0] += post["impressions"]
+        seen[1] += engagements(post)
+    if report["group_by"] == "influencer":
+        for row in report["rows"]:
+            key = row["key"] or ""
+            impressions, engaged = reach.get(key, [0, 0])
+            value = total_media_value(values.get(key, []))
+            _value_figures(row, groups[key], value, impressions, engaged, currency)
+    everything = [value for own in values.values() for value in own]
+    _value_figures(
+        report["totals"],
+        totals,
+        total_media_value(everything),
+        sum(seen[0] for seen in reach.values()),
+        sum(seen[1] for seen in reach.values()),
+        currency,
+    )
+    return report
+
+
+def _post_value(post: dict[str, Any], table: RateTable | None) -> int | None:
+    return None if table is None else post_media_value(post["platform"], post, table)
+
+
+def _value_figures(
+    row: dict[str, Any],
+    f: Figures,
+    value: int | None,
+    impressions: int,
+    engaged: int,
+    currency: str,
+) -> None:
+    """A row's (or the totals') media value, value per cost and costs per result."""
+    row["media_value"] = None if value is None else format_amount(value, currency)
+    row["engagements"] = engaged
+    # Cost as ROI counts it: the commission ledger in the campaign's currency.
+    row["media_value_per_cost"] = value_for_cost(value, f.commission.get(currency, 0))
+    for cur, money in row["money"].items():
+        money["costs_per_result"] = costs_per_result(
+            f.commission.get(cur, 0), f.clicks, engaged, impressions, f.conversions, cur
+        )
+
+
+def _link_clicks(
+    session: Session, campaign_id: str, start: date, end: date, links: set[str | None]
+) -> dict[str, int]:
+    """The non-bot clicks on each of ``links`` over the report's days, from the daily
+    roll-up."""
+    wanted = sorted(link for link in links if link is not None)
+    if not wanted:
+        return {}
+    C = ClickDaily
+    rows = session.execute(
+        select(C.link_id, func.sum(C.clicks))
+        .where(C.campaign_id == campaign_id, C.link_id.in_(wanted), C.day >= start, C.day <= end)
+        .group_by(C.link_id)
+    )
+    return {link: int(n or 0) for link, n in rows}

@@ -525,3 +525,32 @@ def test_migration_0021_counts_the_stored_orders_per_method_and_round_trips(scra
         assert _differences(scratch_url) == []
     finally:
         engine.dispose()
+
+
+def test_migration_0022_adds_media_value_rates_and_a_posts_link_and_round_trips(scratch_url):
+    upgrade(scratch_url, "0021")
+    engine = create_engine(scratch_url)
+    try:
+        with engine.begin() as conn:
+            for statement in LINK_ROWS:
+                conn.execute(text(statement.replace("now()", "CURRENT_TIMESTAMP")))
+        upgrade(scratch_url)
+        assert _differences(scratch_url) == []
+        with engine.begin() as conn:
+            # A campaign made before 0022 has no rates of its own: the defaults apply.
+            assert conn.scalar(text("SELECT media_value_rates FROM campaigns")) is None
+            conn.execute(
+                text(
+                    "INSERT INTO deliverables (id, partnership_id, campaign_id, influencer_id, "
+                    "platform, url, posted_at, metrics, status, link_id, created_at) VALUES "
+                    "('dlv_m', 'prt_m', 'cmp_m', 'inf_m', 'instagram', 'https://i.example/p', "
+                    "CURRENT_TIMESTAMP, '{}', 'submitted', 'lnk_m', CURRENT_TIMESTAMP)"
+                )
+            )
+        downgrade(scratch_url, "0021")
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM deliverables")) == 1
+        upgrade(scratch_url)
+        assert _differences(scratch_url) == []
+    finally:
+        engine.dispose()
