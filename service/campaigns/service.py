@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import ColumnElement, column, exists, func, select, table
+from sqlalchemy import ColumnElement, case, column, exists, func, or_, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -11,7 +11,8 @@ from service.campaigns.models import Campaign, Partnership
 from service.commissions.rules import RuleError, parse_rules
 from service.db import Base
 from service.errors import Conflict, InvalidInput, NotFound
-from service.influencers.service import get_influencer
+from service.influencers.models import Influencer
+from service.influencers.service import by_handle_first, get_influencer, matching
 from service.links.destinations import destination_error
 from service.links.models import Link
 from service.money import MoneyError, format_amount, parse_amount
@@ -89,6 +90,56 @@ def list_campaigns(session: Session, query: dict[str, Any]) -> Page[Campaign]:
     if query.get("slug"):
         stmt = stmt.where(Campaign.slug == query["slug"])
     return paginate(session, stmt, Campaign.id, query.get("cursor"), query["limit"])
+
+
+def campaign_matching(text: str) -> ColumnElement[bool]:
+    """The campaigns a search for ``text`` finds: ``text`` in the name or slug, in any
+    case."""
+    text = text.strip()
+    return or_(*(c.icontains(text, autoescape=True) for c in (Campaign.name, Campaign.slug)))
+
+
+def search_campaigns(session: Session, text: str, limit: int) -> list[Campaign]:
+    """Up to ``limit`` campaigns :func:`campaign_matching` finds, as suggestions: those
+    whose slug or name starts with ``text`` first, then by name."""
+    low = text.strip().lower()
+    starts = or_(
+        Campaign.slug.startswith(low, autoescape=True),
+        func.lower(Campaign.name).startswith(low, autoescape=True),
+    )
+    stmt = (
+        select(Campaign)
+        .where(campaign_matching(text))
+        .order_by(case((starts, 0), else_=1), func.lower(Campaign.name), Campaign.slug)
+    )
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def campaigns_named(session: Session, text: str, limit: int = 10) -> list[Campaign]:
+    """The campaigns ``text`` names: its id, else its slug, else its name — in any case;
+    a name may be several campaigns' (up to ``limit`` of them), none when nothing has it."""
+    text = text.strip()
+    if not text:
+        return []
+    found = session.get(Campaign, text) or session.scalar(
+        select(Campaign).where(Campaign.slug == text.lower())
+    )
+    if found is not None:
+        return [found]
+    stmt = select(Campaign).where(func.lower(Campaign.name) == text.lower())
+    return list(session.scalars(stmt.order_by(Campaign.slug).limit(limit)))
+
+
+def search_partners(session: Session, campaign_id: str, text: str, limit: int) -> list[Influencer]:
+    """Up to ``limit`` of the campaign's partners that ``q=text`` finds among
+    influencers, as suggestions (handles starting with ``text`` first)."""
+    stmt = (
+        select(Influencer)
+        .join(Partnership, Partnership.influencer_id == Influencer.id)
+        .where(Partnership.campaign_id == campaign_id, matching(text))
+        .order_by(*by_handle_first(text))
+    )
+    return list(session.scalars(stmt.limit(limit)))
 
 
 def campaign_overview(session: Session, limit: int = 500) -> list[dict[str, Any]]:

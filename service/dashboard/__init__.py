@@ -7,7 +7,8 @@ forms to the API's schemas; ``views`` the campaign report pages, ``campaign_page
 the campaigns' settings and partners, ``people`` the influencers, ``links`` and
 ``codes`` the tracked links and promo codes, ``qr_codes`` a link's QR code, ``posts``
 the posts and their review, ``finance`` the commission ledger and the monthly exports,
-``imports`` the CSV import. ``charts`` draws the SVG chart on the server and ``display``
+``imports`` the CSV import, ``pickers`` the inputs that choose an influencer or a
+campaign (and their suggestions). ``charts`` draws the SVG chart on the server and ``display``
 writes figures for people. No single-page app and nothing fetched from a CDN: the pages
 are HTML, one stylesheet and one small script, all served by afftrack itself.
 """
@@ -27,6 +28,7 @@ def init_app(app: Flask) -> None:
         links,
         login,
         people,
+        pickers,
         posts,
         qr_codes,
         views,
@@ -34,7 +36,7 @@ def init_app(app: Flask) -> None:
     from service.dashboard.blueprint import bp
 
     # imported for their routes
-    del campaign_pages, codes, finance, imports, links, people, posts, qr_codes, views
+    del campaign_pages, codes, finance, imports, links, people, pickers, posts, qr_codes, views
     login.configure(app)
     app.register_blueprint(bp)
     app.jinja_env.filters.update(

@@ -32,7 +32,7 @@ bp = Blueprint(
 
 CSP = (
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 READ_ONLY = (
     "This API key can only read, so nothing was changed. Log in with a key of the "

@@ -43,9 +43,9 @@ from service.commissions.rules import (
 from service.dashboard import login
 from service.dashboard.blueprint import bp, changes, saved
 from service.dashboard.forms import Form, compact, field_value, flatten, row_numbers, submit
+from service.dashboard.pickers import resolve
 from service.errors import AfftrackError
 from service.http.context import session
-from service.influencers.models import Influencer
 from service.money import MoneyError, format_amount, is_currency, parse_amount
 from service.reports.media_value import RATE_METRICS, REFERENCE_CURRENCY, rates_json
 from service.vocabulary import PLATFORMS
@@ -76,7 +76,6 @@ RULE_TITLES = {
     "cpc": "Amount per unique click",
     "per_post": "Fee per approved post",
 }
-MAX_INFLUENCERS = 2000
 
 
 @dataclass(frozen=True)
@@ -378,7 +377,11 @@ def add_partner_page(campaign_id: str) -> Any:
     if _previewing():
         shown = _partner_preview(found, posted)
         return _partner_form(found, None, Form(values=_values(posted)), shown, 200)
-    data, form = submit(PartnershipIn(), _own_rules(posted))
+    picked = resolve(posted, {"influencer_id": "influencer"})
+    data, form = submit(PartnershipIn(), _own_rules(picked.values))
+    form.values = _values(posted)  # as typed
+    if picked.errors:
+        return _partner_form(found, None, picked.onto(form), None, 422)
     if data is not None and saved(form, add_partner, session(), campaign_id, data) is not None:
         return redirect(url_for("dashboard.campaign_settings", campaign_id=campaign_id), 303)
     return _partner_form(found, None, form, None, 422)
@@ -450,19 +453,6 @@ def _partner_form(
     shown: Preview | None,
     status: int,
 ) -> tuple[str, int]:
-    s = session()
-    options: list[tuple[str, str]] = []
-    if found is None:
-        taken = select(Partnership.influencer_id).where(Partnership.campaign_id == campaign.id)
-        options = [
-            (i.id, f"{i.handle} ({i.name})")
-            for i in s.scalars(
-                select(Influencer)
-                .where(Influencer.id.not_in(taken))
-                .order_by(Influencer.handle)
-                .limit(MAX_INFLUENCERS)
-            )
-        ]
     page = render_template(
         "dashboard/partner.html",
         campaign=campaign,
@@ -470,7 +460,6 @@ def _partner_form(
         form=form,
         slots=rule_slots(form),
         preview=shown,
-        influencer_options=options,
         **_choices(),
     )
     return page, status

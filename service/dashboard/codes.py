@@ -23,13 +23,16 @@ from service.dashboard import login
 from service.dashboard.blueprint import bp, changes, saved
 from service.dashboard.forms import Form, submit
 from service.dashboard.links import (
-    campaign_choices,
-    campaigns_by_id,
+    PICKERS,
+    any_campaign,
+    campaigns_of,
     chosen_campaign,
-    influencers_by_id,
+    influencers_of,
     list_query,
 )
+from service.dashboard.pickers import resolve
 from service.http.context import session
+from service.paging import Page
 from service.promo_codes.models import PromoCode
 from service.promo_codes.schemas import PromoCodeChange, PromoCodeIn, PromoCodeQuery
 from service.promo_codes.service import (
@@ -70,29 +73,36 @@ def as_day(moment: datetime | None, *, end: bool) -> str:
 
 
 def _submit(schema: Any) -> tuple[dict[str, Any] | None, Form]:
-    sent: MultiDict[str, str] = MultiDict(request.form)
+    picked = resolve(request.form, PICKERS)
+    sent: MultiDict[str, str] = picked.values
     for name in WINDOW:
         if name in sent:
             sent[name] = _as_time(sent[name], end=name == "ends_at")
     data, form = submit(schema, sent)
     form.values = {k: v for k, v in request.form.items() if k != "csrf"}  # as typed
+    if picked.errors:
+        return None, picked.onto(form)
     return data, form
 
 
 @bp.get("/codes")
 @login.login_required
 def codes() -> Any:
-    query = list_query(PromoCodeQuery())
-    if isinstance(query, tuple):
-        return query
-    return render_template(
+    filters = list_query(PromoCodeQuery())
+    if isinstance(filters, tuple):
+        return filters
+    query = filters.query
+    page = list_promo_codes(session(), query) if query is not None else Page([], None)
+    shown = render_template(
         "dashboard/codes.html",
-        page=list_promo_codes(session(), query),
-        query=query,
-        campaigns=campaigns_by_id(),
-        influencers=influencers_by_id(),
+        page=page,
+        query=query or {},
+        filters=filters.form,
+        campaigns=campaigns_of(page.items),
+        influencers=influencers_of(page.items),
         as_day=as_day,
     )
+    return shown, filters.status
 
 
 @bp.get("/codes/new")
@@ -148,7 +158,7 @@ def _new_page(form: Form, status: int) -> tuple[str, int]:
         "dashboard/code_new.html",
         form=form,
         campaign=campaign,
-        campaigns=campaign_choices(),
+        any_campaign=any_campaign(),
         partners=partners,
     )
     return page, status

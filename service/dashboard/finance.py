@@ -18,11 +18,12 @@ from typing import Any
 
 from flask import g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from service import clock
 from service.audit.service import entries_for
-from service.campaigns.service import get_campaign, list_campaigns
+from service.campaigns.service import get_campaign
 from service.commissions import ledger
 from service.commissions.models import WORKING, CommissionLine, LineKind, LinePurpose
 from service.commissions.schemas import KINDS, AdjustmentIn, CommissionQuery, RejectIn
@@ -31,20 +32,23 @@ from service.dashboard import login
 from service.dashboard.blueprint import bp, can_write, changes, error_page
 from service.dashboard.display import minor, money
 from service.dashboard.forms import Form, flatten, submit
+from service.dashboard.pickers import Kind, resolve
 from service.errors import AfftrackError, Conflict
 from service.exports import service as exports
 from service.exports.api import export_response
 from service.exports.writers import SUMMARY_COLUMNS
 from service.http.context import session, settings
-from service.influencers.service import get_influencer, list_influencers
+from service.influencers.service import get_influencer
 from service.money import format_amount, parse_amount
+from service.paging import Page
 from service.periods import parse_period, period_bounds
 
 PAGE_SIZE = 50
-CHOICES = 500  # influencers and campaigns offered in the filters and the adjustment form
 PREVIEW_ROWS = 20  # rows of the detail shown on a month's page
 FILTERS = ("influencer_id", "campaign_id", "status", "kind", "period")
 NARROWING = ("influencer_id", "campaign_id", "period")  # indexed: totals stay cheap
+# The influencer and the campaign are chosen by picker (handle; slug or name).
+PICKERS: dict[str, Kind] = {"influencer_id": "influencer", "campaign_id": "campaign"}
 STATUS_WORDS = {
     "pending": "pending: not due yet (the campaign's hold period runs)",
     "approved": "approved: due, waiting for its month to be closed",
@@ -70,8 +74,12 @@ CAP_WORDS = {"monthly_cap": "the campaign's monthly cap", "budget": "the campaig
 @login.login_required
 def commissions() -> Any:
     args = {k: v for k, v in request.args.items() if v.strip() and k in (*FILTERS, "cursor")}
+    filters = {k: args.get(k, "") for k in FILTERS}
+    picked = resolve(MultiDict(args), PICKERS)
+    if picked.errors:  # a picker naming nothing (or several): said beside it
+        return _ledger_page(Page([], None), None, picked.onto(Form(values=filters)), 422)
     try:
-        query = CommissionQuery().load({**args, "limit": PAGE_SIZE})
+        query = CommissionQuery().load({**picked.values, "limit": PAGE_SIZE})
     except ValidationError as exc:
         problems = "; ".join(
             f"{name.replace('_', ' ')}: {' '.join(texts)}"
@@ -83,18 +91,27 @@ def commissions() -> Any:
     # Totals read every line found: offered once an indexed filter narrows the ledger.
     narrowed = any(query.get(k) for k in NARROWING)
     totals = ledger.line_totals(s, query, zone) if narrowed else None
-    return render_template(
+    return _ledger_page(page, totals, Form(values=filters), 200)
+
+
+def _ledger_page(
+    page: Page[CommissionLine],
+    totals: list[tuple[str, int, int]] | None,
+    filters: Form,
+    status: int,
+) -> tuple[str, int]:
+    shown = render_template(
         "dashboard/commissions.html",
         page=page,
-        filters={k: args.get(k, "") for k in FILTERS},
+        filters=filters.values,
+        filter_form=filters,
         totals=None if totals is None else [(c, n, minor(t, c)) for c, n, t in totals],
-        influencers=_influencer_options(),
-        campaigns=_campaign_options(),
         statuses=list(STATUS_WORDS.items()),
         kinds=[(k, KIND_WORDS[k]) for k in KINDS],
         names=_names(page.items),
         shown_status=_status,
     )
+    return shown, status
 
 
 @bp.get("/commissions/<line_id>")
@@ -137,9 +154,13 @@ def new_adjustment() -> Any:
 @bp.post("/commissions/adjustments")
 @changes
 def add_adjustment() -> Any:
-    data, form = submit(AdjustmentIn(), request.form)
+    picked = resolve(request.form, PICKERS)
+    data, form = submit(AdjustmentIn(), picked.values)
+    form.values = {k: v for k, v in request.form.items() if k != "csrf"}  # as typed
     once = request.form.get("once", "")
-    if data is not None:
+    if picked.errors:
+        picked.onto(form)
+    elif data is not None:
         try:
             # The form's one-time token: the same form sent twice books one line.
             token = once if ONCE.fullmatch(once) else None
@@ -169,16 +190,6 @@ def _names(lines: list[CommissionLine]) -> dict[str, str]:
     return names
 
 
-def _influencer_options() -> list[tuple[str, str]]:
-    found = list_influencers(session(), {"limit": CHOICES}).items
-    return sorted(((i.id, f"{i.handle} ({i.name})") for i in found), key=lambda o: o[1])
-
-
-def _campaign_options() -> list[tuple[str, str]]:
-    found = list_campaigns(session(), {"limit": CHOICES}).items
-    return sorted(((c.id, f"{c.name} ({c.currency})") for c in found), key=lambda o: o[1])
-
-
 def _adjustment_page(form: Form, status: int) -> tuple[str, int]:
     sent = form.value("once")
     page = render_template(
@@ -186,8 +197,6 @@ def _adjustment_page(form: Form, status: int) -> tuple[str, int]:
         form=form,
         # kept when the form comes back refused: that submission booked nothing
         once=sent if ONCE.fullmatch(sent) else secrets.token_urlsafe(16),
-        influencers=_influencer_options(),
-        campaigns=_campaign_options(),
     )
     return page, status
 

@@ -6,10 +6,13 @@ domain operations."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import redirect, render_template, request, url_for
 from marshmallow import ValidationError
+from werkzeug.datastructures import MultiDict
 
 from service.audit.service import entries_for
 from service.campaigns.models import Campaign
@@ -17,10 +20,10 @@ from service.campaigns.service import get_campaign, list_campaigns, list_partner
 from service.dashboard import login
 from service.dashboard.blueprint import bp, changes, error_page, saved
 from service.dashboard.forms import Form, flatten, submit
-from service.errors import AfftrackError
+from service.dashboard.pickers import Kind, pick, resolve
 from service.http.context import session, settings
 from service.influencers.models import Influencer
-from service.influencers.service import list_influencers
+from service.influencers.service import get_influencer
 from service.links.models import Link
 from service.links.schemas import LinkIn, LinkPatch, LinkQuery
 from service.links.service import (
@@ -31,52 +34,79 @@ from service.links.service import (
     tracked_url,
     update_link,
 )
+from service.paging import Page
+from service.promo_codes.models import PromoCode
 from service.schemas import PLATFORMS
 from service.vocabulary import VANITY_RULE
 
 PAGE_SIZE = 50
-# How many campaigns or influencers a filter or a form's list offers.
-CHOICES = 500
 PLATFORM_OPTIONS = [(p, p.capitalize()) for p in PLATFORMS]
 STATUS_OPTIONS = [("active", "Active"), ("paused", "Paused")]
+# The campaign and the influencer are chosen by picker (slug or name, handle).
+PICKERS: dict[str, Kind] = {"campaign_id": "campaign", "influencer_id": "influencer"}
 
 
-def campaigns_by_id() -> dict[str, Campaign]:
-    return {c.id: c for c in list_campaigns(session(), {"limit": CHOICES}).items}
+@dataclass
+class Filters:
+    """A list page's filters: the API's query, or ``None`` when a picker names nothing
+    (or several: its refusal is on ``form``); ``form``, the filters as typed."""
+
+    query: dict[str, Any] | None
+    form: Form
+
+    @property
+    def status(self) -> int:
+        return 200 if self.query is not None else 422
 
 
-def influencers_by_id() -> dict[str, Influencer]:
-    return {i.id: i for i in list_influencers(session(), {"limit": CHOICES}).items}
+def campaigns_of(items: Iterable[Link | PromoCode]) -> dict[str, Campaign]:
+    """The campaigns of the rows shown, by id."""
+    s = session()
+    return {c: get_campaign(s, c) for c in {item.campaign_id for item in items}}
 
 
-def list_query(schema: Any) -> dict[str, Any] | tuple[str, int]:
+def influencers_of(items: Iterable[Link | PromoCode]) -> dict[str, Influencer]:
+    """The influencers of the rows shown, by id."""
+    s = session()
+    return {i: get_influencer(s, i) for i in {item.influencer_id for item in items}}
+
+
+def list_query(schema: Any) -> Filters | tuple[str, int]:
     """A list page's filters loaded with the API's query schema (an empty filter is no
-    filter), or the error page for a filter that is not valid."""
+    filter, a picker's text the one campaign or influencer it names), or the error page
+    for a filter that is not valid."""
     args = {k: v for k, v in request.args.items() if v.strip()}
+    typed = Form(values={k: v for k, v in args.items() if k != "cursor"})
+    picked = resolve(MultiDict(args), PICKERS)
+    if picked.errors:
+        return Filters(None, picked.onto(typed))
     try:
-        query: dict[str, Any] = schema.load({**args, "limit": PAGE_SIZE})
+        query: dict[str, Any] = schema.load({**picked.values, "limit": PAGE_SIZE})
     except ValidationError as exc:
         problems = "; ".join(t for texts in flatten(exc.messages).values() for t in texts)
         return error_page(400, f"The filter is not valid: {problems}")
-    return query
+    return Filters(query, typed)
 
 
 @bp.get("/links")
 @login.login_required
 def links() -> Any:
-    query = list_query(LinkQuery())
-    if isinstance(query, tuple):
-        return query
-    page = list_links(session(), query)
-    return render_template(
+    filters = list_query(LinkQuery())
+    if isinstance(filters, tuple):
+        return filters
+    query = filters.query
+    page = list_links(session(), query) if query is not None else Page([], None)
+    shown = render_template(
         "dashboard/links.html",
         page=page,
-        query=query,
-        campaigns=campaigns_by_id(),
-        influencers=influencers_by_id(),
+        query=query or {},
+        filters=filters.form,
+        campaigns=campaigns_of(page.items),
+        influencers=influencers_of(page.items),
         status_options=STATUS_OPTIONS,
         short_urls={link.id: short_url(settings(), link.code) for link in page.items},
     )
+    return shown, filters.status
 
 
 @bp.get("/links/new")
@@ -89,7 +119,11 @@ def new_link() -> Any:
 @bp.post("/links")
 @changes
 def create_link_page() -> Any:
-    data, form = submit(LinkIn(), request.form)
+    picked = resolve(request.form, PICKERS)
+    data, form = submit(LinkIn(), picked.values)
+    form.values = {k: v for k, v in request.form.items() if k != "csrf"}  # as typed
+    if picked.errors:
+        return _new_page(picked.onto(form), 422)
     if (
         data is not None
         and (link := saved(form, create_link, session(), settings(), data)) is not None
@@ -123,25 +157,25 @@ def change_link_page(link_id: str) -> Any:
     return _link_page(found, form, 422)
 
 
-def chosen_campaign(form: Form) -> tuple[Campaign | None, list[tuple[str, str]]]:
-    """The campaign a new link's or code's form is for (chosen first) and its partners
-    as (influencer id, handle) by handle; no campaign while none is chosen."""
-    campaign_id = str(form.value("campaign_id")).strip()
-    if not campaign_id:
-        return None, []
-    try:
-        campaign = get_campaign(session(), campaign_id)
-    except AfftrackError:
+def chosen_campaign(form: Form) -> tuple[Campaign | None, bool]:
+    """The campaign a new link's or code's form is for (chosen first, by picker), and
+    whether it has partners; no campaign while none is chosen (or the picker's text names
+    none: the refusal is then beside it)."""
+    text = str(form.value("campaign_id")).strip()
+    if not text:
+        return None, False
+    campaign_id, problem = pick("campaign", text)
+    if campaign_id is None:
         if not form.error("campaign_id"):
-            form.errors["campaign_id"] = ["There is no such campaign."]
-        return None, []
-    enrolled = list_partners(session(), campaign.id, {"limit": CHOICES}).items
-    partners = [(p.influencer_id, p.influencer.handle) for p in enrolled]
-    return campaign, sorted(partners, key=lambda pair: pair[1])
+            form.errors["campaign_id"] = [problem]
+        return None, False
+    campaign = get_campaign(session(), campaign_id)
+    return campaign, bool(list_partners(session(), campaign.id, {"limit": 1}).items)
 
 
-def campaign_choices() -> list[Campaign]:
-    return sorted(campaigns_by_id().values(), key=lambda c: c.name.lower())
+def any_campaign() -> bool:
+    """Whether there is a campaign to choose (else the form says to create one)."""
+    return bool(list_campaigns(session(), {"limit": 1}).items)
 
 
 def _new_page(form: Form, status: int) -> tuple[str, int]:
@@ -152,7 +186,7 @@ def _new_page(form: Form, status: int) -> tuple[str, int]:
         "dashboard/link_new.html",
         form=form,
         campaign=campaign,
-        campaigns=campaign_choices(),
+        any_campaign=any_campaign(),
         partners=partners,
         platform_options=PLATFORM_OPTIONS,
         vanity_rule=VANITY_RULE,

@@ -6,6 +6,7 @@ API's own schemas and the deliverables' operations."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import redirect, render_template, request, url_for
@@ -14,11 +15,12 @@ from werkzeug.datastructures import MultiDict
 
 from service import clock
 from service.audit.service import entries_for
-from service.campaigns.service import list_campaigns
+from service.campaigns.service import get_campaign
 from service.commissions.ledger import lines_of_deliverable, status_of
 from service.dashboard import login
 from service.dashboard.blueprint import bp, changes, error_page, saved
 from service.dashboard.forms import Form, flatten, submit
+from service.dashboard.pickers import Kind, resolve
 from service.deliverables.models import Deliverable
 from service.deliverables.schemas import (
     METRICS,
@@ -37,31 +39,36 @@ from service.deliverables.service import (
 )
 from service.errors import AfftrackError
 from service.http.context import session, settings
-from service.influencers.service import list_influencers
+from service.influencers.service import get_influencer
 from service.links.service import list_links
 from service.money import format_amount
+from service.paging import MAX_LIMIT, Page
 from service.schemas import PLATFORMS
 from service.vocabulary import DELIVERABLE_STATUSES
 
 PAGE_SIZE = 50
-# Campaigns and influencers offered in the filters and the form.
-CHOICES = 500
 PLATFORM_OPTIONS = [(p, p.capitalize()) for p in PLATFORMS]
 STATUS_OPTIONS = [(s, s.capitalize()) for s in DELIVERABLE_STATUSES]
 METRIC_LABELS = [(name, name.capitalize()) for name in METRICS]
+# The campaign and the influencer are chosen by picker (slug or name, handle).
+PICKERS: dict[str, Kind] = {"campaign_id": "campaign", "influencer_id": "influencer"}
 # A time typed in a datetime-local input (no offset): the form says it is UTC.
 _LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")
 
 
-def _choices() -> dict[str, Any]:
+def _choices(posts: Iterable[Deliverable] = ()) -> dict[str, Any]:
+    """The form's options, and the names of the posts' campaigns and influencers."""
     s = session()
-    campaigns = list_campaigns(s, {"limit": CHOICES}).items
-    influencers = list_influencers(s, {"limit": CHOICES}).items
+    handles: dict[str, str] = {}
+    campaign_names: dict[str, str] = {}
+    for p in posts:
+        if p.influencer_id not in handles:
+            handles[p.influencer_id] = get_influencer(s, p.influencer_id).handle
+        if p.campaign_id not in campaign_names:
+            campaign_names[p.campaign_id] = get_campaign(s, p.campaign_id).name
     return {
-        "campaign_options": [(c.id, c.name) for c in campaigns],
-        "influencer_options": [(i.id, i.handle) for i in influencers],
-        "campaign_names": {c.id: c.name for c in campaigns},
-        "handles": {i.id: i.handle for i in influencers},
+        "campaign_names": campaign_names,
+        "handles": handles,
         "platform_options": PLATFORM_OPTIONS,
         "status_options": STATUS_OPTIONS,
         "metric_labels": METRIC_LABELS,
@@ -72,7 +79,7 @@ def _link_options(campaign_id: str, influencer_id: str) -> list[tuple[str, str]]
     """The tracked links a post may name: its influencer's links in its campaign."""
     if not campaign_id or not influencer_id:
         return []
-    query = {"campaign_id": campaign_id, "influencer_id": influencer_id, "limit": CHOICES}
+    query = {"campaign_id": campaign_id, "influencer_id": influencer_id, "limit": MAX_LIMIT}
     return [
         (link.id, f"{link.platform} · {link.code} · {link.destination}")
         for link in list_links(session(), query).items
@@ -82,21 +89,29 @@ def _link_options(campaign_id: str, influencer_id: str) -> list[tuple[str, str]]
 @bp.get("/posts")
 @login.login_required
 def posts() -> Any:
-    args = {k: v for k, v in request.args.items() if v}
+    typed = {k: v for k, v in request.args.items() if v.strip()}
+    picked = resolve(MultiDict(typed), PICKERS)
+    filters = Form(values={k: typed.get(k, "") for k in ("campaign_id", "influencer_id", "status")})
+    if picked.errors:  # a picker naming nothing (or several): said beside it
+        page: Page[Deliverable] = Page([], None)
+        return _list_page(page, picked.onto(filters), 422)
     try:
-        query = DeliverableQuery().load({**args, "limit": PAGE_SIZE})
+        query = DeliverableQuery().load({**picked.values, "limit": PAGE_SIZE})
     except ValidationError as exc:
         problems = "; ".join(t for texts in flatten(exc.messages).values() for t in texts)
         return error_page(400, f"The filter is not valid: {problems}")
-    page = list_deliverables(session(), query)
-    filters = {k: query.get(k, "") for k in ("campaign_id", "influencer_id", "status")}
-    return render_template(
+    return _list_page(list_deliverables(session(), query), filters, 200)
+
+
+def _list_page(page: Page[Deliverable], filters: Form, status: int) -> tuple[str, int]:
+    shown = render_template(
         "dashboard/posts.html",
         page=page,
-        filters=Form(values=filters),
-        chosen={k: v for k, v in filters.items() if v},
-        **_choices(),
+        filters=filters,
+        chosen={k: v for k, v in filters.values.items() if v},
+        **_choices(page.items),
     )
+    return shown, status
 
 
 @bp.get("/posts/new")
@@ -109,12 +124,20 @@ def new_post() -> Any:
 @bp.post("/posts")
 @changes
 def create_post_page() -> Any:
+    picked = resolve(request.form, PICKERS)
+    typed = {k: v for k, v in request.form.items() if k != "csrf"}
     if request.form.get("action") == "links":  # the chosen influencer's links, nothing saved
-        return _new_page(Form(values={k: v for k, v in request.form.items() if k != "csrf"}), 200)
-    data, form = submit(DeliverableIn(), _utc(request.form))
+        shown = Form(values=typed)
+        if picked.errors:
+            return _new_page(picked.onto(shown), 422)
+        return _new_page(shown, 200, picked.values)
+    data, form = submit(DeliverableIn(), _utc(picked.values))
+    form.values = typed  # as typed
+    if picked.errors:
+        return _new_page(picked.onto(form), 422)
     if data is not None and (post := saved(form, create_deliverable, session(), data)) is not None:
         return redirect(url_for("dashboard.post", deliverable_id=post.id), 303)
-    return _new_page(form, 422)
+    return _new_page(form, 422, picked.values)
 
 
 @bp.get("/posts/<deliverable_id>")
@@ -178,8 +201,11 @@ def _figures(post: Deliverable) -> Form:
     return Form(values={**values, "link_id": post.link_id or ""})
 
 
-def _new_page(form: Form, status: int) -> tuple[str, int]:
-    links = _link_options(form.value("campaign_id"), form.value("influencer_id"))
+def _new_page(form: Form, status: int, ids: Mapping[str, str] | None = None) -> tuple[str, int]:
+    """The new-post form; its tracked-link choices from the campaign and influencer the
+    pickers resolved (``ids``), or the form's own values (ids in a link to the form)."""
+    chosen = ids if ids is not None else {k: form.value(k) for k in PICKERS}
+    links = _link_options(chosen.get("campaign_id", ""), chosen.get("influencer_id", ""))
     page = render_template("dashboard/post_new.html", form=form, link_options=links, **_choices())
     return page, status
 
@@ -199,6 +225,6 @@ def _post_page(found: Deliverable, form: Form, review: Form, status: int) -> tup
         form=form,
         review=review,
         link_options=_link_options(found.campaign_id, found.influencer_id),
-        **_choices(),
+        **_choices([found]),
     )
     return page, status

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, case, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from service.errors import Conflict, NotFound
 from service.influencers.models import Influencer, PlatformAccount
@@ -85,7 +85,39 @@ def list_influencers(session: Session, query: dict[str, Any]) -> Page[Influencer
     if query.get("handle"):
         stmt = stmt.where(Influencer.handle == query["handle"])
     if query.get("q"):
-        text = query["q"].strip()
-        columns = (Influencer.handle, Influencer.name, Influencer.email)
-        stmt = stmt.where(or_(*(c.icontains(text, autoescape=True) for c in columns)))
+        stmt = stmt.where(matching(query["q"]))
     return paginate(session, stmt, Influencer.id, query.get("cursor"), query["limit"])
+
+
+def matching(text: str) -> ColumnElement[bool]:
+    """The influencers the API's ``q`` finds: ``text`` in the handle, name or email, in
+    any case."""
+    text = text.strip()
+    columns = (Influencer.handle, Influencer.name, Influencer.email)
+    return or_(*(c.icontains(text, autoescape=True) for c in columns))
+
+
+def by_handle_first(text: str) -> tuple[ColumnElement[Any], InstrumentedAttribute[str]]:
+    """The order of suggestions for ``text``: handles starting with it first, then by
+    handle."""
+    starts = Influencer.handle.startswith(text.strip().lower(), autoescape=True)
+    return case((starts, 0), else_=1), Influencer.handle
+
+
+def search_influencers(session: Session, text: str, limit: int) -> list[Influencer]:
+    """Up to ``limit`` influencers ``q=text`` finds (:func:`matching`), as suggestions
+    (:func:`by_handle_first`)."""
+    stmt = select(Influencer).where(matching(text)).order_by(*by_handle_first(text))
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def influencers_named(session: Session, text: str) -> list[Influencer]:
+    """The influencer ``text`` names: its id, or its handle in any case (a leading ``@``
+    allowed); none when it names nobody. Handles are unique and lower-case, so at most
+    one."""
+    text = text.strip()
+    found = session.get(Influencer, text) if text else None
+    if found is None and text:
+        handle = text.removeprefix("@").lower()
+        found = session.scalar(select(Influencer).where(Influencer.handle == handle))
+    return [found] if found is not None else []

@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support.app import Api
-from tests.support.browser import OUTPUT, console_problems, needs_browser
+from tests.support.browser import OUTPUT, console_problems, needs_browser, pick
 
 pytestmark = needs_browser
 
@@ -69,7 +69,7 @@ def test_a_campaign_with_a_tiered_rule_is_created_previewed_and_given_a_partner(
 
     browser.find_element(By.LINK_TEXT, "Enrol an influencer").click()
     wait.until(lambda d: d.find_elements(By.ID, "partner-form"))
-    Select(browser.find_element(By.NAME, "influencer_id")).select_by_value(nora["id"])
+    pick(browser, "f-influencer_id", "nora", "nora.knits")
     browser.find_element(By.CSS_SELECTOR, "button[value=save]").click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"[data-influencer-id='{nora['id']}']"))
     partners = api.get(f"/api/v1/campaigns/{campaign_id}/partners").json["items"]

@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.support.app import Api
-from tests.support.browser import OUTPUT, console_problems, needs_browser
+from tests.support.browser import OUTPUT, console_problems, needs_browser, pick
 from tests.support.redirects import visit
 
 pytestmark = needs_browser
@@ -38,12 +38,10 @@ def test_a_link_is_made_in_the_browser_with_the_destination_checked_as_it_is_typ
     wait.until(lambda d: d.find_elements(By.ID, "f-campaign_id"))
 
     # First the campaign, then its partners and its allowed domains.
-    Select(browser.find_element(By.ID, "f-campaign_id")).select_by_visible_text(
-        "Spring knits (spring-26)"
-    )
+    pick(browser, "f-campaign_id", "Spring", "spring-26")
     browser.find_element(By.CSS_SELECTOR, "main form.edit button[type=submit]").click()
     wait.until(lambda d: d.find_elements(By.ID, "f-destination"))
-    Select(browser.find_element(By.ID, "f-influencer_id")).select_by_visible_text("nora.knits")
+    pick(browser, "f-influencer_id", "nora", "nora.knits")
     Select(browser.find_element(By.ID, "f-platform")).select_by_value("instagram")
 
     destination = browser.find_element(By.ID, "f-destination")

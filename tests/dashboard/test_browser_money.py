@@ -16,7 +16,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support.app import Api
-from tests.support.browser import OUTPUT, console_problems, needs_browser
+from tests.support.browser import OUTPUT, console_problems, needs_browser, pick
 from tests.support.ledger_data import seed_ledger
 
 pytestmark = needs_browser
@@ -51,12 +51,11 @@ def test_finance_rejects_a_line_closes_a_month_and_downloads_its_csv(
     # The ledger, filtered to ben's sales: his EUR and JPY orders.
     browser.find_element(By.LINK_TEXT, "Commissions").click()
     wait.until(lambda d: d.find_elements(By.ID, "ledger-filters"))
-    browser.find_element(
-        By.CSS_SELECTOR, f'#f-influencer_id option[value="{ledger.ben["id"]}"]'
-    ).click()
+    pick(browser, "f-influencer_id", "be", "ben")
     browser.find_element(By.CSS_SELECTOR, '#f-kind option[value="sale"]').click()
     browser.find_element(By.CSS_SELECTOR, "#ledger-filters button[type=submit]").click()
     wait.until(lambda d: "kind=sale" in d.current_url)
+    assert "influencer_id=ben" in browser.current_url  # the chosen handle, in the address
     rows = browser.find_elements(By.CSS_SELECTOR, "#ledger tbody tr")
     expected = api.get(f"/api/v1/commissions?influencer_id={ledger.ben['id']}&kind=sale").json
     assert [r.get_attribute("data-line-id") for r in rows] == [x["id"] for x in expected["items"]]

@@ -24,7 +24,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from tests.dashboard.test_browser_money import downloaded
 from tests.redirect.test_qr import decoded
 from tests.support.app import Api
-from tests.support.browser import OUTPUT, console_problems, needs_browser
+from tests.support.browser import OUTPUT, console_problems, needs_browser, pick
 from tests.support.click_stream import drain
 from tests.support.visitors import ANDROID_CHROME
 
@@ -149,8 +149,8 @@ def test_a_post_is_recorded_approved_for_its_fee_and_its_figures_corrected(
     browser.find_element(By.LINK_TEXT, "Record a post").click()
     wait.until(lambda d: d.find_elements(By.ID, "f-campaign_id"))
     assert browser.current_url == f"{base}/dashboard/posts/new"
-    Select(browser.find_element(By.ID, "f-campaign_id")).select_by_visible_text("Autumn knits")
-    Select(browser.find_element(By.ID, "f-influencer_id")).select_by_visible_text("nora.knits")
+    pick(browser, "f-campaign_id", "autumn", campaign["slug"])
+    pick(browser, "f-influencer_id", "knit", "nora.knits")
     Select(browser.find_element(By.ID, "f-platform")).select_by_value("instagram")
     browser.find_element(By.ID, "f-url").send_keys("https://www.instagram.com/p/C9x2kQ/")
     # Chosen in the browser's own date and time picker (its keyboard entry depends on the

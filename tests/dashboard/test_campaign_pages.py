@@ -215,7 +215,7 @@ def test_enrolling_with_own_rules_changing_them_and_removing_the_partner(api: Ap
     log_in(api, "write")
     new = f"/dashboard/campaigns/{campaign['id']}/partners/new"
     page = api.client.get(new)
-    assert ">anna (" in page.text
+    assert 'id="f-influencer_id" name="influencer_id" type="text"' in page.text
     own = {
         "own_rules": "on",
         "commission_rules": "",
@@ -224,10 +224,11 @@ def test_enrolling_with_own_rules_changing_them_and_removing_the_partner(api: Ap
     }
     r = api.client.post(
         f"/dashboard/campaigns/{campaign['id']}/partners",
-        data={"csrf": csrf(page.text), "influencer_id": anna["id"], **own},
+        data={"csrf": csrf(page.text), "influencer_id": "Anna", **own},  # the handle, any case
     )
     assert r.status_code == 303, r.text
     partners = api.get(f"/api/v1/campaigns/{campaign['id']}/partners").json["items"]
+    assert partners[0]["influencer_id"] == anna["id"]
     assert partners[0]["commission_rules"] == [{"type": "percent", "rate": "20"}]
 
     path = f"/dashboard/campaigns/{campaign['id']}/partners/{anna['id']}"

@@ -95,7 +95,7 @@ def test_without_a_code_one_is_suggested_from_the_handle(api: Api) -> None:
         ({"starts_at": "soon"}, "starts_at", "YYYY-MM-DD"),
         ({"max_uses": "0"}, "max_uses", "1"),
         ({"max_uses": "many"}, "max_uses", "whole number"),
-        ({"influencer_id": "inf_nobody"}, "influencer_id", "not a partner"),
+        ({"influencer_id": "inf_nobody"}, "influencer_id", "No influencer has the handle"),
     ],
 )
 def test_bad_input_is_shown_beside_its_field_and_no_code_is_created(

@@ -323,7 +323,7 @@ def test_the_same_adjustment_form_sent_twice_books_one_line(api: Api, ledger: Le
         ),
         ({"reason": ""}, "reason", "Fill this in."),
         ({"influencer_id": ""}, "influencer_id", "Fill this in."),
-        ({"campaign_id": "winter"}, "campaign_id", ""),
+        ({"campaign_id": "cmp_nowhere"}, "campaign_id", "No campaign has the slug"),
     ],
 )
 def test_a_bad_adjustment_is_refused_beside_its_field(
