@@ -160,7 +160,7 @@ def test_a_post_is_recorded_approved_for_its_fee_and_its_figures_corrected(
     assert posted.get_attribute("value") == "2026-09-28T17:00"
     for name, value in (("impressions", "61,000"), ("reach", "40300"), ("likes", "290")):
         browser.find_element(By.ID, f"f-metrics-{name}").send_keys(value)
-    submit(browser, wait, "main form.edit button[type=submit]")
+    submit(browser, wait, "main form.edit button[value=save]")
     assert browser.find_element(By.ID, "post-status").text == "submitted"
     post_id = browser.current_url.rsplit("/", 1)[1]
     post = api.get(f"/api/v1/deliverables/{post_id}").json
