@@ -7,8 +7,9 @@ forms to the API's schemas; ``views`` the campaign report pages, ``campaign_page
 the campaigns' settings and partners, ``people`` the influencers, ``links`` and
 ``codes`` the tracked links and promo codes, ``qr_codes`` a link's QR code, ``posts``
 the posts and their review, ``finance`` the commission ledger and the monthly exports,
-``imports`` the CSV import. ``charts`` draws the SVG chart on the server and ``display``
-writes figures for people. No single-page app and nothing fetched from a CDN: the pages
+``imports`` the CSV import, ``history`` the history list at the foot of an object's
+page. ``charts`` draws the SVG chart on the server and ``display`` writes figures for
+people. No single-page app and nothing fetched from a CDN: the pages
 are HTML, one stylesheet and one small script, all served by afftrack itself.
 """
 
@@ -23,6 +24,7 @@ def init_app(app: Flask) -> None:
         codes,
         display,
         finance,
+        history,
         imports,
         links,
         login,
@@ -33,8 +35,8 @@ def init_app(app: Flask) -> None:
     )
     from service.dashboard.blueprint import bp
 
-    # imported for their routes
-    del campaign_pages, codes, finance, imports, links, people, posts, qr_codes, views
+    # imported for their routes (and history for its template helper)
+    del campaign_pages, codes, finance, history, imports, links, people, posts, qr_codes, views
     login.configure(app)
     app.register_blueprint(bp)
     app.jinja_env.filters.update(
@@ -42,6 +44,4 @@ def init_app(app: Flask) -> None:
         percent=display.percent,
         money=display.money,
         minor=display.minor,
-        told=display.told,
-        field_name=display.field_name,
     )
