@@ -8,8 +8,9 @@ the campaigns' settings and partners, ``people`` the influencers, ``links`` and
 ``codes`` the tracked links and promo codes, ``qr_codes`` a link's QR code, ``posts``
 the posts and their review, ``finance`` the commission ledger and the monthly exports,
 ``imports`` the CSV import, ``pickers`` the inputs that choose an influencer or a
-campaign (and their suggestions). ``charts`` draws the SVG chart on the server and ``display``
-writes figures for people. No single-page app and nothing fetched from a CDN: the pages
+campaign (and their suggestions), ``history`` the history list at the foot of an
+object's page. ``charts`` draws the SVG chart on the server and ``display`` writes
+figures for people. No single-page app and nothing fetched from a CDN: the pages
 are HTML, one stylesheet and one small script, all served by afftrack itself.
 """
 
@@ -24,6 +25,7 @@ def init_app(app: Flask) -> None:
         codes,
         display,
         finance,
+        history,
         imports,
         links,
         login,
@@ -35,8 +37,9 @@ def init_app(app: Flask) -> None:
     )
     from service.dashboard.blueprint import bp
 
-    # imported for their routes
-    del campaign_pages, codes, finance, imports, links, people, pickers, posts, qr_codes, views
+    # imported for their routes (and history for its template helper)
+    del campaign_pages, codes, finance, history, imports, links, people, pickers, posts
+    del qr_codes, views
     login.configure(app)
     app.register_blueprint(bp)
     app.jinja_env.filters.update(
@@ -44,6 +47,4 @@ def init_app(app: Flask) -> None:
         percent=display.percent,
         money=display.money,
         minor=display.minor,
-        told=display.told,
-        field_name=display.field_name,
     )

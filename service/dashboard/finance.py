@@ -30,7 +30,7 @@ from service.commissions.schemas import KINDS, AdjustmentIn, CommissionQuery, Re
 from service.conversions.service import get_conversion
 from service.dashboard import login
 from service.dashboard.blueprint import bp, can_write, changes, error_page
-from service.dashboard.display import minor, money
+from service.dashboard.display import minor, money, rate, rule_words
 from service.dashboard.forms import Form, flatten, submit
 from service.dashboard.pickers import Kind, resolve
 from service.errors import AfftrackError, Conflict
@@ -249,37 +249,6 @@ def _rejectable(line: CommissionLine) -> bool:
     )
 
 
-def _rate(rate: str) -> str:
-    return f"{rate} %"
-
-
-def rule_words(rule: dict[str, Any] | None, currency: str) -> str:
-    """The rule a line was written under, in a sentence."""
-    if rule is None:
-        return "No rule: this line was added by hand (or records a rejection)."
-    kind = rule.get("type")
-    if kind == "percent":
-        return f"{_rate(rule['rate'])} of the order's attributable amount (after discounts)."
-    if kind == "flat":
-        return f"A fixed {money(rule['amount'], currency)} per order."
-    if kind == "cpc":
-        return f"{money(rule['amount'], currency)} per unique, non-bot click in the month."
-    if kind == "per_post":
-        return f"A fee of {money(rule['amount'], currency)} per approved post."
-    if kind == "tiered_percent":
-        brackets = []
-        for tier in rule.get("tiers", []):
-            upper = tier.get("up_to")
-            span = f"up to {money(upper, currency)}" if upper is not None else "above that"
-            brackets.append(f"{_rate(tier['rate'])} {span}")
-        return (
-            "A rate by the month's net sales in "
-            f"{currency}: {'; '.join(brackets)}. Each order takes the rate of the bracket "
-            "the month had reached before it; the month is settled exactly at its close."
-        )
-    return f"Rule of type {kind}."
-
-
 def worked_out(line: CommissionLine) -> list[Fact]:
     """How the line's amount was worked out: each typed working column the line has
     (:data:`WORKING`), its basis and its amount, each with what it means."""
@@ -372,7 +341,7 @@ def _amount_words(line: CommissionLine) -> str:
     if rule.get("type") == "percent" and line.kind == LineKind.SALE and line.basis_minor:
         basis = minor(line.basis_minor, line.currency)
         return (
-            f"{_rate(rule['rate'])} of {basis}{cut}, rounded half-even once to the "
+            f"{rate(rule['rate'])} of {basis}{cut}, rounded half-even once to the "
             f"currency's smallest unit: what this line pays."
         )
     if line.kind == LineKind.REVERSAL:

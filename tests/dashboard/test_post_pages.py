@@ -218,7 +218,8 @@ def test_corrected_figures_change_the_campaign_reports_reach_and_engagement(api:
     assert r.status_code == 303, r.text
     assert report_reach(api, campaign) == (90_000, 55_000, "0.0500")
     page = api.client.get(f"/dashboard/posts/{post_id}").text
-    assert "metrics" in page.split('id="audit"', 1)[1]
+    audit = page.split('id="audit"', 1)[1]
+    assert "Figures:" in audit and "Impressions 61,000" in audit and "Impressions 90,000" in audit
 
     r = api.patch(f"/api/v1/deliverables/{post_id}", {"metrics": {"likes": 100}})
     assert r.status_code == 200
