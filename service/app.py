@@ -113,6 +113,7 @@ def create_app(
     from service.influencers.api import bp as influencers
     from service.keys.service import allows, authenticate
     from service.links.api import bp as links
+    from service.objectives.api import bp as objectives
     from service.promo_codes.api import bp as promo_codes
     from service.reports.api import bp as reports
 
@@ -124,6 +125,7 @@ def create_app(
         webhooks,
         influencers,
         campaigns,
+        objectives,
         links,
         promo_codes,
         deliverables,
