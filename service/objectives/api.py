@@ -1,4 +1,5 @@
-"""A campaign's objectives and their progress: /api/v1/campaigns/<id>/objectives."""
+"""A campaign's objectives (/api/v1/campaigns/<id>/objectives) and their progress
+(/api/v1/reports/campaigns/<id>/objectives)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from service.objectives.schemas import (
 )
 
 bp = Blueprint("objectives", __name__, url_prefix="/api/v1/campaigns")
+# Their progress is a report: /api/v1/reports/campaigns/<id>/objectives.
+reports = Blueprint("objective_reports", __name__, url_prefix="/api/v1/reports")
 
 
 @bp.route("/<campaign_id>/objectives", methods=["GET"])
@@ -55,12 +58,12 @@ def create(data: dict[str, Any], campaign_id: str) -> Objective:
     return objective
 
 
-@bp.route("/<campaign_id>/objectives/progress", methods=["GET"])
+@reports.route("/campaigns/<campaign_id>/objectives", methods=["GET"])
 @require("read")
-@bp.response(200, ProgressOut)
-@bp.errors(404)
+@reports.response(200, ProgressOut)
+@reports.errors(404)
 def progress(campaign_id: str) -> dict[str, Any]:
-    """A campaign's objectives with their progress today
+    """Objectives report: a campaign's objectives with their progress today
 
     For each objective: actual, target, percent reached, pace, forecast (and how it was
     made) and status, from the report roll-ups; per influencer, each partner's own

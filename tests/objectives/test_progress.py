@@ -79,7 +79,7 @@ def objective(api: Api, campaign: dict, **body: Any) -> str:
 
 
 def progress(api: Api, campaign: dict) -> dict[str, dict[str, Any]]:
-    r = api.get(f"/api/v1/campaigns/{campaign['id']}/objectives/progress")
+    r = api.get(f"/api/v1/reports/campaigns/{campaign['id']}/objectives")
     assert r.status_code == 200, r.json
     return {o["id"]: o for o in r.json["objectives"]}
 
