@@ -66,18 +66,15 @@ class Tally:
     post_rates: list[str | None] = field(default_factory=list)
 
     def add(self, other: Tally) -> None:
-        for name in (
-            "clicks",
-            "unique_clicks",
-            "qr_scans",
-            "conversions",
-            "revenue",
-            "cost",
-            "impressions",
-            "reach",
-            "engagements",
-        ):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.clicks += other.clicks
+        self.unique_clicks += other.unique_clicks
+        self.qr_scans += other.qr_scans
+        self.conversions += other.conversions
+        self.revenue += other.revenue
+        self.cost += other.cost
+        self.impressions += other.impressions
+        self.reach += other.reach
+        self.engagements += other.engagements
         self.post_rates.extend(other.post_rates)
 
 
@@ -227,57 +224,51 @@ def tallies(
         daily = grain == "daily"
         if _CLICKS in wanted:
             C = ClickDaily if daily else ClickMonthly
-            stmt = (
-                select(
-                    C.influencer_id,
-                    C.day,
-                    func.sum(C.clicks),
-                    func.sum(C.unique_clicks),
-                    func.sum(C.qr_scans),
-                )
-                .where(C.campaign_id == campaign.id, C.day >= lo, C.day <= hi)
-                .group_by(C.influencer_id, C.day)
-            )
-            for inf, day, n, unique, scans in session.execute(stmt):
-                t = at(inf, day)
+            by = (C.influencer_id, C.day) if by_day else (C.influencer_id,)
+            clicks = select(
+                *by, func.sum(C.clicks), func.sum(C.unique_clicks), func.sum(C.qr_scans)
+            ).where(C.campaign_id == campaign.id, C.day >= lo, C.day <= hi)
+            for row in session.execute(clicks.group_by(*by)):
+                t = at(*_key(row, by_day))
+                n, unique, scans = row[-3:]
                 t.clicks += int(n or 0)
                 t.unique_clicks += int(unique or 0)
                 t.qr_scans += int(scans or 0)
         if _ORDERS in wanted:
             R = ConversionDaily if daily else ConversionMonthly
-            orders = (
-                select(R.influencer_id, R.day, func.sum(R.conversions), func.sum(R.revenue_minor))
-                .where(
-                    R.campaign_id == campaign.id,
-                    R.day >= lo,
-                    R.day <= hi,
-                    R.conversions > 0,
-                    R.currency == campaign.currency,
-                )
-                .group_by(R.influencer_id, R.day)
+            by = (R.influencer_id, R.day) if by_day else (R.influencer_id,)
+            orders = select(*by, func.sum(R.conversions), func.sum(R.revenue_minor)).where(
+                R.campaign_id == campaign.id,
+                R.day >= lo,
+                R.day <= hi,
+                R.conversions > 0,
+                R.currency == campaign.currency,
             )
-            for inf, day, n, minor in session.execute(orders):
-                t = at(inf, day)
+            for row in session.execute(orders.group_by(*by)):
+                t = at(*_key(row, by_day))
+                n, minor = row[-2:]
                 t.conversions += int(n or 0)
                 t.revenue += int(minor or 0)
         if _LEDGER in wanted:
             L = CommissionDaily if daily else CommissionMonthly
-            ledger = (
-                select(L.influencer_id, L.day, func.sum(L.amount_minor))
-                .where(
-                    L.campaign_id == campaign.id,
-                    L.day >= lo,
-                    L.day <= hi,
-                    L.lines > 0,
-                    L.currency == campaign.currency,
-                )
-                .group_by(L.influencer_id, L.day)
+            by = (L.influencer_id, L.day) if by_day else (L.influencer_id,)
+            ledger = select(*by, func.sum(L.amount_minor)).where(
+                L.campaign_id == campaign.id,
+                L.day >= lo,
+                L.day <= hi,
+                L.lines > 0,
+                L.currency == campaign.currency,
             )
-            for inf, day, minor in session.execute(ledger):
-                at(inf, day).cost += int(minor or 0)
+            for row in session.execute(ledger.group_by(*by)):
+                at(*_key(row, by_day)).cost += int(row[-1] or 0)
     if wanted & {_POSTS, _RATES}:
         _posts(session, campaign, first, last, at, rates=_RATES in wanted)
     return out
+
+
+def _key(row: Any, by_day: bool) -> tuple[str | None, date | None]:
+    """A grouped row's (influencer id, day or None)."""
+    return row[0], row[1] if by_day else None
 
 
 def _posts(
@@ -383,23 +374,34 @@ def campaign_objectives(
     """Each objective's progress on ``today`` (the clock's day by default), as the API
     and the dashboard show it."""
     today = today or clock.now_utc().date()
-    memo: dict[tuple[date, date, frozenset[str], bool], dict[Key, Tally]] = {}
+    windows = {o.id: window_of(o, campaign, today) for o in objectives}
+    # Each span of days is read once, from every source its objectives need.
+    needs: dict[tuple[date, date, bool], set[str]] = {}
+    for o in objectives:
+        w = windows[o.id]
+        needs.setdefault((w.first, w.last, False), set()).update(SOURCES[o.kpi])
+        if w.recent and maths.is_cumulative(o.kpi):
+            needs.setdefault((w.recent[0], w.recent[-1], True), set()).update(SOURCES[o.kpi])
+    memo: dict[tuple[date, date, bool], dict[Key, Tally]] = {}
 
-    def read(first: date, last: date, sources: frozenset[str], by_day: bool) -> dict[Key, Tally]:
-        key = (first, last, sources, by_day)
+    def read(first: date, last: date, by_day: bool) -> dict[Key, Tally]:
+        key = (first, last, by_day)
         if key not in memo:
-            memo[key] = tallies(session, campaign, first, last, sources, by_day=by_day)
+            sources = needs.get(key, set())
+            found = (
+                tallies(session, campaign, first, last, sources, by_day=by_day) if sources else {}
+            )
+            memo[key] = {**found, **_whole(found)}
         return memo[key]
 
     people: dict[str, str] | None = None
     shown = []
     for objective in objectives:
-        w = window_of(objective, campaign, today)
-        sources = SOURCES[objective.kpi]
-        totals = read(w.first, w.last, sources, False) if sources else {}
+        w = windows[objective.id]
+        totals = read(w.first, w.last, False)
         daily: dict[Key, Tally] = {}
-        if w.recent and sources and maths.is_cumulative(objective.kpi):
-            daily = read(w.recent[0], w.recent[-1], sources, True)
+        if w.recent and maths.is_cumulative(objective.kpi):
+            daily = read(w.recent[0], w.recent[-1], True)
         if objective.scope == "influencer":
             if people is None:
                 people = _partners(session, campaign.id)
@@ -441,11 +443,25 @@ def _about(objective: Objective, currency: str) -> dict[str, Any]:
     }
 
 
+# The key of the campaign's own tallies, beside each influencer's (no id is "*").
+ALL = "*"
+
+
+def _whole(found: dict[Key, Tally]) -> dict[Key, Tally]:
+    """The campaign's tallies, day by day (or of the whole span): everyone's summed."""
+    whole: dict[Key, Tally] = {}
+    for (_inf, day), t in found.items():
+        whole.setdefault((ALL, day), Tally()).add(t)
+    return whole
+
+
 def _sum(found: dict[Key, Tally], whom: set[str] | None, day: date | None = None) -> Tally:
+    """The tallies of ``day`` (None: the whole span) of some influencers, or of all."""
     total = Tally()
-    for (inf, at), t in found.items():
-        if at == day and (whom is None or inf in whom):
-            total.add(t)
+    for inf in whom if whom is not None else (ALL,):
+        theirs = found.get((inf, day))
+        if theirs is not None:
+            total.add(theirs)
     return total
 
 
