@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import reduce
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from service import clock
@@ -237,12 +237,10 @@ def tallies(
         if _ORDERS in wanted:
             R = ConversionDaily if daily else ConversionMonthly
             by = (R.influencer_id, R.day) if by_day else (R.influencer_id,)
-            orders = select(*by, func.sum(R.conversions), func.sum(R.revenue_minor)).where(
-                R.campaign_id == campaign.id,
-                R.day >= lo,
-                R.day <= hi,
-                R.conversions > 0,
-                R.currency == campaign.currency,
+            # Every order counts; revenue only in the campaign's currency.
+            revenue_col = case((R.currency == campaign.currency, R.revenue_minor), else_=0)
+            orders = select(*by, func.sum(R.conversions), func.sum(revenue_col)).where(
+                R.campaign_id == campaign.id, R.day >= lo, R.day <= hi, R.conversions > 0
             )
             for row in session.execute(orders.group_by(*by)):
                 t = at(*_key(row, by_day))
