@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from service.audit.service import entries_for
 from tests.support.app import Api
 
 pytestmark = pytest.mark.frozen_at("2026-10-01T09:00:00Z")
@@ -55,6 +56,22 @@ def test_an_objective_is_set_listed_changed_and_deleted(api: Api) -> None:
     assert objectives_of(api, campaign)["items"] == []
     r = api.client.delete(f"{base}/{made['id']}", headers=api.headers(api.write_key))
     assert r.status_code == 404
+
+    # Each change is in the campaign's history, by the key that made it.
+    with api.app.extensions["afftrack"].db.session() as session:
+        entries = entries_for(session, "campaign", campaign["id"])
+        trail = [(e.kind, e.action) for e in entries if e.kind == "objective"]
+        target = next(
+            e.changes["target"] for e in entries if e.action == "created" and e.kind == "objective"
+        )
+    # (the clock is frozen: the entries share their time, so their order is not told)
+    assert sorted(trail) == [
+        ("objective", "changed"),
+        ("objective", "changed"),
+        ("objective", "created"),
+        ("objective", "deleted"),
+    ]
+    assert target == [None, 1_000_000]  # stored in cents
 
 
 def test_a_target_follows_the_unit_of_its_kpi_and_the_campaigns_currency(api: Api) -> None:
