@@ -113,6 +113,8 @@ def create_app(
     from service.influencers.api import bp as influencers
     from service.keys.service import allows, authenticate
     from service.links.api import bp as links
+    from service.objectives.api import bp as objectives
+    from service.objectives.api import reports as objective_reports
     from service.promo_codes.api import bp as promo_codes
     from service.reports.api import bp as reports
 
@@ -124,6 +126,7 @@ def create_app(
         webhooks,
         influencers,
         campaigns,
+        objectives,
         links,
         promo_codes,
         deliverables,
@@ -131,6 +134,7 @@ def create_app(
         commissions,
         exports,
         reports,
+        objective_reports,
     ):
         api.register_blueprint(blueprint)
     errors.init_app(app)

@@ -17,6 +17,7 @@ from service.exports.models import Export
 from service.influencers.models import Influencer, PlatformAccount
 from service.keys.models import ApiKey
 from service.links.models import Link
+from service.objectives.models import Objective
 from service.promo_codes.models import PromoCode
 
 metadata = Base.metadata
@@ -39,6 +40,7 @@ __all__ = [
     "Export",
     "Influencer",
     "Link",
+    "Objective",
     "Partnership",
     "PlatformAccount",
     "PromoCode",

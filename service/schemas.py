@@ -42,6 +42,7 @@ EXAMPLE_ID = {
         ("exp", "p2m7q9n3r5t1wzx4s0"),
         ("key", "q6t1wzx4s0c8vd2m7q"),
         ("whd", "r9n3r5t1wzx4s0c8vd"),
+        ("obj", "s3v4c7h0r2q8dxk1a6"),
     )
 }
 URL_RE = full(URL_PATTERN)

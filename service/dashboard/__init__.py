@@ -4,7 +4,8 @@ programme, on the same domain services and schemas as the API.
 ``blueprint`` holds what every page shares (headers, error pages, the guard on
 changes), ``login`` the session login with an API key, ``forms`` the bridge from HTML
 forms to the API's schemas; ``views`` the campaign report pages, ``campaign_pages``
-the campaigns' settings and partners, ``people`` the influencers, ``links`` and
+the campaigns' settings and partners, ``objective_pages`` their objectives,
+``people`` the influencers, ``links`` and
 ``codes`` the tracked links and promo codes, ``qr_codes`` a link's QR code, ``posts``
 the posts and their review, ``finance`` the commission ledger and the monthly exports,
 ``imports`` the CSV import, ``pickers`` the inputs that choose an influencer or a
@@ -29,6 +30,7 @@ def init_app(app: Flask) -> None:
         imports,
         links,
         login,
+        objective_pages,
         people,
         pickers,
         posts,
@@ -38,7 +40,8 @@ def init_app(app: Flask) -> None:
     from service.dashboard.blueprint import bp
 
     # imported for their routes (and history for its template helper)
-    del campaign_pages, codes, finance, history, imports, links, people, pickers, posts
+    del campaign_pages, codes, finance, history, imports, links, objective_pages, people
+    del pickers, posts
     del qr_codes, views
     login.configure(app)
     app.register_blueprint(bp)

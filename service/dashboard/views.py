@@ -22,6 +22,7 @@ from service.campaigns.service import campaign_overview, get_campaign
 from service.dashboard import login
 from service.dashboard.blueprint import bp, error_page
 from service.dashboard.charts import Day, daily_chart
+from service.dashboard.objective_pages import card_context, objective_cards
 from service.http.context import session, settings
 from service.links.service import campaign_links, short_url
 from service.money import format_amount
@@ -208,6 +209,8 @@ def campaign(campaign_id: str) -> Any:
         methods=METHODS,
         rate_meaning=RATE_MEANING,
         ranges=quick_ranges(camp.starts_on, camp.ends_on, clock.now_utc().date()),
+        objectives=objective_cards(camp),
+        **card_context(),
     )
 
 
