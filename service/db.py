@@ -66,6 +66,10 @@ class Base(DeclarativeBase):
     #: The audit trail's name for this kind of object (``service.audit``); ``None``
     #: (the default) leaves its changes out of the trail.
     __audit__: ClassVar[str | None] = None
+    #: Fields a change of a part (filed under its whole, see :meth:`audit_subject`)
+    #: records even when they did not change, so its whole's list says which part
+    #: changed: a partnership's influencer, an objective's KPI.
+    __audit_names__: ClassVar[tuple[str, ...]] = ()
 
     def audit_subject(self) -> tuple[str, str] | None:
         """The object whose audit list a change to this row belongs in: by default the

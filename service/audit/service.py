@@ -56,8 +56,8 @@ def _entries(session: Session) -> Iterable[dict[str, Any]]:
             if subject is None:
                 continue
             changes = _changes(obj, action)
-            if action == "changed" and not changes:
-                continue
+            if action == "changed" and all(before == after for before, after in changes.values()):
+                continue  # nothing changed (a part's names are recorded unchanged)
             yield {
                 "subject_type": subject[0],
                 "subject_id": subject[1],
@@ -82,6 +82,9 @@ def _changes(obj: Base, action: str) -> dict[str, Any]:
         else:
             history = state.attrs[attr.key].history
             if not history.has_changes():
+                if attr.key in obj.__audit_names__:  # unchanged; says which part this is
+                    value = _plain(getattr(obj, attr.key))
+                    out[attr.key] = [value, value]
                 continue
             before = history.deleted[0] if history.deleted else None
             after = history.added[0] if history.added else None

@@ -54,6 +54,7 @@ class Partnership(Base):
     influencer: Mapped[Influencer] = relationship(lazy="joined")
 
     __audit__ = "partnership"
+    __audit_names__ = ("influencer_id",)
 
     def audit_subject(self) -> tuple[str, str]:
         return "campaign", self.campaign_id

@@ -26,9 +26,12 @@ from service.dashboard.blueprint import bp
 from service.dashboard.campaign_pages import GOALS, KINDS
 from service.dashboard.codes import as_day
 from service.dashboard.display import count, field_name, minor, money, rule_words, told
+from service.dashboard.objective_pages import KPI_LABELS, SCOPES
 from service.dashboard.posts import METRIC_LABELS
 from service.http.context import session
 from service.influencers.models import Influencer
+from service.reports.objectives import format_value
+from service.vocabulary import KPI_UNITS, MONEY
 
 Shown = str | Markup
 # How a stored value is written; "text" as it is (see ``_shown``).
@@ -49,6 +52,9 @@ Shape = Literal[
     "valid_until",
     "figures",
     "totals",
+    "kpi",
+    "scope",
+    "kpi_value",
 ]
 
 
@@ -72,6 +78,7 @@ HIDDEN_OF: dict[str, frozenset[str]] = {
     "partnership": frozenset({"campaign_id"}),
     "platform_account": frozenset({"influencer_id"}),
     "export": frozenset({"checksum"}),
+    "objective": frozenset({"campaign_id"}),
 }
 _CAMPAIGN = Field("Campaign", "campaign")
 _INFLUENCER = Field("Influencer", "influencer")
@@ -141,6 +148,14 @@ FIELDS: dict[str, dict[str, Field]] = {
         "rejection_reason": Field("Why rejected"),
         "link_id": Field("Tracked link", empty="none"),
     },
+    "objective": {
+        "kpi": Field("KPI", "kpi"),
+        "scope": Field("For", "scope"),
+        "influencer_id": Field("Influencer", "influencer", "each partner"),
+        "target": Field("Target", "kpi_value"),
+        "starts_on": Field("From"),
+        "deadline": Field("Deadline"),
+    },
     "export": {
         "period": Field("Month"),
         "closed_at": Field("Closed", "moment"),
@@ -148,7 +163,12 @@ FIELDS: dict[str, dict[str, Field]] = {
         "totals": Field("Net payable", "totals", "nothing"),
     },
 }
-_WORDS = {"goal": dict(GOALS), "campaign_kind": dict(KINDS)}
+_WORDS = {
+    "goal": dict(GOALS),
+    "campaign_kind": dict(KINDS),
+    "kpi": KPI_LABELS,
+    "scope": dict(SCOPES),
+}
 
 
 @dataclass(frozen=True)
@@ -287,6 +307,17 @@ def _shown(spec: Field, value: Any, currency: str | None, names: _Names) -> Show
     return told(value)
 
 
+def _kpi_value(kpi: str | None, value: Any, currency: str | None) -> Shown:
+    """An objective's target as its card writes it: money with its currency, a rate as
+    a decimal, a count with separators."""
+    if value is None or not isinstance(value, int) or kpi not in KPI_LABELS:
+        return told(value)
+    if currency and KPI_UNITS[kpi] == MONEY:
+        return minor(value, currency)
+    shown = format_value(kpi, value, currency or "XXX")
+    return count(shown) if isinstance(shown, int) else str(shown)
+
+
 def _currencies(entries: list[AuditEntry], names: _Names) -> list[tuple[str | None, str | None]]:
     """Each entry's currency before and after it: walking back from the campaign's
     currency now, an entry that changed the currency had the old one before it."""
@@ -321,6 +352,18 @@ def _told(entry: AuditEntry, currency: tuple[str | None, str | None], names: _Na
         before, after = entry.changes[name]
         spec = _field(entry.kind, name)
         if spec is None or (entry.action == "created" and after is None):
+            continue
+        if entry.action == "changed" and before is None and after is None:  # a name it lacks
+            continue
+        if spec.shape == "kpi_value":  # in the unit of the entry's KPI (always recorded)
+            kpis = entry.changes.get("kpi") or [None, None]
+            shown.append(
+                Change(
+                    spec.label,
+                    _kpi_value(kpis[0], before, currency[0]),
+                    _kpi_value(kpis[1], after, currency[1]),
+                )
+            )
             continue
         shown.append(
             Change(

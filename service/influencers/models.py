@@ -41,6 +41,7 @@ class PlatformAccount(Base):
     influencer: Mapped[Influencer] = relationship(back_populates="platforms")
 
     __audit__ = "platform_account"
+    __audit_names__ = ("platform",)
 
     def audit_subject(self) -> tuple[str, str]:
         return "influencer", self.influencer_id

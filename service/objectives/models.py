@@ -19,6 +19,7 @@ class Objective(Base):
 
     __tablename__ = "objectives"
     __audit__ = "objective"
+    __audit_names__ = ("kpi", "scope", "influencer_id")
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("obj"))
     campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), index=True)

@@ -217,3 +217,38 @@ def test_amounts_before_a_change_of_currency_keep_the_old_currency(api: Api) -> 
     assert "Currency: EUR → JPY" in entries["changed"]
     assert "Budget: EUR 1,500.00 → JPY 1,500" in entries["changed"]
     assert "Currency: EUR" in entries["created"] and "Budget: EUR 1,500.00" in entries["created"]
+
+
+def test_a_changed_part_names_itself_and_a_target_reads_in_its_kpis_unit(api: Api) -> None:
+    """A change filed under its campaign says which part changed (a partner's influencer,
+    an objective's KPI), unchanged; an objective's target reads as its card writes it."""
+    campaign = api.create_campaign("spring", starts_on="2026-10-01")
+    nora = api.create_influencer("nora.knits")
+    api.add_partner(campaign["id"], nora["id"])
+    r = api.patch(
+        f"/api/v1/campaigns/{campaign['id']}/partners/{nora['id']}",
+        {"commission_rules": [{"type": "flat", "amount": "2.00"}]},
+    )
+    assert r.status_code == 200, r.json
+    base = f"/api/v1/campaigns/{campaign['id']}/objectives"
+    made = api.post(base, {"kpi": "revenue", "target": "1500.00", "deadline": "2026-10-31"})
+    assert made.status_code == 201, made.json
+    rate = api.post(base, {"kpi": "conversion_rate", "target": "0.025", "deadline": "2026-10-31"})
+    assert rate.status_code == 201, rate.json
+    r = api.patch(f"{base}/{made.json['id']}", {"target": "2000"})
+    assert r.status_code == 200, r.json
+    log_in(api, "read")
+    shown = text(settings_history(api, campaign["id"]))
+
+    assert (
+        "partnership changed Influencer: nora.knits Commission rules: the campaign's → "
+        "A fixed EUR 2.00 per order." in shown
+    )
+    assert "objective created KPI: Revenue For: The whole campaign" in shown
+    assert "Target: EUR 1,500.00" in shown and "Target: 0.0250" in shown
+    assert (
+        "objective changed KPI: Revenue For: The whole campaign Target: EUR 1,500.00 → "
+        "EUR 2,000.00" in shown
+    )
+    for stored in ("150000", "200000", "KPI: revenue", "scope"):  # stored values, not words
+        assert stored not in shown
