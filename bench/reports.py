@@ -23,11 +23,17 @@ over one week: 3 warm-up requests, then ``--requests`` timed ones each, one afte
 another. The figure is the wall time from sending the request to having read the whole
 body, as the client sees it (median, p95, max).
 
+Then the objectives report (``GET /api/v1/reports/campaigns/<id>/objectives``) for the
+eight objectives of ``bench/objectives.py``, stored once for the campaign from the
+month's first day to 30 days from now (so they are running: their pace and forecast read
+the last days' daily roll-ups), timed the same way against the same 200 ms target.
+
 Then the dashboard's campaign page for the month (``/dashboard/campaigns/<id>``, logged in
 through the form: three reports, by influencer, day and link, and the page around them),
 timed the same way; it has no target.
 
-Checks (the figures are not to be quoted if one fails): every answer is 200; for each
+Checks (the figures are not to be quoted if one fails): the objectives' clicks and
+conversion rate equal SQL over the raw clicks and orders since their first day; every answer is 200; for each
 range, the totals are the same whatever the grouping, and equal SQL over the raw tables
 (``clicks``, ``conversions``, ``commission_lines``), so the roll-up is right at this size
 (conversions per attribution method too, and the conversion rate: click-attributed
@@ -80,6 +86,7 @@ from _harness import (
 )
 from commissions import code_version, pg_settings, sa_url, seed
 from commissions import parse_args as seed_args
+from objectives import OBJECTIVES
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -341,6 +348,45 @@ def measure(
     return out
 
 
+def store_objectives(pg_url: str, campaign_id: str, first: date, deadline: date) -> None:
+    """The eight objectives ``bench/objectives.py`` times in process, stored for the
+    campaign from ``first`` to ``deadline`` (once: a reused database keeps its own)."""
+    with psycopg.connect(pg_url) as conn:
+        (held,) = conn.execute(
+            "SELECT count(*) FROM objectives WHERE campaign_id = %s", (campaign_id,)
+        ).fetchone()
+        if held:
+            return
+        for i, (kpi, target, scope) in enumerate(OBJECTIVES):
+            conn.execute(
+                "INSERT INTO objectives (id, campaign_id, kpi, target, starts_on, deadline, "
+                "scope, influencer_id, created_at, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, now(), now())",
+                (f"obj_bench_{i}", campaign_id, kpi, target, first, deadline, scope),
+            )
+        conn.commit()
+
+
+def measure_objectives(port: int, token: str, campaign_id: str, n: int) -> Timing:
+    """``GET /api/v1/reports/campaigns/<id>/objectives``: every objective's progress today."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    path = f"/api/v1/reports/campaigns/{campaign_id}/objectives"
+    timing = Timing("objectives", "(today)")
+    try:
+        for i in range(WARMUP + n):
+            status, body, ms = get(conn, path, token)
+            if status != 200:
+                raise BenchError(f"GET {path} answered {status}: {body[:300]!r}")
+            if i >= WARMUP:
+                timing.ms.append(ms)
+    finally:
+        conn.close()
+    timing.body = json.loads(body)
+    timing.rows = len(timing.body["objectives"])
+    timing.body_bytes = len(body)
+    return timing
+
+
 def dashboard(port: int, token: str, campaign_id: str, start: date, end: date, n: int) -> Timing:
     """The dashboard's campaign page (three reports: by influencer, day and link, and the
     page around them), logged in through the form like a browser."""
@@ -506,6 +552,25 @@ def main() -> int:
                     (f"{label} by {t.group_by}: rows sum to the totals", summed == seen,
                      "" if summed == seen else f"{summed} != {seen}")
                 )  # fmt: skip
+        # Objectives running today: from the month's first day to 30 days from now, so
+        # their pace and forecast read the daily roll-ups of the last days.
+        today = datetime.now(UTC).date()
+        store_objectives(pg_url, campaign_id, start.date(), today + timedelta(days=30))
+        note("measuring the objectives report")
+        progress = measure_objectives(port, token, campaign_id, args.requests)
+        timings.append(progress)
+        with psycopg.connect(pg_url) as conn:
+            (first,) = conn.execute(
+                "SELECT min(starts_on) FROM objectives WHERE campaign_id = %s", (campaign_id,)
+            ).fetchone()
+        counted = {o["kpi"]: o["actual"] for o in progress.body["objectives"]}
+        want = raw_totals(pg_url, campaign_id, first, today)
+        checks.append(
+            ("objectives: clicks and conversion rate = SQL over raw tables",
+             (counted.get("clicks"), counted.get("conversion_rate"))
+             == (want["clicks"], want["conversion_rate"]),
+             f"{counted} vs {want}")
+        )  # fmt: skip
         note("measuring the dashboard's campaign page over the month")
         page = dashboard(port, token, campaign_id, *month, args.requests)
         print()
