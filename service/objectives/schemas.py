@@ -157,7 +157,7 @@ class Contribution(Schema):
             **_VALUE,
             "description": "the partner's own value of the KPI over the objective's days "
             "(null: a rate over nothing yet, or a KPI afftrack cannot measure yet)",
-            "example": 6,
+            "example": "4000.00",
         }
     )
     share = fields.String(
@@ -180,8 +180,9 @@ class Contribution(Schema):
         allow_none=True,
         metadata={
             "enum": list(OBJECTIVE_STATUSES),
-            "description": "a per-influencer objective: the partner's own status",
-            "example": None,
+            "description": "a per-influencer objective: the partner's own status; null for "
+            "the whole campaign's",
+            "example": "behind",
         },
     )
     below_target = fields.Boolean(
