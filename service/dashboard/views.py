@@ -151,8 +151,10 @@ def default_range(starts_on: date, ends_on: date | None, today: date) -> tuple[d
 def campaign(campaign_id: str) -> Any:
     s = session()
     camp = get_campaign(s, campaign_id)
+    args = request.args.to_dict()
+    sort = args.pop("sort", "")
     try:
-        q = DashboardQuery().load(request.args.to_dict())
+        q = DashboardQuery().load(args)
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"": exc.messages}
         text = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in messages.items())
@@ -173,6 +175,10 @@ def campaign(campaign_id: str) -> Any:
         by_influencer["totals"]["money"], key=lambda cur: (cur != camp.currency, cur)
     )
     ranked = rank(by_influencer["rows"], kpi, camp.currency)
+    objectives = objective_cards(camp)
+    chosen, sort_notice = sort_choice(sort, objectives)
+    if chosen is not None:
+        ranked = by_contribution(ranked, chosen)
     link_rows = {row["key"]: row for row in by_link["rows"]}
     # The busiest links first, as the influencers are ranked.
     busiest = sorted(
@@ -209,7 +215,12 @@ def campaign(campaign_id: str) -> Any:
         methods=METHODS,
         rate_meaning=RATE_MEANING,
         ranges=quick_ranges(camp.starts_on, camp.ends_on, clock.now_utc().date()),
-        objectives=objective_cards(camp),
+        objectives=objectives,
+        sort=sort if chosen is not None else "",
+        sorted_by=chosen,
+        sort_notice=sort_notice,
+        contribution={c["influencer_id"]: c for c in (chosen or {}).get("contributions", [])},
+        below_target=below_target(objectives),
         **card_context(),
     )
 
@@ -242,6 +253,44 @@ def rank(rows: list[dict[str, Any]], kpi: str, currency: str) -> list[dict[str, 
         return (value is None, -(value or Decimal(0)), handle)
 
     return sorted(rows, key=order)
+
+
+SORT_PREFIX = "objective:"
+
+
+def sort_choice(
+    sort: str, objectives: list[dict[str, Any]]
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The objective ``?sort=objective:<id>`` names, or None (the default order: by the
+    chosen KPI) with a notice when the value names no objective of the campaign."""
+    if not sort:
+        return None, None
+    wanted = sort.removeprefix(SORT_PREFIX) if sort.startswith(SORT_PREFIX) else None
+    for o in objectives:
+        if o["id"] == wanted:
+            return o, None
+    return None, "That order is not known (no such objective); the default order is shown."
+
+
+def by_contribution(rows: list[dict[str, Any]], objective: dict[str, Any]) -> list[dict[str, Any]]:
+    """Influencer rows in the order of their contributions to ``objective`` (the API's
+    order); rows it does not apply to (or without a partner) after them, in their order."""
+    place = {c["influencer_id"]: i for i, c in enumerate(objective["contributions"])}
+    last = len(place)
+    return sorted(rows, key=lambda row: place.get(row["key"] or "", last))
+
+
+def below_target(objectives: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Per influencer id: the per-influencer objectives they are below the pace of today
+    (or missed), from the contributions (ADR "below target")."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for o in objectives:
+        for c in o["contributions"]:
+            if c["below_target"]:
+                out.setdefault(c["influencer_id"], []).append(
+                    {"id": o["id"], "kpi": o["kpi"], "missed": c["status"] == "missed"}
+                )
+    return out
 
 
 def quick_ranges(starts_on: date, ends_on: date | None, today: date) -> list[tuple[str, str, str]]:

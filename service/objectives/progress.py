@@ -34,7 +34,7 @@ from service.influencers.models import Influencer, PlatformAccount
 from service.money import div_half_even, parse_decimal
 from service.objectives.models import Objective
 from service.reports import objectives as maths
-from service.reports.kpis import engagement_rate, mean_rate, scaled_ratio
+from service.reports.kpis import engagement_rate, mean_rate, ratio, scaled_ratio
 from service.reports.service import _counted, _metric, month_spans
 from service.vocabulary import (
     ACHIEVED,
@@ -422,10 +422,27 @@ def campaign_objectives(
                 head.pop("below_pace")
             else:
                 head = _each(objective, campaign.currency, w, rows)
-            shown.append({**_about(objective, campaign.currency), **head, "partners": rows})
+            shown.append(
+                {
+                    **_about(objective, campaign.currency),
+                    **head,
+                    "partners": rows,
+                    "contributions": contributions(objective, campaign.currency, totals, rows),
+                }
+            )
         else:
             head = _one(objective, campaign.currency, w, totals, daily, None)
-            shown.append({**_about(objective, campaign.currency), **head, "partners": None})
+            if people is None:
+                people = _partners(session, campaign.id)
+            mine = [{"influencer_id": inf, "handle": handle} for inf, handle in people.items()]
+            shown.append(
+                {
+                    **_about(objective, campaign.currency),
+                    **head,
+                    "partners": None,
+                    "contributions": contributions(objective, campaign.currency, totals, mine),
+                }
+            )
     return shown
 
 
@@ -530,3 +547,58 @@ def _partners(session: Session, campaign_id: str) -> dict[str, str]:
         .order_by(Influencer.handle)
     )
     return {inf: handle for inf, handle in rows}
+
+
+# --- Contributions ---------------------------------------------------------------------
+def contributions(
+    objective: Objective,
+    currency: str,
+    totals: dict[Key, Tally],
+    partners: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Each partner's contribution to an objective over its window (``totals``), the
+    best first: for a lower-is-better KPI the lowest; partners with no value last, ties
+    by handle.
+
+    ``partners`` are the rows the objective applies to: every partner of the campaign for
+    a campaign-scope objective, else the per-influencer rows of ``campaign_objectives``
+    (with their ``percent_reached``, ``status`` and ``below_pace``).
+
+    - A total of the whole campaign: the partner's own value and its ``share`` of the
+      campaign's, in percent with one decimal, half-even (``None`` when the campaign has
+      nothing). Clicks or orders of no partner count in the campaign's value only, so the
+      shares may sum to less than 100.
+    - A rate or a cost per result of the whole campaign: the partner's own value, no share.
+    - A per-influencer objective: the partner's own progress, and ``below_target`` when
+      they are below its pace today (after the deadline: missed)."""
+    kpi = objective.kpi
+    measure = ACTUALS[kpi]
+    measurable = kpi not in NOT_YET
+    whole = measure(_sum(totals, None)) if measurable else None
+    cumulative = maths.is_cumulative(kpi)
+    per_influencer = objective.scope == "influencer"
+    ranked: list[tuple[int | None, dict[str, Any]]] = []
+    for row in partners:
+        inf = row["influencer_id"]
+        own = measure(_sum(totals, {inf})) if measurable else None
+        share = None
+        if cumulative and not per_influencer and own is not None and whole:
+            share = ratio(own * 100, whole, maths.PERCENT_PLACES)
+        entry = {
+            "influencer_id": inf,
+            "handle": row["handle"],
+            "actual": maths.format_value(kpi, own, currency),
+            "share": share,
+            "percent_reached": row.get("percent_reached") if per_influencer else None,
+            "status": row.get("status") if per_influencer else None,
+            "below_target": bool(row.get("below_pace")) if per_influencer else False,
+        }
+        ranked.append((own, entry))
+    ceiling = maths.lower_is_better(kpi)
+
+    def order(pair: tuple[int | None, dict[str, Any]]) -> tuple[bool, int, str]:
+        own, entry = pair
+        value = 0 if own is None else (own if ceiling else -own)
+        return (own is None, value, entry["handle"] or "")
+
+    return [entry for _own, entry in sorted(ranked, key=order)]

@@ -149,6 +149,51 @@ class PartnerProgress(Schema):
     )
 
 
+class Contribution(Schema):
+    influencer_id = fields.String(metadata={"example": EXAMPLE_ID["inf"]})
+    handle = fields.String(allow_none=True, metadata={"example": "anna"})
+    actual = fields.Raw(
+        metadata={
+            **_VALUE,
+            "description": "the partner's own value of the KPI over the objective's days "
+            "(null: a rate over nothing yet, or a KPI afftrack cannot measure yet)",
+            "example": "4000.00",
+        }
+    )
+    share = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "a total of the whole campaign: the partner's actual / the "
+            "campaign's actual * 100, 1 decimal, half-even; null for a rate or a cost per "
+            "result, a per-influencer objective, and a campaign with nothing yet",
+            "example": "66.7",
+        },
+    )
+    percent_reached = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "a per-influencer objective: the partner's own percent reached",
+            "example": None,
+        },
+    )
+    status = fields.String(
+        allow_none=True,
+        metadata={
+            "enum": list(OBJECTIVE_STATUSES),
+            "description": "a per-influencer objective: the partner's own status; null for "
+            "the whole campaign's",
+            "example": "behind",
+        },
+    )
+    below_target = fields.Boolean(
+        metadata={
+            "description": "a per-influencer objective: the partner is below its pace today "
+            "(after the deadline: missed); always false for the whole campaign's",
+            "example": False,
+        }
+    )
+
+
 class ObjectiveProgress(Schema):
     id = fields.String(metadata={"example": EXAMPLE_ID["obj"]})
     kpi = fields.String(metadata={"example": "revenue"})
@@ -216,6 +261,14 @@ class ObjectiveProgress(Schema):
         metadata={
             "description": "scope `influencer`: each partner's own progress, those below "
             "pace first; null for the campaign as a whole"
+        },
+    )
+    contributions = fields.List(
+        fields.Nested(Contribution),
+        metadata={
+            "description": "each partner the objective applies to (every partner for the "
+            "whole campaign's), the biggest contribution first (the lowest for a cost per "
+            "result; no value last, ties by handle): its own value, its share of a total"
         },
     )
 
