@@ -2,7 +2,8 @@
 
 The figures come from the daily and monthly roll-ups the database keeps (clicks, orders,
 the ledger), never from a scan of clicks or orders, and from the campaign's posts for
-reach, impressions and engagements, as the campaign report counts them. Each KPI has its
+reach, impressions, engagements, media value and the clicks on the tracked links they
+name, as the campaign report counts them (its helpers, ``service.reports``). Each KPI has its
 own function over a :class:`Tally`; the maths of pace, forecast and status is
 ``service.reports.objectives`` (docs/objectives.md).
 
