@@ -33,12 +33,13 @@ through the form: three reports, by influencer, day and link, and the page aroun
 timed the same way; it has no target.
 
 Checks (the figures are not to be quoted if one fails): the objectives' clicks and
-conversion rate equal SQL over the raw clicks and orders since their first day; every answer is 200; for each
-range, the totals are the same whatever the grouping, and equal SQL over the raw tables
-(``clicks``, ``conversions``, ``commission_lines``), so the roll-up is right at this size
-(conversions per attribution method too, and the conversion rate: click-attributed
-orders over unique clicks); the rows' sums equal the totals; grouped by influencer or
-link, every partner or link of the campaign has its row.
+conversion rate equal SQL over the raw clicks and orders since their first day; every
+answer is 200; for each range, the totals are the same whatever the grouping, and equal
+SQL over the raw tables (``clicks``, ``conversions``, ``commission_lines``), so the
+roll-up is right at this size (conversions per attribution method too, and the
+conversion rate: click-attributed orders over unique clicks); the rows' sums equal the
+totals; grouped by influencer or link, every partner or link of the campaign has its
+row.
 
 ``--explain`` prints EXPLAIN (ANALYZE, BUFFERS) of the report's statements for the month
 by influencer (the statements are captured in-process with the service's own code).

@@ -2,7 +2,8 @@
 
 The figures come from the daily and monthly roll-ups the database keeps (clicks, orders,
 the ledger), never from a scan of clicks or orders, and from the campaign's posts for
-reach, impressions and engagements, as the campaign report counts them. Each KPI has its
+reach, impressions, engagements, media value and the clicks on the tracked links they
+name, as the campaign report counts them (its helpers, ``service.reports``). Each KPI has its
 own function over a :class:`Tally`; the maths of pace, forecast and status is
 ``service.reports.objectives`` (docs/objectives.md).
 
@@ -14,11 +15,9 @@ result.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import reduce
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from service import clock
 from service.campaigns.models import Campaign, Partnership
+from service.campaigns.service import media_value_rates
 from service.clicks.models import ClickDaily, ClickMonthly
 from service.commissions.models import CommissionDaily, CommissionMonthly
 from service.conversions.models import ConversionDaily, ConversionMonthly
@@ -33,9 +33,11 @@ from service.deliverables.models import Deliverable
 from service.influencers.models import Influencer, PlatformAccount
 from service.money import div_half_even, parse_decimal
 from service.objectives.models import Objective
+from service.reports import kpis
+from service.reports import media_value as mv
 from service.reports import objectives as maths
 from service.reports.kpis import engagement_rate, mean_rate, ratio, scaled_ratio
-from service.reports.service import _counted, _metric, month_spans
+from service.reports.service import counted_posts, link_clicks, month_spans, post_metric
 from service.vocabulary import (
     ACHIEVED,
     BEHIND,
@@ -57,6 +59,8 @@ class Tally:
     unique_clicks: int = 0
     qr_scans: int = 0
     conversions: int = 0
+    # The part of ``conversions`` the clicks brought (the conversion rate's).
+    click_conversions: int = 0
     revenue: int = 0
     cost: int = 0
     impressions: int = 0
@@ -64,18 +68,29 @@ class Tally:
     engagements: int = 0
     # Each post's engagement rate ((likes + comments) / followers), None where unknown.
     post_rates: list[str | None] = field(default_factory=list)
+    # Each post's media value at the campaign's rates, None where its platform has none.
+    post_values: list[int | None] = field(default_factory=list)
+    # The non-bot clicks on the tracked links the posts name (each link once, over the
+    # tally's whole span, on the tally of the first post naming it), and the impressions
+    # of those posts.
+    link_clicks: int = 0
+    linked_impressions: int = 0
 
     def add(self, other: Tally) -> None:
         self.clicks += other.clicks
         self.unique_clicks += other.unique_clicks
         self.qr_scans += other.qr_scans
         self.conversions += other.conversions
+        self.click_conversions += other.click_conversions
         self.revenue += other.revenue
         self.cost += other.cost
         self.impressions += other.impressions
         self.reach += other.reach
         self.engagements += other.engagements
         self.post_rates.extend(other.post_rates)
+        self.post_values.extend(other.post_values)
+        self.link_clicks += other.link_clicks
+        self.linked_impressions += other.linked_impressions
 
 
 # One function per KPI: its value from a tally, in the KPI's unit (None: nothing to
@@ -101,8 +116,8 @@ def revenue(t: Tally) -> int:
 
 
 def conversion_rate(t: Tally) -> int | None:
-    """Orders per unique click, as the campaign report defines it."""
-    return scaled_ratio(t.conversions, t.unique_clicks)
+    """The orders the clicks brought per unique click, as the campaign report's."""
+    return kpis.conversion_rate(t.click_conversions, t.unique_clicks)
 
 
 def roi(t: Tally) -> int | None:
@@ -138,14 +153,16 @@ def engagement_rate_of(t: Tally) -> int | None:
 
 
 def ctr(t: Tally) -> int | None:
-    """Clicks on the posts' tracked links / the posts' impressions: waits for a post's
-    tracked link (see NOT_YET)."""
-    return None
+    """The clicks on the tracked links the posts name (each link once) / the impressions
+    of the posts that name one, as the report's click-through rate; None without them."""
+    rate = mv.ctr(t.link_clicks, t.linked_impressions)
+    return None if rate is None else parse_decimal(rate, RATIO_PLACES)
 
 
-def media_value(t: Tally) -> int | None:
-    """The posts' media value: waits for the campaign's media-value rates (see NOT_YET)."""
-    return None
+def media_value(t: Tally) -> int:
+    """The exact sum of the posts' media values (each rounded once, as the report's); a
+    post whose platform has no rates adds nothing."""
+    return mv.total_media_value(t.post_values) or 0
 
 
 ACTUALS: dict[str, Callable[[Tally], int | None]] = {
@@ -165,14 +182,23 @@ ACTUALS: dict[str, Callable[[Tally], int | None]] = {
     "ctr": ctr,
     "media_value": media_value,
 }
-# KPIs whose inputs afftrack does not record yet: their actual is null, with this reason.
-NOT_YET: dict[str, str] = {
-    "ctr": "the click-through rate needs each post's tracked link, which posts do not carry yet",
-    "media_value": "media value needs the campaign's media-value rates, which are not stored yet",
-}
+
+
+def unmeasured(kpi: str, campaign: Campaign) -> str | None:
+    """Why ``kpi`` cannot be measured for ``campaign`` (its actual is then null, with no
+    status), or None: media value needs rates in the campaign's currency."""
+    if kpi == "media_value" and media_value_rates(campaign)[0] is None:
+        return (
+            f"media value needs rates in the campaign's currency: {campaign.currency} has "
+            f"no default rates (they are in {mv.REFERENCE_CURRENCY}); set the campaign's "
+            "media-value rates"
+        )
+    return None
+
 
 # What each KPI is made of: which sources a tally must read for it.
-_CLICKS, _ORDERS, _LEDGER, _POSTS, _RATES = "clicks", "orders", "ledger", "posts", "rates"
+_CLICKS, _ORDERS, _LEDGER, _POSTS = "clicks", "orders", "ledger", "posts"
+_RATES, _VALUES, _LINKS = "rates", "values", "links"
 SOURCES: dict[str, frozenset[str]] = {
     "clicks": frozenset({_CLICKS}),
     "unique_clicks": frozenset({_CLICKS}),
@@ -187,8 +213,8 @@ SOURCES: dict[str, frozenset[str]] = {
     "impressions": frozenset({_POSTS}),
     "engagements": frozenset({_POSTS}),
     "engagement_rate": frozenset({_RATES}),
-    "ctr": frozenset(),
-    "media_value": frozenset(),
+    "ctr": frozenset({_LINKS}),
+    "media_value": frozenset({_VALUES}),
 }
 
 
@@ -239,13 +265,17 @@ def tallies(
             by = (R.influencer_id, R.day) if by_day else (R.influencer_id,)
             # Every order counts; revenue only in the campaign's currency.
             revenue_col = case((R.currency == campaign.currency, R.revenue_minor), else_=0)
-            orders = select(*by, func.sum(R.conversions), func.sum(revenue_col)).where(
-                R.campaign_id == campaign.id, R.day >= lo, R.day <= hi, R.conversions > 0
-            )
+            orders = select(
+                *by,
+                func.sum(R.conversions),
+                func.sum(R.click_conversions),
+                func.sum(revenue_col),
+            ).where(R.campaign_id == campaign.id, R.day >= lo, R.day <= hi, R.conversions > 0)
             for row in session.execute(orders.group_by(*by)):
                 t = at(*_key(row, by_day))
-                n, minor = row[-2:]
+                n, by_click, minor = row[-3:]
                 t.conversions += int(n or 0)
+                t.click_conversions += int(by_click or 0)
                 t.revenue += int(minor or 0)
         if _LEDGER in wanted:
             L = CommissionDaily if daily else CommissionMonthly
@@ -259,8 +289,8 @@ def tallies(
             )
             for row in session.execute(ledger.group_by(*by)):
                 at(*_key(row, by_day)).cost += int(row[-1] or 0)
-    if wanted & {_POSTS, _RATES}:
-        _posts(session, campaign, first, last, at, rates=_RATES in wanted)
+    if wanted & {_POSTS, _RATES, _VALUES, _LINKS}:
+        _posts(session, campaign, first, last, at, wanted)
     return out
 
 
@@ -275,29 +305,27 @@ def _posts(
     first: date,
     last: date,
     at: Callable[[str | None, date | None], Tally],
-    *,
-    rates: bool,
+    wanted: set[str],
 ) -> None:
-    """The campaign's posts of the days (not rejected), as the report counts them."""
+    """The campaign's posts of the days (not rejected), as the report counts them: their
+    reach, impressions and engagements, and as ``wanted`` says their engagement rates,
+    media values and tracked links' clicks (over ``first`` to ``last``)."""
     D = Deliverable
     lo = datetime(first.year, first.month, first.day, tzinfo=UTC)
     hi = datetime(last.year, last.month, last.day, tzinfo=UTC) + ONE_DAY
-    parts = [func.coalesce(_metric(name), 0) for name in ENGAGEMENT_METRICS]
-    engaged = reduce(operator.add, parts)
     rows = session.execute(
         select(
             D.influencer_id,
             D.platform,
             D.posted_at,
-            func.coalesce(_metric("impressions"), 0),
-            func.coalesce(_metric("reach"), 0),
-            engaged,
-            func.coalesce(_metric("likes"), 0),
-            func.coalesce(_metric("comments"), 0),
-        ).where(_counted(campaign.id, lo, hi))
+            D.link_id,
+            *(func.coalesce(post_metric(name), 0) for name in _POST_METRICS),
+        )
+        .where(counted_posts(campaign.id, lo, hi))
+        .order_by(D.posted_at, D.id)
     )
     followers: dict[tuple[str, str], int] = {}
-    if rates:
+    if _RATES in wanted:
         partners = select(Partnership.influencer_id).where(Partnership.campaign_id == campaign.id)
         for inf, platform, count in session.execute(
             select(
@@ -306,14 +334,29 @@ def _posts(
         ):
             # Several accounts on one platform: the largest, as the report judges posts.
             followers[inf, platform] = max(followers.get((inf, platform), 0), int(count))
-    for inf, platform, posted_at, shown, reached, engaged_n, likes, comments in rows:
+    table: mv.RateTable | None = media_value_rates(campaign)[0] if _VALUES in wanted else None
+    linked: dict[str, Tally] = {}  # link → the tally of the first post naming it
+    for inf, platform, posted_at, link, *values in rows:
+        metrics = dict(zip(_POST_METRICS, map(int, values), strict=True))
         t = at(inf, posted_at.astimezone(UTC).date())
-        t.impressions += int(shown)
-        t.reach += int(reached)
-        t.engagements += int(engaged_n)
-        if rates:
+        t.impressions += metrics["impressions"]
+        t.reach += metrics["reach"]
+        t.engagements += mv.engagements(metrics)
+        if _RATES in wanted:
             audience = followers.get((inf, platform))
-            t.post_rates.append(engagement_rate(int(likes), int(comments), audience))
+            t.post_rates.append(engagement_rate(metrics["likes"], metrics["comments"], audience))
+        if table is not None:
+            t.post_values.append(mv.post_media_value(platform, metrics, table))
+        if _LINKS in wanted and link is not None:
+            t.linked_impressions += metrics["impressions"]
+            linked.setdefault(link, t)
+    if linked:
+        for link, n in link_clicks(session, campaign.id, first, last, set(linked)).items():
+            linked[link].link_clicks += n
+
+
+# The metrics of a post the KPIs read.
+_POST_METRICS = ("impressions", "reach", *ENGAGEMENT_METRICS)
 
 
 # --- Progress --------------------------------------------------------------------------
@@ -396,6 +439,7 @@ def campaign_objectives(
     shown = []
     for objective in objectives:
         w = windows[objective.id]
+        reason = unmeasured(objective.kpi, campaign)
         totals = read(w.first, w.last, False)
         daily: dict[Key, Tally] = {}
         if w.recent and maths.is_cumulative(objective.kpi):
@@ -410,7 +454,7 @@ def campaign_objectives(
                 {
                     "influencer_id": inf,
                     "handle": people.get(inf),
-                    **_one(objective, campaign.currency, w, totals, daily, {inf}),
+                    **_one(objective, campaign.currency, w, totals, daily, {inf}, reason),
                 }
                 for inf in whom
             ]
@@ -421,17 +465,19 @@ def campaign_objectives(
                 head = {k: v for k, v in rows[0].items() if k not in ("influencer_id", "handle")}
                 head.pop("below_pace")
             else:
-                head = _each(objective, campaign.currency, w, rows)
+                head = _each(objective, campaign.currency, w, rows, reason)
             shown.append(
                 {
                     **_about(objective, campaign.currency),
                     **head,
                     "partners": rows,
-                    "contributions": contributions(objective, campaign.currency, totals, rows),
+                    "contributions": contributions(
+                        objective, campaign.currency, totals, rows, reason
+                    ),
                 }
             )
         else:
-            head = _one(objective, campaign.currency, w, totals, daily, None)
+            head = _one(objective, campaign.currency, w, totals, daily, None, reason)
             if people is None:
                 people = _partners(session, campaign.id)
             mine = [{"influencer_id": inf, "handle": handle} for inf, handle in people.items()]
@@ -440,7 +486,9 @@ def campaign_objectives(
                     **_about(objective, campaign.currency),
                     **head,
                     "partners": None,
-                    "contributions": contributions(objective, campaign.currency, totals, mine),
+                    "contributions": contributions(
+                        objective, campaign.currency, totals, mine, reason
+                    ),
                 }
             )
     return shown
@@ -487,11 +535,12 @@ def _one(
     totals: dict[Key, Tally],
     daily: dict[Key, Tally],
     whom: set[str] | None,
+    reason: str | None = None,
 ) -> dict[str, Any]:
-    """The progress of the campaign (``whom`` None) or of some influencers."""
+    """The progress of the campaign (``whom`` None) or of some influencers; with a
+    ``reason`` (see :func:`unmeasured`) there is no actual and no status."""
     kpi = objective.kpi
     measure = ACTUALS[kpi]
-    reason = NOT_YET.get(kpi)
     actual = None if reason else measure(_sum(totals, whom))
     recent: list[int] = []
     if reason is None and maths.is_cumulative(kpi):
@@ -517,7 +566,11 @@ _WORST = (MISSED, BEHIND, ON_TRACK, ACHIEVED)
 
 
 def _each(
-    objective: Objective, currency: str, w: Window, rows: list[dict[str, Any]]
+    objective: Objective,
+    currency: str,
+    w: Window,
+    rows: list[dict[str, Any]],
+    reason: str | None = None,
 ) -> dict[str, Any]:
     """An objective for each partner: the pace each should be at, the worst status among
     them, and how many are below pace; no actual of its own (each partner has theirs)."""
@@ -533,7 +586,7 @@ def _each(
         "forecast": None,
         "forecast_method": "each partner's own",
         "status": worst,
-        "reason": NOT_YET.get(objective.kpi) or (None if rows else "the campaign has no partners"),
+        "reason": reason or (None if rows else "the campaign has no partners"),
         "partners_below_pace": sum(1 for row in rows if row["below_pace"]),
     }
 
@@ -555,6 +608,7 @@ def contributions(
     currency: str,
     totals: dict[Key, Tally],
     partners: list[dict[str, Any]],
+    reason: str | None = None,
 ) -> list[dict[str, Any]]:
     """Each partner's contribution to an objective over its window (``totals``), the
     best first: for a lower-is-better KPI the lowest; partners with no value last, ties
@@ -573,7 +627,7 @@ def contributions(
       they are below its pace today (after the deadline: missed)."""
     kpi = objective.kpi
     measure = ACTUALS[kpi]
-    measurable = kpi not in NOT_YET
+    measurable = reason is None  # else the KPI cannot be measured (``unmeasured``)
     whole = measure(_sum(totals, None)) if measurable else None
     cumulative = maths.is_cumulative(kpi)
     per_influencer = objective.scope == "influencer"

@@ -206,8 +206,9 @@ class ObjectiveProgress(Schema):
         metadata={
             **_VALUE,
             "description": "the value from the start to today (to the deadline once it has "
-            "passed); null for a rate over nothing yet, a KPI afftrack cannot measure yet "
-            "(`reason` says why), and an objective for each partner (see `partners`)",
+            "passed); null for a rate over nothing yet, a KPI that cannot be measured for "
+            "the campaign (media value in a currency without rates: `reason` says why), "
+            "and an objective for each partner (see `partners`)",
             "example": "6000.00",
         }
     )
@@ -243,8 +244,8 @@ class ObjectiveProgress(Schema):
         allow_none=True,
         metadata={
             "enum": list(OBJECTIVE_STATUSES),
-            "description": "null when the KPI cannot be measured yet; for each partner, the "
-            "worst of theirs",
+            "description": "null when the KPI cannot be measured (see `reason`); for each "
+            "partner, the worst of theirs",
             "example": "behind",
         },
     )

@@ -67,6 +67,13 @@ def ratio(
     return None if scaled is None else format_scaled(scaled, places)
 
 
+def conversion_rate(click_conversions: int, unique_clicks: int) -> int | None:
+    """The orders the clicks brought over the unique clicks, in units of
+    ``10**-RATIO_PLACES``; ``None`` without unique clicks. Promo-code and UTM orders came
+    by other ways and are counted beside it, not in it (ADR 0067)."""
+    return scaled_ratio(click_conversions, unique_clicks)
+
+
 def engagement_rate(likes: int, comments: int, followers: int | None) -> str | None:
     """A post's engagement rate as the industry defines it: (likes + comments) over the
     followers of the account it was posted on, a fraction (``"0.0300"`` is 3 %); ``None``
@@ -107,6 +114,7 @@ def render(f: Figures) -> dict[str, Any]:
             "epc": epc,
             "roi": ratio(revenue - cost, cost),
         }
+    rate = conversion_rate(f.by_method.get("click", 0), f.unique_clicks)
     return {
         "clicks": f.clicks,
         "unique_clicks": f.unique_clicks,
@@ -114,8 +122,6 @@ def render(f: Figures) -> dict[str, Any]:
         "qr_scans": f.qr_scans,
         "conversions": f.conversions,
         "conversions_by_method": dict(f.by_method),
-        # The orders the clicks brought over the unique clicks: promo-code and UTM orders
-        # came by other ways and are counted beside it, not in it.
-        "conversion_rate": ratio(f.by_method.get("click", 0), f.unique_clicks),
+        "conversion_rate": None if rate is None else format_scaled(rate),
         "money": money,
     }

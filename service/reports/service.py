@@ -188,10 +188,10 @@ def _deliverables(
     (influencer id, post) pairs."""
     D = Deliverable
     # The metrics come out of the JSON in the database, one integer column each.
-    metrics = [func.coalesce(_metric(name), 0) for name in METRICS]
+    metrics = [func.coalesce(post_metric(name), 0) for name in METRICS]
     rows = session.execute(
         select(D.id, D.influencer_id, D.platform, D.url, D.posted_at, D.status, D.link_id, *metrics)
-        .where(_counted(campaign_id, lo, hi))
+        .where(counted_posts(campaign_id, lo, hi))
         .order_by(D.posted_at, D.id)
     )
     keys = ("id", "platform", "url", "posted_at", "status", "link_id", *METRICS)
@@ -210,8 +210,9 @@ def _deliverables(
     ]
 
 
-def _counted(campaign_id: str, lo: datetime, hi: datetime) -> ColumnElement[bool]:
-    """The campaign's posts a report counts: those in the range, but a rejected one."""
+def counted_posts(campaign_id: str, lo: datetime, hi: datetime) -> ColumnElement[bool]:
+    """The campaign's posts a report (and an objective) counts: those posted from ``lo``
+    to before ``hi``, but a rejected one."""
     D = Deliverable
     return and_(
         D.campaign_id == campaign_id,
@@ -221,7 +222,7 @@ def _counted(campaign_id: str, lo: datetime, hi: datetime) -> ColumnElement[bool
     )
 
 
-def _metric(name: str) -> ColumnElement[int]:
+def post_metric(name: str) -> ColumnElement[int]:
     """A post's metric as a 64-bit integer (metrics go up to 10^13; ``as_integer()``
     would cast to a 32-bit integer on PostgreSQL and fail past 2^31)."""
     return cast(Deliverable.metrics[name].as_string(), BigInteger)
@@ -232,9 +233,9 @@ def _reach_totals(session: Session, campaign_id: str, lo: datetime, hi: datetime
     count, impressions, reach = session.execute(
         select(
             func.count(),
-            func.sum(_metric("impressions")),
-            func.sum(_metric("reach")),
-        ).where(_counted(campaign_id, lo, hi))
+            func.sum(post_metric("impressions")),
+            func.sum(post_metric("reach")),
+        ).where(counted_posts(campaign_id, lo, hi))
     ).one()
     return {
         "deliverables": int(count),
@@ -331,7 +332,7 @@ def _with_media_value(
     table, defaults = media_value_rates(campaign)
     report["media_value_rates"] = None if table is None else "defaults" if defaults else "campaign"
     currency = campaign.currency
-    clicks = _link_clicks(session, campaign.id, start, end, {p["link_id"] for _, p in posts})
+    clicks = link_clicks(session, campaign.id, start, end, {p["link_id"] for _, p in posts})
     values: dict[str, list[int | None]] = {}
     reach: dict[str, list[int]] = {}  # influencer → [impressions, engagements]
     for influencer_id, post in posts:
@@ -387,18 +388,28 @@ def _value_figures(
         )
 
 
-def _link_clicks(
+def link_clicks(
     session: Session, campaign_id: str, start: date, end: date, links: set[str | None]
 ) -> dict[str, int]:
-    """The non-bot clicks on each of ``links`` over the report's days, from the daily
-    roll-up."""
+    """The non-bot clicks on each of ``links`` (QR scans included) from ``start`` to
+    ``end`` (UTC days, both included), from the roll-ups: whole months from the monthly
+    one, the days around them from the daily one. A link without clicks is left out."""
     wanted = sorted(link for link in links if link is not None)
+    found: dict[str, int] = {}
     if not wanted:
-        return {}
-    C = ClickDaily
-    rows = session.execute(
-        select(C.link_id, func.sum(C.clicks))
-        .where(C.campaign_id == campaign_id, C.link_id.in_(wanted), C.day >= start, C.day <= end)
-        .group_by(C.link_id)
-    )
-    return {link: int(n or 0) for link, n in rows}
+        return found
+    for grain, first, last in month_spans(start, end):
+        C = ClickDaily if grain == "daily" else ClickMonthly
+        rows = session.execute(
+            select(C.link_id, func.sum(C.clicks))
+            .where(
+                C.campaign_id == campaign_id,
+                C.link_id.in_(wanted),
+                C.day >= first,
+                C.day <= last,
+            )
+            .group_by(C.link_id)
+        )
+        for link, n in rows:
+            found[link] = found.get(link, 0) + int(n or 0)
+    return found

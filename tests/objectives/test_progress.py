@@ -38,7 +38,8 @@ def clicks_on(api: Api, link_id: str, day: int, n: int, month: int = 10) -> None
         insert_clicks(session, rows)
 
 
-def order(api: Api, frozen: Any, order_id: str, at: str, subtotal: str) -> None:
+def order(api: Api, frozen: Any, order_id: str, at: str, subtotal: str, **via: Any) -> None:
+    """An order, by anna's promo code unless ``via`` says otherwise (a landing URL)."""
     frozen.set(at)
     body = {
         "type": "order",
@@ -47,7 +48,7 @@ def order(api: Api, frozen: Any, order_id: str, at: str, subtotal: str) -> None:
         "currency": "EUR",
         "subtotal": subtotal,
         "total": subtotal,
-        "promo_codes": ["ANNA10"],
+        **(via or {"promo_codes": ["ANNA10"]}),
     }
     r = api.webhook(body)
     assert r.status_code == 200 and r.json["status"] == "created", r.json
@@ -129,12 +130,40 @@ def test_totals_rates_and_costs_on_a_day(api: Api, autumn: dict[str, Any]) -> No
     # Cost per click: 1,500 cents / 285 clicks = 5.26 -> 0.05, over the ceiling 0.01:
     # 1 / 5 = 20.0 %: behind.
     assert shown(found[ids["cpc"]]) == ("0.05", "20.0", "0.01", "0.05", "behind")
-    # Conversion rate: 2 orders / 285 unique clicks = 0.0070175 -> 0.0070, 70.0 % of 0.0100.
-    assert shown(found[ids["rate"]]) == ("0.0070", "70.0", "0.0100", "0.0070", "behind")
-    # The click-through rate needs each post's tracked link: not measured, no status.
+    # Conversion rate: the orders the clicks brought / unique clicks. Both orders came by
+    # anna's promo code, not through a click: 0 / 285 = 0.0000, 0.0 % of 0.0100.
+    assert shown(found[ids["rate"]]) == ("0.0000", "0.0", "0.0100", "0.0000", "behind")
+    # No post names a tracked link: no impressions to divide by, no click-through rate
+    # yet, which is behind (a rate with no value).
     ctr = found[ids["ctr"]]
-    assert (ctr["actual"], ctr["status"], ctr["forecast"]) == (None, None, None)
-    assert "tracked link" in ctr["reason"]
+    assert shown(ctr) == (None, None, "0.0200", None, "behind")
+    assert ctr["reason"] is None
+
+
+def test_the_conversion_rate_counts_the_orders_the_clicks_brought(
+    api: Api, autumn: dict[str, Any], frozen: Any
+) -> None:
+    campaign = autumn["campaign"]
+    rate = objective(api, campaign, kpi="conversion_rate", target="0.0050")
+    # An order through anna's first click of 10 October (clicked at 08:00).
+    first_click = f"clk_1010{0:020d}"
+    order(
+        api,
+        frozen,
+        "o-3",
+        "2026-10-10T12:00:00Z",
+        "20.00",
+        landing_url=f"https://shop.example/p?aff_click={first_click}",
+    )
+    frozen.set(TODAY)
+    # 1 order through a click / 285 unique clicks = 0.00350877 -> 0.0035: 70.0 % of
+    # 0.0050 (the two promo-code orders are not in it).
+    assert shown(progress(api, campaign)[rate]) == ("0.0035", "70.0", "0.0050", "0.0035", "behind")
+
+    # One more promo-code order raises the conversions, not the rate.
+    order(api, frozen, "o-4", "2026-10-11T10:00:00Z", "30.00")
+    frozen.set(TODAY)
+    assert shown(progress(api, campaign)[rate])[0] == "0.0035"
 
 
 def test_per_influencer_objectives_list_who_is_below_pace(api: Api, autumn: dict[str, Any]) -> None:
