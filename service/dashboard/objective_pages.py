@@ -58,10 +58,14 @@ STATUS_LABELS = {
 SCOPES = [("campaign", "The whole campaign"), ("influencer", "Per influencer")]
 
 
-def objective_cards(campaign: Campaign) -> list[dict[str, Any]]:
-    """The campaign's objectives with their progress today, as the cards show them."""
+def objective_cards(campaign: Campaign, contributions_for: str = "") -> list[dict[str, Any]]:
+    """The campaign's objectives with their progress today, as the cards show them; the
+    partners' contributions to the objective ``contributions_for`` only (a ranking's
+    order)."""
     s = session()
-    return campaign_objectives(s, campaign, list_objectives(s, campaign.id))
+    return campaign_objectives(
+        s, campaign, list_objectives(s, campaign.id), contributions_for={contributions_for}
+    )
 
 
 def card_context() -> dict[str, Any]:

@@ -175,7 +175,8 @@ def campaign(campaign_id: str) -> Any:
         by_influencer["totals"]["money"], key=lambda cur: (cur != camp.currency, cur)
     )
     ranked = rank(by_influencer["rows"], kpi, camp.currency)
-    objectives = objective_cards(camp)
+    wanted = sort.removeprefix(SORT_PREFIX) if sort.startswith(SORT_PREFIX) else ""
+    objectives = objective_cards(camp, wanted)
     chosen, sort_notice = sort_choice(sort, objectives)
     if chosen is not None:
         ranked = by_contribution(ranked, chosen)
@@ -282,11 +283,11 @@ def by_contribution(rows: list[dict[str, Any]], objective: dict[str, Any]) -> li
 
 def below_target(objectives: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Per influencer id: the per-influencer objectives they are below the pace of today
-    (or missed), from the contributions (ADR "below target")."""
+    (or missed), from the partners' progress (ADR "below target")."""
     out: dict[str, list[dict[str, Any]]] = {}
     for o in objectives:
-        for c in o["contributions"]:
-            if c["below_target"]:
+        for c in o["partners"] or ():
+            if c["below_pace"]:
                 out.setdefault(c["influencer_id"], []).append(
                     {"id": o["id"], "kpi": o["kpi"], "missed": c["status"] == "missed"}
                 )

@@ -9,7 +9,7 @@ from service.campaigns.service import get_campaign
 from service.clock import now_utc
 from service.http.auth import require
 from service.http.context import session
-from service.http.contract import JSON_BODY, Blueprint
+from service.http.contract import JSON_BODY, QUERY, Blueprint
 from service.objectives import service
 from service.objectives.models import Objective
 from service.objectives.progress import campaign_objectives
@@ -19,6 +19,7 @@ from service.objectives.schemas import (
     ObjectiveList,
     ObjectiveOut,
     ProgressOut,
+    ProgressQuery,
 )
 
 bp = Blueprint("objectives", __name__, url_prefix="/api/v1/campaigns")
@@ -60,9 +61,10 @@ def create(data: dict[str, Any], campaign_id: str) -> Objective:
 
 @reports.route("/campaigns/<campaign_id>/objectives", methods=["GET"])
 @require("read")
+@reports.arguments(ProgressQuery, location="query")
 @reports.response(200, ProgressOut)
-@reports.errors(404)
-def progress(campaign_id: str) -> dict[str, Any]:
+@reports.errors(QUERY, 404)
+def progress(query: dict[str, Any], campaign_id: str) -> dict[str, Any]:
     """Objectives report: a campaign's objectives with their progress today
 
     For each objective: actual, target, percent reached, pace, forecast (and how it was
@@ -77,7 +79,9 @@ def progress(campaign_id: str) -> dict[str, Any]:
         "currency": campaign.currency,
         "today": today.isoformat(),
         "suggested_kpis": service.suggested_kpis(campaign.goal),
-        "objectives": campaign_objectives(s, campaign, objectives, today),
+        "objectives": campaign_objectives(
+            s, campaign, objectives, today, contributions_for=None if query["contributions"] else ()
+        ),
     }
 
 

@@ -15,7 +15,7 @@ result.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -410,10 +410,17 @@ def window_of(objective: Objective, campaign: Campaign, today: date) -> Window:
 
 
 def campaign_objectives(
-    session: Session, campaign: Campaign, objectives: list[Objective], today: date | None = None
+    session: Session,
+    campaign: Campaign,
+    objectives: list[Objective],
+    today: date | None = None,
+    *,
+    contributions_for: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Each objective's progress on ``today`` (the clock's day by default), as the API
-    and the dashboard show it."""
+    and the dashboard show it; the partners' ``contributions`` to each objective whose id
+    is in ``contributions_for`` (every objective when it is None), null for the others:
+    a thousand partners times every objective is most of the answer."""
     today = today or clock.now_utc().date()
     windows = {o.id: window_of(o, campaign, today) for o in objectives}
     # Each span of days is read once, from every source its objectives need.
@@ -471,24 +478,27 @@ def campaign_objectives(
                     **_about(objective, campaign.currency),
                     **head,
                     "partners": rows,
-                    "contributions": contributions(
-                        objective, campaign.currency, totals, rows, reason
+                    "contributions": (
+                        contributions(objective, campaign.currency, totals, rows, reason)
+                        if contributions_for is None or objective.id in contributions_for
+                        else None
                     ),
                 }
             )
         else:
             head = _one(objective, campaign.currency, w, totals, daily, None, reason)
-            if people is None:
-                people = _partners(session, campaign.id)
-            mine = [{"influencer_id": inf, "handle": handle} for inf, handle in people.items()]
+            given = None
+            if contributions_for is None or objective.id in contributions_for:
+                if people is None:
+                    people = _partners(session, campaign.id)
+                mine = [{"influencer_id": i, "handle": handle} for i, handle in people.items()]
+                given = contributions(objective, campaign.currency, totals, mine, reason)
             shown.append(
                 {
                     **_about(objective, campaign.currency),
                     **head,
                     "partners": None,
-                    "contributions": contributions(
-                        objective, campaign.currency, totals, mine, reason
-                    ),
+                    "contributions": given,
                 }
             )
     return shown

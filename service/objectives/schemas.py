@@ -266,10 +266,23 @@ class ObjectiveProgress(Schema):
     )
     contributions = fields.List(
         fields.Nested(Contribution),
+        allow_none=True,
         metadata={
-            "description": "each partner the objective applies to (every partner for the "
-            "whole campaign's), the biggest contribution first (the lowest for a cost per "
-            "result; no value last, ties by handle): its own value, its share of a total"
+            "description": "with `?contributions=true` (else null): each partner the "
+            "objective applies to (every partner for the whole campaign's), the biggest "
+            "contribution first (the lowest for a cost per result; no value last, ties by "
+            "handle): its own value, its share of a total"
+        },
+    )
+
+
+class ProgressQuery(Schema):
+    contributions = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "each partner's contribution to each objective "
+            "(`contributions`); off by default: with a thousand partners it is most of the "
+            "answer"
         },
     )
 

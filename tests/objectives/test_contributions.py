@@ -21,7 +21,7 @@ pytestmark = pytest.mark.frozen_at("2026-10-11T12:00:00Z")
 
 
 def report(api: Api, campaign: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    r = api.get(f"/api/v1/reports/campaigns/{campaign['id']}/objectives")
+    r = api.get(f"/api/v1/reports/campaigns/{campaign['id']}/objectives?contributions=true")
     assert r.status_code == 200, r.json
     return {o["id"]: o for o in r.json["objectives"]}
 
@@ -119,3 +119,21 @@ def test_the_contributions_take_no_query_per_partner(api: Api, count_queries: An
         found = report(api, campaign)
     assert all(len(o["contributions"]) == 8 for o in found.values())
     assert len(many.statements) == len(few.statements)
+
+
+def test_contributions_come_when_asked_for(api: Api) -> None:
+    """Without ``?contributions=true`` every objective's ``contributions`` is null (a
+    thousand partners times every objective is most of the answer); a bad value is a 422."""
+    world = three_partners(api)
+    campaign = world["campaign"]
+    made = set_objective(api, campaign, kpi="clicks", target=9)
+    base = f"/api/v1/reports/campaigns/{campaign['id']}/objectives"
+    plain = api.get(base)
+    assert plain.status_code == 200, plain.json
+    [shown] = plain.json["objectives"]
+    assert (shown["id"], shown["contributions"], shown["actual"]) == (made, None, 9)
+    asked = report(api, campaign)[made]
+    assert [c["actual"] for c in asked["contributions"]] == [6, 3, 0]
+    bad = api.get(f"{base}?contributions=maybe")
+    assert bad.status_code == 422
+    assert "contributions" in bad.json["error"]["fields"]
