@@ -168,8 +168,9 @@ def campaign(campaign_id: str) -> Any:
             return error_page(400, message)
 
     by_influencer = campaign_report(s, camp.id, start, end, "influencer")
-    by_day = campaign_report(s, camp.id, start, end, "day")
-    by_link = campaign_report(s, camp.id, start, end, "link")
+    # The chart and the links table need only clicks, orders and the ledger per row.
+    by_day = campaign_report(s, camp.id, start, end, "day", posts=False)
+    by_link = campaign_report(s, camp.id, start, end, "link", posts=False)
     kpi = q["kpi"]
     currencies = sorted(
         by_influencer["totals"]["money"], key=lambda cur: (cur != camp.currency, cur)

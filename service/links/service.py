@@ -4,7 +4,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from service.campaigns.service import find_partnership
 from service.config import Settings
@@ -120,12 +120,15 @@ def short_url(settings: Settings, code: str) -> str:
 
 
 def campaign_links(session: Session, campaign_id: str) -> list[tuple[Link, str]]:
-    """Every link of a campaign with its influencer's handle, by handle then age."""
+    """Every link of a campaign with its influencer's handle, by handle then age; the
+    links' partnerships are not loaded (their campaign is this one, their influencer's
+    handle is given), which a page of a thousand links would otherwise pay for."""
     rows = session.execute(
         select(Link, Influencer.handle)
         .join(Influencer, Influencer.id == Link.influencer_id)
         .where(Link.campaign_id == campaign_id)
         .order_by(Influencer.handle, Link.created_at, Link.id)
+        .options(lazyload(Link.partnership))
     )
     return [(link, handle) for link, handle in rows]
 
