@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -160,7 +161,12 @@ def test_a_post_is_recorded_approved_for_its_fee_and_its_figures_corrected(
     assert posted.get_attribute("value") == "2026-09-28T17:00"
     for name, value in (("impressions", "61,000"), ("reach", "40300"), ("likes", "290")):
         browser.find_element(By.ID, f"f-metrics-{name}").send_keys(value)
-    submit(browser, wait, "main form.edit button[value=save]")
+    # Enter in a field records the post (the form's first button is "record", not the
+    # "Show their links" beside the tracked link).
+    likes = browser.find_element(By.ID, "f-metrics-likes")
+    likes.send_keys(Keys.ENTER)
+    wait.until(expected_conditions.staleness_of(likes))
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
     assert browser.find_element(By.ID, "post-status").text == "submitted"
     post_id = browser.current_url.rsplit("/", 1)[1]
     post = api.get(f"/api/v1/deliverables/{post_id}").json
