@@ -56,11 +56,14 @@ from service.influencers.service import create_influencer
 from service.keys.service import create_key
 from service.links.models import Link
 from service.links.service import create_link
+from service.objectives.schemas import ObjectiveIn
+from service.objectives.service import create_objective
 from service.periods import period_bounds, period_of
 from service.promo_codes.models import PromoCode
 from service.promo_codes.service import create_promo_code
 
 DAYS = 45  # the demo's history: a month and a half, ending when it is first run
+OBJECTIVE_DAYS = 75  # its objectives' deadline, from the first day: a month after "now"
 SEED = 2026
 SHOP = "shop.example.com"
 
@@ -88,6 +91,8 @@ class CampaignPlan:
     rules: list[dict[str, Any]]
     # partner handle → (the platforms of its links, human clicks a day on each link)
     partners: dict[str, tuple[tuple[str, float], ...]]
+    # Its objectives: (KPI, target as typed, scope), each due 75 days after the start.
+    objectives: tuple[tuple[str, str, str], ...] = ()
 
 
 CAMPAIGNS = (
@@ -109,6 +114,11 @@ CAMPAIGNS = (
             },
             {"type": "per_post", "amount": "150.00"},
         ],
+        objectives=(
+            ("revenue", "12000.00", "campaign"),
+            ("conversions", "20", "influencer"),
+            ("reach", "600000", "campaign"),
+        ),
         partners={
             "anna.styles": (("instagram", 9.0), ("tiktok", 4.0)),
             "ben-cooks": (("tiktok", 16.0),),
@@ -124,6 +134,7 @@ CAMPAIGNS = (
         path="/bestsellers",
         code_suffix="10",
         rules=[{"type": "percent", "rate": "10"}, {"type": "cpc", "amount": "0.05"}],
+        objectives=(("clicks", "900", "campaign"), ("conversion_rate", "0.03", "campaign")),
         partners={
             "ben-cooks": (("youtube", 6.0),),
             "clara_runs": (("instagram", 2.5),),
@@ -243,6 +254,10 @@ def _create_programme(session: Session, settings: Settings, start: datetime) -> 
                 }
             ),
         )
+        deadline = (start + timedelta(days=OBJECTIVE_DAYS)).date().isoformat()
+        for kpi, target, scope in plan.objectives:
+            wanted = {"kpi": kpi, "target": target, "scope": scope, "deadline": deadline}
+            create_objective(session, campaign.id, ObjectiveIn().load(wanted))
         for handle, links in plan.partners.items():
             influencer = influencers[handle]
             add_partner(session, campaign.id, {"influencer_id": influencer.id})

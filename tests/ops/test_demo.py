@@ -97,6 +97,23 @@ def test_demo_seeds_clicks_orders_posts_and_a_closed_month(app: Flask, frozen: A
     ).json["totals"]
     assert always_on["clicks"] > 0 and always_on["conversions"] > 0
 
+    # Objectives the goals suggest, due a month from now: some on track, some behind.
+    shown = {}
+    for slug in ("demo-winter", "demo-always-on"):
+        r = get(api, f"/api/v1/reports/campaigns/{ids[slug]}/objectives", key)
+        assert r.status_code == 200, r.json
+        shown.update({(slug, o["kpi"]): o for o in r.json["objectives"]})
+    assert set(shown) == {
+        ("demo-winter", "revenue"),
+        ("demo-winter", "conversions"),
+        ("demo-winter", "reach"),
+        ("demo-always-on", "clicks"),
+        ("demo-always-on", "conversion_rate"),
+    }
+    assert all(o["actual"] is not None or o["partners"] for o in shown.values())
+    assert {o["status"] for o in shown.values()} >= {"on_track", "behind"}
+    assert len(shown[("demo-winter", "conversions")]["partners"]) == 4
+
     # Orders by promo code and by click id; one refunded, one cancelled.
     conversions = get(api, "/api/v1/conversions?limit=200", key).json["items"]
     statuses = [c["status"] for c in conversions]
