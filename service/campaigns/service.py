@@ -439,5 +439,24 @@ def remove_partner(session: Session, partnership: Partnership) -> None:
             "or the campaign ends.",
             code="in_use",
         )
+    # Objectives are set for an influencer in the campaign (named by table: the
+    # objectives package builds on this one).
+    aimed = table("objectives", column("campaign_id"), column("influencer_id"))
+    targets = session.scalar(
+        select(func.count())
+        .select_from(aimed)
+        .where(
+            aimed.c.campaign_id == partnership.campaign_id,
+            aimed.c.influencer_id == partnership.influencer_id,
+        )
+    )
+    if targets:
+        raise Conflict(
+            f"{partnership.influencer.handle} cannot be removed from the campaign: "
+            f"{targets} objective{'s are' if targets > 1 else ' is'} set for them. "
+            f"Delete {'them' if targets > 1 else 'it'} or set {'them' if targets > 1 else 'it'} "
+            "for each partner first.",
+            code="in_use",
+        )
     session.delete(partnership)
     session.flush()

@@ -105,6 +105,30 @@ def test_an_objective_per_influencer_names_a_partner_or_none(api: Api) -> None:
     assert r.json["influencer_id"] is None
 
 
+def test_a_partner_with_an_objective_of_their_own_is_not_removed(api: Api) -> None:
+    """Removing anna would leave her objective judging someone outside the campaign:
+    refused (409, nothing changed) until the objective goes."""
+    campaign = api.create_campaign("autumn")
+    anna = api.create_influencer("anna")
+    api.add_partner(campaign["id"], anna["id"])
+    base = f"/api/v1/campaigns/{campaign['id']}/objectives"
+    body = {"kpi": "conversions", "target": 20, "deadline": "2026-10-31", "scope": "influencer"}
+    made = api.post(base, {**body, "influencer_id": anna["id"]}).json
+    partner = f"/api/v1/campaigns/{campaign['id']}/partners/{anna['id']}"
+    r = api.client.delete(partner, headers=api.headers(api.write_key))
+    assert r.status_code == 409, r.json
+    assert r.json["error"]["code"] == "in_use"
+    assert "1 objective is set for them" in r.json["error"]["message"]
+    listed = api.get(f"/api/v1/campaigns/{campaign['id']}/partners").json["items"]
+    assert [p["influencer_id"] for p in listed] == [anna["id"]]
+    assert [o["id"] for o in objectives_of(api, campaign)["items"]] == [made["id"]]
+
+    r = api.client.delete(f"{base}/{made['id']}", headers=api.headers(api.write_key))
+    assert r.status_code == 204
+    r = api.client.delete(partner, headers=api.headers(api.write_key))
+    assert r.status_code == 204, r.text
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
