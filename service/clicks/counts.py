@@ -4,7 +4,9 @@ A span in a brand's time zone starts and ends inside UTC days; the roll-up's day
 UTC days. The whole days inside the span are read from ``click_daily``; an edge day that
 the span covers only in part is read from the raw clicks of whichever part of it is
 shorter (the part inside the span, or the day's row less the part outside), so at most
-half a day of clicks is scanned at each end, and none for a span of whole UTC days.
+half a day of clicks is scanned at each end, and none for a span of whole UTC days. A
+span holding no whole UTC day (under two days, such as 05:00 to 05:00 the next day) is
+counted from its clicks.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def cpc_clicks(session: Session, start: datetime, end: datetime, by: Any) -> dic
     column of :class:`Link`, such as its partnership)."""
     counts: dict[Any, int] = defaultdict(int)
     first, last = _midnight(start, up=True), _midnight(end, up=False)
-    if first >= last:  # within one UTC day: its clicks
+    if first >= last:  # no whole UTC day inside (under two days): its clicks
         _add_raw(session, counts, by, start, end, +1)
         return dict(counts)
     _add_days(session, counts, by, first.date(), last.date())

@@ -37,7 +37,7 @@ KPI_LABELS = {
     "qr_scans": "QR scans",
     "conversions": "Conversions",
     "revenue": "Revenue",
-    "conversion_rate": "Conversion rate",
+    "conversion_rate": "Conversion rate (by click)",
     "roi": "ROI",
     "cost_per_acquisition": "Cost per acquisition",
     "cost_per_click": "Cost per click",

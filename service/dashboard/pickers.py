@@ -31,7 +31,7 @@ from service.dashboard.blueprint import bp
 from service.dashboard.forms import Form, flatten
 from service.http.context import session
 from service.influencers.models import Influencer
-from service.influencers.schemas import InfluencerQuery
+from service.influencers.schemas import SEARCH_MAX, InfluencerQuery
 from service.influencers.service import influencers_named, search_influencers
 
 SUGGESTIONS = 20  # suggestions a search answers
@@ -71,6 +71,9 @@ def resolve(values: MultiDict[str, str], pickers: Mapping[str, Kind]) -> Picked:
     for name, kind in pickers.items():
         text = values.get(name, "").strip()
         if not text:
+            continue
+        if len(text) > SEARCH_MAX:  # no handle, slug or name is this long: not looked for
+            picked.errors[name] = [f"At most {SEARCH_MAX} characters: a handle, slug or name."]
             continue
         found_id, problem = pick(kind, text)
         if found_id is not None:

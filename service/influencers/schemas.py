@@ -103,9 +103,13 @@ class InfluencerOut(Schema):
         return tier_for(p.followers for p in influencer.platforms)
 
 
+# The longest text a search (``?q=``, a dashboard picker) looks for.
+SEARCH_MAX = 100
+
+
 class InfluencerQuery(ListQuery):
     handle = Id()
     q = fields.String(
-        validate=validate.Length(max=100),
+        validate=validate.Length(max=SEARCH_MAX),
         metadata={"description": "text found in the handle, name or email (any case)"},
     )

@@ -187,12 +187,17 @@ ACTUALS: dict[str, Callable[[Tally], int | None]] = {
 def unmeasured(kpi: str, campaign: Campaign) -> str | None:
     """Why ``kpi`` cannot be measured for ``campaign`` (its actual is then null, with no
     status), or None: media value needs rates in the campaign's currency."""
-    if kpi == "media_value" and media_value_rates(campaign)[0] is None:
+    if kpi != "media_value":
+        return None
+    rates, _defaults = media_value_rates(campaign)
+    if rates is None:
         return (
             f"media value needs rates in the campaign's currency: {campaign.currency} has "
             f"no default rates (they are in {mv.REFERENCE_CURRENCY}); set the campaign's "
             "media-value rates"
         )
+    if not rates:  # an empty table of its own: the report has no media value either
+        return "the campaign's media-value rates price no platform; set them for its platforms"
     return None
 
 

@@ -65,6 +65,7 @@ def test_a_campaign_is_also_found_by_its_name(api: Api) -> None:
             "campaign_id",
             "name of several campaigns (autumn, autumn-b)",
         ),
+        ({"influencer_id": "n" * 101}, "influencer_id", "At most 100 characters"),
     ],
 )
 def test_a_picker_naming_nobody_or_several_is_refused_beside_it_and_nothing_is_saved(

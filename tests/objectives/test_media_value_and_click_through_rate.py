@@ -227,3 +227,24 @@ def test_a_currency_without_rates_has_no_media_value_and_says_why(api: Api) -> N
     assert [(p["handle"], p["actual"], p["status"]) for p in o["partners"]] == [
         ("anna", None, None)
     ]
+
+
+def test_an_empty_rate_table_has_no_media_value_and_says_why(api: Api) -> None:
+    """Rates of its own that price no platform: the report shows no media value, so the
+    objective is not judged on a zero either."""
+    campaign = api.create_campaign("usd", currency="USD", starts_on="2026-10-01")
+    anna = api.create_influencer("anna")
+    api.add_partner(campaign["id"], anna["id"])
+    r = api.patch(f"/api/v1/campaigns/{campaign['id']}", {"media_value_rates": {}})
+    assert r.status_code == 200, r.json
+    post(api, campaign, anna, "instagram", 5, metrics={"impressions": 50_000, "likes": 900})
+    whole = objective(api, campaign, kpi="media_value", target="1000.00")
+    o = progress(api, campaign)[whole]
+    assert (o["actual"], o["status"]) == (None, None)
+    assert o["reason"] == (
+        "the campaign's media-value rates price no platform; set them for its platforms"
+    )
+    report = api.get(
+        f"/api/v1/reports/campaigns/{campaign['id']}?from=2026-10-01&to=2026-10-31"
+    ).json["totals"]
+    assert report["media_value"] is None
