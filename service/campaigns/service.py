@@ -423,6 +423,17 @@ def change_partner(
     return partnership
 
 
+def partner_handles(session: Session, campaign_id: str) -> dict[str, str]:
+    """The campaign's partners: influencer id → handle, by handle (one query)."""
+    rows = session.execute(
+        select(Influencer.id, Influencer.handle)
+        .join(Partnership, Partnership.influencer_id == Influencer.id)
+        .where(Partnership.campaign_id == campaign_id)
+        .order_by(Influencer.handle)
+    )
+    return {influencer_id: handle for influencer_id, handle in rows}
+
+
 def remove_partner(session: Session, partnership: Partnership) -> None:
     """Take an influencer out of a campaign: only an enrolment nothing refers to yet (no
     link, promo code, order, post or commission line); otherwise refused with what holds

@@ -7,15 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import redirect, render_template, request, url_for
-from sqlalchemy import select
 
-from service.campaigns.models import Campaign, Partnership
-from service.campaigns.service import get_campaign
+from service.campaigns.models import Campaign
+from service.campaigns.service import get_campaign, partner_handles
 from service.dashboard import login
 from service.dashboard.blueprint import bp, changes, saved
 from service.dashboard.forms import Form, submit
 from service.http.context import session
-from service.influencers.models import Influencer
 from service.objectives.models import Objective
 from service.objectives.progress import campaign_objectives
 from service.objectives.schemas import ObjectiveChange, ObjectiveIn
@@ -120,13 +118,7 @@ def delete_objective_page(campaign_id: str, objective_id: str) -> Any:
 
 
 def _partners(campaign_id: str) -> list[tuple[str, str]]:
-    rows = session().execute(
-        select(Influencer.id, Influencer.handle)
-        .join(Partnership, Partnership.influencer_id == Influencer.id)
-        .where(Partnership.campaign_id == campaign_id)
-        .order_by(Influencer.handle)
-    )
-    return [(inf, handle) for inf, handle in rows]
+    return list(partner_handles(session(), campaign_id).items())
 
 
 def _filled(o: Objective) -> Form:

@@ -25,12 +25,12 @@ from sqlalchemy.orm import Session
 
 from service import clock
 from service.campaigns.models import Campaign, Partnership
-from service.campaigns.service import media_value_rates
+from service.campaigns.service import media_value_rates, partner_handles
 from service.clicks.models import ClickDaily, ClickMonthly
 from service.commissions.models import CommissionDaily, CommissionMonthly
 from service.conversions.models import ConversionDaily, ConversionMonthly
 from service.deliverables.models import Deliverable
-from service.influencers.models import Influencer, PlatformAccount
+from service.influencers.models import PlatformAccount
 from service.money import div_half_even, parse_decimal
 from service.objectives.models import Objective
 from service.reports import kpis
@@ -458,7 +458,7 @@ def campaign_objectives(
             daily = read(w.recent[0], w.recent[-1], True)
         if objective.scope == "influencer":
             if people is None:
-                people = _partners(session, campaign.id)
+                people = partner_handles(session, campaign.id)
             whom = (
                 [objective.influencer_id] if objective.influencer_id is not None else list(people)
             )
@@ -495,7 +495,7 @@ def campaign_objectives(
             given = None
             if contributions_for is None or objective.id in contributions_for:
                 if people is None:
-                    people = _partners(session, campaign.id)
+                    people = partner_handles(session, campaign.id)
                 mine = [{"influencer_id": i, "handle": handle} for i, handle in people.items()]
                 given = contributions(objective, campaign.currency, totals, mine, reason)
             shown.append(
@@ -604,17 +604,6 @@ def _each(
         "reason": reason or (None if rows else "the campaign has no partners"),
         "partners_below_pace": sum(1 for row in rows if row["below_pace"]),
     }
-
-
-def _partners(session: Session, campaign_id: str) -> dict[str, str]:
-    """The campaign's partners: influencer id → handle, by handle."""
-    rows = session.execute(
-        select(Influencer.id, Influencer.handle)
-        .join(Partnership, Partnership.influencer_id == Influencer.id)
-        .where(Partnership.campaign_id == campaign_id)
-        .order_by(Influencer.handle)
-    )
-    return {inf: handle for inf, handle in rows}
 
 
 # --- Contributions ---------------------------------------------------------------------
