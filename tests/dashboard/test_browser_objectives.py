@@ -14,7 +14,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.support.app import Api
 from tests.support.browser import OUTPUT, console_problems, needs_browser
-from tests.support.contributions import set_objective, three_partners
+from tests.support.contributions import three_partners
+from tests.support.objectives import set_objective
 
 pytestmark = needs_browser
 

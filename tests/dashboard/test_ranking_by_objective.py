@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from tests.support.app import Api
-from tests.support.contributions import set_objective, three_partners
+from tests.support.contributions import three_partners
 from tests.support.dashboard_session import log_in
+from tests.support.objectives import set_objective
 
 pytestmark = pytest.mark.frozen_at("2026-10-11T12:00:00Z")
 

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from tests.support.app import Api
-from tests.support.contributions import set_objective, three_partners
+from tests.support.contributions import three_partners
+from tests.support.objectives import set_objective
 
 pytestmark = pytest.mark.frozen_at("2026-10-11T12:00:00Z")
 

@@ -18,39 +18,10 @@ import pytest
 from service.clicks.partitions import insert_clicks
 from tests.support.app import Api
 from tests.support.clicks import stored_click
+from tests.support.media_value import EUR_RATES, record_post
+from tests.support.objectives import progress, set_objective, shown
 
 pytestmark = pytest.mark.frozen_at("2026-10-11T12:00:00Z")
-
-EUR_RATES = {
-    "instagram": {
-        "impressions": "6.00",
-        "likes": "0.20",
-        "comments": "1.00",
-        "shares": "0.50",
-        "saves": "0.40",
-    },
-    "tiktok": {
-        "impressions": "2.50",
-        "likes": "0.01",
-        "comments": "0.30",
-        "shares": "0.25",
-        "saves": "0.10",
-    },
-}  # no youtube: a youtube post has no media value
-
-
-def post(api: Api, campaign: dict, person: dict, platform: str, day: int, **extra: Any) -> str:
-    body = {
-        "campaign_id": campaign["id"],
-        "influencer_id": person["id"],
-        "platform": platform,
-        "url": f"https://{platform}.example/p/{person['handle']}-{day}",
-        "posted_at": f"2026-10-{day:02d}T12:00:00Z",
-        **extra,
-    }
-    r = api.post("/api/v1/deliverables", body)
-    assert r.status_code == 201, r.json
-    return str(r.json["id"])
 
 
 def clicks(api: Api, link_id: str, day: int, n: int, bot: bool = False) -> None:
@@ -73,8 +44,8 @@ def autumn(api: Api) -> dict[str, Any]:
         api.add_partner(campaign["id"], person["id"])
     link = api.create_link(campaign["id"], anna["id"])
     metrics = {"impressions": 20_004, "likes": 300, "comments": 60, "shares": 10, "saves": 25}
-    post(api, campaign, anna, "instagram", 5, link_id=link["id"], metrics=metrics)
-    post(
+    record_post(api, campaign, anna, "instagram", 5, link_id=link["id"], metrics=metrics)
+    record_post(
         api,
         campaign,
         ben,
@@ -88,23 +59,6 @@ def autumn(api: Api) -> dict[str, Any]:
     return {"campaign": campaign, "anna": anna, "ben": ben, "link": link}
 
 
-def objective(api: Api, campaign: dict, **body: Any) -> str:
-    body.setdefault("deadline", "2026-10-31")
-    r = api.post(f"/api/v1/campaigns/{campaign['id']}/objectives", body)
-    assert r.status_code == 201, r.json
-    return str(r.json["id"])
-
-
-def progress(api: Api, campaign: dict) -> dict[str, dict[str, Any]]:
-    r = api.get(f"/api/v1/reports/campaigns/{campaign['id']}/objectives")
-    assert r.status_code == 200, r.json
-    return {o["id"]: o for o in r.json["objectives"]}
-
-
-def shown(o: dict[str, Any]) -> tuple[Any, ...]:
-    return (o["actual"], o["percent_reached"], o["pace"], o["forecast"], o["status"])
-
-
 def partners(o: dict[str, Any]) -> list[tuple[Any, ...]]:
     return [(p["handle"], *shown(p)) for p in o["partners"]]
 
@@ -113,8 +67,8 @@ def test_media_value_sums_each_posts_value_at_the_campaigns_rates(
     api: Api, autumn: dict[str, Any]
 ) -> None:
     campaign = autumn["campaign"]
-    whole = objective(api, campaign, kpi="media_value", target="1000.00")
-    each = objective(api, campaign, kpi="media_value", target="300.00", scope="influencer")
+    whole = set_objective(api, campaign, kpi="media_value", target="1000.00")
+    each = set_objective(api, campaign, kpi="media_value", target="300.00", scope="influencer")
     found = progress(api, campaign)
 
     # anna's Instagram post, in cents: 20,004 x 600 / 1,000 = 12,002.4; 300 likes x 20 =
@@ -160,7 +114,7 @@ def test_media_value_for_one_partner_counts_their_posts_only(
     api: Api, autumn: dict[str, Any]
 ) -> None:
     campaign, ben = autumn["campaign"], autumn["ben"]
-    bens = objective(
+    bens = set_objective(
         api,
         campaign,
         kpi="media_value",
@@ -179,11 +133,11 @@ def test_click_through_rate_is_the_linked_posts_clicks_over_their_impressions(
 ) -> None:
     campaign, anna, link = autumn["campaign"], autumn["anna"], autumn["link"]
     # A second post of anna's names the same link (YouTube: no rates, no media value).
-    post(api, campaign, anna, "youtube", 9, link_id=link["id"], metrics={"impressions": 996})
-    whole = objective(api, campaign, kpi="ctr", target="0.0010")
-    later = objective(api, campaign, kpi="ctr", target="0.0010", starts_on="2026-10-07")
-    each = objective(api, campaign, kpi="ctr", target="0.0010", scope="influencer")
-    value = objective(api, campaign, kpi="media_value", target="1000.00")
+    record_post(api, campaign, anna, "youtube", 9, link_id=link["id"], metrics={"impressions": 996})
+    whole = set_objective(api, campaign, kpi="ctr", target="0.0010")
+    later = set_objective(api, campaign, kpi="ctr", target="0.0010", starts_on="2026-10-07")
+    each = set_objective(api, campaign, kpi="ctr", target="0.0010", scope="influencer")
+    value = set_objective(api, campaign, kpi="media_value", target="1000.00")
     found = progress(api, campaign)
 
     # The link counts once for the two posts naming it: 30 + 12 non-bot clicks = 42, over
@@ -206,9 +160,9 @@ def test_a_currency_without_rates_has_no_media_value_and_says_why(api: Api) -> N
     campaign = api.create_campaign("yen", currency="JPY", starts_on="2026-10-01")
     anna = api.create_influencer("anna")
     api.add_partner(campaign["id"], anna["id"])
-    post(api, campaign, anna, "instagram", 5, metrics={"impressions": 50_000, "likes": 900})
-    whole = objective(api, campaign, kpi="media_value", target="100000")
-    each = objective(api, campaign, kpi="media_value", target="50000", scope="influencer")
+    record_post(api, campaign, anna, "instagram", 5, metrics={"impressions": 50_000, "likes": 900})
+    whole = set_objective(api, campaign, kpi="media_value", target="100000")
+    each = set_objective(api, campaign, kpi="media_value", target="50000", scope="influencer")
     found = progress(api, campaign)
 
     o = found[whole]
@@ -237,8 +191,8 @@ def test_an_empty_rate_table_has_no_media_value_and_says_why(api: Api) -> None:
     api.add_partner(campaign["id"], anna["id"])
     r = api.patch(f"/api/v1/campaigns/{campaign['id']}", {"media_value_rates": {}})
     assert r.status_code == 200, r.json
-    post(api, campaign, anna, "instagram", 5, metrics={"impressions": 50_000, "likes": 900})
-    whole = objective(api, campaign, kpi="media_value", target="1000.00")
+    record_post(api, campaign, anna, "instagram", 5, metrics={"impressions": 50_000, "likes": 900})
+    whole = set_objective(api, campaign, kpi="media_value", target="1000.00")
     o = progress(api, campaign)[whole]
     assert (o["actual"], o["status"]) == (None, None)
     assert o["reason"] == (

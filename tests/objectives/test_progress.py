@@ -18,6 +18,7 @@ import pytest
 from service.clicks.partitions import insert_clicks
 from tests.support.app import Api
 from tests.support.clicks import stored_click
+from tests.support.objectives import progress, set_objective, shown
 
 pytestmark = pytest.mark.frozen_at("2026-10-01T09:00:00Z")
 
@@ -72,33 +73,16 @@ def autumn(api: Api, frozen: Any) -> dict[str, Any]:
     return {"campaign": campaign, "anna": anna, "ben": ben, "link": link}
 
 
-def objective(api: Api, campaign: dict, **body: Any) -> str:
-    body.setdefault("deadline", "2026-10-31")
-    r = api.post(f"/api/v1/campaigns/{campaign['id']}/objectives", body)
-    assert r.status_code == 201, r.json
-    return str(r.json["id"])
-
-
-def progress(api: Api, campaign: dict) -> dict[str, dict[str, Any]]:
-    r = api.get(f"/api/v1/reports/campaigns/{campaign['id']}/objectives")
-    assert r.status_code == 200, r.json
-    return {o["id"]: o for o in r.json["objectives"]}
-
-
-def shown(o: dict[str, Any]) -> tuple[Any, ...]:
-    return (o["actual"], o["percent_reached"], o["pace"], o["forecast"], o["status"])
-
-
 def test_totals_rates_and_costs_on_a_day(api: Api, autumn: dict[str, Any]) -> None:
     campaign = autumn["campaign"]
     ids = {
-        "clicks": objective(api, campaign, kpi="clicks", target=1000),
-        "revenue": objective(api, campaign, kpi="revenue", target="1000.00"),
-        "roi": objective(api, campaign, kpi="roi", target="5"),
-        "cpa": objective(api, campaign, kpi="cost_per_acquisition", target="10.00"),
-        "cpc": objective(api, campaign, kpi="cost_per_click", target="0.01"),
-        "rate": objective(api, campaign, kpi="conversion_rate", target="0.01"),
-        "ctr": objective(api, campaign, kpi="ctr", target="0.02"),
+        "clicks": set_objective(api, campaign, kpi="clicks", target=1000),
+        "revenue": set_objective(api, campaign, kpi="revenue", target="1000.00"),
+        "roi": set_objective(api, campaign, kpi="roi", target="5"),
+        "cpa": set_objective(api, campaign, kpi="cost_per_acquisition", target="10.00"),
+        "cpc": set_objective(api, campaign, kpi="cost_per_click", target="0.01"),
+        "rate": set_objective(api, campaign, kpi="conversion_rate", target="0.01"),
+        "ctr": set_objective(api, campaign, kpi="ctr", target="0.02"),
     }
     found = progress(api, campaign)
 
@@ -144,7 +128,7 @@ def test_the_conversion_rate_counts_the_orders_the_clicks_brought(
     api: Api, autumn: dict[str, Any], frozen: Any
 ) -> None:
     campaign = autumn["campaign"]
-    rate = objective(api, campaign, kpi="conversion_rate", target="0.0050")
+    rate = set_objective(api, campaign, kpi="conversion_rate", target="0.0050")
     # An order through anna's first click of 10 October (clicked at 08:00).
     first_click = f"clk_1010{0:020d}"
     order(
@@ -168,8 +152,8 @@ def test_the_conversion_rate_counts_the_orders_the_clicks_brought(
 
 def test_per_influencer_objectives_list_who_is_below_pace(api: Api, autumn: dict[str, Any]) -> None:
     campaign, anna, ben = autumn["campaign"], autumn["anna"], autumn["ben"]
-    each = objective(api, campaign, kpi="conversions", target=4, scope="influencer")
-    annas = objective(
+    each = set_objective(api, campaign, kpi="conversions", target=4, scope="influencer")
+    annas = set_objective(
         api, campaign, kpi="clicks", target=300, scope="influencer", influencer_id=anna["id"]
     )
     found = progress(api, campaign)
@@ -201,7 +185,7 @@ def test_per_influencer_objectives_list_who_is_below_pace(api: Api, autumn: dict
 
 def test_before_its_start_an_objective_has_nothing_yet(api: Api, autumn: dict[str, Any]) -> None:
     campaign = autumn["campaign"]
-    later = objective(api, campaign, kpi="clicks", target=100, starts_on="2026-10-20")
+    later = set_objective(api, campaign, kpi="clicks", target=100, starts_on="2026-10-20")
     o = progress(api, campaign)[later]
     # Nothing counted yet, pace 0, no complete day to forecast from.
     assert shown(o) == (0, "0.0", 0, None, "on_track")
@@ -213,9 +197,9 @@ def test_a_closed_objective_keeps_its_final_status(
 ) -> None:
     campaign, link = autumn["campaign"], autumn["link"]
     # By its deadline, 8 October: 5 days x 40 = 200 clicks, short of 250.
-    short = objective(api, campaign, kpi="clicks", target=250, deadline="2026-10-08")
+    short = set_objective(api, campaign, kpi="clicks", target=250, deadline="2026-10-08")
     # By 8 October: 100.00 of revenue, over 80.00.
-    met = objective(api, campaign, kpi="revenue", target="80.00", deadline="2026-10-08")
+    met = set_objective(api, campaign, kpi="revenue", target="80.00", deadline="2026-10-08")
     first = progress(api, campaign)
     # Judged at the deadline: pace is the target, the forecast the final value.
     assert shown(first[short]) == (200, "80.0", 250, 200, "missed")
@@ -234,7 +218,7 @@ def test_an_ended_campaign_judges_its_objectives_on_its_last_day(
     api: Api, autumn: dict[str, Any], frozen: Any
 ) -> None:
     campaign, link = autumn["campaign"], autumn["link"]
-    goal = objective(api, campaign, kpi="clicks", target=400, deadline="2026-10-31")
+    goal = set_objective(api, campaign, kpi="clicks", target=400, deadline="2026-10-31")
     r = api.patch(f"/api/v1/campaigns/{campaign['id']}", {"ends_on": "2026-10-11"})
     assert r.status_code == 200, r.json
     clicks_on(api, link["id"], 15, 200)  # after the campaign's end

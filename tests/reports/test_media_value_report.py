@@ -12,40 +12,11 @@ import pytest
 from service.clicks.partitions import insert_clicks
 from tests.support.app import Api
 from tests.support.clicks import stored_click
+from tests.support.media_value import EUR_RATES, record_post
 
 pytestmark = pytest.mark.frozen_at("2026-10-20T09:00:00Z")
 
-EUR_RATES = {
-    "instagram": {
-        "impressions": "6.00",
-        "likes": "0.20",
-        "comments": "1.00",
-        "shares": "0.50",
-        "saves": "0.40",
-    },
-    "tiktok": {
-        "impressions": "2.50",
-        "likes": "0.01",
-        "comments": "0.30",
-        "shares": "0.25",
-        "saves": "0.10",
-    },
-}  # no youtube: youtube posts have no media value
 FEE = [{"type": "per_post", "amount": "100.00"}]
-
-
-def post(api: Api, campaign: dict, person: dict, platform: str, day: str, **extra: Any) -> str:
-    body = {
-        "campaign_id": campaign["id"],
-        "influencer_id": person["id"],
-        "platform": platform,
-        "url": f"https://{platform}.example/p/{person['handle']}-{day}",
-        "posted_at": f"2026-10-{day}T12:00:00Z",
-        **extra,
-    }
-    r = api.post("/api/v1/deliverables", body)
-    assert r.status_code == 201, r.json
-    return str(r.json["id"])
 
 
 def clicks(api: Api, link_id: str, day: int, n: int, bot: bool = False) -> None:
@@ -82,12 +53,12 @@ def eur_campaign(api: Api) -> dict[str, Any]:
     )
     assert r.status_code == 201, r.json
     ids = {
-        "anna_ig": post(
+        "anna_ig": record_post(
             api,
             campaign,
             anna,
             "instagram",
-            "05",
+            5,
             link_id=link["id"],
             metrics={
                 "impressions": 20_000,
@@ -97,23 +68,23 @@ def eur_campaign(api: Api) -> dict[str, Any]:
                 "saves": 25,
             },
         ),
-        "anna_tt": post(
+        "anna_tt": record_post(
             api,
             campaign,
             anna,
             "tiktok",
-            "06",
+            6,
             metrics={"impressions": 100_001, "likes": 4_000, "shares": 12},
         ),
-        "anna_yt": post(
-            api, campaign, anna, "youtube", "07", metrics={"impressions": 900, "likes": 50}
+        "anna_yt": record_post(
+            api, campaign, anna, "youtube", 7, metrics={"impressions": 900, "likes": 50}
         ),
-        "ben_ig": post(
+        "ben_ig": record_post(
             api,
             campaign,
             ben,
             "instagram",
-            "08",
+            8,
             metrics={"impressions": 700, "likes": 10, "comments": 5},
         ),
     }
@@ -218,7 +189,7 @@ def test_a_usd_campaign_without_rates_uses_the_defaults(api: Api) -> None:
     cara = api.create_influencer("cara")
     api.add_partner(campaign["id"], cara["id"])
     metrics = {"impressions": 61_000, "likes": 2_900, "comments": 180, "shares": 95, "saves": 410}
-    post_id = post(api, campaign, cara, "instagram", "05", metrics=metrics)
+    post_id = record_post(api, campaign, cara, "instagram", 5, metrics=metrics)
     api.post(f"/api/v1/deliverables/{post_id}/approve")
     data = report(api, campaign)
     assert data["media_value_rates"] == "defaults"
@@ -322,7 +293,7 @@ def test_a_post_names_only_a_link_of_its_own_influencer_in_the_campaign(api: Api
         r = api.post("/api/v1/deliverables", body)
         assert r.status_code == 422 and "link_id" in r.json["error"]["fields"], r.json
     assert api.rows("deliverables") == before
-    post_id = post(api, campaign, anna, "instagram", "05", link_id=own["id"])
+    post_id = record_post(api, campaign, anna, "instagram", 5, link_id=own["id"])
     path = f"/api/v1/deliverables/{post_id}"
     assert api.get(path).json["link_id"] == own["id"]
     r = api.patch(path, {"link_id": bens["id"]})

@@ -35,10 +35,3 @@ def three_partners(api: Api) -> dict[str, Any]:
     with api.app.extensions["afftrack"].db.session() as session:
         insert_clicks(session, rows)
     return {"campaign": campaign, **people}
-
-
-def set_objective(api: Api, campaign: dict[str, Any], **body: Any) -> str:
-    body.setdefault("deadline", "2026-10-31")
-    r = api.post(f"/api/v1/campaigns/{campaign['id']}/objectives", body)
-    assert r.status_code == 201, r.json
-    return str(r.json["id"])
