@@ -207,7 +207,8 @@ class ObjectiveProgress(Schema):
             **_VALUE,
             "description": "the value from the start to today (to the deadline once it has "
             "passed); null for a rate over nothing yet, a KPI that cannot be measured for "
-            "the campaign (media value in a currency without rates: `reason` says why), "
+            "the campaign (media value without rates for its currency or platforms: "
+            "`reason` says why), "
             "and an objective for each partner (see `partners`)",
             "example": "6000.00",
         }
