@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from service.errors import InvalidInput
@@ -52,3 +52,11 @@ def periods_between(first: str, last: str) -> list[str]:
         periods.append(period)
         period = next_period(period)
     return periods
+
+
+def utc_midnight(moment: datetime, *, up: bool) -> datetime:
+    """The UTC midnight at or after (``up``) or at or before ``moment``: the roll-ups'
+    days are UTC days, and a span in a brand's time zone starts and ends inside them."""
+    utc = moment.astimezone(UTC)
+    floor = datetime(utc.year, utc.month, utc.day, tzinfo=UTC)
+    return floor + timedelta(days=1) if up and floor < utc else floor

@@ -12,7 +12,7 @@ counted from its clicks.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from service.clicks.models import Click, ClickDaily
 from service.links.models import Link
+from service.periods import utc_midnight
 
 DAY = timedelta(days=1)
 
@@ -34,7 +35,7 @@ def cpc_clicks(session: Session, start: datetime, end: datetime, by: Any) -> dic
     """The clicks a ``cpc`` rule pays for in ``[start, end)``, per value of ``by`` (a
     column of :class:`Link`, such as its partnership)."""
     counts: dict[Any, int] = defaultdict(int)
-    first, last = _midnight(start, up=True), _midnight(end, up=False)
+    first, last = utc_midnight(start, up=True), utc_midnight(end, up=False)
     if first >= last:  # no whole UTC day inside (under two days): its clicks
         _add_raw(session, counts, by, start, end, +1)
         return dict(counts)
@@ -51,13 +52,6 @@ def cpc_clicks(session: Session, start: datetime, end: datetime, by: Any) -> dic
             )
             _add_raw(session, counts, by, *outside, -1)
     return {key: n for key, n in counts.items() if n}
-
-
-def _midnight(moment: datetime, *, up: bool) -> datetime:
-    """The UTC midnight at or after (``up``) or at or before ``moment``."""
-    utc = moment.astimezone(UTC)
-    floor = datetime(utc.year, utc.month, utc.day, tzinfo=UTC)
-    return floor + DAY if up and floor < utc else floor
 
 
 def _add_days(session: Session, counts: dict[Any, int], by: Any, first: date, end: date) -> None:

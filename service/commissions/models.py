@@ -37,6 +37,11 @@ class LineStatus(StrEnum):
 APPROVED = "approved"
 
 
+# The kinds a statement counts as earned (its gross); the others are reversals and
+# adjustments.
+GROSS_KINDS = (LineKind.SALE, LineKind.CPC, LineKind.PER_POST, LineKind.TRUE_UP)
+
+
 class LinePurpose(StrEnum):
     """What a line is for: its kind, or for an adjustment, which one. Lines were once
     told apart by their idempotency key's prefix; migration 0010 backfilled this from
@@ -196,3 +201,27 @@ class CommissionMonthly(_CommissionCounts, Base):
     by the same triggers, for the whole months of a report's range."""
 
     __tablename__ = "commission_monthly"
+
+
+class TieredSalesDaily(Base):
+    """What a tiered rule's month is worked out from, per partnership, rule and UTC day
+    of the order: the net sales of the orders of its sale lines (amount less refunds, 0
+    once cancelled), the amount its sale and reversal lines record and what caps cut off
+    them, and the latest due and recorded times among those lines. Counts the lines not
+    rejected, under a tiered rule, in the campaign's currency (the true-up's, see
+    :func:`service.commissions.settlement.true_up_gaps`).
+
+    Kept by the database in the writing transaction (triggers on ``commission_lines``
+    and ``conversions``, migration 0024); a rejection recomputes its day.
+    """
+
+    __tablename__ = "tiered_sales_daily"
+
+    partnership_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    rule_index: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    sales_minor: Mapped[int] = mapped_column(BigInteger)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    cut_minor: Mapped[int] = mapped_column(BigInteger)
+    due_max: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    changed_max: Mapped[datetime | None] = mapped_column(UTCDateTime)

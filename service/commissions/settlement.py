@@ -55,6 +55,7 @@ from service.commissions.models import (
     LineKind,
     LinePurpose,
     LineStatus,
+    TieredSalesDaily,
     WorkedOut,
 )
 from service.commissions.rules import (
@@ -77,6 +78,7 @@ from service.periods import (
     period_of,
     period_of_day,
     periods_between,
+    utc_midnight,
 )
 
 LAST_INSTANT = timedelta(microseconds=1)
@@ -415,46 +417,17 @@ class Gap:
         return self.expected - self.recorded.amount
 
 
-def true_up_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str) -> list[Gap]:
+def true_up_gaps(
+    session: Session, plans: dict[str, Plan], month: str, zone: str, *, from_lines: bool = False
+) -> list[Gap]:
     """Each tiered rule's month: the bracket formula over its net sales, and what the
-    ledger holds for it. Rules changed since their lines were written are left out."""
+    ledger holds for it. Rules changed since their lines were written are left out.
+    ``from_lines``: read the month's lines, not the roll-up (``ledger verify``)."""
     start, end = period_bounds(month, zone)
-    L, C = CommissionLine, Conversion
-    counted = case(
-        (
-            and_(L.kind == LineKind.SALE, C.status != ConversionStatus.CANCELLED),
-            C.amount_minor - C.refunded_minor,
-        ),
-        else_=0,
-    )
-    # One pass over the month's orders and their tiered lines: net sales and what is
-    # recorded (and what caps cut off it), per partnership and rule.
-    rows = session.execute(
-        select(
-            L.partnership_id,
-            L.rule_index,
-            func.sum(counted),
-            func.sum(L.amount_minor),
-            func.coalesce(func.sum(L.cut_minor), 0),
-            func.max(L.due_at),
-            func.max(L.recorded_at),
-        )
-        .select_from(C)
-        .join(L, L.conversion_id == C.id)
-        .join(Campaign, Campaign.id == L.campaign_id)
-        .where(
-            C.occurred_at >= start,
-            C.occurred_at < end,
-            L.kind.in_((LineKind.SALE, LineKind.REVERSAL)),
-            L.status != LineStatus.REJECTED,
-            L.currency == Campaign.currency,
-            is_tiered(),
-        )
-        .group_by(L.partnership_id, L.rule_index)
-    ).all()
     sales: dict[tuple[str, int], int] = defaultdict(int)
     recorded: dict[tuple[str, int], Recorded] = defaultdict(Recorded)
-    for pid, idx, net, amount, cut, due_at, recorded_at in rows:
+    sums = _tiered_lines if from_lines else _tiered_sums
+    for pid, idx, net, amount, cut, due_at, recorded_at in sums(session, start, end):
         key = (pid, int(idx))
         sales[key] += int(net)
         seen = recorded[key]
@@ -473,6 +446,76 @@ def true_up_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str
         expected = tiered_month_amount(net, rule.tiers)
         gaps.append(Gap(plan, idx, rule, LineKind.TRUE_UP, month, seen, expected, working, net))
     return gaps
+
+
+def _tiered_sums(session: Session, start: datetime, end: datetime) -> list[Any]:
+    """Per partnership and tiered rule, for the orders of ``[start, end)``: net sales,
+    amount recorded, cut by caps, latest due and recorded times (rows of those, to be
+    added up). The whole UTC days inside come from the roll-up
+    (:class:`TieredSalesDaily`), the parts of the edge days inside from the lines."""
+    first, last = utc_midnight(start, up=True), utc_midnight(end, up=False)
+    if first >= last:  # no whole UTC day inside
+        return _tiered_lines(session, start, end)
+    T = TieredSalesDaily
+    rows: list[Any] = list(
+        session.execute(
+            select(
+                T.partnership_id,
+                T.rule_index,
+                func.sum(T.sales_minor),
+                func.sum(T.amount_minor),
+                func.sum(T.cut_minor),
+                func.max(T.due_max),
+                func.max(T.changed_max),
+            )
+            .where(T.day >= first.date(), T.day < last.date())
+            .group_by(T.partnership_id, T.rule_index)
+        )
+    )
+    for lo, hi in ((start, first), (last, end)):
+        if lo < hi:
+            rows.extend(_tiered_lines(session, lo, hi))
+    return rows
+
+
+def _tiered_lines(session: Session, start: datetime, end: datetime) -> list[Any]:
+    """:func:`_tiered_sums` from the lines of the orders of ``[start, end)``, as the
+    roll-up counts them."""
+    L, C = CommissionLine, Conversion
+    counted = case(
+        (
+            and_(L.kind == LineKind.SALE, C.status != ConversionStatus.CANCELLED),
+            C.amount_minor - C.refunded_minor,
+        ),
+        else_=0,
+    )
+    return list(
+        session.execute(
+            select(
+                L.partnership_id,
+                L.rule_index,
+                func.sum(counted),
+                func.sum(L.amount_minor),
+                func.coalesce(func.sum(L.cut_minor), 0),
+                func.max(L.due_at),
+                func.max(L.recorded_at),
+            )
+            .select_from(C)
+            .join(L, L.conversion_id == C.id)
+            .join(Campaign, Campaign.id == L.campaign_id)
+            .where(
+                C.occurred_at >= start,
+                C.occurred_at < end,
+                L.kind.in_((LineKind.SALE, LineKind.REVERSAL)),
+                L.status != LineStatus.REJECTED,
+                L.currency == Campaign.currency,
+                L.partnership_id.is_not(None),
+                L.rule_index.is_not(None),
+                is_tiered(),
+            )
+            .group_by(L.partnership_id, L.rule_index)
+        )
+    )
 
 
 def cpc_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str) -> list[Gap]:

@@ -26,14 +26,22 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.campaigns.models import Campaign, Partnership
 from service.commissions.engine import per_post_key, reversal_key, sale_key
-from service.commissions.models import CommissionLine, LineKind, LinePurpose, LineStatus
+from service.commissions.models import (
+    GROSS_KINDS,
+    CommissionLine,
+    LineKind,
+    LinePurpose,
+    LineStatus,
+    TieredSalesDaily,
+)
 from service.commissions.rules import (
     Rule,
     RuleError,
@@ -45,15 +53,16 @@ from service.commissions.rules import (
 from service.commissions.settlement import (
     SETTLE_OVERLAP,
     Gap,
+    Plan,
     cpc_gaps,
     first_tiered_month,
     last_close,
     plans_of,
     true_up_gaps,
 )
-from service.conversions.models import Conversion, ConversionEvent, EventKind
+from service.conversions.models import Conversion, ConversionEvent, ConversionStatus, EventKind
 from service.deliverables.models import Deliverable
-from service.exports.models import Export
+from service.exports.models import Export, StatementDaily
 from service.money import MoneyError, format_amount
 from service.periods import period_of, period_of_day, periods_between
 
@@ -101,6 +110,7 @@ def verify(session: Session, zone: str = "UTC") -> Report:
     _settlements(session, report, lines, zone)
     _adjustments(report, lines)
     _caps(report, lines, campaigns, zone)
+    _roll_ups(session, report, lines, campaigns)
 
     for line in lines:
         if (
@@ -424,8 +434,12 @@ def _settlements(
         return
     orders_changed = _order_changes(session, lines, zone)
     first_cpc = min((period_of_day(p.starts_on) for p in plans.values() if p.cpc), default=None)
+
+    def true_ups(session: Session, plans: dict[str, Plan], month: str, zone: str) -> list[Gap]:
+        return true_up_gaps(session, plans, month, zone, from_lines=True)
+
     for kind, gaps_of, first in (
-        (LineKind.TRUE_UP, true_up_gaps, first_tiered_month(session, zone)),
+        (LineKind.TRUE_UP, true_ups, first_tiered_month(session, zone)),
         (LineKind.CPC, cpc_gaps, first_cpc),
     ):
         months = set(periods_between(first, closed_until)) if first else set()
@@ -604,3 +618,100 @@ def _caps(
         budget = campaigns[campaign_id].budget_minor
         if budget is not None and used > budget:
             report.problems.append(f"campaign {campaign_id}: {used} is over its budget {budget}")
+
+
+def _roll_ups(
+    session: Session,
+    report: Report,
+    lines: Sequence[CommissionLine],
+    campaigns: Mapping[str, Campaign],
+) -> None:
+    """The ledger's roll-ups (kept by triggers, migration 0024) hold what the lines
+    say: each statement day's sums and orders, each tiered rule's day."""
+    Key = tuple[Any, ...]
+    statement: dict[Key, list[Any]] = defaultdict(lambda: [0] * 6)
+    first_day: dict[Key, date] = {}
+    tiered: dict[Key, list[Any]] = {}
+    orders = {
+        row.id: row
+        for row in session.execute(
+            select(
+                Conversion.id,
+                Conversion.occurred_at,
+                Conversion.status,
+                Conversion.amount_minor,
+                Conversion.refunded_minor,
+            )
+        )
+    }
+    for line in lines:
+        if line.export_id is not None or line.status == LineStatus.PENDING:
+            group: Key = (line.export_id or "", line.influencer_id, line.currency)
+            day = line.due_at.date()
+            sums = statement[(*group, day)]
+            amount = line.amount_minor
+            sums[0] += amount if line.kind in GROSS_KINDS else 0
+            sums[1] += amount if line.kind == LineKind.REVERSAL else 0
+            sums[2] += amount if line.kind == LineKind.ADJUSTMENT else 0
+            sums[3] += amount if line.purpose == LinePurpose.CARRY_OUT else 0
+            sums[4] += 1
+            if line.kind == LineKind.SALE and line.conversion_id is not None:
+                key = (line.conversion_id, *group)
+                first_day[key] = min(first_day.get(key, day), day)
+        order = orders.get(line.conversion_id or "")
+        campaign = campaigns.get(line.campaign_id)
+        if (
+            order is None
+            or campaign is None
+            or line.partnership_id is None
+            or line.rule_index is None
+            or line.kind not in (LineKind.SALE, LineKind.REVERSAL)
+            or line.status == LineStatus.REJECTED
+            or (line.rule or {}).get("type") != "tiered_percent"
+            or line.currency != campaign.currency
+        ):
+            continue
+        day_sums = tiered.setdefault(
+            (line.partnership_id, line.rule_index, order.occurred_at.date()), [0, 0, 0, None, None]
+        )
+        counted = line.kind == LineKind.SALE and order.status != ConversionStatus.CANCELLED
+        day_sums[0] += order.amount_minor - order.refunded_minor if counted else 0
+        day_sums[1] += line.amount_minor
+        day_sums[2] += line.cut_minor or 0
+        day_sums[3] = max(filter(None, (day_sums[3], line.due_at)))
+        day_sums[4] = max(filter(None, (day_sums[4], line.recorded_at)))
+    for (_conv, *parts), day in first_day.items():
+        statement[(*parts, day)][5] += 1
+    S, T = StatementDaily, TieredSalesDaily
+    held_statement: dict[Key, list[Any]] = {
+        (r.export_key, r.influencer_id, r.currency, r.day): [
+            r.gross_minor,
+            r.reversals_minor,
+            r.adjustments_minor,
+            r.carried_minor,
+            r.lines,
+            r.orders,
+        ]
+        for r in session.scalars(select(S))
+    }
+    held_tiered: dict[Key, list[Any]] = {
+        (r.partnership_id, r.rule_index, r.day): [
+            r.sales_minor,
+            r.amount_minor,
+            r.cut_minor,
+            r.due_max,
+            r.changed_max,
+        ]
+        for r in session.scalars(select(T))
+    }
+    for name, held, want in (
+        ("statement_daily", held_statement, {k: v for k, v in statement.items() if any(v)}),
+        ("tiered_sales_daily", held_tiered, tiered),
+    ):
+        kept = {k: v for k, v in held.items() if any(v)}
+        for key in sorted(set(kept) | set(want), key=str):
+            if kept.get(key) != want.get(key):
+                report.problems.append(
+                    f"roll-up {name} {'/'.join(map(str, key))}: holds {kept.get(key)}, "
+                    f"the lines say {want.get(key)}"
+                )

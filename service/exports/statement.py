@@ -18,14 +18,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Subquery, and_, case, func, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    and_,
+    case,
+    func,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.engine import Row
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from service import clock
 from service.commissions.ledger import status_of
 from service.commissions.models import (
     APPROVED,
+    GROSS_KINDS,
     WORKING,
     CommissionLine,
     LineKind,
@@ -37,11 +48,10 @@ from service.commissions.settlement import PlannedLine
 from service.conversions.models import Conversion
 from service.db import bytewise
 from service.exports.columns import sql_object, sql_row
-from service.exports.models import Export
+from service.exports.models import Export, StatementDaily
 from service.influencers.models import Influencer
-from service.periods import period_bounds
+from service.periods import period_bounds, utc_midnight
 
-GROSS_KINDS = (LineKind.SALE, LineKind.CPC, LineKind.PER_POST, LineKind.TRUE_UP)
 CARRY_REASON = "negative balance carried forward to {next}"
 PROJECTED = "projected"  # the shown status of a line not written yet, in a running month
 
@@ -129,27 +139,89 @@ def _planned_sums(planned: Sequence[PlannedLine]) -> dict[tuple[str, str], list[
 
 
 def _group_sums(session: Session, sel: Selection) -> Subquery:
-    """The statement's lines summed per influencer and currency."""
-    L = CommissionLine
-    amount = L.amount_minor
-    influencer_id = bytewise(session, L.influencer_id).label("influencer_id")
-    currency = bytewise(session, L.currency).label("currency")
+    """The statement's lines summed per influencer and currency: from the days of the
+    ledger's roll-up (:class:`StatementDaily`), and for an open month the lines of the
+    day it is cut in (its last instant, or now in a month still running)."""
+    D = StatementDaily
+    parts: list[Any] = []
+    days = select(
+        D.influencer_id,
+        D.currency,
+        D.gross_minor.label("gross"),
+        D.reversals_minor.label("reversals"),
+        D.adjustments_minor.label("adjustments"),
+        D.carried_minor.label("carried"),
+        D.orders,
+        D.lines,
+    )
+    if sel.export is not None:
+        parts.append(days.where(D.export_key == sel.export.id))
+    else:
+        now = clock.now_utc()
+        edge = utc_midnight(min(sel.end, now), up=False)
+        parts.append(days.where(D.export_key == "", D.day < edge.date()))
+        parts.append(_edge_sums(sel, now, edge))
+    g = union_all(*parts).subquery()
+    influencer_id = bytewise(session, g.c.influencer_id).label("influencer_id")
+    currency = bytewise(session, g.c.currency).label("currency")
     return (
         select(
             influencer_id,
             currency,
+            *(
+                func.sum(column).label(name)
+                for name, column in (
+                    ("gross", g.c.gross),
+                    ("reversals", g.c.reversals),
+                    ("adjustments", g.c.adjustments),
+                    ("carried", g.c.carried),
+                    ("orders", g.c.orders),
+                    ("lines", g.c.lines),
+                )
+            ),
+        )
+        .group_by(influencer_id, currency)
+        .having(func.sum(g.c.lines) > 0)
+        .subquery()
+    )
+
+
+def _edge_sums(sel: Selection, now: datetime, edge: datetime) -> Any:
+    """An open statement's lines due from ``edge`` (the UTC midnight before its cut),
+    summed per influencer and currency as the roll-up sums a day; an order counts here
+    unless it has a sale line in the statement due before ``edge`` (the roll-up counts
+    it on that earlier day)."""
+    L, E = CommissionLine, aliased(CommissionLine)
+    amount = L.amount_minor
+    earlier = (
+        select(E.id)
+        .where(
+            E.conversion_id == L.conversion_id,
+            E.kind == LineKind.SALE,
+            E.influencer_id == L.influencer_id,
+            E.currency == L.currency,
+            E.export_id.is_(None),
+            E.status == LineStatus.PENDING,
+            E.due_at < edge,
+        )
+        .exists()
+    )
+    first_here = and_(L.kind == LineKind.SALE, ~earlier)
+    return (
+        select(
+            L.influencer_id,
+            L.currency,
             func.sum(case((L.kind.in_(GROSS_KINDS), amount), else_=0)).label("gross"),
             func.sum(case((L.kind == LineKind.REVERSAL, amount), else_=0)).label("reversals"),
             func.sum(case((L.kind == LineKind.ADJUSTMENT, amount), else_=0)).label("adjustments"),
             func.sum(case((L.purpose == LinePurpose.CARRY_OUT, amount), else_=0)).label("carried"),
-            func.count(
-                func.distinct(case((L.kind == LineKind.SALE, L.conversion_id), else_=None))
-            ).label("orders"),
+            func.count(func.distinct(case((first_here, L.conversion_id), else_=None))).label(
+                "orders"
+            ),
             func.count().label("lines"),
         )
-        .where(line_filter(sel))
-        .group_by(influencer_id, currency)
-        .subquery()
+        .where(line_filter(sel, now), L.due_at >= edge)
+        .group_by(L.influencer_id, L.currency)
     )
 
 
@@ -223,14 +295,11 @@ def negative_balances(
     session: Session, sel: Selection, planned: Sequence[PlannedLine] = ()
 ) -> list[tuple[str, str, int]]:
     """The groups (influencer, currency) of an open statement whose net is negative,
-    with the amount closing will carry forward (``summary_rows``' ``carried_forward``),
-    by one lean grouping: a preview of the detail needs no more of the summary."""
-    L = CommissionLine
+    with the amount closing will carry forward (``summary_rows``' ``carried_forward``)."""
+    g = _group_sums(session, sel).c
     nets: dict[tuple[str, str], int] = {}
     for inf_id, currency, net in session.execute(
-        select(L.influencer_id, L.currency, func.sum(L.amount_minor))
-        .where(line_filter(sel))
-        .group_by(L.influencer_id, L.currency)
+        select(g.influencer_id, g.currency, g.gross + g.reversals + g.adjustments)
     ):
         nets[(inf_id, currency)] = int(net)
     for line in planned:
