@@ -213,6 +213,14 @@ def _detail_rows(
         yield row[0]
 
 
+def closed_detail_csv(session: Session, sel: Selection) -> Iterator[bytes]:
+    """A closed month's detail CSV (``sel``'s influencer's rows only, when it names one),
+    row for row as :func:`build` writes the month's (a closed month has no planned lines)."""
+    if not sel.closed:
+        raise ValueError(f"{sel.period} is not closed")
+    return writers.detail_csv(_detail_rows(session, sel, (), "csv"))
+
+
 PROGRESS_EVERY = 1000
 
 

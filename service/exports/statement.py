@@ -79,6 +79,8 @@ class Selection:
     start: datetime
     end: datetime
     export: Export | None
+    # One influencer's part of the statement only (their portal's statement); None: all.
+    influencer_id: str | None = None
 
     @property
     def closed(self) -> bool:
@@ -89,22 +91,30 @@ class Selection:
         return self.export is None and now < self.end
 
 
-def select_period(session: Session, period: str, zone: str) -> Selection:
+def select_period(
+    session: Session, period: str, zone: str, influencer_id: str | None = None
+) -> Selection:
+    """The statement of ``period`` (``influencer_id``: that influencer's lines only)."""
     start, end = period_bounds(period, zone)
     export = session.scalar(select(Export).where(Export.period == period))
-    return Selection(period, start, end, export)
+    return Selection(period, start, end, export, influencer_id)
 
 
 def line_filter(sel: Selection, now: datetime | None = None) -> ColumnElement[bool]:
+    """The statement's lines (of its influencer only, when it names one)."""
     if sel.export is not None:
-        return CommissionLine.export_id == sel.export.id
-    now = now or clock.now_utc()
-    return and_(
-        CommissionLine.status == LineStatus.PENDING,
-        CommissionLine.export_id.is_(None),
-        CommissionLine.due_at < sel.end,
-        CommissionLine.due_at <= now,
-    )
+        taken = CommissionLine.export_id == sel.export.id
+    else:
+        now = now or clock.now_utc()
+        taken = and_(
+            CommissionLine.status == LineStatus.PENDING,
+            CommissionLine.export_id.is_(None),
+            CommissionLine.due_at < sel.end,
+            CommissionLine.due_at <= now,
+        )
+    if sel.influencer_id is None:
+        return taken
+    return and_(taken, CommissionLine.influencer_id == sel.influencer_id)
 
 
 def summary_rows(
