@@ -164,6 +164,8 @@ def _group_sums(session: Session, sel: Selection) -> Subquery:
         D.orders,
         D.lines,
     )
+    if sel.influencer_id is not None:
+        days = days.where(D.influencer_id == sel.influencer_id)
     if sel.export is not None:
         parts.append(days.where(D.export_key == sel.export.id))
     else:
