@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from service import clock, mail
 from service.clicks.identity import ip_hash
 from service.config import Settings
-from service.db import Database, new_id
+from service.db import Database, advisory_lock, new_id
 from service.influencers.models import Influencer
 from service.influencers.service import get_influencer
 from service.mail import Message
@@ -378,6 +378,17 @@ def request_link(
     links = []
     since = clock.now_utc() - timedelta(hours=1)
     for influencer in found:
+        # One request per influencer at a time, so that two at once cannot both pass.
+        if not advisory_lock(session, f"afftrack:portal-link:{influencer.id}"):
+            record(
+                session,
+                "link_requested",
+                influencer_id=influencer.id,
+                actor=INFLUENCER,
+                address_hash=address_hash,
+                reason="not sent: another request was being handled",
+            )
+            continue
         recent = session.scalar(
             select(func.count())
             .select_from(PortalEvent)
