@@ -1,18 +1,22 @@
-"""A real SMTP server on loopback (aiosmtpd) that keeps what it receives, and reading
-the sign-in link out of a mail."""
+"""A real SMTP server on loopback (aiosmtpd) that keeps what it receives, apps that mail
+through it (``mailing_api``), and reading the sign-in link out of a mail."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from service.app import create_app
+from service.migrate import upgrade
+from tests.support.app import Api, make_settings
 from tests.support.servers import free_port
 from tests.support.waiting import wait_for
 
@@ -60,3 +64,23 @@ def smtp_server() -> Iterator[Inbox]:
         yield inbox
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def mailing_api(
+    backend: str,
+    smtp_server: Inbox,
+    build_pg_api: Callable[..., Api],
+    tmp_path: Path,
+    frozen: Any,
+) -> Iterator[Api]:
+    """``api`` on ``backend`` with AFFTRACK_SMTP_URL set to the loopback server."""
+    mail = {"smtp_url": smtp_server.url, "mail_from": "afftrack@brand.example"}
+    if backend == "pg":
+        yield build_pg_api(**mail)
+        return
+    url = f"sqlite:///{tmp_path / 'mailing.db'}"
+    upgrade(url)
+    app = create_app(make_settings(url, **mail), TESTING=True)
+    yield Api(app, app.test_client())
+    app.extensions["afftrack"].db.dispose()
