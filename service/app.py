@@ -115,6 +115,7 @@ def create_app(
     from service.links.api import bp as links
     from service.objectives.api import bp as objectives
     from service.objectives.api import reports as objective_reports
+    from service.portal.api import bp as portal_access
     from service.promo_codes.api import bp as promo_codes
     from service.reports.api import bp as reports
 
@@ -135,12 +136,16 @@ def create_app(
         exports,
         reports,
         objective_reports,
+        portal_access,
     ):
         api.register_blueprint(blueprint)
     errors.init_app(app)
     from service.dashboard import init_app as dashboard
 
     dashboard(app)
+    from service.portal_site import init_app as portal_site
+
+    portal_site(app)
     app.teardown_appcontext(close_session)
 
     from service.cli import register

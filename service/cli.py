@@ -242,6 +242,57 @@ def keys_revoke(key_id: str) -> None:
         raise click.ClickException(f"{exc.message} ({exc.code})") from None
 
 
+portal_group = AppGroup("portal", help="The influencer portal: sign-in links and access.")
+
+
+def _influencer_id(handle: str) -> str:
+    from sqlalchemy import select
+
+    from service.influencers.models import Influencer
+
+    with services().db.read_session() as session:
+        found = session.scalar(select(Influencer.id).where(Influencer.handle == handle))
+    if found is None:
+        raise click.ClickException(f"no influencer has the handle {handle!r}")
+    return found
+
+
+@portal_group.command("invite")
+@click.option("--handle", required=True, help="the influencer's handle")
+def portal_invite(handle: str) -> None:
+    """Make a one-time sign-in link for an influencer and mail it when AFFTRACK_SMTP_URL
+    is set; the link is printed alone on the last line either way."""
+    from service.portal.access import CLI, invite_and_mail
+
+    svc = services()
+    sent = invite_and_mail(
+        svc.db, svc.settings, _influencer_id(handle), actor=CLI, address_hash=None
+    )
+    until = f"valid until {sent.expires_at:%Y-%m-%d %H:%M} UTC"
+    if sent.mailed.mailed:
+        click.echo(f"mailed to {sent.email}; {until}. The link:")
+    else:
+        click.echo(f"not mailed ({sent.mailed.reason}); copy this link to @{handle}, {until}:")
+    click.echo(sent.url)
+
+
+@portal_group.command("revoke")
+@click.option("--handle", required=True, help="the influencer's handle")
+def portal_revoke(handle: str) -> None:
+    """End every unused sign-in link and every open portal session of an influencer."""
+    from service.influencers.service import get_influencer
+    from service.portal.access import CLI, revoke_all
+
+    influencer_id = _influencer_id(handle)
+    with services().db.session() as session:
+        done = revoke_all(
+            session, get_influencer(session, influencer_id), actor=CLI, address_hash=None
+        )
+    click.echo(
+        f"@{handle}: {done.links} sign-in link(s) and {done.sessions} portal session(s) ended"
+    )
+
+
 ledger_group = AppGroup("ledger", help="The commission ledger.")
 
 
@@ -630,6 +681,7 @@ def register(app: Flask) -> None:
         conversions_group,
         db_group,
         keys_group,
+        portal_group,
         ledger_group,
         export_group,
         import_group,

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from service.mail import parse_smtp_url
+
 FSYNC_POLICIES = ("always", "never")  # service/spool.py says what each keeps
 
 
@@ -27,6 +29,9 @@ DEFAULT_PUBLIC_URL = f"http://{SERVE_HOST}:{SERVE_PORT}"
 DATABASE_SCHEMES = ("sqlite:", "postgresql:", "postgresql+psycopg:")
 MIN_SECRET_LENGTH = 8
 # Fine for the embedded demo; refused with a real database (see Settings.__post_init__).
+# How long a portal sign-in link and a portal session may be made to last at most.
+MAX_INVITE_DAYS = 90
+MAX_SESSION_HOURS = 24 * 30
 DEV_DEFAULTS = {"hashids_salt": "afftrack-dev-salt", "ip_hash_key": "afftrack-dev-ip-key"}
 
 
@@ -55,6 +60,12 @@ class Settings:
     # them (service/spool.py); None: the default below.
     spool_dir: str | None = None
     spool_fsync: str = "always"
+    # The influencer portal (docs/portal.md): where invitations are mailed from and how
+    # long a sign-in link and a portal session last.
+    smtp_url: str | None = None
+    mail_from: str | None = None
+    portal_invite_days: int = 7
+    portal_session_hours: int = 12
 
     def __post_init__(self) -> None:
         if self.trusted_proxies < 0:
@@ -78,6 +89,7 @@ class Settings:
                 f"not {self.spool_fsync!r}"
             )
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
+        self._check_portal()
         if not self.database_url.startswith(DATABASE_SCHEMES):
             scheme = self.database_url.partition(":")[0]
             raise ConfigError(
@@ -85,6 +97,33 @@ class Settings:
             )
         if not self.is_sqlite:
             self._check_secrets()
+
+    def _check_portal(self) -> None:
+        if not 1 <= self.portal_invite_days <= MAX_INVITE_DAYS:
+            raise ConfigError(
+                f"AFFTRACK_PORTAL_INVITE_DAYS must be 1 to {MAX_INVITE_DAYS} (days a sign-in "
+                "link stays valid)"
+            )
+        if not 1 <= self.portal_session_hours <= MAX_SESSION_HOURS:
+            raise ConfigError(
+                f"AFFTRACK_PORTAL_SESSION_HOURS must be 1 to {MAX_SESSION_HOURS} (hours a "
+                "portal session lasts)"
+            )
+        if self.smtp_url:
+            try:
+                parse_smtp_url(self.smtp_url)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+            if not self.mail_from or "@" not in self.mail_from:
+                raise ConfigError(
+                    "AFFTRACK_SMTP_URL is set, so AFFTRACK_MAIL_FROM must be the sender's "
+                    "address (such as afftrack@brand.example)"
+                )
+
+    @property
+    def mails(self) -> bool:
+        """Whether afftrack sends mail (``AFFTRACK_SMTP_URL`` is set)."""
+        return bool(self.smtp_url)
 
     def _check_secrets(self) -> None:
         """The development defaults are public; a real deployment sets its own, all named
@@ -178,7 +217,12 @@ _ENV = {
     "log_level": "AFFTRACK_LOG_LEVEL",
     "spool_dir": "AFFTRACK_SPOOL_DIR",
     "spool_fsync": "AFFTRACK_SPOOL_FSYNC",
+    "smtp_url": "AFFTRACK_SMTP_URL",
+    "mail_from": "AFFTRACK_MAIL_FROM",
+    "portal_invite_days": "AFFTRACK_PORTAL_INVITE_DAYS",
+    "portal_session_hours": "AFFTRACK_PORTAL_SESSION_HOURS",
 }
+_WHOLE_NUMBERS = ("trusted_proxies", "portal_invite_days", "portal_session_hours")
 
 
 def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -189,7 +233,7 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> S
         raw = env.get(var)
         if raw is None or raw == "":
             continue
-        if name == "trusted_proxies":
+        if name in _WHOLE_NUMBERS:
             try:
                 values[name] = int(raw)
             except ValueError:

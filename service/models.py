@@ -18,6 +18,7 @@ from service.influencers.models import Influencer, PlatformAccount
 from service.keys.models import ApiKey
 from service.links.models import Link
 from service.objectives.models import Objective
+from service.portal.models import PortalEvent, PortalInvite, PortalSession
 from service.promo_codes.models import PromoCode
 
 metadata = Base.metadata
@@ -43,6 +44,9 @@ __all__ = [
     "Objective",
     "Partnership",
     "PlatformAccount",
+    "PortalEvent",
+    "PortalInvite",
+    "PortalSession",
     "PromoCode",
     "WebhookDelivery",
     "metadata",

@@ -10,7 +10,8 @@ Tables are emptied after each test; the run's database is dropped at the end.
 
 The fixtures of tests/support/servers.py (``redis_server``, ``pg_cluster``) and
 tests/support/platforms.py (``pg``, ``sqlite``: apps with the platform secrets) and
-tests/support/outages.py (``durable_redis``) are registered here for every test.
+tests/support/outages.py (``durable_redis``) and tests/support/mail.py (``smtp_server``) are
+registered here for every test.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ pytest_plugins = [
     "tests.support.servers",
     "tests.support.platforms",
     "tests.support.outages",
+    "tests.support.mail",
 ]
 
 

@@ -5,7 +5,8 @@ programme, on the same domain services and schemas as the API.
 changes), ``login`` the session login with an API key, ``forms`` the bridge from HTML
 forms to the API's schemas; ``views`` the campaign report pages, ``campaign_pages``
 the campaigns' settings and partners, ``objective_pages`` their objectives,
-``people`` the influencers, ``links`` and
+``people`` the influencers, ``portal_access`` their
+portal sign-in links, ``links`` and
 ``codes`` the tracked links and promo codes, ``qr_codes`` a link's QR code, ``posts``
 the posts and their review, ``finance`` the commission ledger and the monthly exports,
 ``imports`` the CSV import, ``pickers`` the inputs that choose an influencer or a
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
         objective_pages,
         people,
         pickers,
+        portal_access,
         posts,
         qr_codes,
         views,
@@ -41,7 +43,7 @@ def init_app(app: Flask) -> None:
 
     # imported for their routes (and history for its template helper)
     del campaign_pages, codes, finance, history, imports, links, objective_pages, people
-    del pickers, posts
+    del pickers, portal_access, posts
     del qr_codes, views
     login.configure(app)
     app.register_blueprint(bp)

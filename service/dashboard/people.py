@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 
 from service.audit.service import entries_for
 from service.campaigns.service import partnerships_of
-from service.dashboard import login
+from service.dashboard import login, portal_access
 from service.dashboard.blueprint import bp, changes, error_page, saved
 from service.dashboard.forms import Form, flatten, row_numbers, submit
 from service.http.context import session, settings
@@ -25,6 +25,7 @@ from service.influencers.service import (
 )
 from service.influencers.tiers import tier_for
 from service.links.service import list_links, short_url
+from service.portal.access import Invitation
 from service.promo_codes.service import list_promo_codes
 from service.schemas import PLATFORMS
 
@@ -72,8 +73,13 @@ def create_influencer_page() -> Any:
 @bp.get("/influencers/<influencer_id>")
 @login.login_required
 def influencer(influencer_id: str) -> Any:
+    return influencer_page(influencer_id)
+
+
+def influencer_page(influencer_id: str, invitation: Invitation | None = None) -> Any:
+    """The page as it is now; ``invitation``: a portal link just made, shown once."""
     found = get_influencer(session(), influencer_id)
-    return _influencer_page(found, _filled(found), 200)
+    return _influencer_page(found, _filled(found), 200, invitation)
 
 
 @bp.post("/influencers/<influencer_id>")
@@ -121,7 +127,9 @@ def _new_page(form: Form, status: int) -> tuple[str, int]:
     return page, status
 
 
-def _influencer_page(found: Influencer, form: Form, status: int) -> tuple[str, int]:
+def _influencer_page(
+    found: Influencer, form: Form, status: int, invitation: Invitation | None = None
+) -> tuple[str, int]:
     s = session()
     wide = {"influencer_id": found.id, "limit": 200}
     links = list_links(s, wide).items
@@ -133,6 +141,8 @@ def _influencer_page(found: Influencer, form: Form, status: int) -> tuple[str, i
         links=[(link, short_url(settings(), link.code)) for link in links],
         codes=list_promo_codes(s, wide).items,
         audit=entries_for(s, "influencer", found.id),
+        portal_events=portal_access.section(found.id),
+        invitation=invitation,
         form=form,
         rows=_rows(form),
         platform_options=PLATFORM_OPTIONS,

@@ -1,0 +1,63 @@
+"""Sign-in links, portal sessions and the record of both (docs/portal.md).
+
+Only a SHA-256 of a link's token or of a session's cookie value is stored: the table
+alone opens nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.db import Base, UTCDateTime, new_id, utcnow
+
+
+class PortalInvite(Base):
+    """A one-time sign-in link for one influencer: refused once ``used_at``,
+    ``revoked_at`` or ``expires_at`` is passed."""
+
+    __tablename__ = "portal_invites"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("pin"))
+    influencer_id: Mapped[str] = mapped_column(ForeignKey("influencers.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Who asked for it: an API key's id, ``cli``, or ``influencer`` (a link by e-mail).
+    created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PortalSession(Base):
+    """A signed-in influencer: the cookie's value hashed, open until ``expires_at`` or
+    ``ended_at`` (signed out or revoked)."""
+
+    __tablename__ = "portal_sessions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("pss"))
+    influencer_id: Mapped[str] = mapped_column(ForeignKey("influencers.id"), index=True)
+    invite_id: Mapped[str | None] = mapped_column(ForeignKey("portal_invites.id"))
+    cookie_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PortalEvent(Base):
+    """One thing that happened at the portal's door: ``kind`` (``service.portal.access
+    .EVENT_KINDS``), about ``influencer_id`` (null: a link nobody's, an unknown address),
+    done by ``actor`` (an API key's id, ``cli``, or ``influencer``), with ``reason`` (why
+    a link was refused, why a mail was not sent) and the client address keyed-hashed."""
+
+    __tablename__ = "portal_events"
+    __table_args__ = (Index("ix_portal_events_influencer_id_id", "influencer_id", "id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("pev"))
+    influencer_id: Mapped[str | None] = mapped_column(ForeignKey("influencers.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    address_hash: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
