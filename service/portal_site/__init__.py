@@ -3,6 +3,8 @@ for a new link by e-mail, signing out, and the home page the later pages hang fr
 
 ``auth`` holds the portal session cookie, the CSRF tokens and
 ``portal_login_required`` / ``current_influencer`` for every page; ``views`` the pages;
+``pages`` what the influencer sees (read through ``service.portal.own``);
+``formatting`` the filters writing money, dates and numbers in the page's language;
 ``locale`` the language a page is written in (Flask-Babel: the ``afftrack_lang``
 cookie, else the browser's Accept-Language, else English). Every text a person reads
 is marked for translation (``_()``, ``{% trans %}``).
@@ -14,9 +16,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from service.portal_site import locale, views
+    from service.portal_site import formatting, locale, pages, views
     from service.portal_site.blueprint import bp
 
-    del views  # imported for its routes
+    del views, pages  # imported for their routes
     locale.init_app(app)
+    formatting.init_app(app)
     app.register_blueprint(bp)

@@ -1,18 +1,42 @@
-"""The portal's blueprint: ``/portal``, its own templates, pages never cached."""
+"""The portal's blueprint: ``/portal``, its own templates and script, pages never
+cached; what every page shares (the navigation, the error pages)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, current_app, render_template
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
+from service.errors import AfftrackError, NotFound
+from service.portal_site.auth import csrf_token, current_influencer
+
+bp = Blueprint(
+    "portal",
+    __name__,
+    url_prefix="/portal",
+    template_folder="templates",
+    static_folder="static",
+)
+
+
+def has_page(endpoint: str) -> bool:
+    """Whether this afftrack has the portal page ``endpoint`` (a page another part adds,
+    such as ``portal.payout``, is linked to only once it is there)."""
+    return endpoint in current_app.view_functions
 
 
 @bp.context_processor
-def _language() -> dict[str, str]:
-    return {"lang": str(get_locale() or "en")}
+def _shared() -> dict[str, object]:
+    # Signed in, every page's forms (sign out, language) carry the session's token; a
+    # page before signing in passes its own (it may set the browser's CSRF cookie).
+    signed_in = current_influencer()
+    return {
+        "lang": str(get_locale() or "en"),
+        "has_page": has_page,
+        "signed_in": signed_in,
+        "csrf": csrf_token() if signed_in is not None else None,
+    }
 
 
 @bp.after_request
@@ -33,3 +57,17 @@ def _http_error(exc: HTTPException) -> tuple[str, int]:
     if status != 400:
         message = exc.description or _("Something went wrong.")
     return render_template("portal/error.html", message=message), status
+
+
+@bp.errorhandler(AfftrackError)
+def _domain_error(exc: AfftrackError) -> tuple[str, int]:
+    """Another influencer's object and a missing one get the same page, naming neither;
+    a value of the address the page cannot use, a refusal in words."""
+    if isinstance(exc, NotFound):
+        message = _("There is nothing here, or it is not yours to see.")
+    else:
+        message = _(
+            "This address holds a value the page cannot use. Go back and choose again "
+            "from the page."
+        )
+    return render_template("portal/error.html", message=message), exc.status

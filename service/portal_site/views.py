@@ -1,5 +1,5 @@
-"""The portal's door: the sign-in page of a link, the new-link form, the home page,
-signing out (docs/portal.md)."""
+"""The portal's door: the sign-in page of a link, the new-link form, signing out, the
+language of the pages (docs/portal.md). The pages behind it are in ``pages``."""
 
 from __future__ import annotations
 
@@ -78,12 +78,6 @@ def sign_in(token: str) -> Response:
     response = redirect(url_for("portal.home"), code=303)
     auth.set_cookie(response, auth.COOKIE, result.cookie, max_age=cfg.portal_session_hours * 3600)
     return response
-
-
-@bp.route("/", methods=["GET"])
-@auth.portal_login_required
-def home() -> Response:
-    return _page("portal/home.html", influencer=auth.current_influencer())
 
 
 @bp.route("/sign-out", methods=["POST"])
