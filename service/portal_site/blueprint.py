@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, render_template
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from service.errors import AfftrackError, NotFound
 from service.portal_site.auth import csrf_token, current_influencer
@@ -18,6 +18,11 @@ bp = Blueprint(
     template_folder="templates",
     static_folder="static",
 )
+
+
+class Unusable(BadRequest):
+    """A value of a page's address (a day, a status) the page cannot use: a 400 whose
+    description, already in the page's language, is what the page says."""
 
 
 def has_page(endpoint: str) -> bool:
@@ -54,9 +59,9 @@ def _http_error(exc: HTTPException) -> tuple[str, int]:
     """A refusal as a page in words (a stale form: 400), never the API's JSON."""
     status = exc.code or 500
     message = _("The form is stale or was not sent by this site. Reload the page and try again.")
-    if status != 400:
+    if isinstance(exc, Unusable) or status != 400:
         message = exc.description or _("Something went wrong.")
-    return render_template("portal/error.html", message=message), status
+    return render_template("portal/error.html", message=message, refused=True), status
 
 
 @bp.errorhandler(AfftrackError)
@@ -70,4 +75,4 @@ def _domain_error(exc: AfftrackError) -> tuple[str, int]:
             "This address holds a value the page cannot use. Go back and choose again "
             "from the page."
         )
-    return render_template("portal/error.html", message=message), exc.status
+    return render_template("portal/error.html", message=message, refused=True), exc.status

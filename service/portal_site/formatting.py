@@ -83,12 +83,17 @@ def _rule_money(text: str, currency: str) -> str:
     return money(parse_amount(text, currency), currency)
 
 
+def _rule_rate(text: str) -> str:
+    """A rule's rate, a percentage as the rules store it (``"10"`` is 10 %)."""
+    return percent(Decimal(text).scaleb(-2))
+
+
 def rule_words(rule: dict[str, Any], currency: str) -> str:
     """A commission rule the influencer earns by, in a sentence of the page's language."""
     kind = rule.get("type")
     if kind == "percent":
         return str(
-            _("%(rate)s of each order's amount after discounts.", rate=percent(rule["rate"]))
+            _("%(rate)s of each order's amount after discounts.", rate=_rule_rate(rule["rate"]))
         )
     if kind == "flat":
         return str(_("%(amount)s per order.", amount=_rule_money(rule["amount"], currency)))
@@ -105,7 +110,7 @@ def rule_words(rule: dict[str, Any], currency: str) -> str:
         brackets = []
         for tier in rule.get("tiers", []):
             upper = tier.get("up_to")
-            rate = percent(tier["rate"])
+            rate = _rule_rate(tier["rate"])
             brackets.append(
                 _("%(rate)s up to %(amount)s", rate=rate, amount=_rule_money(upper, currency))
                 if upper is not None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import abort, redirect, request, url_for
+from flask import redirect, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -21,7 +21,7 @@ from service.http.context import services, settings
 from service.links.qr import qr_svg
 from service.portal import own
 from service.portal_site import auth, locale
-from service.portal_site.blueprint import bp
+from service.portal_site.blueprint import Unusable, bp
 from service.portal_site.views import _page
 
 RESULT_DAYS = 30  # the days the results page shows unless asked (ADR)
@@ -125,7 +125,7 @@ def _day_arg(name: str, default: date) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        abort(400, _("Enter the days as year-month-day, such as 2026-09-30."))
+        raise Unusable(_("Enter the days as year-month-day, such as 2026-09-30.")) from None
 
 
 @bp.route("/results", methods=["GET"])
@@ -137,9 +137,9 @@ def results() -> Response:
     end = _day_arg("end", today)
     start = _day_arg("start", end - timedelta(days=RESULT_DAYS - 1))
     if end < start:
-        abort(400, _("The last day is before the first day. Choose the first day first."))
+        raise Unusable(_("The last day is before the first day. Choose the first day first."))
     if (end - start).days + 1 > own.MAX_DAYS:
-        abort(400, _("Choose at most %(days)s days at once.", days=own.MAX_DAYS))
+        raise Unusable(_("Choose at most %(days)s days at once.", days=own.MAX_DAYS))
     with services().db.read_session() as s:
         clicks = own.clicks_by_day(s, me, start, end)
         conversions = own.conversions_by_day(s, me, start, end)
@@ -160,7 +160,7 @@ def results() -> Response:
 def commissions() -> Response:
     status = request.args.get("status") or None
     if status is not None and status not in STATUSES:
-        abort(400, _("Choose one of the statuses shown on the page."))
+        raise Unusable(_("Choose one of the statuses shown on the page."))
     with services().db.read_session() as s:
         page = own.commissions(
             s, _me(), status=status, cursor=request.args.get("after"), limit=PAGE_SIZE
@@ -220,7 +220,7 @@ def language() -> Response:
     auth.check_csrf(signed_in=auth.current_influencer() is not None)
     chosen = request.form.get("lang", "")
     if chosen not in locale.SUPPORTED:
-        abort(400, _("Choose one of the languages offered."))
+        raise Unusable(_("Choose one of the languages offered."))
     back = request.form.get("next", "")
     if not back.startswith(f"{auth.PATH}/") or back.startswith("//"):
         back = url_for("portal.home")

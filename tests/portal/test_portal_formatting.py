@@ -27,7 +27,9 @@ def _in(app: Flask, lang: str, template: str, **values: object) -> str:
         ("sv", f"1{NBSP}234,50{NBSP}€"),
     ],
 )
-def test_money_is_written_in_the_pages_language(sqlite_app: Flask, lang: str, expected: str) -> None:
+def test_money_is_written_in_the_pages_language(
+    sqlite_app: Flask, lang: str, expected: str
+) -> None:
     assert _in(sqlite_app, lang, "{{ 123450|money('EUR') }}") == expected
 
 
@@ -68,7 +70,7 @@ def test_a_missing_figure_is_a_dash(sqlite_app: Flask) -> None:
 
 def test_a_commission_rule_in_words(sqlite_app: Flask) -> None:
     template = "{{ rule|rule_words('EUR') }}"
-    percent = {"type": "percent", "rate": "0.1"}
+    percent = {"type": "percent", "rate": "10"}
     flat = {"type": "flat", "amount": "2.50"}
     assert _in(sqlite_app, "en", template, rule=percent) == (
         "10% of each order&#39;s amount after discounts."
@@ -76,8 +78,8 @@ def test_a_commission_rule_in_words(sqlite_app: Flask) -> None:
     assert _in(sqlite_app, "fr", template, rule=flat).startswith(f"2,50{NBSP}€")
     tiered = {
         "type": "tiered_percent",
-        "tiers": [{"rate": "0.05", "up_to": "1000.00"}, {"rate": "0.1", "up_to": None}],
+        "tiers": [{"rate": "5", "up_to": "1000.00"}, {"rate": "12.5", "up_to": None}],
     }
     assert _in(sqlite_app, "en", template, rule=tiered) == (
-        "A rate by the month&#39;s sales: 5% up to €1,000.00; 10% above that."
+        "A rate by the month&#39;s sales: 5% up to €1,000.00; 12.5% above that."
     )
