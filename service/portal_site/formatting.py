@@ -125,16 +125,21 @@ def rule_words(rule: dict[str, Any], currency: str) -> str:
     return str(_("A commission agreed with the brand."))
 
 
+# Named apart from the dashboard's filters (``money``, ``percent``: other forms), which
+# share the app's Jinja environment.
 FILTERS = {
-    "money": money,
-    "day": day,
-    "moment": moment,
-    "number": number,
-    "percent": percent,
-    "rule_words": rule_words,
+    "portal_money": money,
+    "portal_day": day,
+    "portal_moment": moment,
+    "portal_number": number,
+    "portal_percent": percent,
+    "portal_rule_words": rule_words,
 }
 
 
 def init_app(app: Flask) -> None:
-    """The filters for the portal's templates (``{{ line.amount_minor|money(line.currency) }}``)."""
+    """The filters for the portal's templates, such as
+    ``{{ line.amount_minor|portal_money(line.currency) }}``."""
+    clash = set(FILTERS) & set(app.jinja_env.filters)
+    assert not clash, f"template filters named twice: {clash}"
     app.jinja_env.filters.update(FILTERS)

@@ -30,27 +30,30 @@ def _in(app: Flask, lang: str, template: str, **values: object) -> str:
 def test_money_is_written_in_the_pages_language(
     sqlite_app: Flask, lang: str, expected: str
 ) -> None:
-    assert _in(sqlite_app, lang, "{{ 123450|money('EUR') }}") == expected
+    assert _in(sqlite_app, lang, "{{ 123450|portal_money('EUR') }}") == expected
 
 
 def test_amounts_stay_exact_whatever_their_size_or_places(sqlite_app: Flask) -> None:
     # 14 digits before the point: a float would lose the cents.
-    assert _in(sqlite_app, "en", "{{ 1234567890123456|money('SEK') }}") == (
+    assert _in(sqlite_app, "en", "{{ 1234567890123456|portal_money('SEK') }}") == (
         "SEK12,345,678,901,234.56"
     )
-    assert _in(sqlite_app, "sv", "{{ 1234567890123456|money('SEK') }}") == (
+    assert _in(sqlite_app, "sv", "{{ 1234567890123456|portal_money('SEK') }}") == (
         f"12{NBSP}345{NBSP}678{NBSP}901{NBSP}234,56{NBSP}kr"
     )
-    assert _in(sqlite_app, "en", "{{ -50|money('EUR') }}") == "-€0.50"
-    assert _in(sqlite_app, "en", "{{ 1500|money('JPY') }}") == "¥1,500"
-    assert _in(sqlite_app, "fr", "{{ 1234|money('BHD') }}") == f"1,234{NBSP}BHD"
+    assert _in(sqlite_app, "en", "{{ -50|portal_money('EUR') }}") == "-€0.50"
+    assert _in(sqlite_app, "en", "{{ 1500|portal_money('JPY') }}") == "¥1,500"
+    assert _in(sqlite_app, "fr", "{{ 1234|portal_money('BHD') }}") == f"1,234{NBSP}BHD"
     assert formatting.amount(123450, "EUR") == Decimal("1234.50")
     assert isinstance(formatting.amount(1, "EUR"), Decimal)
 
 
 def test_dates_counts_and_rates_in_each_language(sqlite_app: Flask) -> None:
     values = {"d": date(2026, 9, 5), "t": datetime(2026, 9, 5, 14, 30, tzinfo=UTC)}
-    template = "{{ d|day }}|{{ t|moment }}|{{ 12345|number }}|{{ '0.0325'|percent }}"
+    template = (
+        "{{ d|portal_day }}|{{ t|portal_moment }}|{{ 12345|portal_number }}"
+        "|{{ '0.0325'|portal_percent }}"
+    )
     en = _in(sqlite_app, "en", template, **values).split("|")
     fr = _in(sqlite_app, "fr", template, **values).split("|")
     sv = _in(sqlite_app, "sv", template, **values).split("|")
@@ -64,12 +67,15 @@ def test_dates_counts_and_rates_in_each_language(sqlite_app: Flask) -> None:
 
 
 def test_a_missing_figure_is_a_dash(sqlite_app: Flask) -> None:
-    template = "{{ none|money('EUR') }} {{ none|percent }} {{ none|day }} {{ none|number }}"
+    template = (
+        "{{ none|portal_money('EUR') }} {{ none|portal_percent }} {{ none|portal_day }} "
+        "{{ none|portal_number }}"
+    )
     assert _in(sqlite_app, "en", template) == " ".join([formatting.DASH] * 4)
 
 
 def test_a_commission_rule_in_words(sqlite_app: Flask) -> None:
-    template = "{{ rule|rule_words('EUR') }}"
+    template = "{{ rule|portal_rule_words('EUR') }}"
     percent = {"type": "percent", "rate": "10"}
     flat = {"type": "flat", "amount": "2.50"}
     assert _in(sqlite_app, "en", template, rule=percent) == (
