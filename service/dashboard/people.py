@@ -13,7 +13,7 @@ from service.audit.service import entries_for
 from service.campaigns.service import partnerships_of
 from service.dashboard import login, portal_access
 from service.dashboard.blueprint import bp, changes, error_page, saved
-from service.dashboard.forms import Form, flatten, row_numbers, submit
+from service.forms import Form, flatten, row_numbers, submit
 from service.http.context import session, settings
 from service.influencers.models import Influencer
 from service.influencers.schemas import InfluencerChange, InfluencerIn, InfluencerQuery

@@ -3,6 +3,7 @@ for a new link by e-mail, signing out, and the home page the later pages hang fr
 
 ``auth`` holds the portal session cookie, the CSRF tokens and
 ``portal_login_required`` / ``current_influencer`` for every page; ``views`` the pages;
+``requests`` what the influencer asks of the brand (a post, a payout e-mail change);
 ``locale`` the language a page is written in (Flask-Babel: the ``afftrack_lang``
 cookie, else the browser's Accept-Language, else English). Every text a person reads
 is marked for translation (``_()``, ``{% trans %}``).
@@ -14,9 +15,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from service.portal_site import locale, views
+    from service.portal_site import locale, requests, views
     from service.portal_site.blueprint import bp
 
-    del views  # imported for its routes
+    del requests, views  # imported for their routes
     locale.init_app(app)
     app.register_blueprint(bp)
