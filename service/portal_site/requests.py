@@ -118,26 +118,24 @@ def _fresh(session: Session, influencer: Influencer) -> Influencer:
 
 def _payout_page(form: Form, status: int, notice: str | None = None) -> Response:
     me = _me()
-    with services().db.read_session() as s:
-        influencer = _fresh(s, me)
-        current = influencer.payout_email
+    with services().db.read_session() as s:  # drawn while the rows are loaded
         history = payout.history(s, me.id)
-    return _page(
-        "portal/payout.html",
-        status,
-        form=form,
-        influencer=me,
-        payout_email=current,
-        history=history,
-        open_request=next((r for r in history if r.status == "requested"), None),
-        statuses={
-            "requested": _("waiting for the brand"),
-            "confirmed": _("confirmed"),
-            "declined": _("declined"),
-            "withdrawn": _("withdrawn"),
-        },
-        notice=notice,
-    )
+        return _page(
+            "portal/payout.html",
+            status,
+            form=form,
+            influencer=me,
+            payout_email=_fresh(s, me).payout_email,
+            history=history,
+            open_request=next((r for r in history if r.status == "requested"), None),
+            statuses={
+                "requested": _("waiting for the brand"),
+                "confirmed": _("confirmed"),
+                "declined": _("declined"),
+                "withdrawn": _("withdrawn"),
+            },
+            notice=notice,
+        )
 
 
 def _notice_text(key: str) -> str | None:
