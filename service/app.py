@@ -116,6 +116,7 @@ def create_app(
     from service.objectives.api import bp as objectives
     from service.objectives.api import reports as objective_reports
     from service.portal.api import bp as portal_access
+    from service.portal.api import payout_bp as payout_requests
     from service.promo_codes.api import bp as promo_codes
     from service.reports.api import bp as reports
 
@@ -137,6 +138,7 @@ def create_app(
         reports,
         objective_reports,
         portal_access,
+        payout_requests,
     ):
         api.register_blueprint(blueprint)
     errors.init_app(app)

@@ -14,10 +14,11 @@ from werkzeug.wrappers import Response
 
 from service.audit.service import CLI_ACTOR
 from service.dashboard import login
-from service.dashboard.forms import Form
 from service.errors import AfftrackError
+from service.forms import Form
 from service.http.context import session
 from service.keys.service import allows, list_keys
+from service.portal.access import PORTAL_ACTOR
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -48,9 +49,12 @@ def can_write() -> bool:
 
 @bp.app_template_global()
 def actor_name(actor: str) -> str:
-    """Who an audit entry's actor is, for people: the key's name, or the command line."""
+    """Who an audit entry's actor is, for people: the key's name, the command line, or
+    the influencer (a change they made at the portal)."""
     if actor == CLI_ACTOR:
         return "command line"
+    if actor.startswith(PORTAL_ACTOR):
+        return "the influencer, at the portal"
     names: dict[str, str] | None = g.get("key_names")
     if names is None:
         names = g.key_names = {k.id: f"{k.name} ({k.prefix}…)" for k in list_keys(session())}

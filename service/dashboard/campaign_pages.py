@@ -42,9 +42,9 @@ from service.commissions.rules import (
 )
 from service.dashboard import login
 from service.dashboard.blueprint import bp, changes, saved
-from service.dashboard.forms import Form, compact, field_value, flatten, row_numbers, submit
 from service.dashboard.pickers import resolve
 from service.errors import AfftrackError
+from service.forms import Form, compact, field_value, flatten, row_numbers, submit
 from service.http.context import session
 from service.money import MoneyError, format_amount, is_currency, parse_amount
 from service.reports.media_value import RATE_METRICS, REFERENCE_CURRENCY, rates_json

@@ -21,7 +21,6 @@ from service.audit.service import entries_for
 from service.conversions.candidates import promo_code_uses
 from service.dashboard import login
 from service.dashboard.blueprint import bp, changes, saved
-from service.dashboard.forms import Form, submit
 from service.dashboard.links import (
     PICKERS,
     any_campaign,
@@ -31,6 +30,7 @@ from service.dashboard.links import (
     list_query,
 )
 from service.dashboard.pickers import resolve
+from service.forms import Form, submit
 from service.http.context import session
 from service.paging import Page
 from service.promo_codes.models import PromoCode

@@ -31,12 +31,12 @@ from service.conversions.service import get_conversion
 from service.dashboard import login
 from service.dashboard.blueprint import bp, can_write, changes, error_page
 from service.dashboard.display import minor, money, rate, rule_words
-from service.dashboard.forms import Form, flatten, submit
 from service.dashboard.pickers import Kind, resolve
 from service.errors import AfftrackError, Conflict
 from service.exports import service as exports
 from service.exports.api import export_response
 from service.exports.writers import SUMMARY_COLUMNS
+from service.forms import Form, flatten, submit
 from service.http.context import session, settings
 from service.influencers.service import get_influencer
 from service.money import format_amount, parse_amount

@@ -74,9 +74,10 @@ HIDDEN = frozenset({"id", "created_at", "updated_at"})
 HIDDEN_OF: dict[str, frozenset[str]] = {
     "promo_code": frozenset({"normalized", "partnership_id"}),
     "link": frozenset({"partnership_id"}),
-    "deliverable": frozenset({"partnership_id"}),
+    "deliverable": frozenset({"partnership_id", "submission_key"}),
     "partnership": frozenset({"campaign_id"}),
     "platform_account": frozenset({"influencer_id"}),
+    "payout_change_request": frozenset({"influencer_id"}),
     "export": frozenset({"checksum"}),
     "objective": frozenset({"campaign_id"}),
 }
@@ -117,6 +118,14 @@ FIELDS: dict[str, dict[str, Field]] = {
         "platform": Field("Platform"),
         "handle": Field("Handle"),
         "followers": Field("Followers", "count"),
+    },
+    "payout_change_request": {
+        "email": Field("Payout email asked for"),
+        "status": _STATUS,
+        "requested_at": Field("Asked", "moment"),
+        "decided_at": Field("Decided", "moment"),
+        "decided_by": Field("Decided by"),
+        "reason": Field("Why"),
     },
     "link": {
         "code": Field("Code"),

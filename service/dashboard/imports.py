@@ -19,8 +19,8 @@ from werkzeug.exceptions import NotFound
 
 from service.dashboard import login
 from service.dashboard.blueprint import bp, changes
-from service.dashboard.forms import Form
 from service.errors import AfftrackError, InvalidInput
+from service.forms import Form
 from service.http.context import session, settings
 from service.imports import KINDS, MAX_BYTES, MAX_ROWS, Plan, plan, run, template
 

@@ -19,8 +19,8 @@ from service.campaigns.models import Campaign
 from service.campaigns.service import get_campaign, list_campaigns, list_partners
 from service.dashboard import login
 from service.dashboard.blueprint import bp, changes, error_page, saved
-from service.dashboard.forms import Form, flatten, submit
 from service.dashboard.pickers import Kind, pick, resolve
+from service.forms import Form, flatten, submit
 from service.http.context import session, settings
 from service.influencers.models import Influencer
 from service.influencers.service import get_influencer

@@ -12,7 +12,7 @@ from service.campaigns.models import Campaign
 from service.campaigns.service import get_campaign, partner_handles
 from service.dashboard import login
 from service.dashboard.blueprint import bp, changes, saved
-from service.dashboard.forms import Form, submit
+from service.forms import Form, submit
 from service.http.context import session
 from service.objectives.models import Objective
 from service.objectives.progress import campaign_objectives

@@ -13,7 +13,7 @@ from service.audit.service import entries_for
 from service.campaigns.service import partnerships_of
 from service.dashboard import login, portal_access
 from service.dashboard.blueprint import bp, changes, error_page, saved
-from service.dashboard.forms import Form, flatten, row_numbers, submit
+from service.forms import Form, flatten, row_numbers, submit
 from service.http.context import session, settings
 from service.influencers.models import Influencer
 from service.influencers.schemas import InfluencerChange, InfluencerIn, InfluencerQuery
@@ -76,10 +76,16 @@ def influencer(influencer_id: str) -> Any:
     return influencer_page(influencer_id)
 
 
-def influencer_page(influencer_id: str, invitation: Invitation | None = None) -> Any:
-    """The page as it is now; ``invitation``: a portal link just made, shown once."""
+def influencer_page(
+    influencer_id: str,
+    invitation: Invitation | None = None,
+    payout_refusal: Form | None = None,
+    status: int = 200,
+) -> Any:
+    """The page as it is now; ``invitation``: a portal link just made, shown once;
+    ``payout_refusal``: why a payout e-mail request was not confirmed or declined."""
     found = get_influencer(session(), influencer_id)
-    return _influencer_page(found, _filled(found), 200, invitation)
+    return _influencer_page(found, _filled(found), status, invitation, payout_refusal)
 
 
 @bp.post("/influencers/<influencer_id>")
@@ -128,7 +134,11 @@ def _new_page(form: Form, status: int) -> tuple[str, int]:
 
 
 def _influencer_page(
-    found: Influencer, form: Form, status: int, invitation: Invitation | None = None
+    found: Influencer,
+    form: Form,
+    status: int,
+    invitation: Invitation | None = None,
+    payout_refusal: Form | None = None,
 ) -> tuple[str, int]:
     s = session()
     wide = {"influencer_id": found.id, "limit": 200}
@@ -142,6 +152,8 @@ def _influencer_page(
         codes=list_promo_codes(s, wide).items,
         audit=entries_for(s, "influencer", found.id),
         portal_events=portal_access.section(found.id),
+        payout_requests=portal_access.payout_requests(found.id),
+        payout_refusal=payout_refusal or Form(),
         invitation=invitation,
         form=form,
         rows=_rows(form),

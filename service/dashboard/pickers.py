@@ -28,7 +28,7 @@ from service.campaigns.service import (
 )
 from service.dashboard import login
 from service.dashboard.blueprint import bp
-from service.dashboard.forms import Form, flatten
+from service.forms import Form, flatten
 from service.http.context import session
 from service.influencers.models import Influencer
 from service.influencers.schemas import SEARCH_MAX, InfluencerQuery

@@ -5,7 +5,6 @@ API's own schemas and the deliverables' operations."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,7 +18,6 @@ from service.campaigns.service import get_campaign
 from service.commissions.ledger import lines_of_deliverable, status_of
 from service.dashboard import login
 from service.dashboard.blueprint import bp, changes, error_page, saved
-from service.dashboard.forms import Form, flatten, submit
 from service.dashboard.pickers import Kind, resolve
 from service.deliverables.models import Deliverable
 from service.deliverables.schemas import (
@@ -38,6 +36,7 @@ from service.deliverables.service import (
     reject,
 )
 from service.errors import AfftrackError
+from service.forms import Form, as_utc, flatten, submit
 from service.http.context import session, settings
 from service.influencers.service import get_influencer
 from service.links.service import list_links
@@ -52,8 +51,6 @@ STATUS_OPTIONS = [(s, s.capitalize()) for s in DELIVERABLE_STATUSES]
 METRIC_LABELS = [(name, name.capitalize()) for name in METRICS]
 # The campaign and the influencer are chosen by picker (slug or name, handle).
 PICKERS: dict[str, Kind] = {"campaign_id": "campaign", "influencer_id": "influencer"}
-# A time typed in a datetime-local input (no offset): the form says it is UTC.
-_LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")
 
 
 def _choices(posts: Iterable[Deliverable] = ()) -> dict[str, Any]:
@@ -131,7 +128,7 @@ def create_post_page() -> Any:
         if picked.errors:
             return _new_page(picked.onto(shown), 422)
         return _new_page(shown, 200, picked.values)
-    data, form = submit(DeliverableIn(), _utc(picked.values))
+    data, form = submit(DeliverableIn(), as_utc(picked.values, "posted_at"))
     form.values = typed  # as typed
     if picked.errors:
         return _new_page(picked.onto(form), 422)
@@ -183,16 +180,6 @@ def reject_post_page(deliverable_id: str) -> Any:
         return redirect(url_for("dashboard.post", deliverable_id=deliverable_id), 303)
     found = get_deliverable(session(), deliverable_id)
     return _post_page(found, _figures(found), form, form.status)
-
-
-def _utc(form: MultiDict[str, str]) -> MultiDict[str, str]:
-    """The form with a time typed without an offset read as UTC, as the form says."""
-    posted = form.get("posted_at", "").strip()
-    if not _LOCAL_TIME.fullmatch(posted):
-        return form
-    copy = MultiDict(form)
-    copy["posted_at"] = posted + "Z"
-    return copy
 
 
 def _figures(post: Deliverable) -> Form:

@@ -30,3 +30,6 @@ class Deliverable(Base):
     rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rejection_reason: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A post submitted at the portal: the SHA-256 of its form's one-time token and the
+    # influencer's id, so the same form sent twice records one post (null: the API's).
+    submission_key: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)

@@ -17,7 +17,10 @@ from service.paging import Page, paginate
 from service.vocabulary import YEAR_MAX, YEAR_MIN, year_in_range
 
 
-def create_deliverable(session: Session, data: dict[str, Any]) -> Deliverable:
+def create_deliverable(
+    session: Session, data: dict[str, Any], submission_key: str | None = None
+) -> Deliverable:
+    """Record a post as ``submitted``; ``submission_key``: a portal form's (unique)."""
     partnership = find_partnership(session, data["campaign_id"], data["influencer_id"])
     if not year_in_range(data["posted_at"].year):
         raise InvalidInput(
@@ -32,6 +35,7 @@ def create_deliverable(session: Session, data: dict[str, Any]) -> Deliverable:
         posted_at=data["posted_at"],
         metrics=data["metrics"],
         link_id=_promoted(session, partnership.id, data.get("link_id")),
+        submission_key=submission_key,
     )
     session.add(deliverable)
     session.flush()

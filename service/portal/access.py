@@ -33,6 +33,15 @@ from service.portal.models import PortalEvent, PortalInvite, PortalSession
 # Who did it, besides an API key's id: the CLI, or the influencer at the portal.
 CLI = "cli"
 INFLUENCER = "influencer"
+# The audit trail's actor of a change the influencer makes at the portal (a post, a
+# payout e-mail request): ``portal:<influencer id>``.
+PORTAL_ACTOR = "portal:"
+
+
+def portal_actor(influencer_id: str) -> str:
+    return PORTAL_ACTOR + influencer_id
+
+
 EVENT_KINDS = (
     "invited",
     "mailed",

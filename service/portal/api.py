@@ -1,5 +1,6 @@
-"""The brand's side of portal access: invite an influencer, revoke their access, read
-the record (/api/v1/influencers/<id>/portal-…; docs/portal.md)."""
+"""The brand's side of the portal: invite an influencer, revoke their access, read the
+record (/api/v1/influencers/<id>/portal-…); the influencer's payout e-mail requests,
+listed, confirmed or declined (…/payout-requests; docs/portal.md)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,23 @@ from flask import request
 
 from service.http.auth import current_key, require
 from service.http.context import services, session, settings
-from service.http.contract import QUERY, Blueprint, page_of
+from service.http.contract import JSON_BODY, QUERY, Blueprint, page_of
 from service.influencers.service import get_influencer
 from service.paging import Page
-from service.portal import access
-from service.portal.models import PortalEvent
-from service.portal.schemas import InviteOut, PortalEventOut, PortalEventQuery, RevokeOut
+from service.portal import access, payout
+from service.portal.models import PayoutChangeRequest, PortalEvent
+from service.portal.schemas import (
+    InviteOut,
+    PayoutDeclineIn,
+    PayoutRequestOut,
+    PayoutRequestQuery,
+    PortalEventOut,
+    PortalEventQuery,
+    RevokeOut,
+)
 
 bp = Blueprint("portal_access", __name__, url_prefix="/api/v1/influencers")
+payout_bp = Blueprint("payout_requests", __name__, url_prefix="/api/v1/payout-requests")
 
 
 def _address_hash() -> str | None:
@@ -85,3 +95,51 @@ def events(query: dict[str, Any], influencer_id: str) -> Page[PortalEvent]:
     s = session()
     get_influencer(s, influencer_id)
     return access.list_events(s, influencer_id, query.get("cursor"), query["limit"])
+
+
+@bp.route("/<influencer_id>/payout-requests", methods=["GET"])
+@require("read")
+@bp.arguments(PayoutRequestQuery, location="query")
+@bp.response(200, page_of(PayoutRequestOut))
+@bp.errors(QUERY, 404)
+def payout_requests(query: dict[str, Any], influencer_id: str) -> Page[PayoutChangeRequest]:
+    """List an influencer's payout e-mail requests
+
+    Every change of payout e-mail the influencer asked for at the portal, oldest first:
+    open (`requested`), confirmed, declined (and why) or withdrawn. At most one is open."""
+    s = session()
+    get_influencer(s, influencer_id)
+    return payout.list_requests(s, influencer_id, query.get("cursor"), query["limit"])
+
+
+@payout_bp.route("/<request_id>/confirm", methods=["POST"])
+@require("write")
+@payout_bp.response(200, PayoutRequestOut)
+@payout_bp.errors(404, _409="the request is closed: declined, or withdrawn by the influencer")
+def confirm(request_id: str) -> PayoutChangeRequest:
+    """Confirm a payout e-mail request
+
+    The influencer's payout e-mail becomes the address asked for (recorded in their
+    history with your key). Confirming again changes nothing."""
+    s = session()
+    row = payout.confirm(s, request_id, current_key().id)
+    s.commit()
+    return row
+
+
+@payout_bp.route("/<request_id>/decline", methods=["POST"])
+@require("write")
+@payout_bp.arguments(PayoutDeclineIn)
+@payout_bp.response(200, PayoutRequestOut)
+@payout_bp.errors(
+    JSON_BODY, 404, _409="the request is closed: confirmed, or withdrawn by the influencer"
+)
+def decline(data: dict[str, Any], request_id: str) -> PayoutChangeRequest:
+    """Decline a payout e-mail request
+
+    The payout e-mail stays as it is; the influencer sees the reason on their portal.
+    Declining again changes nothing."""
+    s = session()
+    row = payout.decline(s, request_id, data["reason"], current_key().id)
+    s.commit()
+    return row

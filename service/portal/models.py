@@ -1,4 +1,5 @@
-"""Sign-in links, portal sessions and the record of both (docs/portal.md).
+"""Sign-in links, portal sessions and the record of both; the influencer's requests to
+change their payout e-mail (docs/portal.md).
 
 Only a SHA-256 of a link's token or of a session's cookie value is stored: the table
 alone opens nothing."""
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, UTCDateTime, new_id, utcnow
@@ -61,3 +62,38 @@ class PortalEvent(Base):
     reason: Mapped[str | None] = mapped_column(String(200))
     address_hash: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PayoutChangeRequest(Base):
+    """The influencer asking, at the portal, for their payout e-mail to become ``email``.
+
+    ``requested`` until the brand confirms it (the influencer's ``payout_email`` becomes
+    ``email``) or declines it (with a ``reason``), or the influencer withdraws it or asks
+    for another address (``withdrawn``). At most one is ``requested`` per influencer (a
+    partial unique index). ``decided_by``: an API key's id, or ``portal:<influencer id>``
+    for the influencer's own withdrawal."""
+
+    __tablename__ = "payout_change_requests"
+    __audit__ = "payout_change_request"
+    __table_args__ = (
+        Index("ix_payout_change_requests_influencer_id_id", "influencer_id", "id"),
+        Index(
+            "uq_payout_change_requests_one_open",
+            "influencer_id",
+            unique=True,
+            postgresql_where=text("status = 'requested'"),
+            sqlite_where=text("status = 'requested'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("pcr"))
+    influencer_id: Mapped[str] = mapped_column(ForeignKey("influencers.id"))
+    email: Mapped[str] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(10), default="requested")
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(40))
+    reason: Mapped[str | None] = mapped_column(String(1000))
+
+    def audit_subject(self) -> tuple[str, str]:
+        return "influencer", self.influencer_id

@@ -1,10 +1,12 @@
-"""What the brand's API says about portal access (docs/portal.md)."""
+"""What the brand's API says about portal access and payout e-mail requests, and the
+portal's payout e-mail form (docs/portal.md)."""
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
 from service.portal.access import EVENT_KINDS
+from service.portal.payout import STATUSES
 from service.schemas import EXAMPLE_ID, ListQuery
 
 INFLUENCER = EXAMPLE_ID["inf"]
@@ -80,3 +82,56 @@ class PortalEventOut(Schema):
 
 class PortalEventQuery(ListQuery):
     pass
+
+
+class PayoutRequestOut(Schema):
+    id = fields.String(metadata={"example": "pcr_01m98bw9ekkm9eeetcdzwd9e7j"})
+    influencer_id = fields.String(metadata={"example": INFLUENCER})
+    email = fields.String(
+        metadata={"description": "the payout e-mail asked for", "example": "new@anna.example"}
+    )
+    status = fields.String(
+        validate=validate.OneOf(STATUSES),
+        metadata={
+            "description": "`requested` (open: the brand has to decide), `confirmed` (the "
+            "payout e-mail is now this address), `declined` (by the brand, with a reason), "
+            "`withdrawn` (by the influencer, or replaced by their request for another "
+            "address)",
+            "example": "requested",
+        },
+    )
+    requested_at = fields.DateTime(metadata={"example": "2026-10-01T09:05:00Z"})
+    decided_at = fields.DateTime(allow_none=True, metadata={"example": None})
+    decided_by = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "who closed it: an API key's id, or `portal:<influencer id>` "
+            "(the influencer)",
+            "example": None,
+        },
+    )
+    reason = fields.String(
+        allow_none=True,
+        metadata={"description": "why it was declined or withdrawn", "example": None},
+    )
+
+
+class PayoutRequestQuery(ListQuery):
+    pass
+
+
+class PayoutDeclineIn(Schema):
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=1000),
+        metadata={
+            "description": "why the address is not taken, for the influencer",
+            "example": "please use the PayPal address of your company",
+        },
+    )
+
+
+class PayoutEmailIn(Schema):
+    """The portal's form: the payout e-mail the influencer asks for."""
+
+    email = fields.Email(required=True, validate=validate.Length(max=254))

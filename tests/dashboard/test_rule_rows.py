@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
 from service.campaigns.schemas import CampaignIn
-from service.dashboard.forms import compact, field_value, flatten
+from service.forms import compact, field_value, flatten
 
 amounts = st.sampled_from(["5.00", "0.05", "150", "12.5"])
 rates = st.sampled_from(["10", "12.5", "0", "100"])

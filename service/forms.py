@@ -1,4 +1,4 @@
-"""HTML forms through the API's own marshmallow schemas.
+"""HTML forms (the dashboard's and the portal's) through the API's own marshmallow schemas.
 
 A browser sends every input as text; the API's schemas expect JSON types. ``submit``
 turns a form into the JSON body the API would receive for the same schema — whole
@@ -28,6 +28,7 @@ _MISSING = object()
 _WHOLE = re.compile(r"[+-]?\d{1,30}")
 _LIST_SPLIT = re.compile(r"[\r\n,]+")
 _ON = frozenset({"on", "true", "1", "yes"})
+_LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")  # datetime-local
 
 # marshmallow's wording → a sentence for the person at the form.
 PLAIN = {
@@ -85,6 +86,17 @@ def submit(
         result.errors = flatten(exc.messages)
         return None, result
     return data, result
+
+
+def as_utc(form: MultiDict[str, str], name: str) -> MultiDict[str, str]:
+    """``form`` with a time typed without an offset in input ``name`` (a
+    ``datetime-local`` input) read as UTC, as the forms say."""
+    typed = form.get(name, "").strip()
+    if not _LOCAL_TIME.fullmatch(typed):
+        return form
+    copy = MultiDict(form)
+    copy[name] = typed + "Z"
+    return copy
 
 
 def body_of(schema: Schema, form: MultiDict[str, str], prefix: str = "") -> dict[str, Any]:
