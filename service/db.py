@@ -20,6 +20,7 @@ Database (a script's, a migration test's) gets the flavour of its dialect, read 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 import time
@@ -155,6 +156,7 @@ class Variants(Generic[T]):
 
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode())
 
 
 def jsonb_key_order(key: str) -> tuple[int, bytes]:
@@ -181,11 +183,12 @@ def derived_id(prefix: str, at: datetime, key: str) -> str:
 
 
 def _encode(prefix: str, number: int) -> str:
-    chars = []
-    for _ in range(26):
-        number, rest = divmod(number, 32)
-        chars.append(_CROCKFORD[rest])
-    return f"{prefix}_{''.join(reversed(chars))}"
+    """``number`` (under 2**130) as 26 Crockford base-32 digits, most significant
+    first: the standard base-32 encoding of its bits (padded on the right to whole
+    bytes), translated to Crockford's alphabet (thousands of planned lines are named
+    per export page)."""
+    digits = base64.b32encode((number << 6).to_bytes(17, "big"))[:26]
+    return f"{prefix}_{digits.translate(_TO_CROCKFORD).decode()}"
 
 
 def advisory_lock(session: Session, name: str, wait_seconds: float = 5.0) -> bool:
