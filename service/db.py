@@ -20,7 +20,6 @@ Database (a script's, a migration test's) gets the flavour of its dialect, read 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import secrets
 import time
@@ -156,7 +155,8 @@ class Variants(Generic[T]):
 
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
-_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode())
+_DIGIT_PAIRS = [high + low for high in _CROCKFORD for low in _CROCKFORD]
+_SHIFTS = range(120, -1, -10)
 
 
 def jsonb_key_order(key: str) -> tuple[int, bytes]:
@@ -184,11 +184,10 @@ def derived_id(prefix: str, at: datetime, key: str) -> str:
 
 def _encode(prefix: str, number: int) -> str:
     """``number`` (under 2**130) as 26 Crockford base-32 digits, most significant
-    first: the standard base-32 encoding of its bits (padded on the right to whole
-    bytes), translated to Crockford's alphabet (thousands of planned lines are named
-    per export page)."""
-    digits = base64.b32encode((number << 6).to_bytes(17, "big"))[:26]
-    return f"{prefix}_{digits.translate(_TO_CROCKFORD).decode()}"
+    first, two digits (10 bits) at a time (thousands of planned lines are named per
+    export page)."""
+    pairs = _DIGIT_PAIRS
+    return f"{prefix}_" + "".join([pairs[(number >> shift) & 1023] for shift in _SHIFTS])
 
 
 def advisory_lock(session: Session, name: str, wait_seconds: float = 5.0) -> bool:
