@@ -1,19 +1,24 @@
-"""What the report roll-up triggers (migration 0008) cost the writers, on PostgreSQL.
+"""What the roll-up triggers (migrations 0008, 0020, 0021, 0024) cost the writers, on
+PostgreSQL.
 
-    python bench/rollup_triggers.py [--lines 1000000] [--orders 20000] [--runs 3]
+    python bench/rollup_triggers.py [--lines 200000] [--orders 5000] [--runs 3]
         [--dsn postgresql://postgres@127.0.0.1:5432/postgres]
 
-Recreates ``afftrack_bench_triggers``, migrates it to head, adds one campaign with 1,000
-partners, then measures each write with the roll-up triggers enabled and with them
-disabled (``ALTER TABLE … DISABLE TRIGGER``; the ledger's append-only trigger stays on
-in both), alternating, ``--runs`` times each, in one transaction rolled back after each
-run so every run starts from the same table:
+Recreates ``afftrack_bench_triggers``, migrates it to head, adds one campaign (a tiered
+rule and a flat one: two sale lines per order) with 1,000 partners, then measures each
+write with the roll-up triggers enabled and with them disabled (``ALTER TABLE …
+DISABLE TRIGGER``; the ledger's append-only trigger stays on in both), alternating,
+``--runs`` times each, in one transaction rolled back after each run so every run starts
+from the same tables:
 
-* ``INSERT`` of ``--orders`` conversions one statement each (a webhook writes one);
-* ``INSERT … SELECT`` of ``--lines`` ledger lines in one statement (settlement writes
-  batches; the statement trigger aggregates its transition table);
-* ``UPDATE`` of those lines to ``paid`` (the month's close; the status trigger's
-  ``WHEN`` is false for every row).
+* ``orders``: ``--orders`` orders as a webhook writes them, one at a time: the order
+  (one INSERT) and its two sale lines (one INSERT);
+* ``lines``: ``--lines`` sale lines (of ``--lines`` / 2 orders, stored first, untimed)
+  in one ``INSERT … SELECT`` (the statement triggers aggregate their transition table);
+* ``refunds``: a refund of each of ``--orders`` orders, one UPDATE each (the order's
+  row trigger moves its tiered net sales);
+* ``close``: the ``UPDATE`` of the ``--lines`` lines to ``paid`` by an export (a
+  month's close: every line moves to the export's statement, and each order with it).
 
 Prints the median seconds of each, on and off. Drops the database at the end.
 """
@@ -36,17 +41,27 @@ from service.migrate import upgrade  # noqa: E402
 
 DB = "afftrack_bench_triggers"
 TRIGGERS = {
-    "conversions": ("conversions_daily",),
-    "commission_lines": ("commission_lines_daily", "commission_lines_daily_status"),
+    "conversions": ("conversions_daily", "conversions_ledger_updated"),
+    "commission_lines": (
+        "commission_lines_daily",
+        "commission_lines_daily_status",
+        "commission_lines_ledger_inserted",
+        "commission_lines_ledger_updated",
+    ),
 }
+TIERED = (
+    '{"type": "tiered_percent", "tiers": [{"up_to": "100.00", "rate": "10"}, '
+    '{"up_to": null, "rate": "15"}]}'
+)
+FLAT = '{"type": "flat", "amount": "2.00"}'
 
-SETUP = """
+SETUP = f"""
 INSERT INTO campaigns (id, name, slug, goal, kind, currency, starts_on, allowed_domains,
     fallback_url, attribution_window_days, hold_days, utm_medium, commission_rules,
     created_at, updated_at)
 VALUES ('cmp_bench', 'Bench', 'bench', 'conversions', 'affiliate', 'EUR', '2026-01-01',
-    '["shop.example"]', 'https://shop.example/', 30, 0, 'influencer',
-    '[{"type": "percent", "rate": "10"}]', now(), now());
+    '["shop.example"]', 'https://shop.example/', 30, 14, 'influencer',
+    '[{TIERED}, {FLAT}]', now(), now());
 INSERT INTO influencers (id, handle, name, email, created_at, updated_at)
 SELECT 'inf_' || n, 'creator' || n, 'Creator ' || n, 'c' || n || '@example.com', now(), now()
 FROM generate_series(1, 1000) n;
@@ -57,23 +72,31 @@ INSERT INTO links (id, code, partnership_id, campaign_id, influencer_id, destina
 SELECT 'lnk_' || n, 'c' || n, 'prt_' || n, 'cmp_bench', 'inf_' || n,
     'https://shop.example/p', 'instagram', 'active', now(), now()
 FROM generate_series(1, 1000) n;
+INSERT INTO exports (id, period, checksum, closed_at, line_count, totals)
+VALUES ('exp_bench', '2026-10', '', now(), 0, '[]');
 """
-ORDER = """
+# An order of partner ``n % 1000 + 1``; %(first)s and %(n)s choose the orders.
+ORDERS = """
 INSERT INTO conversions (id, source, order_id, occurred_at, received_at, currency,
     amount_minor, refunded_minor, tax_minor, prices_include_tax, status, promo_codes, method,
     partnership_id, campaign_id, influencer_id, link_id, raw)
-VALUES (%(id)s, 'generic', %(id)s, %(at)s, %(at)s, 'EUR', 4200, 0, 0, false, 'open', '[]',
-    'click', %(prt)s, 'cmp_bench', %(inf)s, %(lnk)s, '{}')
+SELECT 'cnv_' || n, 'generic', 'o' || n,
+    timestamptz '2026-10-01' + make_interval(secs => (n %% 2678400)::int), now(), 'EUR',
+    4200, 0, 0, false, 'open', '[]', 'click', 'prt_' || (1 + n %% 1000), 'cmp_bench',
+    'inf_' || (1 + n %% 1000), 'lnk_' || (1 + n %% 1000), '{}'
+FROM generate_series(%(first)s, %(first)s + %(n)s - 1) n
 """
-LINES = """
+SALE_LINES = f"""
 INSERT INTO commission_lines (id, idempotency_key, influencer_id, campaign_id,
-    partnership_id, kind, amount_minor, currency, status, occurred_at, due_at, recorded_at,
-    purpose)
-SELECT 'cml_' || n, 'bench:' || n, 'inf_' || (1 + n %% 1000), 'cmp_bench',
-    'prt_' || (1 + n %% 1000), 'adjustment', 100 + n %% 900, 'EUR', 'pending',
+    partnership_id, conversion_id, kind, rule, rule_index, basis_minor, amount_minor,
+    currency, status, occurred_at, due_at, recorded_at, purpose)
+SELECT 'cml_' || n || '_' || r, 'sale:cnv_' || n || ':' || r, 'inf_' || (1 + n %% 1000),
+    'cmp_bench', 'prt_' || (1 + n %% 1000), 'cnv_' || n, 'sale',
+    CASE r WHEN 0 THEN '{TIERED}'::jsonb ELSE '{FLAT}'::jsonb END, r, 4200,
+    CASE r WHEN 0 THEN 420 ELSE 200 END, 'EUR', 'pending',
     timestamptz '2026-10-01' + make_interval(secs => (n %% 2678400)::int),
-    timestamptz '2026-10-01', now(), 'adjustment'
-FROM generate_series(1, %(n)s) n
+    timestamptz '2026-10-15' + make_interval(secs => (n %% 2678400)::int), now(), 'sale'
+FROM generate_series(%(first)s, %(first)s + %(n)s - 1) n, generate_series(0, 1) r
 """
 
 
@@ -82,40 +105,43 @@ def timed(conn: psycopg.Connection, work: str, args: argparse.Namespace) -> floa
     if work == "orders":
         with conn.cursor() as cur:
             for i in range(args.orders):
-                p = 1 + i % 1000
-                cur.execute(
-                    ORDER,
-                    {
-                        "id": f"cnv_{i}",
-                        "at": f"2026-10-{1 + i % 28:02d}T12:00:00Z",
-                        "prt": f"prt_{p}",
-                        "inf": f"inf_{p}",
-                        "lnk": f"lnk_{p}",
-                    },
-                )
+                one = {"first": 10_000_000 + i, "n": 1}
+                cur.execute(ORDERS, one)
+                cur.execute(SALE_LINES, one)
     elif work == "lines":
-        conn.execute(LINES, {"n": args.lines})
+        conn.execute(SALE_LINES, {"first": 1, "n": args.lines // 2})
+    elif work == "refunds":
+        with conn.cursor() as cur:
+            for i in range(1, args.orders + 1):
+                cur.execute(
+                    "UPDATE conversions SET refunded_minor = 1000 WHERE id = %(id)s",
+                    {"id": f"cnv_{i}"},
+                )
     else:
-        conn.execute("UPDATE commission_lines SET status = 'paid'")
+        conn.execute(
+            "UPDATE commission_lines SET status = 'paid', export_id = 'exp_bench' "
+            "WHERE status = 'pending' AND export_id IS NULL"
+        )
     return time.perf_counter() - started
 
 
 def run(conn: psycopg.Connection, work: str, enabled: bool, args: argparse.Namespace) -> float:
     """One measurement in a transaction of its own, rolled back."""
     with conn.transaction(force_rollback=True):
+        conn.execute(ORDERS, {"first": 1, "n": args.lines // 2})
+        if work in ("refunds", "close"):
+            conn.execute(SALE_LINES, {"first": 1, "n": args.lines // 2})
         for tbl, names in TRIGGERS.items():
             for name in names:
                 state = "ENABLE" if enabled else "DISABLE"
                 conn.execute(f"ALTER TABLE {tbl} {state} TRIGGER {name}")
-        if work == "close":
-            conn.execute(LINES, {"n": args.lines})
         return timed(conn, work, args)
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    p.add_argument("--lines", type=int, default=1_000_000)
-    p.add_argument("--orders", type=int, default=20_000)
+    p.add_argument("--lines", type=int, default=200_000)
+    p.add_argument("--orders", type=int, default=5_000)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = p.parse_args()
@@ -127,9 +153,10 @@ def main() -> int:
             conn.commit()
             rows = []
             for work, label in (
-                ("orders", f"{args.orders:,} conversions, one INSERT each"),
-                ("lines", f"{args.lines:,} ledger lines, one INSERT ... SELECT"),
-                ("close", f"UPDATE of {args.lines:,} lines to paid"),
+                ("orders", f"{args.orders:,} orders as webhooks write them (order + 2 lines)"),
+                ("lines", f"{args.lines:,} sale lines, one INSERT ... SELECT"),
+                ("refunds", f"{args.orders:,} refunds, one UPDATE each"),
+                ("close", f"UPDATE of {args.lines:,} lines to paid by an export (a close)"),
             ):
                 seconds: dict[bool, list[float]] = {True: [], False: []}
                 for _ in range(args.runs):

@@ -155,6 +155,8 @@ class Variants(Generic[T]):
 
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+_DIGIT_PAIRS = [high + low for high in _CROCKFORD for low in _CROCKFORD]
+_SHIFTS = range(120, -1, -10)
 
 
 def jsonb_key_order(key: str) -> tuple[int, bytes]:
@@ -181,11 +183,11 @@ def derived_id(prefix: str, at: datetime, key: str) -> str:
 
 
 def _encode(prefix: str, number: int) -> str:
-    chars = []
-    for _ in range(26):
-        number, rest = divmod(number, 32)
-        chars.append(_CROCKFORD[rest])
-    return f"{prefix}_{''.join(reversed(chars))}"
+    """``number`` (under 2**130) as 26 Crockford base-32 digits, most significant
+    first, two digits (10 bits) at a time (thousands of planned lines are named per
+    export page)."""
+    pairs = _DIGIT_PAIRS
+    return f"{prefix}_" + "".join([pairs[(number >> shift) & 1023] for shift in _SHIFTS])
 
 
 def advisory_lock(session: Session, name: str, wait_seconds: float = 5.0) -> bool:

@@ -96,6 +96,29 @@ class Dialect:
     def rule_type(self, rule: str) -> str:
         return f"({rule} ->> 'type')" if self.postgres else f"json_extract({rule}, '$.type')"
 
+    def lines_of_order(self, order: str, alias: str, columns: str = "*") -> str:
+        """The lines of order ``order`` as relation ``alias``, read through the index on
+        ``conversion_id`` whatever the planner's statistics say (a table loaded in bulk
+        has none worth trusting yet); the caller still names the order in its WHERE."""
+        if self.postgres:
+            return (
+                f"(SELECT {columns} FROM commission_lines WHERE conversion_id = {order} "
+                "OFFSET 0) "
+                f"AS {alias}"
+            )
+        return f"commission_lines AS {alias} INDEXED BY ix_commission_lines_conversion_id"
+
+    def delete_matching(self, table: str, key: tuple[str, ...], rows: str, where: str) -> str:
+        """Delete the rows of ``table`` whose ``key`` is among ``rows`` (alias ``g``) that
+        satisfy ``where``, by the table's primary key."""
+        if self.postgres:
+            match = " AND ".join(f"{table}.{k} = g.{k}" for k in key)
+            return f"DELETE FROM {table} USING {rows} AS g WHERE {match} AND {where}"
+        columns = ", ".join(key)
+        picked = ", ".join(f"g.{k}" for k in key)
+        chosen = f"SELECT {picked} FROM {rows} AS g WHERE {where}"
+        return f"DELETE FROM {table} WHERE ({columns}) IN ({chosen})"
+
     def row(self, name: str) -> str:
         """A trigger's OLD or NEW row as a one-row relation (SQLite's row triggers)."""
         columns = ", ".join(f"{name}.{c} AS {c}" for c in LINE_COLUMNS)
@@ -138,10 +161,14 @@ def statement_sums(d: Dialect, rows: str, sign: str) -> str:
   {_add("statement_daily", STATEMENT_SUMS, STATEMENT_KEY)};"""
 
 
+_ORDER_LOOKUP = "conversion_id, kind, influencer_id, currency, export_id, status, due_at"
+
+
 def _first_due_day(d: Dialect, p: str) -> str:
     """The UTC day of the earliest due sale line of order group ``p`` in its statement
     group, as the table is now (null: none left)."""
-    return f"""(SELECT {d.day("min(o.due_at)")} FROM commission_lines o
+    return f"""(SELECT {d.day("min(o.due_at)")}
+     FROM {d.lines_of_order(f"{p}.conversion_id", "o", _ORDER_LOOKUP)}
      WHERE o.conversion_id = {p}.conversion_id AND o.kind = 'sale'
        AND o.influencer_id = {p}.influencer_id AND o.currency = {p}.currency
        AND coalesce(o.export_id, '') = {p}.export_key AND {_in_statement("o")})"""
@@ -164,30 +191,43 @@ def _order_groups(rows: tuple[str, ...]) -> str:
 
 def statement_orders(d: Dialect, rows: tuple[str, ...]) -> str:
     """Move each touched order's count to its first due day as the table now is, then
-    remember that day."""
+    remember that day. PostgreSQL works each order's day out once, for all three
+    changes (one statement); SQLite's row triggers touch one or two orders."""
     groups = _order_groups(rows)
-    now = _first_due_day(d, "g")
-    keys = " AND ".join(f"statement_orders.{k} = g.{k}" for k in ORDER_KEY)
-    return f"""
+    counts = f"""
   INSERT INTO statement_daily (export_key, influencer_id, currency, day, gross_minor,
                                reversals_minor, adjustments_minor, carried_minor, lines,
                                orders)
   SELECT c.export_key, c.influencer_id, c.currency, c.day, 0, 0, 0, 0, 0, sum(c.n)
   FROM (SELECT g.export_key, g.influencer_id, g.currency, g.was AS day, -1 AS n,
-               {now} AS other
-        FROM {groups} AS g WHERE g.was IS NOT NULL
+               {{now}} AS other
+        FROM {{groups}} AS g WHERE g.was IS NOT NULL
         UNION ALL
-        SELECT g.export_key, g.influencer_id, g.currency, {now}, 1, g.was
-        FROM {groups} AS g) AS c
+        SELECT g.export_key, g.influencer_id, g.currency, {{now}}, 1, g.was
+        FROM {{groups}} AS g) AS c
   WHERE c.day IS NOT NULL AND (c.other IS NULL OR c.other <> c.day)
   GROUP BY 1, 2, 3, 4
-  {_add("statement_daily", ("orders",), STATEMENT_KEY)};
-  DELETE FROM statement_orders WHERE EXISTS (
-    SELECT 1 FROM {groups} AS g WHERE {keys} AND {now} IS NULL);
+  {_add("statement_daily", ("orders",), STATEMENT_KEY)}"""
+    remember = f"""
   INSERT INTO statement_orders (conversion_id, export_key, influencer_id, currency, day)
-  SELECT g.conversion_id, g.export_key, g.influencer_id, g.currency, {now}
-  FROM {groups} AS g WHERE {now} IS NOT NULL
-  ON CONFLICT ({", ".join(ORDER_KEY)}) DO UPDATE SET day = excluded.day;"""
+  SELECT g.conversion_id, g.export_key, g.influencer_id, g.currency, {{now}}
+  FROM {{groups}} AS g WHERE {{now}} IS NOT NULL
+  ON CONFLICT ({", ".join(ORDER_KEY)}) DO UPDATE SET day = excluded.day"""
+    if d.postgres:
+        first = _first_due_day(d, "t")
+        known = f"""(SELECT t.*, {first} AS now FROM {groups} AS t)"""
+        forget = d.delete_matching("statement_orders", ORDER_KEY, "touched", "g.now IS NULL")
+        return f"""
+  WITH touched AS MATERIALIZED {known},
+  forgotten AS ({forget}),
+  remembered AS ({remember.format(now="g.now", groups="touched")})
+  {counts.format(now="g.now", groups="touched")};"""
+    now = _first_due_day(d, "g")
+    forget = d.delete_matching("statement_orders", ORDER_KEY, groups, f"{now} IS NULL")
+    return f"""
+  {counts.format(now=now, groups=groups)};
+  {forget};
+  {remember.format(now=now, groups=groups)};"""
 
 
 # --- tiered_sales_daily --------------------------------------------------------------------
@@ -232,9 +272,8 @@ def tiered_sums(d: Dialect, rows: str) -> str:
 
 def tiered_recount(d: Dialect, keys: str) -> str:
     """Recompute the rows ``keys`` (partnership_id, rule_index, day) from the lines."""
-    match = " AND ".join(f"tiered_sales_daily.{k} = x.{k}" for k in TIERED_KEY)
     return f"""
-  DELETE FROM tiered_sales_daily WHERE EXISTS (SELECT 1 FROM {keys} AS x WHERE {match});
+  {d.delete_matching("tiered_sales_daily", TIERED_KEY, keys, "true")};
   {
         _tiered_insert(
             d,
@@ -274,7 +313,7 @@ def tiered_orders(d: Dialect, old: str, new: str) -> str:
     afftrack): both days recomputed."""
     moved = " UNION ".join(
         f"""SELECT l.partnership_id, l.rule_index, {d.day(f"{row}.occurred_at")} AS day
-       FROM commission_lines l JOIN campaigns k ON k.id = l.campaign_id
+       FROM {d.lines_of_order(f"{new}.id", "l")} JOIN campaigns k ON k.id = l.campaign_id
        WHERE l.conversion_id = {new}.id AND {_tiered(d, "l")} AND l.partnership_id IS NOT NULL
          AND {d.day(f"{old}.occurred_at")} <> {d.day(f"{new}.occurred_at")}"""
         for row in (old, new)
@@ -284,7 +323,7 @@ def tiered_orders(d: Dialect, old: str, new: str) -> str:
                                   cut_minor, due_max, changed_max)
   SELECT l.partnership_id, l.rule_index, {d.day(f"{new}.occurred_at")},
          sum(({_net(new, "l")}) - ({_net(old, "l")})), 0, 0, NULL, NULL
-  FROM commission_lines l JOIN campaigns k ON k.id = l.campaign_id
+  FROM {d.lines_of_order(f"{new}.id", "l")} JOIN campaigns k ON k.id = l.campaign_id
   WHERE l.conversion_id = {new}.id AND l.kind = 'sale' AND {_tiered(d, "l")}
     AND l.partnership_id IS NOT NULL
     AND {d.day(f"{old}.occurred_at")} = {d.day(f"{new}.occurred_at")}

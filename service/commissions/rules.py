@@ -6,6 +6,9 @@ every rounding goes through :func:`service.money.round_half_even`.
 
 from __future__ import annotations
 
+import functools
+import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -51,7 +54,13 @@ class Rule:
     tiers: tuple[Tier, ...] = ()
 
     def to_json(self, currency: str) -> dict[str, Any]:
-        """The canonical stored form (decimal strings), also shown by the API."""
+        """The canonical stored form (decimal strings), also shown by the API. Worked
+        out once per rule and currency (a settlement writes thousands of lines under a
+        few rules); each call gets a dict of its own."""
+        result: dict[str, Any] = json.loads(_rule_json(self, currency))
+        return result
+
+    def _json(self, currency: str) -> dict[str, Any]:
         if self.type == "percent":
             return {"type": "percent", "rate": _rate_str(self.rate)}
         if self.type == "tiered_percent":
@@ -69,6 +78,11 @@ class Rule:
             }
         assert self.amount_minor is not None
         return {"type": self.type, "amount": format_amount(self.amount_minor, currency)}
+
+
+@functools.lru_cache(maxsize=1024)
+def _rule_json(rule: Rule, currency: str) -> str:
+    return json.dumps(rule._json(currency))
 
 
 def _rate_str(rate: Fraction | None) -> str:
@@ -152,19 +166,27 @@ def rules_from_json(raw: Sequence[Mapping[str, Any]], currency: str) -> list[Rul
 
 
 def tiered_commission(total_minor: int, tiers: Sequence[Tier]) -> Fraction:
-    """Marginal brackets: the exact (unrounded) commission on ``total_minor`` of sales."""
-    result = Fraction(0)
+    """Marginal brackets: the exact (unrounded) commission on ``total_minor`` of sales.
+    Summed in integers over the rates' common denominator, one Fraction at the end (a
+    month's settlement works out thousands)."""
+    denominator = _common_denominator(tuple(tier.rate.denominator for tier in tiers))
+    scaled = 0
     lower = 0
     for tier in tiers:
         upper = tier.up_to_minor
         if total_minor <= lower:
             break
         span = (min(total_minor, upper) if upper is not None else total_minor) - lower
-        result += span * tier.rate
+        scaled += span * tier.rate.numerator * (denominator // tier.rate.denominator)
         if upper is None:
             break
         lower = upper
-    return result
+    return Fraction(scaled, denominator)
+
+
+@functools.lru_cache(maxsize=1024)
+def _common_denominator(denominators: tuple[int, ...]) -> int:
+    return math.lcm(1, *denominators)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from service.exports.models import Export
 from service.exports.queries import EXPORTS
 from service.exports.statement import (
     CARRY_REASON,
+    PROJECTION,
     DetailLine,
     Selection,
     SummaryRow,
@@ -105,23 +106,21 @@ def _paypal_rows(
     return chosen[start : start + PAYPAL_ROWS], parts
 
 
-_PROJECTION = "afftrack.exports.projection"
-
-
 @contextmanager
 def one_projection(session: Session) -> Iterator[None]:
     """Within: an open month's settlement (the slow part of its export) is worked out once
     for every export built in ``session`` — a page showing a month's summary and detail
-    reads both from one projection. Nothing may be written meanwhile."""
-    session.info[_PROJECTION] = {}
+    reads both from one projection, and the statement's sums once. Nothing may be
+    written meanwhile."""
+    session.info[PROJECTION] = {}
     try:
         yield
     finally:
-        session.info.pop(_PROJECTION, None)
+        session.info.pop(PROJECTION, None)
 
 
 def _projection(session: Session, period: str, zone: str) -> list[PlannedLine]:
-    kept: dict[tuple[str, str], list[PlannedLine]] | None = session.info.get(_PROJECTION)
+    kept: dict[tuple[str, str], list[PlannedLine]] | None = session.info.get(PROJECTION)
     if kept is None:
         return projected_lines(session, period, zone)
     if (period, zone) not in kept:

@@ -53,6 +53,8 @@ from service.influencers.models import Influencer
 from service.periods import period_bounds, utc_midnight
 
 CARRY_REASON = "negative balance carried forward to {next}"
+# session.info's key for what one view of a month works out once (exports.one_projection).
+PROJECTION = "afftrack.exports.projection"
 PROJECTED = "projected"  # the shown status of a line not written yet, in a running month
 
 
@@ -130,7 +132,7 @@ def summary_rows(
     if project_carry is None:
         project_carry = not sel.closed
     extra = _planned_sums(planned)
-    rows: Iterable[Sequence[Any]] = session.execute(_summary_select(session, sel))
+    rows: Iterable[Sequence[Any]] = _summed_groups(session, sel)
     if extra:
         rows = _with_planned_only(session, rows, extra)
     for row in rows:
@@ -237,6 +239,21 @@ def _edge_sums(sel: Selection, now: datetime, edge: datetime) -> Any:
     )
 
 
+def _summed_groups(session: Session, sel: Selection) -> list[Row[Any]]:
+    """The rows of :func:`_summary_select`, read once per view of the month within
+    ``exports.one_projection`` (its summary and its detail's carried-forward balances
+    both need them)."""
+    kept: dict[Any, Any] | None = session.info.get(PROJECTION)
+    key = ("groups", sel.period, sel.export.id if sel.export else None)
+    if kept is not None and key in kept:
+        rows: list[Row[Any]] = kept[key]
+        return rows
+    rows = list(session.execute(_summary_select(session, sel)))
+    if kept is not None:
+        kept[key] = rows
+    return rows
+
+
 def _summary_select(session: Session, sel: Selection) -> Select[Any]:
     """The summed groups joined to their influencer, by handle and currency."""
     # The lines are summed per group first and only the 20,000-odd groups joined to
@@ -308,12 +325,10 @@ def negative_balances(
 ) -> list[tuple[str, str, int]]:
     """The groups (influencer, currency) of an open statement whose net is negative,
     with the amount closing will carry forward (``summary_rows``' ``carried_forward``)."""
-    g = _group_sums(session, sel).c
     nets: dict[tuple[str, str], int] = {}
-    for inf_id, currency, net in session.execute(
-        select(g.influencer_id, g.currency, g.gross + g.reversals + g.adjustments)
-    ):
-        nets[(inf_id, currency)] = int(net)
+    for row in _summed_groups(session, sel):
+        inf_id, currency, gross, reversals, adjustments = (row[i] for i in range(5))
+        nets[(inf_id, currency)] = int(gross) + int(reversals) + int(adjustments)
     for line in planned:
         group = (line.influencer_id, line.currency)
         nets[group] = nets.get(group, 0) + line.amount_minor
@@ -478,12 +493,19 @@ def formatted_lines(
     JSON objects ("json") formatted by the database (see
     :mod:`service.exports.columns`), each with its sort key (influencer, currency,
     line id), in the order of :func:`detail_lines`."""
-    sql, params = formatted_statement(session, sel, fmt, head)
     # Compiling this expression-heavy query to machine code costs PostgreSQL more than
     # it gains per row (docs/BENCHMARKS.md#export-figures-without-a-recorded-date); the
     # setting lasts until the transaction ends (the export reads through a session of
     # its own).
     session.execute(text("SET LOCAL jit = off"))
+    if head is not None:
+        # A page's first rows: through SQLAlchemy, whose compiled-statement cache spares
+        # compiling the query again on every view (nothing to stream).
+        first: Iterator[tuple[str, str, str, str]] = iter(
+            session.execute(_formatted_select(session, sel, fmt, head)).tuples().all()
+        )
+        return first
+    sql, params = formatted_statement(session, sel, fmt, head)
     # Streamed row by row (libpq's single-row mode, psycopg's ``Cursor.stream``): memory
     # stays constant as with a server-side cursor, but the query runs as a plain one, so
     # PostgreSQL may format in parallel workers (a cursor never does; see
@@ -501,10 +523,16 @@ def formatted_statement(
     session: Session, sel: Selection, fmt: str, head: int | None = None
 ) -> tuple[str, dict[str, Any]]:
     """The SQL (in the driver's paramstyle) and parameters of :func:`formatted_lines`."""
+    stmt = _formatted_select(session, sel, fmt, head)
+    compiled = stmt.compile(session.get_bind(), compile_kwargs={"render_postcompile": True})
+    return str(compiled), dict(compiled.params)
+
+
+def _formatted_select(session: Session, sel: Selection, fmt: str, head: int | None) -> Any:
     L = CommissionLine
     now = clock.now_utc()
     formatter = sql_object if fmt == "json" else sql_row
-    stmt = _detail_select(
+    return _detail_select(
         session,
         sel,
         now,
@@ -514,5 +542,3 @@ def formatted_statement(
         L.id,
         head=head,
     )
-    compiled = stmt.compile(session.get_bind(), compile_kwargs={"render_postcompile": True})
-    return str(compiled), dict(compiled.params)
