@@ -244,7 +244,7 @@ def _summed_groups(session: Session, sel: Selection) -> list[Row[Any]]:
     ``exports.one_projection`` (its summary and its detail's carried-forward balances
     both need them)."""
     kept: dict[Any, Any] | None = session.info.get(PROJECTION)
-    key = ("groups", sel.period, sel.export.id if sel.export else None)
+    key = ("groups", sel.period, sel.export.id if sel.export else None, sel.influencer_id)
     if kept is not None and key in kept:
         rows: list[Row[Any]] = kept[key]
         return rows
