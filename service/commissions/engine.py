@@ -87,7 +87,7 @@ def worked_out(capped: CappedLine, campaign_currency: str, **working: Any) -> di
     assert working.keys() <= _WORKING_COLUMNS, working.keys() - _WORKING_COLUMNS
     line = capped.line
     row: dict[str, Any] = dict.fromkeys(_WORKING_COLUMNS)
-    row.update(rule=line.rule.to_json(campaign_currency), rule_index=line.rule_index)
+    row.update(rule=line.rule.stored(campaign_currency), rule_index=line.rule_index)
     if capped.cut_minor:
         row.update(cut_minor=capped.cut_minor, cap=capped.cap)
     row.update(working)

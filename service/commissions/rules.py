@@ -7,10 +7,9 @@ every rounding goes through :func:`service.money.round_half_even`.
 from __future__ import annotations
 
 import functools
-import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -52,13 +51,23 @@ class Rule:
     rate: Fraction | None = None
     amount_minor: int | None = None
     tiers: tuple[Tier, ...] = ()
+    # The stored form per currency, worked out once (see :meth:`stored`).
+    _stored: dict[str, dict[str, Any]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     def to_json(self, currency: str) -> dict[str, Any]:
-        """The canonical stored form (decimal strings), also shown by the API. Worked
-        out once per rule and currency (a settlement writes thousands of lines under a
-        few rules); each call gets a dict of its own."""
-        result: dict[str, Any] = json.loads(_rule_json(self, currency))
-        return result
+        """The canonical stored form (decimal strings), also shown by the API."""
+        return self._json(currency)
+
+    def stored(self, currency: str) -> dict[str, Any]:
+        """:meth:`to_json`, worked out once per rule and currency and shared by every
+        line written under it (a settlement writes thousands under a few rules): read
+        only."""
+        kept = self._stored.get(currency)
+        if kept is None:
+            kept = self._stored[currency] = self._json(currency)
+        return kept
 
     def _json(self, currency: str) -> dict[str, Any]:
         if self.type == "percent":
@@ -78,11 +87,6 @@ class Rule:
             }
         assert self.amount_minor is not None
         return {"type": self.type, "amount": format_amount(self.amount_minor, currency)}
-
-
-@functools.lru_cache(maxsize=1024)
-def _rule_json(rule: Rule, currency: str) -> str:
-    return json.dumps(rule._json(currency))
 
 
 def _rate_str(rate: Fraction | None) -> str:

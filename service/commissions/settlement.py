@@ -554,7 +554,7 @@ def _lines(caps: _Caps, gaps: list[Gap], month: str, zone: str) -> list[dict[str
         currency = terms.campaign_currency
         seen = gap.recorded
         want = gap.expected - seen.paid
-        if want > 0:
+        if want > 0 and terms.capped():
             (capped,) = apply_caps(
                 [SaleLine(gap.index, gap.rule, want, currency)], caps.room(terms, last), currency
             )

@@ -18,7 +18,8 @@ line is recomputed from its own rule and the facts behind it:
 - caps: no influencer's month and no campaign's budget holds more than its cap,
   manual adjustments aside;
 - paid lines belong to a closed export, and each closed export still rebuilds to its
-  stored checksum.
+  stored checksum;
+- the ledger's roll-ups (migration 0024) hold what the lines say.
 """
 
 from __future__ import annotations

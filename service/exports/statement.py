@@ -502,7 +502,7 @@ def formatted_lines(
         # A page's first rows: through SQLAlchemy, whose compiled-statement cache spares
         # compiling the query again on every view (nothing to stream).
         first: Iterator[tuple[str, str, str, str]] = iter(
-            session.execute(_formatted_select(session, sel, fmt, head)).tuples().all()
+            [tuple(row) for row in session.execute(_formatted_select(session, sel, fmt, head))]
         )
         return first
     sql, params = formatted_statement(session, sel, fmt, head)

@@ -18,6 +18,10 @@ _TARGET = (
 )
 
 
+# A value in a KPI's unit: a count is a JSON number, money and rates decimal strings.
+NUMBER_OR_TEXT = {"oneOf": [{"type": "integer"}, {"type": "string"}]}
+
+
 class Target(fields.String):
     """A target as typed: a decimal string, or a whole number (a count)."""
 
@@ -98,7 +102,7 @@ class ObjectiveOut(Schema):
     target = fields.Method(
         "_target",
         metadata={
-            "type": "string",
+            **NUMBER_OR_TEXT,
             "description": "as typed, in the KPI's unit (a count is a JSON number)",
             "example": "12000.00",
         },
@@ -126,7 +130,7 @@ class ObjectiveList(Schema):
 
 
 _VALUE = {
-    "type": "string",
+    **NUMBER_OR_TEXT,
     "nullable": True,
     "description": "in the KPI's unit, as `target` (a count is a JSON number)",
 }
