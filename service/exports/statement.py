@@ -16,7 +16,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -27,6 +27,7 @@ from sqlalchemy import (
     func,
     select,
     text,
+    tuple_,
     union_all,
 )
 from sqlalchemy.engine import Row
@@ -423,19 +424,23 @@ def _shown_status(now: datetime) -> ColumnElement[str]:
 
 
 def _detail_select(
-    session: Session, sel: Selection, now: datetime, *columns: Any, head: int | None = None
+    session: Session,
+    sel: Selection,
+    now: datetime,
+    *columns: Any,
+    head: int | None = None,
+    after: tuple[str, str, str] | None = None,
 ) -> Any:
     """``columns`` of the statement's lines joined to their orders, in statement order
     (``head``: the first ones only; PostgreSQL then formats only those, after a top-N
-    sort of the month)."""
+    sort of the month; ``after``: only the lines whose :func:`detail_key` comes after
+    it, the next page of a statement read a page at a time)."""
     L, C = CommissionLine, Conversion
-    return (
-        select(*columns)
-        .outerjoin(C, C.id == L.conversion_id)
-        .where(line_filter(sel, now))
-        .order_by(*(bytewise(session, column) for column in (L.influencer_id, L.currency, L.id)))
-        .limit(head)
-    )
+    key = [bytewise(session, column) for column in (L.influencer_id, L.currency, L.id)]
+    stmt = select(*columns).outerjoin(C, C.id == L.conversion_id).where(line_filter(sel, now))
+    if after is not None:
+        stmt = stmt.where(tuple_(*key) > tuple_(*after))
+    return stmt.order_by(*key).limit(head)
 
 
 def detail_lines(
@@ -444,10 +449,12 @@ def detail_lines(
     planned: Sequence[PlannedLine] = (),
     *,
     head: int | None = None,
+    after: tuple[str, str, str] | None = None,
 ) -> Iterator[DetailLine | Row[Any]]:
     """Every line of the statement in a stable order, with its order's id and source;
     ``planned`` lines (not written yet, already chosen for the statement) merged in.
-    Only the shown columns are read, as plain rows (no ORM entities)."""
+    Only the shown columns are read, as plain rows (no ORM entities). ``head`` and
+    ``after``: a page of them (see :func:`_detail_select`)."""
     L, C = CommissionLine, Conversion
     now = clock.now_utc()
     stmt = _detail_select(
@@ -473,6 +480,7 @@ def detail_lines(
         L.reason,
         *(getattr(L, fact.column) for fact in WORKING),
         head=head,
+        after=after,
     ).execution_options(yield_per=1000)
     written: Iterator[Any] = iter(session.execute(stmt))
     if not planned:
@@ -482,6 +490,7 @@ def detail_lines(
     extra = (
         DetailLine.planned(line, now, projected=projected)
         for line in sorted(planned, key=detail_key)
+        if after is None or detail_key(line) > after
     )
     yield from itertools.islice(heapq.merge(written, extra, key=detail_key), head)
 
@@ -498,13 +507,14 @@ def formatted_lines(
     # setting lasts until the transaction ends (the export reads through a session of
     # its own).
     session.execute(text("SET LOCAL jit = off"))
-    if head is not None:
-        # A page's first rows: through SQLAlchemy, whose compiled-statement cache spares
-        # compiling the query again on every view (nothing to stream).
-        first: Iterator[tuple[str, str, str, str]] = iter(
-            [tuple(row) for row in session.execute(_formatted_select(session, sel, fmt, head))]
-        )
-        return first
+    if head is not None or sel.influencer_id is not None:
+        # A page's first rows, or one influencer's month (a line per order of theirs:
+        # thousands at most, held at once): through SQLAlchemy, whose compiled-statement
+        # cache spares compiling the query again on every view, in one round trip
+        # (nothing to stream; docs/BENCHMARKS.md, "The influencer portal at 1,000,000
+        # clicks").
+        first = session.execute(_formatted_select(session, sel, fmt, head)).all()
+        return iter(cast(list[tuple[str, str, str, str]], first))
     sql, params = formatted_statement(session, sel, fmt, head)
     # Streamed row by row (libpq's single-row mode, psycopg's ``Cursor.stream``): memory
     # stays constant as with a server-side cursor, but the query runs as a plain one, so

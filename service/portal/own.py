@@ -591,12 +591,14 @@ class StatementLine:
 @dataclass(frozen=True)
 class Statement:
     """The influencer's part of a closed month's statement: their summary rows (one per
-    currency, as the export's summary has them) and their lines."""
+    currency, as the export's summary has them) and a page of their lines, in the
+    statement's order (``next_cursor``: where the next page starts; None on the last)."""
 
     period: str
     closed_at: datetime
     rows: list[SummaryRow]
     lines: list[StatementLine]
+    next_cursor: str | None = None
 
 
 def _closed(session: Session, influencer_id: str, period: str, zone: str) -> Selection:
@@ -618,11 +620,34 @@ def _closed(session: Session, influencer_id: str, period: str, zone: str) -> Sel
     return sel
 
 
-def statement(session: Session, influencer_id: str, period: str, zone: str = "UTC") -> Statement:
-    """The influencer's lines of the closed month ``period`` (NotFound if it is open or
-    holds none of theirs)."""
+def statement(
+    session: Session,
+    influencer_id: str,
+    period: str,
+    zone: str = "UTC",
+    *,
+    cursor: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> Statement:
+    """The influencer's summary of the closed month ``period`` and a page of their lines
+    (NotFound if it is open or holds none of theirs); ``cursor``: the last line of the
+    page before. A month holds a line per order: its whole list is the CSV's."""
     sel = _closed(session, influencer_id, period, zone)
     assert sel.export is not None
+    limit = _limit(limit)
+    after = None
+    if (line_id := decode_cursor(cursor)) is not None:
+        L = CommissionLine
+        key = session.execute(
+            select(L.influencer_id, L.currency, L.id).where(
+                L.id == line_id, L.influencer_id == influencer_id, L.export_id == sel.export.id
+            )
+        ).first()
+        if key is None:
+            raise InvalidInput(
+                "cursor is not valid", fields={"cursor": ["not a line of this statement"]}
+            )
+        after = (key[0], key[1], key[2])
     rows = list(statement_rows(session, sel))
     lines = [
         StatementLine(
@@ -639,9 +664,12 @@ def statement(session: Session, influencer_id: str, period: str, zone: str = "UT
             status=line.status,
             reason=line.reason,
         )
-        for line in detail_lines(session, sel)
+        for line in detail_lines(session, sel, head=limit + 1, after=after)
     ]
-    return Statement(period, sel.export.closed_at, rows, lines)
+    more = len(lines) > limit
+    lines = lines[:limit]
+    next_cursor = encode_cursor(lines[-1].id) if more else None
+    return Statement(period, sel.export.closed_at, rows, lines, next_cursor)
 
 
 def statement_csv(session: Session, influencer_id: str, period: str, zone: str = "UTC") -> bytes:

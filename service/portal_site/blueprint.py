@@ -3,7 +3,9 @@ cached; what every page shares (the navigation, the error pages)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template
+import time
+
+from flask import Blueprint, Response, current_app, g, render_template
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest, HTTPException
@@ -44,8 +46,19 @@ def _shared() -> dict[str, object]:
     }
 
 
+@bp.before_request
+def _started() -> None:
+    g.portal_started = time.perf_counter()
+
+
 @bp.after_request
 def _headers(response: Response) -> Response:
+    started = g.get("portal_started")
+    # The server's time on a signed-in page (bench/portal.py reads it); never on the door
+    # (signing in, asking for a link), whose time could tell a known address apart.
+    if started is not None and g.get("portal_influencer") is not None:
+        ms = (time.perf_counter() - started) * 1000
+        response.headers["Server-Timing"] = f"app;dur={ms:.1f}"
     # A page holds a CSRF token and who is signed in: never kept by a cache, never framed.
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"

@@ -188,7 +188,7 @@ def statements() -> Response:
 @auth.portal_login_required
 def statement(period: str) -> Response:
     with services().db.read_session() as s:
-        found = own.statement(s, _me(), period)
+        found = own.statement(s, _me(), period, cursor=request.args.get("after"), limit=PAGE_SIZE)
     return _page("portal/statement.html", statement=found, campaign_names=_campaign_names())
 
 

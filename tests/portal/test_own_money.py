@@ -123,3 +123,23 @@ def test_a_statement_is_the_closed_exports_lines_for_them(api: Api, frozen: Any)
     assert (row.gross, row.reversals, row.adjustments, row.net_payable) == (0, -1000, 1000, 0)
     assert row.carried_forward == 1000
     assert sorted(line.order_ref or "" for line in october.lines) == ["", "•••0001"]
+
+
+def test_a_statements_lines_come_a_page_at_a_time(api: Api, frozen: Any) -> None:
+    """A month holds a line per order: its page shows them a page at a time, in the
+    CSV's order, and a place in the list that is not a line of theirs in that month is
+    refused."""
+    story = build(api, frozen)
+    with db(api).read_session() as s:
+        whole = own.statement(s, story.anna.id, "2026-10", limit=200)
+        assert whole.next_cursor is None and len(whole.lines) == 2
+        first = own.statement(s, story.anna.id, "2026-10", limit=1)
+        second = own.statement(s, story.anna.id, "2026-10", cursor=first.next_cursor, limit=1)
+        assert first.next_cursor == first.lines[0].id and second.next_cursor is None
+        assert [line.id for line in first.lines + second.lines] == [line.id for line in whole.lines]
+        assert first.rows == second.rows == whole.rows  # the summary on every page
+        september = own.statement(s, story.anna.id, "2026-09", limit=200).lines[0].id
+        ben = own.statement(s, story.ben.id, "2026-10", limit=200).lines[0].id
+        for elsewhere in (september, ben, "cml_unknown", "not a cursor!"):
+            with pytest.raises(InvalidInput):
+                own.statement(s, story.anna.id, "2026-10", cursor=elsewhere, limit=1)

@@ -223,3 +223,39 @@ def test_no_portal_page_shows_anything_without_a_session(api: Api, frozen: Any) 
                 text = r.get_data(as_text=True)
                 for value in anna_identifiers(api, story):
                     assert value not in text, (url, value)
+
+
+def test_every_page_tells_the_servers_own_time(api: Api, frozen: Any) -> None:
+    """``Server-Timing: app;dur=<ms>`` on each signed-in page, as the dashboard does
+    (bench/portal.py reads it); never on the door, where it could tell a known address
+    from an unknown one."""
+    story = build(api, frozen)
+    values = anna_values(api, story)
+    anna = signed_in_client(api, story.anna.id)
+    for rule in portal_rules(api.app):
+        if "GET" not in (rule.methods or set()) or rule.endpoint in PUBLIC:
+            continue
+        url = rule.build({name: values[name] for name in rule.arguments})[1]
+        r = anna.get(url)
+        assert r.status_code == 200, (url, r.status_code)
+        assert re.fullmatch(r"app;dur=\d+\.\d", r.headers.get("Server-Timing", "")), url
+    door = api.app.test_client()
+    for url in ("/portal/new-link", "/portal/", invite_path(api, story.ben.id)):
+        assert "Server-Timing" not in door.get(url).headers, url
+    assert "Server-Timing" not in door.post("/portal/new-link", data={}).headers
+
+
+def test_a_place_in_a_statements_lines_not_theirs_is_refused_in_words(
+    api: Api, frozen: Any
+) -> None:
+    story = build(api, frozen)
+    anna = signed_in_client(api, story.anna.id)
+    with db(api).read_session() as s:
+        bens = own.statement(s, story.ben.id, "2026-10").lines[0].id
+        hers = own.statement(s, story.anna.id, "2026-10", limit=1).lines[0].id
+    later = anna.get(f"/portal/statements/2026-10?after={hers}")
+    assert later.status_code == 200 and 'id="more-lines"' not in later.text
+    for place in (bens, "cml_unknown"):
+        r = anna.get(f"/portal/statements/2026-10?after={place}")
+        assert r.status_code == 422, (place, r.status_code)
+        assert "cannot use" in _text(r.text) and "•••" not in r.text
