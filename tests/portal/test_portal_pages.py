@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service.portal import own
+from service.portal import own, payout
 from tests.portal.story import FROZEN_AT, REJECT_REASON, Story, build, db
 from tests.support.app import Api
 from tests.support.dashboard_session import csrf
@@ -62,7 +62,18 @@ def anna_values(api: Api, story: Story) -> dict[str, str]:
         "post_id": story.anna.post_id,
         "line_id": story.anna.line_ids[0],
         "period": "2026-09",
+        "request_id": _payout_request(api, story),
     }
+
+
+def _payout_request(api: Api, story: Story) -> str:
+    """anna's open request for another payout e-mail (asking again is the same one)."""
+    with db(api).session() as session:
+        asked = payout.request_change(
+            session, story.anna.id, "anna.payouts@example.com", f"portal:{story.anna.id}"
+        )
+        session.commit()
+        return asked.request.id
 
 
 def anna_identifiers(api: Api, story: Story) -> list[str]:
