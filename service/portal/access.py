@@ -28,6 +28,7 @@ from service.influencers.models import Influencer
 from service.influencers.service import get_influencer
 from service.mail import Message
 from service.paging import DEFAULT_LIMIT, Page, paginate
+from service.portal import language
 from service.portal.models import PortalEvent, PortalInvite, PortalSession
 
 # Who did it, besides an API key's id: the CLI, or the influencer at the portal.
@@ -149,22 +150,56 @@ def sign_in_url(public_url: str, token: str) -> str:
     return f"{public_url}/portal/sign-in/{token}"
 
 
-def invitation(influencer: Influencer, url: str, expires_at: datetime) -> Message:
-    """The mail that carries a sign-in link."""
+def invitation(influencer: Influencer, url: str, expires_at: datetime, lang: str) -> Message:
+    """The mail that carries a sign-in link, in ``lang`` (``language_of``)."""
+    _ = language.translations(lang).gettext
+    until = f"{expires_at:%Y-%m-%d %H:%M} UTC"
     return Message(
         to=influencer.email,
-        subject="Your sign-in link to the partner portal",
+        subject=_("Your sign-in link to the partner portal"),
         body=(
-            f"Hello {influencer.name},\n\n"
-            "Open this link to sign in to the partner portal, where you can follow your "
-            "links, codes and earnings:\n\n"
-            f"{url}\n\n"
-            f"The link works once, until {expires_at:%Y-%m-%d %H:%M} UTC. If it has "
-            "expired, ask for a new one on the portal's sign-in page with this e-mail "
-            "address.\n\n"
-            "If you did not expect this mail, you can ignore it.\n"
+            _("Hello %(name)s,") % {"name": influencer.name}
+            + "\n\n"
+            + _(
+                "Open this link to sign in to the partner portal, where you can follow your "
+                "links, codes and earnings:"
+            )
+            + f"\n\n{url}\n\n"
+            + _(
+                "The link works once, until %(until)s. If it has expired, ask for a new one "
+                "on the portal's sign-in page with this e-mail address."
+            )
+            % {"until": until}
+            + "\n\n"
+            + _("If you did not expect this mail, you can ignore it.")
+            + "\n"
         ),
     )
+
+
+def language_of(session: Session, influencer_id: str) -> str:
+    """The language the influencer last used the portal in (their latest session's),
+    else English: what their mails are written in."""
+    found = session.scalar(
+        select(PortalSession.language)
+        .where(
+            PortalSession.influencer_id == influencer_id,
+            PortalSession.language.is_not(None),
+        )
+        .order_by(PortalSession.created_at.desc(), PortalSession.id.desc())
+        .limit(1)
+    )
+    return language.known(found)
+
+
+def set_language(session: Session, cookie: str | None, lang: str) -> bool:
+    """Remember ``lang`` as the language of the open session of ``cookie`` (chosen on
+    a page); False when there is none open."""
+    row = live_session(session, cookie)
+    if row is None:
+        return False
+    row.language = language.known(lang)
+    return True
 
 
 # signing in ------------------------------------------------------------------------
@@ -203,10 +238,16 @@ def check_link(session: Session, token: str) -> PortalInvite | Refused:
 
 
 def sign_in(
-    session: Session, token: str, *, hours: int, address_hash: str | None
+    session: Session,
+    token: str,
+    *,
+    hours: int,
+    address_hash: str | None,
+    lang: str | None = None,
 ) -> SignIn | Refused:
-    """Take the link ``token`` (once) and open a new session for its influencer; or
-    record why it was refused. The caller commits either way."""
+    """Take the link ``token`` (once) and open a new session for its influencer, in the
+    language ``lang`` the page was written in; or record why it was refused. The caller
+    commits either way."""
     found = check_link(session, token)
     if isinstance(found, Refused):
         influencer_id = None
@@ -245,7 +286,7 @@ def sign_in(
             reason="used",
         )
         return Refused("used")
-    cookie, row = open_session(session, found.influencer_id, found.id, hours=hours)
+    cookie, row = open_session(session, found.influencer_id, found.id, hours=hours, lang=lang)
     record(
         session,
         "signed_in",
@@ -257,7 +298,12 @@ def sign_in(
 
 
 def open_session(
-    session: Session, influencer_id: str, invite_id: str | None, *, hours: int
+    session: Session,
+    influencer_id: str,
+    invite_id: str | None,
+    *,
+    hours: int,
+    lang: str | None = None,
 ) -> tuple[str, PortalSession]:
     """A brand-new session (a new random value: nothing the browser sent before is
     promoted to a session)."""
@@ -269,6 +315,7 @@ def open_session(
         cookie_hash=digest(cookie),
         created_at=now,
         expires_at=now + timedelta(hours=hours),
+        language=language.known(lang) if lang else None,
     )
     session.add(row)
     session.flush()
@@ -516,7 +563,7 @@ def invite_and_mail(
             s, influencer, days=settings.portal_invite_days, actor=actor, address_hash=address_hash
         )
         url = sign_in_url(settings.public_url, token)
-        message = invitation(influencer, url, row.expires_at)
+        message = invitation(influencer, url, row.expires_at, language_of(s, influencer.id))
         expires_at = row.expires_at
     with db.session() as s:
         sent = mail_link(

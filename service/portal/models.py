@@ -44,6 +44,9 @@ class PortalSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The page's language at sign-in, then as chosen (the influencer's mails follow the
+    # latest session's); null before it was recorded.
+    language: Mapped[str | None] = mapped_column(String(5))
 
 
 class PortalEvent(Base):

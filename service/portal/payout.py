@@ -25,7 +25,8 @@ from service.influencers.models import Influencer
 from service.influencers.service import change_influencer, get_influencer
 from service.mail import Message
 from service.paging import DEFAULT_LIMIT, Page, paginate
-from service.portal.access import INFLUENCER, record
+from service.portal import language
+from service.portal.access import INFLUENCER, language_of, record
 from service.portal.models import PayoutChangeRequest
 
 STATUSES = ("requested", "confirmed", "declined", "withdrawn")
@@ -199,17 +200,27 @@ def notice_addresses(influencer: Influencer) -> list[str]:
     return found
 
 
-def notice(influencer: Influencer, row: PayoutChangeRequest, to: str) -> Message:
+def notice(influencer: Influencer, row: PayoutChangeRequest, to: str, lang: str) -> Message:
+    """The notice of a request, in ``lang`` (``access.language_of``)."""
+    _ = language.translations(lang).gettext
     return Message(
         to=to,
-        subject="A change of your payout e-mail was requested",
+        subject=_("A change of your payout e-mail was requested"),
         body=(
-            f"Hello {influencer.name},\n\n"
-            "Someone signed in to your partner portal asked for your payouts to go to "
-            f"{row.email} from now on.\n\n"
-            "Nothing changes until the brand confirms it. If this was you, there is "
-            "nothing to do. If it was not, tell the brand at once: they will decline the "
-            "request and can end every portal session of yours.\n"
+            _("Hello %(name)s,") % {"name": influencer.name}
+            + "\n\n"
+            + _(
+                "Someone signed in to your partner portal asked for your payouts to go to "
+                "%(email)s from now on."
+            )
+            % {"email": row.email}
+            + "\n\n"
+            + _(
+                "Nothing changes until the brand confirms it. If this was you, there is "
+                "nothing to do. If it was not, tell the brand at once: they will decline the "
+                "request and can end every portal session of yours."
+            )
+            + "\n"
         ),
     )
 
@@ -233,7 +244,8 @@ def mail_notice(db: Database, settings: Settings, request_id: str) -> Notified:
         if row is None:
             return Notified([], [])
         influencer = get_influencer(s, row.influencer_id)
-        messages = [notice(influencer, row, to) for to in notice_addresses(influencer)]
+        lang = language_of(s, influencer.id)
+        messages = [notice(influencer, row, to, lang) for to in notice_addresses(influencer)]
         influencer_id = influencer.id
     sent, failed = [], []
     for message in messages:

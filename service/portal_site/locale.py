@@ -1,12 +1,14 @@
-"""The language of the portal's pages: Flask-Babel with a locale selector."""
+"""The language of the portal's pages: Flask-Babel with a locale selector, reading the
+catalogues under ``translations/`` (docs/portal.md "Languages")."""
 
 from __future__ import annotations
 
 from flask import Flask, request
 from flask_babel import Babel
 
-SUPPORTED = ("en", "fr", "sv")
-DEFAULT = "en"
+from service.portal.language import CATALOGUES, DEFAULT, SUPPORTED
+
+__all__ = ["COOKIE", "DEFAULT", "SUPPORTED", "init_app", "select_locale"]
 COOKIE = "afftrack_lang"
 
 
@@ -21,4 +23,5 @@ def select_locale() -> str:
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(CATALOGUES))
     Babel(app, locale_selector=select_locale)

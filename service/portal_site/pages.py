@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import redirect, request, url_for
+from flask import g, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
 from service import clock
 from service.commissions.ledger import STATUSES
 from service.http.context import services, settings
 from service.links.qr import qr_svg
-from service.portal import own
+from service.portal import access, own
 from service.portal_site import auth, locale
 from service.portal_site.blueprint import Unusable, bp
 from service.portal_site.views import _page
@@ -139,7 +140,13 @@ def results() -> Response:
     if end < start:
         raise Unusable(_("The last day is before the first day. Choose the first day first."))
     if (end - start).days + 1 > own.MAX_DAYS:
-        raise Unusable(_("Choose at most %(days)s days at once.", days=own.MAX_DAYS))
+        raise Unusable(
+            ngettext(
+                "Choose at most %(num)s day at once.",
+                "Choose at most %(num)s days at once.",
+                own.MAX_DAYS,
+            )
+        )
     with services().db.read_session() as s:
         clicks = own.clicks_by_day(s, me, start, end)
         conversions = own.conversions_by_day(s, me, start, end)
@@ -224,6 +231,9 @@ def language() -> Response:
     back = request.form.get("next", "")
     if not back.startswith(f"{auth.PATH}/") or back.startswith("//"):
         back = url_for("portal.home")
+    if auth.current_influencer() is not None:  # their mails follow the choice
+        with services().db.session() as s:
+            access.set_language(s, g.portal_cookie, chosen)
     response = redirect(back, code=303)
     auth.set_cookie(response, locale.COOKIE, chosen, max_age=LANGUAGE_DAYS * 86400)
     return response

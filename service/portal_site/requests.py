@@ -27,7 +27,19 @@ from service.portal.schemas import PayoutEmailIn
 from service.portal_site import auth
 from service.portal_site.blueprint import bp
 
-METRIC_LABELS = [(name, name.capitalize()) for name in METRICS]
+
+def _metric_labels() -> list[tuple[str, str]]:
+    """Each figure of a post with its name in the page's language."""
+    words = {
+        "impressions": _("Impressions"),
+        "reach": _("Reach"),
+        "views": _("Views"),
+        "likes": _("Likes"),
+        "comments": _("Comments"),
+        "shares": _("Shares"),
+        "saves": _("Saves"),
+    }
+    return [(name, words.get(name, name.capitalize())) for name in METRICS]
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Response:
@@ -64,7 +76,7 @@ def _post_page(form: Form, status: int, sent: own.OwnPost | None = None) -> Resp
         form=form,
         campaigns=campaigns,
         platforms=posts.platforms_of(me),
-        metric_labels=METRIC_LABELS,
+        metric_labels=_metric_labels(),
         # kept when the form comes back refused: that submission recorded nothing
         once=once if posts.ONCE.fullmatch(once) else secrets.token_urlsafe(16),
         sent=sent,

@@ -7,6 +7,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import g, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -14,7 +15,7 @@ from service.config import Settings
 from service.db import Database
 from service.http.context import services, settings
 from service.portal import access
-from service.portal_site import auth
+from service.portal_site import auth, locale
 from service.portal_site.blueprint import bp
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,11 @@ def sign_in(token: str) -> Response:
     earlier = request.cookies.get(auth.COOKIE)
     with services().db.session() as s:
         result = access.sign_in(
-            s, token, hours=cfg.portal_session_hours, address_hash=auth.address_hash()
+            s,
+            token,
+            hours=cfg.portal_session_hours,
+            address_hash=auth.address_hash(),
+            lang=str(get_locale() or locale.DEFAULT),
         )
         if isinstance(result, access.SignIn) and earlier:
             # Whatever session this browser had before ends: one browser, one session.
@@ -134,6 +139,7 @@ def send_new_link(db: Database, cfg: Settings, email: str, address_hash: str | N
                         link.influencer,
                         access.sign_in_url(cfg.public_url, link.token),
                         link.invite.expires_at,
+                        access.language_of(s, link.influencer.id),
                     ),
                 )
                 for link in links

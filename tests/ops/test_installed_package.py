@@ -316,6 +316,11 @@ def test_demo_serve_redirect_and_every_dashboard_page_from_any_directory(
     status, _, body = browser.open("/dashboard/campaigns/cmp_unknown")
     assert status == 404 and b"<html" in body.lower()
 
+    # The portal's catalogues ship compiled in the wheel: the browser's language is spoken.
+    for lang, words in (("fr", "Recevoir un lien de connexion"), ("sv", "Få en inloggningslänk")):
+        status, _, body = server.get("/portal/new-link", **{"Accept-Language": lang})
+        assert status == 200 and f"<h1>{words}</h1>" in body.decode(), lang
+
 
 def test_db_upgrade_serve_and_worker_on_postgres_and_redis_from_any_directory(
     installed: Installed, elsewhere: Path, serve: Any, redis_url: str
