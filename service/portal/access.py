@@ -378,7 +378,8 @@ class Revoked:
 def revoke_all(
     session: Session, influencer: Influencer, *, actor: str, address_hash: str | None
 ) -> Revoked:
-    """End every unused link and every open session of ``influencer`` now. Repeating it
+    """End every unused link and every open session of ``influencer`` now; no link is
+    sent by e-mail until the brand invites them again (``access_revoked``). Repeating it
     ends nothing more (and is recorded again)."""
     now = clock.now_utc()
     links = session.execute(

@@ -76,7 +76,8 @@ def revoke(influencer_id: str) -> dict[str, Any]:
     """Revoke an influencer's portal access
 
     Every unused sign-in link is refused from now on and every open portal session ends
-    at once. Repeating it ends nothing more."""
+    at once. Repeating it ends nothing more. Until the brand invites the influencer
+    again, no link is sent when they ask for one by e-mail at the portal."""
     s = session()
     done = access.revoke_all(
         s, get_influencer(s, influencer_id), actor=current_key().id, address_hash=address_hash()
