@@ -35,3 +35,12 @@ document.addEventListener("submit", (event) => {
     for (const button of form.querySelectorAll("button")) button.disabled = true;
   }, 0);
 });
+
+// Back to the page from the browser's history: its forms can be sent again.
+window.addEventListener("pageshow", (event) => {
+  if (!event.persisted) return;
+  for (const form of document.querySelectorAll("form[data-once]")) {
+    delete form.dataset.sent;
+    for (const button of form.querySelectorAll("button")) button.disabled = false;
+  }
+});
