@@ -14,6 +14,7 @@ from service.forms import Form, submit
 from service.http.context import services, session, settings
 from service.influencers.service import get_influencer
 from service.portal import access, payout
+from service.portal.api import address_hash
 from service.portal.schemas import PayoutDeclineIn
 
 LAST_EVENTS = 10
@@ -38,7 +39,7 @@ def invite_to_portal(influencer_id: str) -> Any:
         settings(),
         influencer_id,
         actor=g.dashboard_key.id,
-        address_hash=access.hash_address(settings().ip_hash_key, request.remote_addr),
+        address_hash=address_hash(),
     )
     return influencer_page(influencer_id, invitation=sent)
 
@@ -51,7 +52,7 @@ def revoke_portal_access(influencer_id: str) -> Any:
         s,
         get_influencer(s, influencer_id),
         actor=g.dashboard_key.id,
-        address_hash=access.hash_address(settings().ip_hash_key, request.remote_addr),
+        address_hash=address_hash(),
     )
     s.commit()
     return redirect(url_for("dashboard.influencer", influencer_id=influencer_id) + "#portal", 303)

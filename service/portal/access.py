@@ -55,8 +55,19 @@ EVENT_KINDS = (
 )
 # Why a link was refused (the event's reason and the page's words).
 REFUSALS = ("used", "expired", "revoked", "unknown")
-# A new link by e-mail: at most this many per influencer per hour (more are not sent).
-REQUESTS_PER_HOUR = 3
+# A new link by e-mail: at most this many links sent to one influencer in an hour,
+# requests from one client address, and requests in all (ADR "portal new-link limits").
+LINKS_PER_HOUR = 3
+REQUESTS_PER_ADDRESS = 10
+REQUESTS_PER_HOUR = 200
+# Why a link asked for was not sent (the event's reason).
+TOO_MANY_LINKS = "not sent: too many links in the hour"
+TOO_MANY_FROM_ADDRESS = "not sent: too many requests from this address in the hour"
+TOO_MANY_IN_ALL = "not sent: too many requests at the portal in the hour"
+NO_MAIL = "not sent: no mail server is set up (AFFTRACK_SMTP_URL)"
+ACCESS_REVOKED = "not sent: the brand revoked this influencer's access"
+# A Sign in form sent again this soon after it took its link opens a session again.
+REPEAT_SECONDS = 60
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # token_urlsafe(32)
 
 
@@ -244,11 +255,18 @@ def sign_in(
     hours: int,
     address_hash: str | None,
     lang: str | None = None,
+    form: str | None = None,
 ) -> SignIn | Refused:
     """Take the link ``token`` (once) and open a new session for its influencer, in the
-    language ``lang`` the page was written in; or record why it was refused. The caller
-    commits either way."""
+    language ``lang`` the page was written in; or record why it was refused. ``form``:
+    the Sign in form's CSRF token; the same form sent again within ``REPEAT_SECONDS`` of
+    the link's use (a double click whose first answer the browser dropped) opens a
+    session again instead of being refused. The caller commits either way."""
     found = check_link(session, token)
+    if isinstance(found, Refused) and found.reason == "used" and form:
+        again = _repeat(session, token, form, hours=hours, address_hash=address_hash)
+        if again is not None:
+            return again
     if isinstance(found, Refused):
         influencer_id = None
         if found.reason != "unknown":
@@ -277,6 +295,10 @@ def sign_in(
         .execution_options(synchronize_session=False)
     )
     if taken.rowcount != 1:  # type: ignore[attr-defined]
+        if form:
+            again = _repeat(session, token, form, hours=hours, address_hash=address_hash)
+            if again is not None:
+                return again
         record(
             session,
             "link_refused",
@@ -287,12 +309,52 @@ def sign_in(
         )
         return Refused("used")
     cookie, row = open_session(session, found.influencer_id, found.id, hours=hours, lang=lang)
+    row.form_hash = digest(form) if form else None
     record(
         session,
         "signed_in",
         influencer_id=found.influencer_id,
         actor=INFLUENCER,
         address_hash=address_hash,
+    )
+    return SignIn(cookie, row)
+
+
+def _repeat(
+    session: Session, token: str, form: str, *, hours: int, address_hash: str | None
+) -> SignIn | None:
+    """The same Sign in form pressed again within ``REPEAT_SECONDS`` of the link's use:
+    the session it opened ends and a new one opens (the browser may never have received
+    the first one's cookie). None when this is not such a repeat."""
+    now = clock.now_utc()
+    earlier = session.scalar(
+        select(PortalSession)
+        .join(PortalInvite, PortalInvite.id == PortalSession.invite_id)
+        .where(
+            PortalInvite.token_hash == digest(token),
+            PortalInvite.used_at > now - timedelta(seconds=REPEAT_SECONDS),
+            PortalInvite.revoked_at.is_(None),
+            PortalSession.form_hash == digest(form),
+            PortalSession.ended_at.is_(None),
+            PortalSession.expires_at > now,
+        )
+        .order_by(PortalSession.id.desc())
+        .limit(1)
+    )
+    if earlier is None:
+        return None
+    earlier.ended_at = now
+    cookie, row = open_session(
+        session, earlier.influencer_id, earlier.invite_id, hours=hours, lang=earlier.language
+    )
+    row.form_hash = earlier.form_hash
+    record(
+        session,
+        "signed_in",
+        influencer_id=earlier.influencer_id,
+        actor=INFLUENCER,
+        address_hash=address_hash,
+        reason="the same Sign in form again",
     )
     return SignIn(cookie, row)
 
@@ -360,7 +422,8 @@ class Revoked:
 def revoke_all(
     session: Session, influencer: Influencer, *, actor: str, address_hash: str | None
 ) -> Revoked:
-    """End every unused link and every open session of ``influencer`` now. Repeating it
+    """End every unused link and every open session of ``influencer`` now; no link is
+    sent by e-mail until the brand invites them again (``access_revoked``). Repeating it
     ends nothing more (and is recorded again)."""
     now = clock.now_utc()
     links = session.execute(
@@ -409,12 +472,37 @@ class NewLink:
 
 
 def request_link(
-    session: Session, email: str, *, days: int, address_hash: str | None
+    session: Session,
+    email: str,
+    *,
+    days: int,
+    address_hash: str | None,
+    can_mail: bool = True,
 ) -> list[NewLink]:
     """New links for the influencers whose address on file is ``email`` (compared
-    without case), each to be mailed to that address only. An unknown address, or one
-    that asked more than ``REQUESTS_PER_HOUR`` times in the hour, gets none; the record
-    says so, never naming the address asked for."""
+    without case), each to be mailed to that address only. None is made while too many
+    were asked for in the hour (``LINKS_PER_HOUR`` sent to one influencer,
+    ``REQUESTS_PER_ADDRESS`` from one client address, ``REQUESTS_PER_HOUR`` in all),
+    without mail (``can_mail`` false), for an unknown address or an influencer whose
+    access the brand revoked. The record says so, never naming the address asked for;
+    a refusal repeated within the hour is recorded once (ADR "portal new-link limits")."""
+    since = clock.now_utc() - timedelta(hours=1)
+    requested = (
+        select(func.count())
+        .select_from(PortalEvent)
+        .where(PortalEvent.kind == "link_requested", PortalEvent.at > since)
+    )
+    if (session.scalar(requested) or 0) >= REQUESTS_PER_HOUR:
+        _refuse_once(session, None, None, TOO_MANY_IN_ALL, since)
+        return []
+    if address_hash is not None:
+        from_there = requested.where(PortalEvent.address_hash == address_hash)
+        if (session.scalar(from_there) or 0) >= REQUESTS_PER_ADDRESS:
+            _refuse_once(session, None, address_hash, TOO_MANY_FROM_ADDRESS, since)
+            return []
+    if not can_mail:
+        _refuse_once(session, None, None, NO_MAIL, since)
+        return []
     wanted = email.strip().lower()
     found = list(
         session.scalars(
@@ -432,37 +520,24 @@ def request_link(
         )
         return []
     links = []
-    since = clock.now_utc() - timedelta(hours=1)
     for influencer in found:
         # One request per influencer at a time, so that two at once cannot both pass.
         if not advisory_lock(session, f"afftrack:portal-link:{influencer.id}"):
-            record(
-                session,
-                "link_requested",
-                influencer_id=influencer.id,
-                actor=INFLUENCER,
-                address_hash=address_hash,
-                reason="not sent: another request was being handled",
-            )
+            continue  # the other request, being handled, is recorded; this one adds nothing
+        if access_revoked(session, influencer.id):
+            _refuse_once(session, influencer.id, address_hash, ACCESS_REVOKED, since)
             continue
-        recent = session.scalar(
+        sent = session.scalar(
             select(func.count())
-            .select_from(PortalEvent)
+            .select_from(PortalInvite)
             .where(
-                PortalEvent.influencer_id == influencer.id,
-                PortalEvent.kind == "link_requested",
-                PortalEvent.at > since,
+                PortalInvite.influencer_id == influencer.id,
+                PortalInvite.created_by == INFLUENCER,
+                PortalInvite.created_at > since,
             )
         )
-        if (recent or 0) >= REQUESTS_PER_HOUR:
-            record(
-                session,
-                "link_requested",
-                influencer_id=influencer.id,
-                actor=INFLUENCER,
-                address_hash=address_hash,
-                reason="not sent: too many requests in the hour",
-            )
+        if (sent or 0) >= LINKS_PER_HOUR:
+            _refuse_once(session, influencer.id, address_hash, TOO_MANY_LINKS, since)
             continue
         record(
             session,
@@ -476,6 +551,58 @@ def request_link(
         )
         links.append(NewLink(influencer, row, token))
     return links
+
+
+def _refuse_once(
+    session: Session,
+    influencer_id: str | None,
+    address_hash: str | None,
+    reason: str,
+    since: datetime,
+) -> None:
+    """Record that a new link was not sent for ``reason``, unless the same refusal (of
+    the same influencer, or from the same address when no influencer is named) is in
+    the record since ``since``: a flood of requests adds one row an hour."""
+    same = select(PortalEvent.id).where(
+        PortalEvent.kind == "link_requested",
+        PortalEvent.at > since,
+        PortalEvent.reason == reason,
+    )
+    if influencer_id is not None:
+        same = same.where(PortalEvent.influencer_id == influencer_id)
+    elif reason == TOO_MANY_FROM_ADDRESS:
+        same = same.where(PortalEvent.address_hash == address_hash)
+    if session.scalar(same.limit(1)) is not None:
+        return
+    record(
+        session,
+        "link_requested",
+        influencer_id=influencer_id,
+        actor=INFLUENCER,
+        address_hash=address_hash,
+        reason=reason,
+    )
+
+
+def access_revoked(session: Session, influencer_id: str) -> bool:
+    """Whether the brand revoked the influencer's access and has not invited them since
+    (their latest ``revoked`` event is after their latest invitation by the brand): no
+    link is sent to them by e-mail meanwhile."""
+    revoked = session.scalar(
+        select(func.max(PortalEvent.id)).where(
+            PortalEvent.influencer_id == influencer_id, PortalEvent.kind == "revoked"
+        )
+    )
+    if revoked is None:
+        return False
+    invited = session.scalar(
+        select(func.max(PortalEvent.id)).where(
+            PortalEvent.influencer_id == influencer_id,
+            PortalEvent.kind == "invited",
+            PortalEvent.actor != INFLUENCER,
+        )
+    )
+    return invited is None or invited < revoked
 
 
 # the record --------------------------------------------------------------------------

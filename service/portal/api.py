@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import request
 
+from service.clicks.identity import client_address
 from service.http.auth import current_key, require
 from service.http.context import services, session, settings
 from service.http.contract import JSON_BODY, QUERY, Blueprint, page_of
@@ -29,8 +30,14 @@ bp = Blueprint("portal_access", __name__, url_prefix="/api/v1/influencers")
 payout_bp = Blueprint("payout_requests", __name__, url_prefix="/api/v1/payout-requests")
 
 
-def _address_hash() -> str | None:
-    return access.hash_address(settings().ip_hash_key, request.remote_addr)
+def address_hash() -> str | None:
+    """The request's client address as the portal's record keeps it (keyed-hashed),
+    believing ``AFFTRACK_TRUSTED_PROXIES`` hops of X-Forwarded-For as the redirect
+    does: the brand's routes, the dashboard's portal actions and the portal's pages."""
+    address = client_address(
+        request.remote_addr, request.headers.get("X-Forwarded-For"), settings().trusted_proxies
+    )
+    return access.hash_address(settings().ip_hash_key, address)
 
 
 @bp.route("/<influencer_id>/portal-invites", methods=["POST"])
@@ -50,7 +57,7 @@ def invite(influencer_id: str) -> dict[str, Any]:
         settings(),
         influencer_id,
         actor=current_key().id,
-        address_hash=_address_hash(),
+        address_hash=address_hash(),
     )
     return {
         "influencer_id": influencer_id,
@@ -69,10 +76,11 @@ def revoke(influencer_id: str) -> dict[str, Any]:
     """Revoke an influencer's portal access
 
     Every unused sign-in link is refused from now on and every open portal session ends
-    at once. Repeating it ends nothing more."""
+    at once. Repeating it ends nothing more. Until the brand invites the influencer
+    again, no link is sent when they ask for one by e-mail at the portal."""
     s = session()
     done = access.revoke_all(
-        s, get_influencer(s, influencer_id), actor=current_key().id, address_hash=_address_hash()
+        s, get_influencer(s, influencer_id), actor=current_key().id, address_hash=address_hash()
     )
     s.commit()
     return {

@@ -47,6 +47,9 @@ class PortalSession(Base):
     # The page's language at sign-in, then as chosen (the influencer's mails follow the
     # latest session's); null before it was recorded.
     language: Mapped[str | None] = mapped_column(String(5))
+    # SHA-256 of the Sign in form's CSRF token the session was opened with: the same
+    # form pressed again at once (a double click) opens a session again (ADR).
+    form_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class PortalEvent(Base):
@@ -56,7 +59,11 @@ class PortalEvent(Base):
     a link was refused, why a mail was not sent) and the client address keyed-hashed."""
 
     __tablename__ = "portal_events"
-    __table_args__ = (Index("ix_portal_events_influencer_id_id", "influencer_id", "id"),)
+    __table_args__ = (
+        Index("ix_portal_events_influencer_id_id", "influencer_id", "id"),
+        # The new-link limits count the events of a kind in the last hour.
+        Index("ix_portal_events_kind_at", "kind", "at"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("pev"))
     influencer_id: Mapped[str | None] = mapped_column(ForeignKey("influencers.id"))

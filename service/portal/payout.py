@@ -39,13 +39,18 @@ def _same(a: str | None, b: str | None) -> bool:
     return (a or "").strip().lower() == (b or "").strip().lower()
 
 
-def open_request(session: Session, influencer_id: str) -> PayoutChangeRequest | None:
-    return session.scalar(
-        select(PayoutChangeRequest).where(
-            PayoutChangeRequest.influencer_id == influencer_id,
-            PayoutChangeRequest.status == "requested",
-        )
+def open_request(
+    session: Session, influencer_id: str, *, lock: bool = False
+) -> PayoutChangeRequest | None:
+    """The influencer's open request; ``lock``: locked FOR UPDATE (read afresh), so that
+    a brand's confirm or decline committed meanwhile is seen, never overwritten."""
+    stmt = select(PayoutChangeRequest).where(
+        PayoutChangeRequest.influencer_id == influencer_id,
+        PayoutChangeRequest.status == "requested",
     )
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(stmt)
 
 
 def history(session: Session, influencer_id: str, count: int = 20) -> list[PayoutChangeRequest]:
@@ -88,8 +93,7 @@ def request_change(session: Session, influencer_id: str, email: str, actor: str)
     valid address). The address it is now is refused (422); the address of the open
     request is that request again; another address withdraws the open request. The
     caller commits."""
-    if not advisory_lock(session, f"afftrack:payout-request:{influencer_id}"):
-        raise Conflict("Another change is being saved; try again in a moment.", code="busy")
+    _lock(session, influencer_id)
     influencer = get_influencer(session, influencer_id)
     email = email.strip()
     if _same(email, influencer.payout_email):
@@ -97,7 +101,7 @@ def request_change(session: Session, influencer_id: str, email: str, actor: str)
             "the address is the payout e-mail already",
             fields={"email": ["This is your payout e-mail already."]},
         )
-    current = open_request(session, influencer_id)
+    current = open_request(session, influencer_id, lock=True)
     if current is not None and _same(current.email, email):
         return Requested(current, made=False)
     if current is not None:
@@ -121,9 +125,27 @@ def request_change(session: Session, influencer_id: str, email: str, actor: str)
     return Requested(row, made=True)
 
 
+def _lock(session: Session, influencer_id: str) -> None:
+    """One change of an influencer's payout requests at a time (asking, withdrawing,
+    confirming, declining)."""
+    if not advisory_lock(session, f"afftrack:payout-request:{influencer_id}"):
+        raise Conflict("Another change is being saved; try again in a moment.", code="busy")
+
+
 def _of(session: Session, request_id: str, influencer_id: str | None) -> PayoutChangeRequest:
+    """The request, locked (with its influencer's lock taken first, as ``request_change``
+    takes it)."""
+    owner = session.scalar(
+        select(PayoutChangeRequest.influencer_id).where(PayoutChangeRequest.id == request_id)
+    )
+    if owner is None or (influencer_id is not None and owner != influencer_id):
+        raise NotFound(f"no payout e-mail request {request_id!r}")
+    _lock(session, owner)
     row = session.scalar(
-        select(PayoutChangeRequest).where(PayoutChangeRequest.id == request_id).with_for_update()
+        select(PayoutChangeRequest)
+        .where(PayoutChangeRequest.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if row is None or (influencer_id is not None and row.influencer_id != influencer_id):
         raise NotFound(f"no payout e-mail request {request_id!r}")

@@ -93,15 +93,18 @@ def keep_csrf(response: Response) -> Response:
 
 
 def check_csrf(*, signed_in: bool) -> None:
-    """400 unless the form's ``csrf`` is this session's (or this browser's) token."""
-    sent = request.form.get("csrf", "")
-    if signed_in:
-        cookie = request.cookies.get(COOKIE, "")
-        expected = _mac("session", cookie) if cookie else ""
-    else:
+    """400 unless the form's ``csrf`` is this session's token (or, ``signed_in`` false,
+    this browser's)."""
+    sent = request.form.get("csrf", "").encode()
+    cookie = request.cookies.get(COOKIE, "")
+    expected = [_mac("session", cookie)] if cookie else []
+    if not signed_in:
+        # A page before signing in (Sign in, a new link) carries the session's token
+        # when the browser is signed in already, else the browser's.
         value = request.cookies.get(CSRF_COOKIE, "")
-        expected = _mac("browser", value) if len(value) == 43 else ""
-    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        if len(value) == 43:
+            expected.append(_mac("browser", value))
+    if not any(hmac.compare_digest(sent, e.encode()) for e in expected):
         abort(400, "the form is stale or was not sent by this site; reload the page and retry")
 
 
@@ -142,7 +145,3 @@ def portal_login_required(view: F) -> F:
 
     # functools.wraps keeps the signature at run time; mypy cannot see that wrapper is an F.
     return wrapper  # type: ignore[return-value]
-
-
-def address_hash() -> str | None:
-    return access.hash_address(settings().ip_hash_key, request.remote_addr)

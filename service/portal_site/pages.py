@@ -24,6 +24,7 @@ from service.portal import access, own
 from service.portal_site import auth, locale
 from service.portal_site.blueprint import Unusable, bp
 from service.portal_site.views import _page
+from service.vocabulary import YEAR_MAX, YEAR_MIN, year_in_range
 
 RESULT_DAYS = 30  # the days the results page shows unless asked (ADR)
 HOME_DAYS = 7  # the days "latest results" on the home page sum
@@ -124,9 +125,18 @@ def _day_arg(name: str, default: date) -> date:
     if not text:
         return default
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise Unusable(_("Enter the days as year-month-day, such as 2026-09-30.")) from None
+    if not year_in_range(day.year):
+        raise Unusable(
+            _(
+                "Choose days between the years %(first)s and %(last)s.",
+                first=YEAR_MIN,
+                last=YEAR_MAX,
+            )
+        )
+    return day
 
 
 @bp.route("/results", methods=["GET"])

@@ -4,6 +4,8 @@ language of the pages (docs/portal.md). The pages behind it are in ``pages``."""
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import g, redirect, render_template, request, url_for
@@ -15,6 +17,7 @@ from service.config import Settings
 from service.db import Database
 from service.http.context import services, settings
 from service.portal import access
+from service.portal.api import address_hash
 from service.portal_site import auth, locale
 from service.portal_site.blueprint import bp
 
@@ -23,7 +26,25 @@ REFUSED_STATUS = 410  # every refused link: used, expired, revoked or not ours (
 # Links asked for by e-mail are looked up and mailed here, off the request: the answer
 # is the same, and as quick, for an address we know and one we do not.
 _mailer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="afftrack-portal-mail")
+# At most this many waiting or being handled; more are dropped (and logged), so that a
+# flood of requests cannot grow the queue without end.
+MAILER_QUEUE = 100
+_mailer_room = threading.BoundedSemaphore(MAILER_QUEUE)
 MAX_EMAIL = 254
+
+
+def _queue(job: Callable[..., object], *args: object) -> bool:
+    """Hand ``job(*args)`` to the mail thread; False (logged) when the queue is full."""
+    if not _mailer_room.acquire(blocking=False):
+        log.warning("a portal link asked for by e-mail was dropped: %d are waiting", MAILER_QUEUE)
+        return False
+    try:
+        future = _mailer.submit(job, *args)
+    except BaseException:
+        _mailer_room.release()
+        raise
+    future.add_done_callback(lambda _done: _mailer_room.release())
+    return True
 
 
 def _refusal_text(reason: str) -> str:
@@ -36,6 +57,9 @@ def _refusal_text(reason: str) -> str:
 
 
 def _page(template: str, status: int = 200, **context: object) -> Response:
+    # Who is signed in first: their forms (sign out, language, and the door's own)
+    # carry the session's token, the one those forms are checked against.
+    auth.current_influencer()
     response = Response(
         render_template(template, csrf=auth.csrf_token(), **context),
         status=status,
@@ -70,8 +94,9 @@ def sign_in(token: str) -> Response:
             s,
             token,
             hours=cfg.portal_session_hours,
-            address_hash=auth.address_hash(),
+            address_hash=address_hash(),
             lang=str(get_locale() or locale.DEFAULT),
+            form=request.form.get("csrf"),
         )
         if isinstance(result, access.SignIn) and earlier:
             # Whatever session this browser had before ends: one browser, one session.
@@ -90,7 +115,7 @@ def sign_out() -> Response:
     if auth.current_influencer() is not None:
         auth.check_csrf(signed_in=True)
         with services().db.session() as s:
-            access.sign_out(s, g.portal_cookie, address_hash=auth.address_hash())
+            access.sign_out(s, g.portal_cookie, address_hash=address_hash())
     response = redirect(url_for("portal.new_link", signed_out=1), code=303)
     auth.clear_cookie(response)
     return response
@@ -114,13 +139,7 @@ def ask_new_link() -> Response:
             error=_("Enter your e-mail address, such as name@example.com."),
             email=email[:MAX_EMAIL],
         )
-    _mailer.submit(
-        send_new_link,
-        services().db,
-        settings(),
-        email,
-        auth.address_hash(),
-    )
+    _queue(send_new_link, services().db, settings(), email, address_hash())
     return _page("portal/new_link_sent.html")
 
 
@@ -130,7 +149,11 @@ def send_new_link(db: Database, cfg: Settings, email: str, address_hash: str | N
     try:
         with db.session() as s:
             links = access.request_link(
-                s, email, days=cfg.portal_invite_days, address_hash=address_hash
+                s,
+                email,
+                days=cfg.portal_invite_days,
+                address_hash=address_hash,
+                can_mail=bool(cfg.smtp_url and cfg.mail_from),
             )
             messages = [
                 (

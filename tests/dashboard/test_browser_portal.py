@@ -36,3 +36,21 @@ def test_an_invitation_link_signs_in_with_one_press(served: tuple[str, Api], bro
     assert "has been used already" in browser.page_source
     problems = [p for p in console_problems(browser) if "410" not in p["message"]]
     assert problems == []
+
+
+def test_the_sign_in_button_is_disabled_once_pressed(served: tuple[str, Api], browser: Any) -> None:
+    _, api = served
+    anna = api.create_influencer("anna")
+    browser.get(invite(api, anna["id"])["sign_in_url"])
+    wait = WebDriverWait(browser, 15)
+    button = wait.until(lambda d: d.find_element(By.ID, "sign-in"))
+    # The page stays (the form is held back here) to see what the press did.
+    browser.execute_script(
+        "document.querySelector('form[data-once]')"
+        ".addEventListener('submit', (event) => event.preventDefault());"
+    )
+    button.click()
+    wait.until(lambda d: not button.is_enabled())
+    button_again = browser.find_element(By.ID, "sign-in")
+    assert button_again.get_attribute("disabled") is not None
+    assert console_problems(browser) == []

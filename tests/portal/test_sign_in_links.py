@@ -60,7 +60,7 @@ def test_the_session_cookie_is_httponly_lax_secure_and_limited_to_the_portal(api
     assert "Secure" in cookie  # the tests' AFFTRACK_PUBLIC_URL is https
 
 
-def test_a_used_link_is_refused(api: Api) -> None:
+def test_a_used_link_is_refused(api: Api, frozen: Any) -> None:
     anna = api.create_influencer("anna")
     path = invite_path(api, anna["id"])
     page = api.client.get(path)
@@ -69,6 +69,7 @@ def test_a_used_link_is_refused(api: Api) -> None:
     assert again.status_code == 410
     assert "has been used already" in again.text
     assert 'name="email"' in again.text  # the form to ask for a new link
+    frozen.advance(timedelta(seconds=61))  # past a double click's grace
     pressed = api.client.post(path, data={"csrf": csrf(page.text)})
     assert pressed.status_code == 410
     refused = [e for e in events(api, anna["id"]) if e["kind"] == "link_refused"]
