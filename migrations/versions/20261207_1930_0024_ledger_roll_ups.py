@@ -25,9 +25,12 @@ service/commissions/settlement.py):
 
 Sums move by the changed rows only; what depends on other rows (an order's earliest
 due day, a rejected line's latest times) is recomputed from the table as it is after
-the change, so a statement changing many rows at once (a month's close) counts right on
-PostgreSQL, where its triggers run once per statement over the changed rows
-(transition tables), as on SQLite, where they run per row. Lines change only by
+the change, so a statement changing many rows at once counts right whichever way its
+triggers run. Inserted lines are counted by row triggers on both databases (a webhook
+writes an order's two or three lines; PostgreSQL plans a row trigger's statements once
+per connection, a statement trigger's over transition tables on every call); on
+PostgreSQL changed and deleted lines by statement triggers over the changed rows
+(transition tables: a month's close changes all its lines in one statement). Lines change only by
 payment and rejection (0004), orders only by refunds and cancellation; a line deleted
 by hand (a repair, with the append-only trigger switched off) is taken out too.
 """
@@ -120,7 +123,7 @@ class Dialect:
         return f"DELETE FROM {table} WHERE ({columns}) IN ({chosen})"
 
     def row(self, name: str) -> str:
-        """A trigger's OLD or NEW row as a one-row relation (SQLite's row triggers)."""
+        """A row trigger's OLD or NEW row as a one-row relation."""
         columns = ", ".join(f"{name}.{c} AS {c}" for c in LINE_COLUMNS)
         return f"(SELECT {columns})"
 
@@ -338,9 +341,9 @@ PG_LINES_INSERTED = f"""
 CREATE OR REPLACE FUNCTION afftrack_ledger_lines_inserted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  {statement_sums(PG, "inserted_lines", "")}
-  {statement_orders(PG, ("inserted_lines",))}
-  {tiered_sums(PG, "inserted_lines")}
+  {statement_sums(PG, PG.row("NEW"), "")}
+  {statement_orders(PG, (PG.row("NEW"),))}
+  {tiered_sums(PG, PG.row("NEW"))}
   RETURN NULL;
 END
 $$
@@ -379,7 +382,7 @@ $$
 """
 PG_TRIGGERS = (
     "CREATE TRIGGER commission_lines_ledger_inserted AFTER INSERT ON commission_lines "
-    "REFERENCING NEW TABLE AS inserted_lines FOR EACH STATEMENT "
+    "FOR EACH ROW "
     "EXECUTE FUNCTION afftrack_ledger_lines_inserted()",
     "CREATE TRIGGER commission_lines_ledger_updated AFTER UPDATE ON commission_lines "
     "REFERENCING OLD TABLE AS old_lines NEW TABLE AS new_lines FOR EACH STATEMENT "
