@@ -321,6 +321,11 @@ def tiered_orders(d: Dialect, old: str, new: str) -> str:
          AND {d.day(f"{old}.occurred_at")} <> {d.day(f"{new}.occurred_at")}"""
         for row in (old, new)
     )
+    moved_days = tiered_recount(d, f"({moved})")
+    if d.postgres:  # skipped outright when the order stays on its day (every refund)
+        moved_days = f"""IF {old}.occurred_at IS DISTINCT FROM {new}.occurred_at THEN
+  {moved_days}
+  END IF;"""
     return f"""
   INSERT INTO tiered_sales_daily (partnership_id, rule_index, day, sales_minor, amount_minor,
                                   cut_minor, due_max, changed_max)
@@ -332,7 +337,7 @@ def tiered_orders(d: Dialect, old: str, new: str) -> str:
     AND {d.day(f"{old}.occurred_at")} = {d.day(f"{new}.occurred_at")}
   GROUP BY 1, 2, 3
   {_add("tiered_sales_daily", TIERED_SUMS, TIERED_KEY)};
-  {tiered_recount(d, f"({moved})")}"""
+  {moved_days}"""
 
 
 # --- the triggers ---------------------------------------------------------------------------
