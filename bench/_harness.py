@@ -1,6 +1,8 @@
-"""Shared helpers for the benchmarks: servers, wrk, /proc readings, tables.
+"""Shared helpers for the benchmarks: servers, wrk, /proc readings, tables, and a client
+that walks a site's pages and times them.
 
-Nothing here knows about afftrack; ``redirect.py`` puts the pieces together.
+Nothing here knows about afftrack; the benches (``redirect.py``, ``pages.py``,
+``portal.py``, ...) put the pieces together.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from html import unescape
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -702,3 +707,133 @@ def run_checked(
     if done.returncode != 0:
         raise BenchError(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr}")
     return done.stdout
+
+
+# --- pages: one client walking a site and timing its pages (pages.py, portal.py) -------
+
+WARMUP = 2  # untimed requests before a page's timed ones
+# A page's shape: its path with ids (``pc_0123…``, ``cmp_0123…``, ``key_0123…``) and
+# months replaced.
+_ID = re.compile(r"/[a-z]{2,4}_[0-9a-z]{20,}")
+_MONTH = re.compile(r"/\d{4}-\d{2}(?=/|$)")
+_SERVER_TIMING = re.compile(r"app;dur=([0-9.]+)")
+
+
+def shape(path: str, *, keep_query: bool = False) -> str:
+    """``path`` with ids and months replaced (``/dashboard/influencers/<id>``); a query
+    string dropped, or kept as ``?…`` (``/portal/results?…``: another shape)."""
+    parts = urlsplit(path)
+    out = _MONTH.sub("/<month>", _ID.sub("/<id>", parts.path))
+    return out + ("?…" if keep_query and parts.query else "")
+
+
+@dataclass
+class Page:
+    """A page's timed requests: the server's own time and the client's wall time (ms),
+    and the last body it answered."""
+
+    path: str
+    label: str = ""
+    server_ms: list[float] = field(default_factory=list)
+    wall_ms: list[float] = field(default_factory=list)
+    body: bytes = b""
+
+
+class Browser:
+    """One kept-alive connection holding the site's cookies, as a browser does."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.cookies: dict[str, str] = {}
+
+    def request(
+        self, method: str, path: str, body: str | None = None
+    ) -> tuple[int, bytes, dict[str, str], float]:
+        """One request (``body`` a urlencoded form); status, body, headers (lower-case
+        names) and the wall time in ms from sending it to the body read."""
+        headers = {}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        started = time.perf_counter()
+        self.conn.request(method, path, body=body, headers=headers)
+        resp = self.conn.getresponse()
+        data = resp.read()
+        wall = (time.perf_counter() - started) * 1000
+        for name, value in resp.getheaders():
+            if name.lower() == "set-cookie":
+                key, _, val = value.split(";")[0].partition("=")
+                self.cookies[key] = val
+        found = {k.lower(): v for k, v in resp.getheaders()}
+        return resp.status, data, found, wall
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def form_field(page: bytes, name: str) -> str:
+    """The value of the form field ``name`` in an HTML page (a form's hidden token)."""
+    return page.decode().split(f'name="{name}" value="', 1)[1].split('"', 1)[0]
+
+
+def server_ms(headers: Mapping[str, str]) -> float:
+    """The server's own time (ms): the ``Server-Timing: app;dur=`` header's."""
+    found = _SERVER_TIMING.search(headers.get("server-timing", ""))
+    if not found:
+        raise BenchError("the page sent no Server-Timing header")
+    return float(found.group(1))
+
+
+def walk(
+    browser: Browser,
+    start: str,
+    skip: re.Pattern[str],
+    *,
+    per_shape: int = 1,
+    max_pages: int | None = None,
+    keep_query: bool = False,
+) -> list[str]:
+    """The pages reachable from ``start`` by links under it, breadth first: at most
+    ``per_shape`` of each :func:`shape` and ``max_pages`` in all. A link ``skip`` matches
+    is not followed; an answer other than HTML (a download) is not a page; an answer
+    other than 200 stops the walk."""
+    links = re.compile(rf'href="({re.escape(start)}[^"#]*)"')
+    seen: set[str] = set()
+    per: dict[str, int] = {}
+    queue = deque([start])
+    found: list[str] = []
+    while queue and (max_pages is None or len(found) < max_pages):
+        path = queue.popleft()
+        if path in seen:
+            continue
+        seen.add(path)
+        key = shape(path, keep_query=keep_query)
+        if per.get(key, 0) >= per_shape:
+            continue
+        status, body, headers, _ = browser.request("GET", path)
+        if status != 200:
+            raise BenchError(f"GET {path} answered {status}")
+        if "text/html" not in headers.get("content-type", ""):
+            continue  # a download (a template, an export): not a page
+        per[key] = per.get(key, 0) + 1
+        found.append(path)
+        for href in links.findall(body.decode()):
+            href = unescape(href)
+            if not skip.search(href) and href not in seen:
+                queue.append(href)
+    return found
+
+
+def measure(browser: Browser, path: str, n: int, label: str = "") -> Page:
+    """GET ``path`` :data:`WARMUP` times, then ``n`` timed times, one after another."""
+    page = Page(path, label)
+    for i in range(WARMUP + n):
+        status, body, headers, wall = browser.request("GET", path)
+        if status != 200:
+            raise BenchError(f"GET {path} answered {status}")
+        if i >= WARMUP:
+            page.server_ms.append(server_ms(headers))
+            page.wall_ms.append(wall)
+        page.body = body
+    return page

@@ -28,33 +28,33 @@ Exit status: 0 when every check passed, 2 when a check failed, 1 when it could n
 from __future__ import annotations
 
 import argparse
-import http.client
 import re
 import secrets
 import statistics
 import sys
 import tempfile
-import time
-from collections import deque
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from html import unescape
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import psycopg
 from _harness import (
     BenchError,
+    Browser,
     Server,
     base_env,
     cpu_model,
+    form_field,
     free_port,
+    measure,
     note,
     percentile,
+    shape,
     shout,
     start_server,
     table,
     wait_port,
+    walk,
 )
 from commissions import code_version, sa_url
 
@@ -67,11 +67,6 @@ from service.migrate import upgrade  # noqa: E402
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_DB = "afftrack_bench_reports"
 TARGET_MS = 300.0
-WARMUP = 2
-# A page's shape: its path with ids (``abc_0123…``) and months replaced.
-_ID = re.compile(r"/[a-z]{3}_[0-9a-z]{20,}")
-_MONTH = re.compile(r"/\d{4}-\d{2}(?=/|$)")
-_HREF = re.compile(r'href="(/dashboard/[^"#]*)"')
 # Not pages: downloads, images, the stylesheet and script, logging out.
 _SKIP = re.compile(r"/static/|/logout|[?&]download=|\.(csv|json|png|svg|txt)(\?|$)|/qr\.")
 # Shapes a user reaches from the start page; the walk must find each.
@@ -89,100 +84,14 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-def shape(path: str) -> str:
-    parts = urlsplit(path)
-    return _MONTH.sub("/<month>", _ID.sub("/<id>", parts.path))
-
-
-@dataclass
-class Page:
-    path: str
-    server_ms: list[float] = field(default_factory=list)
-    wall_ms: list[float] = field(default_factory=list)
-    body_bytes: int = 0
-
-
-class Browser:
-    """One kept-alive connection with the dashboard's session cookie."""
-
-    def __init__(self, port: int) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        self.cookie = ""
-
-    def request(
-        self, method: str, path: str, body: str | None = None
-    ) -> tuple[int, bytes, dict[str, str], float]:
-        headers = {"Cookie": self.cookie} if self.cookie else {}
-        if body is not None:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        started = time.perf_counter()
-        self.conn.request(method, path, body=body, headers=headers)
-        resp = self.conn.getresponse()
-        data = resp.read()
-        wall = (time.perf_counter() - started) * 1000
-        found = {k.lower(): v for k, v in resp.getheaders()}
-        if "set-cookie" in found:
-            self.cookie = found["set-cookie"].split(";")[0]
-        return resp.status, data, found, wall
-
-    def log_in(self, token: str) -> None:
-        status, page, _, _ = self.request("GET", "/dashboard/login")
-        csrf = page.decode().split('name="csrf" value="', 1)[1].split('"', 1)[0]
-        form = f"csrf={quote(csrf)}&api_key={quote(token)}&next=/dashboard/"
-        status, _, _, _ = self.request("POST", "/dashboard/login", form)
-        if status != 303:
-            raise BenchError(f"dashboard login answered {status}")
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-def server_ms(headers: dict[str, str]) -> float:
-    found = re.search(r"app;dur=([0-9.]+)", headers.get("server-timing", ""))
-    if not found:
-        raise BenchError("the page sent no Server-Timing header")
-    return float(found.group(1))
-
-
-def walk(browser: Browser, per_shape: int, max_pages: int) -> list[str]:
-    """The pages reachable from the start page, a few of each shape."""
-    seen: set[str] = set()
-    per: dict[str, int] = {}
-    queue = deque(["/dashboard/"])
-    found: list[str] = []
-    while queue and len(found) < max_pages:
-        path = queue.popleft()
-        if path in seen:
-            continue
-        seen.add(path)
-        key = shape(path)
-        if per.get(key, 0) >= per_shape:
-            continue
-        status, body, headers, _ = browser.request("GET", path)
-        if status != 200:
-            raise BenchError(f"GET {path} answered {status}")
-        if "text/html" not in headers.get("content-type", ""):
-            continue  # a download (a template, an export): not a page
-        per[key] = per.get(key, 0) + 1
-        found.append(path)
-        for href in _HREF.findall(body.decode()):
-            href = unescape(href)
-            if not _SKIP.search(href) and href not in seen:
-                queue.append(href)
-    return found
-
-
-def measure(browser: Browser, path: str, n: int) -> Page:
-    page = Page(path)
-    for i in range(WARMUP + n):
-        status, body, headers, wall = browser.request("GET", path)
-        if status != 200:
-            raise BenchError(f"GET {path} answered {status}")
-        if i >= WARMUP:
-            page.server_ms.append(server_ms(headers))
-            page.wall_ms.append(wall)
-        page.body_bytes = len(body)
-    return page
+def log_in(browser: Browser, token: str) -> None:
+    """Log in through the dashboard's form, as a browser does."""
+    _, page, _, _ = browser.request("GET", "/dashboard/login")
+    csrf = form_field(page, "csrf")
+    form = f"csrf={quote(csrf)}&api_key={quote(token)}&next=/dashboard/"
+    status, _, _, _ = browser.request("POST", "/dashboard/login", form)
+    if status != 303:
+        raise BenchError(f"dashboard login answered {status}")
 
 
 def main() -> int:
@@ -228,9 +137,11 @@ def main() -> int:
         server = start_server("afftrack", argv, env=env, cwd=REPO, log_path=tmp / "gunicorn.log")
         wait_port(server, port)
         browser = Browser(port)
-        browser.log_in(token)
+        log_in(browser, token)
         note("walking the dashboard")
-        paths = walk(browser, args.per_shape, args.max_pages)
+        paths = walk(
+            browser, "/dashboard/", _SKIP, per_shape=args.per_shape, max_pages=args.max_pages
+        )
         note(f"{len(paths)} pages found; timing each {args.requests} times")
         pages = [measure(browser, path, args.requests) for path in paths]
     except BenchError as exc:
@@ -250,7 +161,7 @@ def main() -> int:
         rows.append(
             [
                 shape(p.path),
-                f"{p.body_bytes / 1024:,.0f} KiB",
+                f"{len(p.body) / 1024:,.0f} KiB",
                 f"{statistics.median(ordered):.1f}",
                 f"{percentile(ordered, 95):.1f}",
                 f"{max(ordered):.1f}",

@@ -58,8 +58,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from html import unescape
 from pathlib import Path
@@ -68,19 +66,25 @@ from urllib.parse import quote, urlsplit
 
 import psycopg
 from _harness import (
+    WARMUP,
     BenchError,
+    Browser,
     Server,
     base_env,
     cpu_model,
+    form_field,
     free_port,
     loadavg,
+    measure,
     note,
     percentile,
     recreate_pg_database,
+    shape,
     shout,
     start_server,
     table,
     wait_port,
+    walk,
 )
 from commissions import (
     CAMPAIGN_TERMS,
@@ -111,11 +115,7 @@ BIG = "bigcreator"
 CAMPAIGNS = 3
 HOLD_DAYS = 7
 TARGET_MS = 300.0
-WARMUP = 2
 RESULT_DAYS = 30  # the results page's default range (service/portal_site/pages.py)
-_ID = re.compile(r"/[a-z]{2,4}_[0-9a-z]{20,}")
-_MONTH = re.compile(r"/\d{4}-\d{2}(?=/|$)")
-_HREF = re.compile(r'href="(/portal/[^"#]*)"')
 # Not pages: signing out, QR codes, downloads, the stylesheet and script.
 _SKIP = re.compile(r"/static/|/sign-out|/sign-in/|[?&]download=|\.(csv|json|png|svg|txt)(\?|$)")
 # The pages of the navigation: the walk must reach each.
@@ -394,108 +394,15 @@ def raw_clicks(pg_url: str, big_id: str, start: date, end: date) -> int:
 # --- the client -----------------------------------------------------------------------------
 
 
-def shape(path: str) -> str:
-    parts = urlsplit(path)
-    out = _MONTH.sub("/<month>", _ID.sub("/<id>", parts.path))
-    return out + ("?…" if parts.query else "")
-
-
-@dataclass
-class Page:
-    path: str
-    label: str
-    server_ms: list[float] = field(default_factory=list)
-    wall_ms: list[float] = field(default_factory=list)
-    body: bytes = b""
-
-
-class Browser:
-    """One kept-alive connection holding the portal's cookies, as a browser does."""
-
-    def __init__(self, port: int) -> None:
-        import http.client
-
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        self.cookies: dict[str, str] = {}
-
-    def request(
-        self, method: str, path: str, body: str | None = None
-    ) -> tuple[int, bytes, dict[str, str], float]:
-        headers = {}
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        if body is not None:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        started = time.perf_counter()
-        self.conn.request(method, path, body=body, headers=headers)
-        resp = self.conn.getresponse()
-        data = resp.read()
-        wall = (time.perf_counter() - started) * 1000
-        for name, value in resp.getheaders():
-            if name.lower() == "set-cookie":
-                key, _, val = value.split(";")[0].partition("=")
-                self.cookies[key] = val
-        found = {k.lower(): v for k, v in resp.getheaders()}
-        return resp.status, data, found, wall
-
-    def sign_in(self, link_path: str) -> None:
-        status, page, _, _ = self.request("GET", link_path)
-        if status != 200:
-            raise BenchError(f"the sign-in link's page answered {status}")
-        csrf = page.decode().split('name="csrf" value="', 1)[1].split('"', 1)[0]
-        status, _, headers, _ = self.request("POST", link_path, f"csrf={quote(csrf)}")
-        if status != 303 or "afftrack_portal" not in self.cookies:
-            raise BenchError(f"signing in answered {status} ({headers.get('location')})")
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-def server_ms(headers: dict[str, str]) -> float:
-    found = re.search(r"app;dur=([0-9.]+)", headers.get("server-timing", ""))
-    if not found:
-        raise BenchError("the portal sent no Server-Timing header")
-    return float(found.group(1))
-
-
-def walk(browser: Browser) -> list[str]:
-    """The portal's pages reachable from its home page, one of each shape."""
-    seen: set[str] = set()
-    shapes: set[str] = set()
-    queue = deque(["/portal/"])
-    found: list[str] = []
-    while queue:
-        path = queue.popleft()
-        if path in seen:
-            continue
-        seen.add(path)
-        if shape(path) in shapes:
-            continue
-        status, body, headers, _ = browser.request("GET", path)
-        if status != 200:
-            raise BenchError(f"GET {path} answered {status}")
-        if "text/html" not in headers.get("content-type", ""):
-            continue  # a download: not a page
-        shapes.add(shape(path))
-        found.append(path)
-        for href in _HREF.findall(body.decode()):
-            href = unescape(href)
-            if not _SKIP.search(href) and href not in seen:
-                queue.append(href)
-    return found
-
-
-def measure(browser: Browser, path: str, label: str, n: int) -> Page:
-    page = Page(path, label)
-    for i in range(WARMUP + n):
-        status, body, headers, wall = browser.request("GET", path)
-        if status != 200:
-            raise BenchError(f"GET {path} answered {status}")
-        if i >= WARMUP:
-            page.server_ms.append(server_ms(headers))
-            page.wall_ms.append(wall)
-        page.body = body
-    return page
+def sign_in(browser: Browser, link_path: str) -> None:
+    """Sign in through a sign-in link: GET its page, POST its form, as a browser does."""
+    status, page, _, _ = browser.request("GET", link_path)
+    if status != 200:
+        raise BenchError(f"the sign-in link's page answered {status}")
+    csrf = form_field(page, "csrf")
+    status, _, headers, _ = browser.request("POST", link_path, f"csrf={quote(csrf)}")
+    if status != 303 or "afftrack_portal" not in browser.cookies:
+        raise BenchError(f"signing in answered {status} ({headers.get('location')})")
 
 
 def clicks_total(body: bytes) -> int | None:
@@ -612,17 +519,18 @@ def main() -> int:
         server = start_server("afftrack", argv, env=env, cwd=REPO, log_path=tmp / "gunicorn.log")
         wait_port(server, port)
         browser = Browser(port)
-        browser.sign_in(urlsplit(link).path)
+        sign_in(browser, urlsplit(link).path)
         note("walking the portal")
-        paths = walk(browser)
+        # One page of each shape; a query string makes another (``/portal/results?…``).
+        paths = walk(browser, "/portal/", _SKIP, keep_query=True)
         every_day = f"/portal/results?start={first_day}&end={last_day}"
-        todo = [(p, shape(p)) for p in paths]
+        todo = [(p, shape(p, keep_query=True)) for p in paths]
         todo.append((every_day, f"/portal/results ({first_day}..{last_day})"))
         note(f"{len(paths)} pages found; timing each {args.requests} times")
         load_before = loadavg()
-        pages = [measure(browser, path, label, args.requests) for path, label in todo]
+        pages = [measure(browser, path, args.requests, label) for path, label in todo]
         csv_path = f"/portal/statements/{closed}/statement.csv"
-        csv = measure(browser, csv_path, "/portal/statements/<month>/statement.csv", args.requests)
+        csv = measure(browser, csv_path, args.requests, "/portal/statements/<month>/statement.csv")
         load_after = loadavg()
     except BenchError as exc:
         shout(str(exc))
@@ -659,7 +567,7 @@ def main() -> int:
     print(f"\n{args.requests} timed requests each after {WARMUP} warm-up, one client; "
           f"load average before {load_before}, after {load_after}")  # fmt: skip
 
-    shapes = {shape(p.path) for p in pages}
+    shapes = {p.label for p in pages}
     checks = [(f"the walk reached {s}", s in shapes, "") for s in EXPECTED]
     default = next(p for p in pages if p.path == "/portal/results")
     today = datetime.now(UTC).date()
