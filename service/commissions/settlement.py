@@ -173,19 +173,62 @@ class PlannedLine(WorkedOut):
     export_id: str | None = None
 
 
-def projected_lines(session: Session, period: str, zone: str = "UTC") -> list[PlannedLine]:
+def projected_lines(session: Session, period: str, zone: str = "UTC") -> list[Projected]:
     """The lines closing ``period`` would write now, not added to the session: what an
     export of the open month shows. Same ids, amounts and dates as closing writes; for
-    a month still running, as if it ended now (its clicks and sales so far)."""
+    a month still running, as if it ended now (its clicks and sales so far). Each is
+    worked out in full only when its :attr:`Projected.line` is asked for."""
     plans = plans_of(session)
     if not plans:
         return []
     months = months_to_settle(session, plans, period, zone)
     now = clock.now_utc()
     return [
-        PlannedLine(**row, recorded_at=now)
-        for row in _rows(session, plans, months, zone, lock=False)
+        Projected.of(planned, now) for planned in _planned(session, plans, months, zone, lock=False)
     ]
+
+
+@dataclass(slots=True)
+class Projected:
+    """A line closing would write, as a statement's sums need it: whose, in which
+    currency, how much and when due. Its whole line (id, key, rule, how its amount was
+    worked out) is made when :attr:`line` is first read: a month's page sums thousands
+    of them and shows a few (docs/BENCHMARKS.md, "The dashboard's pages")."""
+
+    influencer_id: str
+    currency: str
+    amount_minor: int
+    due_at: datetime
+    _make: Callable[[], PlannedLine]
+    _line: PlannedLine | None = None
+
+    @classmethod
+    def of(cls, planned: _Planned, now: datetime) -> Projected:
+        terms = planned.gap.plan.terms
+        return cls(
+            terms.influencer_id,
+            terms.campaign_currency,
+            planned.amount,
+            planned.due_at,
+            lambda: PlannedLine(**planned.row(), recorded_at=now),
+        )
+
+    @classmethod
+    def made(cls, line: PlannedLine) -> Projected:
+        """A line already worked out (a carry-forward line)."""
+        return cls(
+            line.influencer_id, line.currency, line.amount_minor, line.due_at, lambda: line, line
+        )
+
+    @property
+    def line(self) -> PlannedLine:
+        if self._line is None:
+            self._line = self._make()
+        return self._line
+
+    @property
+    def id(self) -> str:
+        return self.line.id
 
 
 def _settle(
@@ -207,7 +250,8 @@ def _settle(
     if not advisory_lock(session, SETTLE_LOCK, wait_seconds=30):
         raise Unavailable("commissions are being settled; retry later", code="retry")
     done = Settled(months.all())
-    for kind in append_lines(session, _rows(session, plans, months, zone, lock=True)):
+    rows = [planned.row() for planned in _planned(session, plans, months, zone, lock=True)]
+    for kind in append_lines(session, rows):
         if kind == LineKind.CPC:
             done.cpc += 1
         else:
@@ -286,21 +330,21 @@ def _changed_since(session: Session, since: datetime, before: datetime, zone: st
     return period_of(min(found), zone) if found else None
 
 
-def _rows(
+def _planned(
     session: Session, plans: dict[str, Plan], months: Months, zone: str, *, lock: bool
-) -> list[dict[str, Any]]:
-    """The settlement lines for ``months``, ready to insert, cut to fit the caps. Month
-    by month, oldest first (each month's true-up before its clicks): a campaign budget
-    goes to the earlier month, so a month's lines come out the same in its own export,
-    in a later month's projection and when it is closed."""
+) -> list[_Planned]:
+    """The settlement lines for ``months``, cut to fit the caps. Month by month, oldest
+    first (each month's true-up before its clicks): a campaign budget goes to the
+    earlier month, so a month's lines come out the same in its own export, in a later
+    month's projection and when it is closed."""
     caps = _Caps(session, zone, lock)
-    rows: list[dict[str, Any]] = []
+    planned: list[_Planned] = []
     for month in months.all():
         if month in months.tiered:
-            rows += _lines(caps, true_up_gaps(session, plans, month, zone), month, zone)
+            planned += _lines(caps, true_up_gaps(session, plans, month, zone), month, zone)
         if month in months.cpc:
-            rows += _lines(caps, cpc_gaps(session, plans, month, zone), month, zone)
-    return rows
+            planned += _lines(caps, cpc_gaps(session, plans, month, zone), month, zone)
+    return planned
 
 
 class _Caps:
@@ -539,7 +583,45 @@ def cpc_gaps(session: Session, plans: dict[str, Plan], month: str, zone: str) ->
     return gaps
 
 
-def _lines(caps: _Caps, gaps: list[Gap], month: str, zone: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """A settlement line's amount, worked out; :meth:`row` makes the line to insert."""
+
+    gap: Gap
+    capped: CappedLine
+    withheld: int  # what the caps withhold from the month after this line
+    occurred_at: datetime
+    due_at: datetime
+
+    @property
+    def amount(self) -> int:
+        return self.capped.amount_minor
+
+    def row(self) -> dict[str, Any]:
+        gap, terms = self.gap, self.gap.plan.terms
+        seen = gap.recorded
+        working = {**gap.working}
+        if self.withheld or seen.cut:
+            working["withheld_minor"] = self.withheld
+        key = settlement_key(gap.kind, terms.partnership_id, gap.index, gap.month, seen.lines)
+        return {
+            "id": derived_id("cml", self.occurred_at, key),
+            "idempotency_key": key,
+            "influencer_id": terms.influencer_id,
+            "campaign_id": terms.campaign_id,
+            "partnership_id": terms.partnership_id,
+            "kind": gap.kind,
+            "purpose": LinePurpose(gap.kind),
+            **worked_out(self.capped, terms.campaign_currency, **working),
+            "basis_minor": gap.basis,
+            "amount_minor": self.amount,
+            "currency": terms.campaign_currency,
+            "occurred_at": self.occurred_at,
+            "due_at": self.due_at,
+        }
+
+
+def _lines(caps: _Caps, gaps: list[Gap], month: str, zone: str) -> list[_Planned]:
     """One line per gap that is not closed. The month's lines are brought to what the
     rule earned, as far as the caps allow: a positive difference is cut to fit the room
     left, and what caps cut off earlier is given back first, before a negative
@@ -548,7 +630,7 @@ def _lines(caps: _Caps, gaps: list[Gap], month: str, zone: str) -> list[dict[str
     ``withheld`` what they withhold after it."""
     _start, end = period_bounds(month, zone)
     last = end - LAST_INSTANT
-    rows = []
+    planned = []
     for gap in gaps:
         terms = gap.plan.terms
         currency = terms.campaign_currency
@@ -567,31 +649,10 @@ def _lines(caps: _Caps, gaps: list[Gap], month: str, zone: str) -> list[dict[str
         caps.take(terms, last, amount)
         sale = SaleLine(gap.index, gap.rule, amount, currency)
         line = CappedLine(sale, amount, withheld - seen.cut, cap)
-        working = {**gap.working}
-        if withheld or seen.cut:
-            working["withheld_minor"] = withheld
-        key = settlement_key(gap.kind, terms.partnership_id, gap.index, gap.month, seen.lines)
-        rows.append(
-            {
-                "id": derived_id("cml", last, key),
-                "idempotency_key": key,
-                "influencer_id": terms.influencer_id,
-                "campaign_id": terms.campaign_id,
-                "partnership_id": terms.partnership_id,
-                "kind": gap.kind,
-                "purpose": LinePurpose(gap.kind),
-                **worked_out(line, currency, **working),
-                "basis_minor": gap.basis,
-                "amount_minor": amount,
-                "currency": currency,
-                "occurred_at": last,
-                # A true-up is never due before the lines it corrects.
-                "due_at": (
-                    max(last, seen.due_at or last) if gap.kind == LineKind.TRUE_UP else last
-                ),
-            }
-        )
-    return rows
+        # A true-up is never due before the lines it corrects.
+        due_at = max(last, seen.due_at or last) if gap.kind == LineKind.TRUE_UP else last
+        planned.append(_Planned(gap, line, withheld, last, due_at))
+    return planned
 
 
 def _add_settled_lines(

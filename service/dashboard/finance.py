@@ -13,11 +13,10 @@ import io
 import re
 import secrets
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from flask import g, redirect, render_template, request, url_for
-from marshmallow import ValidationError
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
@@ -35,16 +34,17 @@ from service.dashboard.pickers import Kind, resolve
 from service.errors import AfftrackError, Conflict
 from service.exports import service as exports
 from service.exports.api import export_response
-from service.exports.writers import SUMMARY_COLUMNS
+from service.exports.statement import SummaryRow
 from service.forms import Form, flatten, submit
 from service.http.context import session, settings
 from service.influencers.service import get_influencer
-from service.money import format_amount, parse_amount
+from service.money import format_amount
 from service.paging import Page
 from service.periods import parse_period, period_bounds
 
 PAGE_SIZE = 50
 PREVIEW_ROWS = 20  # rows of the detail shown on a month's page
+SUMMARY_ROWS = 100  # rows of the summary shown on a month's page at a time
 FILTERS = ("influencer_id", "campaign_id", "status", "kind", "period")
 NARROWING = ("influencer_id", "campaign_id", "period")  # indexed: totals stay cheap
 # The influencer and the campaign are chosen by picker (handle; slug or name).
@@ -371,11 +371,11 @@ def export_months() -> str:
 
 @dataclass(frozen=True)
 class Preview:
-    """A month's export as its page shows it: the summary rows (as the summary CSV has
-    them), its totals per currency and line count, the first rows of its detail and the
-    checksum of its summary (closed: stored; ended: what closing will store)."""
+    """A month's export as its page shows it: the summary rows, their totals per
+    currency and line count, the first rows of its detail and the checksum of its
+    summary CSV (closed: stored; ended: what closing will store)."""
 
-    summary: list[dict[str, str]]
+    summary: list[SummaryRow]
     totals: list[tuple[str, str]]
     lines: int
     detail: list[dict[str, str]]
@@ -385,7 +385,7 @@ class Preview:
 
     def handles(self) -> dict[str, str]:
         """The influencers' handles by id (the detail names them by id only)."""
-        return {row["influencer_id"]: row["handle"] for row in self.summary}
+        return {row.influencer_id: row.handle for row in self.summary}
 
 
 def _month(period: str) -> exports.Month:
@@ -406,36 +406,31 @@ def preview(period: str, *, checksum: bool) -> Preview:
 
 
 def _preview(period: str, *, checksum: bool) -> Preview:
-    s, zone = session(), settings().timezone
-    body = exports.summary_file(s, period, zone)
-    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+    rows = exports.summary(session(), period, settings().timezone)
     by_currency: dict[str, int] = {}
     for row in rows:
-        cur = row["currency"]
-        by_currency[cur] = by_currency.get(cur, 0) + parse_amount(
-            row["net_payable"], cur, allow_negative=True
-        )
-    totals = [(c, money(format_amount(v, c), c)) for c, v in sorted(by_currency.items())]
+        by_currency[row.currency] = by_currency.get(row.currency, 0) + row.net_payable
+    totals = [(c, minor(v, c)) for c, v in sorted(by_currency.items())]
     # The confirmation of a close shows the figures and the checksum, not the detail.
     detail, more = ([], False) if checksum else _detail_head(period)
     return Preview(
         summary=rows,
         totals=totals,
-        lines=sum(int(row["lines"]) for row in rows),
+        lines=sum(row.lines for row in rows),
         detail=detail,
         more_detail=more,
-        checksum=exports.checksum_of(body) if checksum else None,
+        checksum=exports.checksum_of(exports.summary_csv(rows)) if checksum else None,
         paypal=_paypal_parts(rows),
     )
 
 
-def _paypal_parts(rows: list[dict[str, str]]) -> dict[str, int]:
+def _paypal_parts(rows: list[SummaryRow]) -> dict[str, int]:
     """Each currency the month pays in, with how many parts its PayPal file comes in
     (the payees: the rows with a positive net)."""
     payees: dict[str, int] = {}
     for row in rows:
-        if Decimal(row["net_payable"]) > 0:
-            payees[row["currency"]] = payees.get(row["currency"], 0) + 1
+        if row.net_payable > 0:
+            payees[row.currency] = payees.get(row.currency, 0) + 1
     return {cur: exports.paypal_parts(n) for cur, n in sorted(payees.items())}
 
 
@@ -456,16 +451,70 @@ def export_month(period: str) -> Any:
     return _month_page(month, None, 200)
 
 
+class SummaryFilter(Schema):
+    """What of a month's summary its page shows: the influencers matching ``q`` (handle,
+    name or payout e-mail), :data:`SUMMARY_ROWS` at a time."""
+
+    q = fields.String(
+        load_default="", validate=validate.Length(max=100, error="at most {max} characters")
+    )
+    page = fields.Integer(
+        load_default=1,
+        validate=validate.Range(min=1, error="a page number from {min}"),
+        error_messages={"invalid": "a page number from 1"},
+    )
+
+
+@dataclass(frozen=True)
+class SummaryPage:
+    rows: list[SummaryRow]
+    q: str
+    page: int
+    pages: int
+    found: int  # rows matching ``q`` (all rows without one)
+
+    @property
+    def first(self) -> int:
+        """The number of the page's first row among those found (from 1)."""
+        return (self.page - 1) * SUMMARY_ROWS + 1
+
+
+def summary_page(rows: list[SummaryRow], q: str, page: int) -> SummaryPage:
+    """The page ``page`` of the ``rows`` matching ``q`` (case-insensitive, anywhere in
+    the handle, name or payout e-mail); past the last page, the last."""
+    needle = q.strip().casefold()
+    found = [
+        row
+        for row in rows
+        if not needle
+        or needle in row.handle.casefold()
+        or needle in row.name.casefold()
+        or needle in (row.payout_email or "").casefold()
+    ]
+    pages = max(1, -(-len(found) // SUMMARY_ROWS))
+    page = min(page, pages)
+    start = (page - 1) * SUMMARY_ROWS
+    return SummaryPage(found[start : start + SUMMARY_ROWS], q.strip(), page, pages, len(found))
+
+
 def _month_page(month: exports.Month, notice: str | None, status: int) -> tuple[str, int]:
+    try:
+        wanted = SummaryFilter().load(request.args.to_dict(), unknown=EXCLUDE)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'search' if name == 'q' else name}: {' '.join(texts)}"
+            for name, texts in flatten(exc.messages).items()
+        )
+        return error_page(400, f"The summary's search or page is not valid. {problems}")
     _start, end = period_bounds(month.period, settings().timezone)
     shown = preview(month.period, checksum=False)
     page = render_template(
         "dashboard/export.html",
         month=month,
         preview=shown,
+        rows=summary_page(shown.summary, wanted["q"], wanted["page"]),
         closes_from=end,
         notice=notice,
-        columns=SUMMARY_COLUMNS,
         paypal_rows=exports.PAYPAL_ROWS,
         audit=entries_for(session(), "export", month.export.id) if month.export else [],
     )

@@ -18,7 +18,7 @@ from service import clock
 from service.commissions.engine import carry_keys
 from service.commissions.ledger import append_line, mark_paid
 from service.commissions.models import CommissionLine, LineKind, LinePurpose, LineStatus
-from service.commissions.settlement import PlannedLine, projected_lines, settle
+from service.commissions.settlement import PlannedLine, Projected, projected_lines, settle
 from service.db import derived_id
 from service.errors import Conflict, InvalidInput
 from service.exports import writers
@@ -31,6 +31,7 @@ from service.exports.statement import (
     Selection,
     SummaryRow,
     detail_key,
+    in_order,
     in_statement,
     line_filter,
     negative_balances,
@@ -119,8 +120,8 @@ def one_projection(session: Session) -> Iterator[None]:
         session.info.pop(PROJECTION, None)
 
 
-def _projection(session: Session, period: str, zone: str) -> list[PlannedLine]:
-    kept: dict[tuple[str, str], list[PlannedLine]] | None = session.info.get(PROJECTION)
+def _projection(session: Session, period: str, zone: str) -> list[Projected]:
+    kept: dict[tuple[str, str], list[Projected]] | None = session.info.get(PROJECTION)
     if kept is None:
         return projected_lines(session, period, zone)
     if (period, zone) not in kept:
@@ -147,20 +148,16 @@ def build(
     ``PROGRESS_EVERY`` rows written (a progress bar). ``head``: the detail's first rows
     only (a page's glimpse of it), without sorting the whole month first."""
     check_options(fmt, detail, currency, part)
-    sel = select_period(session, period, zone)
+    sel, planned = _statement(session, period, zone)
     now = clock.now_utc()
-    if now < sel.start:
-        raise Conflict(
-            f"{period} has not started yet: its export exists from {sel.start.isoformat()}",
-            code="period_not_started",
-        )
     name = f"commissions-{period}{'-lines' if detail else ''}"
-    planned = [] if sel.closed else in_statement(sel, _projection(session, period, zone))
     if detail:
         if not sel.closed:  # the carry-forward lines closing would write, too
             balances = negative_balances(session, sel, planned)
             planned = planned + [
-                PlannedLine(**{**line, "status": LineStatus.PENDING}, recorded_at=now)
+                Projected.made(
+                    PlannedLine(**{**line, "status": LineStatus.PENDING}, recorded_at=now)
+                )
                 for line in carry_lines(session, sel, balances, zone, planned)
                 if line["status"] == LineStatus.PAID  # the one in this statement; paid on close
             ]
@@ -183,10 +180,30 @@ def build(
     return Built(writers.summary_csv(rows), "text/csv; charset=utf-8", f"{name}.csv", stored)
 
 
+def _statement(session: Session, period: str, zone: str) -> tuple[Selection, list[Projected]]:
+    """The month's statement and the lines not written yet that it holds (409: a month
+    not started yet)."""
+    sel = select_period(session, period, zone)
+    if clock.now_utc() < sel.start:
+        raise Conflict(
+            f"{period} has not started yet: its export exists from {sel.start.isoformat()}",
+            code="period_not_started",
+        )
+    planned = [] if sel.closed else in_statement(sel, _projection(session, period, zone))
+    return sel, planned
+
+
+def summary(session: Session, period: str, zone: str = "UTC") -> list[SummaryRow]:
+    """The rows of the month's summary file (:func:`build`'s default), as values: a
+    page shows them without reading the CSV back."""
+    sel, planned = _statement(session, period, zone)
+    return list(summary_rows(session, sel, planned=planned))
+
+
 def _detail_rows(
     session: Session,
     sel: Selection,
-    planned: Sequence[PlannedLine],
+    planned: Sequence[Projected],
     fmt: str,
     head: int | None = None,
 ) -> Iterator[str]:
@@ -205,8 +222,11 @@ def _detail_rows(
     # In the statement's order (influencer, currency, line id), each formatted only when
     # the merge reaches it: a glimpse of the detail formats a few.
     extra = (
-        (python(sel.period, DetailLine.planned(line, now, projected=projected)), *detail_key(line))
-        for line in sorted(planned, key=detail_key)
+        (
+            python(sel.period, DetailLine.planned(line.line, now, projected=projected)),
+            *detail_key(line),
+        )
+        for line in in_order(planned)
     )
     for row in itertools.islice(heapq.merge(written, extra, key=key), head):
         yield row[0]
@@ -250,7 +270,13 @@ def size(session: Session, period: str, *, detail: bool, zone: str = "UTC") -> i
 
 def summary_file(session: Session, period: str, zone: str) -> bytes:
     """The month's summary CSV, whole: what ``GET …/<period>`` answers by default."""
-    return b"".join(build(session, period, zone=zone).chunks)
+    return summary_csv(summary(session, period, zone))
+
+
+def summary_csv(rows: Iterable[SummaryRow]) -> bytes:
+    """The summary CSV of ``rows`` (:func:`summary`), whole: its checksum is the one a
+    close stores."""
+    return b"".join(writers.summary_csv(rows))
 
 
 def checksum_of(summary: bytes) -> str:
@@ -334,7 +360,7 @@ def carry_lines(
     sel: Selection,
     balances: Sequence[tuple[str, str, int]],
     zone: str,
-    planned: Sequence[PlannedLine] = (),
+    planned: Sequence[Projected] = (),
 ) -> list[dict[str, Any]]:
     """The two lines that carry each negative balance forward (``balances``: influencer,
     currency, the amount to carry): one in this statement bringing it to zero (``paid``
@@ -385,7 +411,7 @@ def carry_lines(
 
 
 def _first_campaign(
-    session: Session, sel: Selection, group: tuple[str, str], planned: Sequence[PlannedLine]
+    session: Session, sel: Selection, group: tuple[str, str], planned: Sequence[Projected]
 ) -> str:
     """A campaign to book a carry-forward line on: the one of the group's earliest line."""
     first = session.execute(
@@ -399,7 +425,7 @@ def _first_campaign(
         .limit(1)
     ).first()
     candidates = [
-        (line.id, line.campaign_id)
+        (line.id, line.line.campaign_id)
         for line in planned
         if (line.influencer_id, line.currency) == group
     ]

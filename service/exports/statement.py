@@ -12,7 +12,6 @@ opposite line due at the start of the next month.
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,7 +44,7 @@ from service.commissions.models import (
     LineStatus,
     WorkedOut,
 )
-from service.commissions.settlement import PlannedLine
+from service.commissions.settlement import PlannedLine, Projected
 from service.conversions.models import Conversion
 from service.db import bytewise
 from service.exports.columns import sql_object, sql_row
@@ -125,7 +124,7 @@ def summary_rows(
     sel: Selection,
     *,
     project_carry: bool | None = None,
-    planned: Sequence[PlannedLine] = (),
+    planned: Sequence[Projected] = (),
 ) -> Iterator[SummaryRow]:
     """Rows per influencer and currency. ``project_carry`` (default: for an open month)
     shows a negative net as carried forward, as closing will write it; ``planned``
@@ -141,7 +140,7 @@ def summary_rows(
         yield _summary_row(sel.period, row, more, project_carry=project_carry)
 
 
-def _planned_sums(planned: Sequence[PlannedLine]) -> dict[tuple[str, str], list[int]]:
+def _planned_sums(planned: Sequence[Projected]) -> dict[tuple[str, str], list[int]]:
     """(influencer, currency) → [gross, lines] of the planned lines."""
     extra: dict[tuple[str, str], list[int]] = {}
     for line in planned:
@@ -322,7 +321,7 @@ def _summary_row(
 
 
 def negative_balances(
-    session: Session, sel: Selection, planned: Sequence[PlannedLine] = ()
+    session: Session, sel: Selection, planned: Sequence[Projected] = ()
 ) -> list[tuple[str, str, int]]:
     """The groups (influencer, currency) of an open statement whose net is negative,
     with the amount closing will carry forward (``summary_rows``' ``carried_forward``)."""
@@ -358,12 +357,23 @@ def _planned_only(session: Session, groups: list[tuple[str, str]]) -> list[tuple
     return sorted(rows, key=lambda r: (r[8], r[1]))
 
 
-def in_statement(sel: Selection, planned: Sequence[PlannedLine]) -> list[PlannedLine]:
+def in_statement(sel: Selection, planned: Sequence[Projected]) -> list[Projected]:
     """The planned (not yet written) lines in the statement: those due before the month
     ends (in a month still running, not due yet: projected, see :class:`DetailLine`)."""
     if sel.closed:
         return []
-    return sorted((line for line in planned if line.due_at < sel.end), key=detail_key)
+    return [line for line in planned if line.due_at < sel.end]
+
+
+def in_order(planned: Iterable[Projected]) -> Iterator[Projected]:
+    """``planned`` in the statement's order (:func:`detail_key`), each line's id worked
+    out only when the reader reaches its influencer and currency: a page's first rows
+    name a few lines of the thousands planned."""
+    groups: dict[tuple[str, str], list[Projected]] = {}
+    for line in planned:
+        groups.setdefault((line.influencer_id, line.currency), []).append(line)
+    for group in sorted(groups):
+        yield from sorted(groups[group], key=lambda line: line.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,7 +421,7 @@ class DetailLine(WorkedOut):
         )
 
 
-def detail_key(line: DetailLine | PlannedLine | Row[Any]) -> tuple[str, str, str]:
+def detail_key(line: DetailLine | PlannedLine | Projected | Row[Any]) -> tuple[str, str, str]:
     """The statement's order: influencer, currency, line id (bytewise)."""
     return (line.influencer_id, line.currency, line.id)
 
@@ -446,15 +456,14 @@ def _detail_select(
 def detail_lines(
     session: Session,
     sel: Selection,
-    planned: Sequence[PlannedLine] = (),
     *,
     head: int | None = None,
     after: tuple[str, str, str] | None = None,
-) -> Iterator[DetailLine | Row[Any]]:
-    """Every line of the statement in a stable order, with its order's id and source;
-    ``planned`` lines (not written yet, already chosen for the statement) merged in.
-    Only the shown columns are read, as plain rows (no ORM entities). ``head`` and
-    ``after``: a page of them (see :func:`_detail_select`)."""
+) -> Iterator[Row[Any]]:
+    """Every written line of the statement in a stable order, with its order's id and
+    source (lines not written yet are merged in by ``exports.service``). Only the shown
+    columns are read, as plain rows (no ORM entities). ``head`` and ``after``: a page of
+    them (see :func:`_detail_select`)."""
     L, C = CommissionLine, Conversion
     now = clock.now_utc()
     stmt = _detail_select(
@@ -482,17 +491,7 @@ def detail_lines(
         head=head,
         after=after,
     ).execution_options(yield_per=1000)
-    written: Iterator[Any] = iter(session.execute(stmt))
-    if not planned:
-        yield from written
-        return
-    projected = sel.projected(now)
-    extra = (
-        DetailLine.planned(line, now, projected=projected)
-        for line in sorted(planned, key=detail_key)
-        if after is None or detail_key(line) > after
-    )
-    yield from itertools.islice(heapq.merge(written, extra, key=detail_key), head)
+    yield from session.execute(stmt)
 
 
 def formatted_lines(

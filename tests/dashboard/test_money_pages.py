@@ -588,3 +588,79 @@ def test_a_paypal_file_too_long_for_one_part_is_offered_in_parts(
     beyond = f"?format=paypal&currency=EUR&part={len(parts) + 1}"
     assert api.get(f"/api/v1/exports/commissions/2026-09{beyond}").status_code == 422
     assert 'data-paypal="JPY"' in page  # one payee: one file
+
+
+def summary_shown(html: str) -> list[tuple[str, str]]:
+    part = html.split('id="summary"', 1)[1].split('id="detail"', 1)[0]
+    return re.findall(r'data-influencer-id="([^"]+)" data-currency="([A-Z]{3})"', part)
+
+
+def test_the_summary_is_found_by_influencer_and_paged_while_the_totals_count_all(
+    api: Api, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The month's summary, a page at a time (the page size made 1 here) and searched
+    by handle, name or payout e-mail; the totals and downloads stay the whole month's."""
+    from service.dashboard import finance
+
+    log_in(api, "read")
+    every = [(row["influencer_id"], row["currency"]) for row in api_summary(api, "2026-09")]
+    whole = api.client.get("/dashboard/exports/2026-09").text
+    assert summary_shown(whole) == every and len(every) == 3
+    totals = shown_totals(whole)
+
+    monkeypatch.setattr(finance, "SUMMARY_ROWS", 1)
+    pages = [api.client.get(f"/dashboard/exports/2026-09?page={n}") for n in (1, 2, 3)]
+    assert [summary_shown(p.text) for p in pages] == [[row] for row in every]
+    assert all(shown_totals(p.text) == totals for p in pages)
+    assert "Rows 2\N{EN DASH}2 of 3" in pages[1].text and 'rel="next"' in pages[1].text
+    assert 'rel="next"' not in pages[2].text
+    beyond = api.client.get("/dashboard/exports/2026-09?page=9")  # the last page, as it is now
+    assert beyond.status_code == 200 and summary_shown(beyond.text) == [every[-1]]
+
+    monkeypatch.setattr(finance, "SUMMARY_ROWS", 100)
+    ben = api.client.get("/dashboard/exports/2026-09?q=BEN").text
+    ben_rows = [row for row in every if row[0] == ledger.ben["id"]]
+    assert summary_shown(ben) == ben_rows and len(ben_rows) == 2
+    assert "matching “BEN”" in ben and shown_totals(ben) == totals
+    none = api.client.get("/dashboard/exports/2026-09?q=nobody").text
+    assert summary_shown(none) == [] and "matches “nobody”" in none
+
+
+@pytest.mark.parametrize(
+    ("query", "named"), [("page=0", "page"), ("page=two", "page"), ("q=" + "x" * 101, "search")]
+)
+def test_a_bad_summary_search_or_page_is_a_clear_400(
+    api: Api, ledger: Ledger, query: str, named: str
+) -> None:
+    log_in(api, "read")
+    r = api.client.get(f"/dashboard/exports/2026-09?{query}")
+    assert r.status_code == 400
+    said = unescape(r.text)
+    assert "The summary's search or page is not valid" in said and f"{named}:" in said
+
+
+def test_a_summary_page_holds_a_hundred_rows_found_by_handle_name_or_email() -> None:
+    from service.dashboard.finance import SUMMARY_ROWS, summary_page
+    from service.exports.statement import SummaryRow
+
+    def row(n: int) -> SummaryRow:
+        return SummaryRow(
+            "2026-09", f"inf_{n}", f"h{n:03}", f"Name {n}", f"p{n}@Example.org", "EUR",
+            100, 0, 0, 0, 100, 1, 1,
+        )  # fmt: skip
+
+    rows = [row(n) for n in range(250)]
+    first, last = summary_page(rows, "", 1), summary_page(rows, "", 3)
+    assert SUMMARY_ROWS == 100 and (first.pages, first.found) == (3, 250)
+    assert [r.handle for r in first.rows] == [f"h{n:03}" for n in range(100)]
+    assert [r.handle for r in last.rows] == [f"h{n:03}" for n in range(200, 250)]
+    assert last.first == 201 and summary_page(rows, "", 7).page == 3
+    assert [r.handle for r in summary_page(rows, " h24 ", 1).rows] == [
+        f"h{n}" for n in range(240, 250)
+    ]
+    assert [r.handle for r in summary_page(rows, "NAME 17", 1).rows] == ["h017"] + [
+        f"h{n}" for n in range(170, 180)
+    ]
+    assert [r.handle for r in summary_page(rows, "p249@example", 1).rows] == ["h249"]
+    nothing = summary_page(rows, "zzz", 1)
+    assert (nothing.rows, nothing.found, nothing.pages, nothing.page) == ([], 0, 1, 1)
