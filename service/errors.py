@@ -1,9 +1,36 @@
-"""Errors the domain raises; the HTTP layer turns them into docs/product.md §2's error JSON."""
+"""Errors the domain raises; the HTTP layer turns them into docs/product.md §2's error JSON.
+
+A refusal a person may read on a portal page is written ``N_("…")`` (``Words``): English
+wherever it is a ``str`` (the API's answers, the dashboard), and a page in another
+language writes it from its catalogue (docs/portal.md "Languages").
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+
+class Words(str):
+    """An English sentence for people that a page can write in its own language:
+    ``template`` is its catalogue's message id (``%(name)s`` placeholders) and
+    ``params`` the values written into it. As a ``str`` it is the sentence in English."""
+
+    template: str
+    params: dict[str, object]
+
+    def __new__(cls, template: str, params: Mapping[str, object] | None = None) -> Words:
+        values = dict(params or {})
+        made = super().__new__(cls, template % values if values else template)
+        made.template = template
+        made.params = values
+        return made
+
+
+def N_(template: str, **params: object) -> Words:
+    """Mark ``template`` for the portal's catalogues (``pybabel extract`` finds ``N_``)
+    and keep the values written into it; the text itself stays English."""
+    return Words(template, params)
 
 
 class AfftrackError(Exception):

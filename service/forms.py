@@ -5,7 +5,9 @@ turns a form into the JSON body the API would receive for the same schema — wh
 numbers as integers, a list of texts from a text area, rows of a nested list from
 inputs named ``<list>-<row>-<field>`` — and loads it with that schema, so a form and the
 API accept and refuse exactly the same things. The schema's refusals come back by input
-name, worded for people, to be shown next to each input.
+name, worded for people (``worded``), to be shown next to each input; those it knows
+are ``service.errors.Words``: English on the dashboard, in the page's language on the
+portal.
 
 An input left empty is left out (the schema's default applies) or, where the field may
 be empty (``allow_none``), sent as ``null``: clearing a payout email clears it.
@@ -18,11 +20,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.datastructures import MultiDict
 
-from service.errors import AfftrackError
-from service.schemas import Tagged
+from service.errors import N_, AfftrackError, Words
+from service.schemas import URL_NOT_WEB, URL_UNREADABLE, URL_UNSAFE, Tagged
+from service.vocabulary import YEAR_MAX, YEAR_MIN, YEAR_SPAN
 
 _MISSING = object()
 _WHOLE = re.compile(r"[+-]?\d{1,30}")
@@ -30,18 +33,93 @@ _LIST_SPLIT = re.compile(r"[\r\n,]+")
 _ON = frozenset({"on", "true", "1", "yes"})
 _LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")  # datetime-local
 
-# marshmallow's wording → a sentence for the person at the form.
-PLAIN = {
-    "Missing data for required field.": "Fill this in.",
-    "Not a valid integer.": "Enter a whole number, such as 1200.",
-    "Not a valid email address.": "Enter an email address, such as name@example.com.",
-    "Not a valid date.": "Enter a date as YYYY-MM-DD.",
-    "Not a valid datetime.": "Enter a date as YYYY-MM-DD (or a time as 2026-10-01T09:00:00Z).",
-    "Not a valid aware datetime.": "Give the time with its zone, such as 2026-10-01T09:00:00Z.",
-    "Not a valid string.": "Enter text.",
-    "Field may not be null.": "Fill this in.",
-    "Unknown field.": "This form does not take this value.",
+_FILL = N_("Fill this in.")
+_TEXT = N_("Enter text.")
+_CHECK = N_("Check this value.")
+_WEB_ADDRESS = N_("Enter a web address, such as https://example.com/page.")
+_AT_LEAST = N_("Enter at least %(min)s characters.")
+
+# marshmallow's wording, and our own checks' (the API's), → a sentence for the person at
+# the form; each is a ``Words``, so that the portal writes it in the page's language.
+PLAIN: dict[str, Words] = {
+    "Missing data for required field.": _FILL,
+    "Field may not be null.": _FILL,
+    "Invalid value.": _CHECK,
+    "Invalid type.": _CHECK,
+    "Invalid input type.": _CHECK,
+    "Not a valid string.": _TEXT,
+    "Not a valid utf-8 string.": _TEXT,
+    "Not a valid integer.": N_("Enter a whole number, such as 1200."),
+    "Not a valid number.": N_("Enter a number, such as 12.50."),
+    "Number too large.": N_("Enter a smaller number."),
+    "Not a valid email address.": N_("Enter an email address, such as name@example.com."),
+    "Not a valid date.": N_("Enter a date as YYYY-MM-DD."),
+    "Not a valid datetime.": N_("Enter a date as YYYY-MM-DD (or a time as 2026-10-01T09:00:00Z)."),
+    "Not a valid aware datetime.": N_("Give the time with its zone, such as 2026-10-01T09:00:00Z."),
+    "Unknown field.": N_("This form does not take this value."),
+    URL_UNSAFE: N_("Enter the address without spaces, backslashes or control characters."),
+    URL_UNREADABLE: _WEB_ADDRESS,
+    URL_NOT_WEB: _WEB_ADDRESS,
+    YEAR_SPAN: N_(
+        "Choose a date in the years %(first)s to %(last)s.",
+        first=str(YEAR_MIN),
+        last=str(YEAR_MAX),
+    ),
 }
+
+
+def _shape(template: str) -> re.Pattern[str]:
+    """A marshmallow message template ("Longer than maximum length {max}.") as a pattern
+    that reads its values back from the message."""
+    pieces = re.split(r"\{(\w+)\}", template)
+    return re.compile(
+        "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(pieces))
+    )
+
+
+_RANGE = validate.Range
+# marshmallow's messages with values in them → a sentence with the same values (the
+# first that matches: a range's "… and …" before its one-sided forms).
+SHAPED: list[tuple[re.Pattern[str], Words]] = [
+    (_shape(validate.Length.message_max), N_("Enter at most %(max)s characters.")),
+    (_shape(validate.Length.message_min), _AT_LEAST),
+    (_shape(validate.Length.message_all), N_("Enter %(min)s to %(max)s characters.")),
+    (_shape(validate.Length.message_equal), N_("Enter exactly %(equal)s characters.")),
+    (
+        _shape(_RANGE.message_all.format(min_op=_RANGE.message_gte, max_op=_RANGE.message_lte)),
+        N_("Enter a number from %(min)s to %(max)s."),
+    ),
+    (
+        _shape(_RANGE.message_min.format(min_op=_RANGE.message_gte)),
+        N_("Enter a number of at least %(min)s."),
+    ),
+    (
+        _shape(_RANGE.message_max.format(max_op=_RANGE.message_lte)),
+        N_("Enter a number of at most %(max)s."),
+    ),
+    (_shape(validate.OneOf.default_message), N_("Choose one of: %(choices)s.")),
+]
+
+
+def worded(text: str) -> str:
+    """A refusal as the person at the form reads it: a ``Words`` (the domain's) as it
+    is; marshmallow's or our checks' message as ``PLAIN`` or ``SHAPED`` words it; any
+    other made a sentence (English only)."""
+    if isinstance(text, Words):
+        return text
+    if text in PLAIN:
+        return PLAIN[text]
+    for pattern, words in SHAPED:
+        found = pattern.fullmatch(text)
+        if found is None:
+            continue
+        params: dict[str, object] = {
+            k: int(v) if _WHOLE.fullmatch(v) else v for k, v in found.groupdict().items()
+        }
+        if words is _AT_LEAST and params["min"] == 1:
+            return _FILL  # shorter than one character: empty
+        return Words(words.template, params)
+    return _sentence(text)
 
 
 @dataclass
@@ -69,7 +147,7 @@ class Form:
         fields where it names them, else on the whole form."""
         self.status = exc.status
         named = flatten(exc.fields) if exc.fields else {}
-        for name, texts in (named or {"": [_sentence(exc.message)]}).items():
+        for name, texts in (named or {"": [worded(exc.message)]}).items():
             self.errors.setdefault(name, []).extend(texts)
         return self
 
@@ -245,7 +323,7 @@ def flatten(messages: Any) -> dict[str, list[str]]:
             for item in node:
                 walk(item, name)
         else:
-            out.setdefault(name, []).append(PLAIN.get(str(node), _sentence(str(node))))
+            out.setdefault(name, []).append(worded(node if isinstance(node, str) else str(node)))
 
     walk(messages, "")
     return out

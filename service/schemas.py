@@ -127,15 +127,22 @@ def unsafe_url_chars(value: str) -> bool:
     return "\\" in value or any(ord(c) <= 32 or ord(c) == 127 for c in value)
 
 
+# Why ``http_url`` refuses an address (the API's words; ``service.forms`` words them
+# for people).
+URL_UNSAFE = "must not contain backslashes, spaces or control characters"
+URL_UNREADABLE = "not a valid URL"
+URL_NOT_WEB = "must be an http(s) URL with a host"
+
+
 def http_url(value: str) -> None:
     if unsafe_url_chars(value):
-        raise ValidationError("must not contain backslashes, spaces or control characters")
+        raise ValidationError(URL_UNSAFE)
     try:
         parts = urlsplit(value)
     except ValueError:
-        raise ValidationError("not a valid URL") from None
+        raise ValidationError(URL_UNREADABLE) from None
     if parts.scheme not in ("http", "https") or not parts.hostname or not URL_RE.match(value):
-        raise ValidationError("must be an http(s) URL with a host")
+        raise ValidationError(URL_NOT_WEB)
 
 
 class Url(fields.String):

@@ -54,6 +54,7 @@ URL_PATTERN = (
 YEAR_MIN = 2000
 YEAR_MAX = 2100
 YEAR_RULE = f"must be between {YEAR_MIN} and {YEAR_MAX}"
+YEAR_SPAN = f"{YEAR_MIN} to {YEAR_MAX}"  # the same, as a post's refusal says it
 
 
 def year_in_range(year: int) -> bool:

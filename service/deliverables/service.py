@@ -14,7 +14,7 @@ from service.deliverables.models import Deliverable
 from service.errors import Conflict, InvalidInput, NotFound
 from service.links.models import Link
 from service.paging import Page, paginate
-from service.vocabulary import YEAR_MAX, YEAR_MIN, year_in_range
+from service.vocabulary import YEAR_SPAN, year_in_range
 
 
 def create_deliverable(
@@ -23,9 +23,7 @@ def create_deliverable(
     """Record a post as ``submitted``; ``submission_key``: a portal form's (unique)."""
     partnership = find_partnership(session, data["campaign_id"], data["influencer_id"])
     if not year_in_range(data["posted_at"].year):
-        raise InvalidInput(
-            "posted_at is out of range", fields={"posted_at": [f"{YEAR_MIN} to {YEAR_MAX}"]}
-        )
+        raise InvalidInput("posted_at is out of range", fields={"posted_at": [YEAR_SPAN]})
     deliverable = Deliverable(
         partnership_id=partnership.id,
         campaign_id=partnership.campaign_id,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from service import clock, mail
 from service.config import Settings
 from service.db import Database, advisory_lock
-from service.errors import Conflict, InvalidInput, NotFound
+from service.errors import N_, Conflict, InvalidInput, NotFound, Words
 from service.influencers.models import Influencer
 from service.influencers.service import change_influencer, get_influencer
 from service.mail import Message
@@ -30,9 +30,22 @@ from service.portal.access import INFLUENCER, language_of, record
 from service.portal.models import PayoutChangeRequest
 
 STATUSES = ("requested", "confirmed", "declined", "withdrawn")
-REPLACED = "replaced by a request for another address"
-WITHDRAWN = "withdrawn by the influencer"
+# Why a request was closed without the brand (its ``reason``, read on both sides).
+REPLACED = N_("replaced by a request for another address")
+WITHDRAWN = N_("withdrawn by the influencer")
 NOTICE = "payout e-mail change notice"
+# The refusals the influencer reads on the payout page (``Words``: the portal writes
+# them in the page's language; the API and the dashboard in English).
+SAME_ADDRESS = N_("This is your payout e-mail already.")
+BUSY = N_("Another change is being saved; try again in a moment.")
+AT_ONCE = N_("Another request was made at the same moment; reload the page to see it.")
+CLOSED = {
+    "confirmed": N_("This request is closed: it was confirmed already."),
+    "declined": N_("This request is closed: it was declined."),
+    "withdrawn": N_(
+        "This request is closed: the influencer withdrew it or asked for another address."
+    ),
+}
 
 
 def _same(a: str | None, b: str | None) -> bool:
@@ -99,7 +112,7 @@ def request_change(session: Session, influencer_id: str, email: str, actor: str)
     if _same(email, influencer.payout_email):
         raise InvalidInput(
             "the address is the payout e-mail already",
-            fields={"email": ["This is your payout e-mail already."]},
+            fields={"email": [SAME_ADDRESS]},
         )
     current = open_request(session, influencer_id, lock=True)
     if current is not None and _same(current.email, email):
@@ -118,10 +131,7 @@ def request_change(session: Session, influencer_id: str, email: str, actor: str)
         session.flush()
     except IntegrityError:  # another request was opened at the same moment
         session.rollback()
-        raise Conflict(
-            "Another request was made at the same moment; reload the page to see it.",
-            code="busy",
-        ) from None
+        raise Conflict(AT_ONCE, code="busy") from None
     return Requested(row, made=True)
 
 
@@ -129,7 +139,7 @@ def _lock(session: Session, influencer_id: str) -> None:
     """One change of an influencer's payout requests at a time (asking, withdrawing,
     confirming, declining)."""
     if not advisory_lock(session, f"afftrack:payout-request:{influencer_id}"):
-        raise Conflict("Another change is being saved; try again in a moment.", code="busy")
+        raise Conflict(BUSY, code="busy")
 
 
 def _of(session: Session, request_id: str, influencer_id: str | None) -> PayoutChangeRequest:
@@ -153,12 +163,14 @@ def _of(session: Session, request_id: str, influencer_id: str | None) -> PayoutC
 
 
 def _refuse_closed(row: PayoutChangeRequest) -> None:
-    words = {
-        "confirmed": "it was confirmed already",
-        "declined": "it was declined",
-        "withdrawn": "the influencer withdrew it or asked for another address",
-    }
-    raise Conflict(f"This request is closed: {words[row.status]}.", code=f"request_{row.status}")
+    raise Conflict(CLOSED[row.status], code=f"request_{row.status}")
+
+
+def reason_words(reason: str | None) -> str | None:
+    """A closed request's ``reason`` as the influencer reads it: ours as ``Words`` (the
+    row holds their English), the brand's own as written."""
+    ours: dict[str, Words] = {REPLACED: REPLACED, WITHDRAWN: WITHDRAWN}
+    return ours.get(reason, reason) if reason is not None else None
 
 
 def withdraw(

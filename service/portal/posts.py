@@ -20,11 +20,15 @@ from sqlalchemy.orm import Session
 from service.campaigns.models import Partnership
 from service.deliverables.models import Deliverable
 from service.deliverables.service import create_deliverable
-from service.errors import InvalidInput
+from service.errors import N_, InvalidInput
 from service.influencers.models import Influencer
 from service.vocabulary import PLATFORMS
 
 ONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")  # a form's one-time token
+# The refusals the influencer reads beside the post form's inputs (``Words``: the portal
+# writes them in the page's language).
+NOT_A_PARTNER = N_("Choose one of the campaigns you are a partner in.")
+NOT_THEIR_PLATFORM = N_("Choose one of your platforms.")
 
 
 def platforms_of(influencer: Influencer) -> list[str]:
@@ -67,9 +71,9 @@ def submit_post(
         )
     )
     if partner is None:
-        problems["campaign_id"] = ["Choose one of the campaigns you are a partner in."]
+        problems["campaign_id"] = [NOT_A_PARTNER]
     if data["platform"] not in platforms_of(influencer):
-        problems["platform"] = ["Choose one of your platforms."]
+        problems["platform"] = [NOT_THEIR_PLATFORM]
     if problems:
         raise InvalidInput("the post cannot be recorded", fields=problems)
     try:

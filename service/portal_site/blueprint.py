@@ -67,13 +67,28 @@ def _headers(response: Response) -> Response:
     return response
 
 
+def _nothing_here() -> str:
+    return str(_("There is nothing here, or it is not yours to see."))
+
+
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> tuple[str, int]:
-    """A refusal as a page in words (a stale form: 400), never the API's JSON."""
+    """A refusal as a page in words of the page's language (a stale form: 400), never
+    the API's JSON: the page's own words where it gave them, never Werkzeug's English."""
     status = exc.code or 500
-    message = _("The form is stale or was not sent by this site. Reload the page and try again.")
-    if isinstance(exc, Unusable) or status != 400:
+    ours = exc.description is not None and exc.description != type(exc).description
+    if isinstance(exc, Unusable) or (ours and status != 400):
         message = exc.description or _("Something went wrong.")
+    elif status == 400:
+        message = _(
+            "The form is stale or was not sent by this site. Reload the page and try again."
+        )
+    elif status == 404:
+        message = _nothing_here()
+    elif status == 413:
+        message = _("What you sent is too large.")
+    else:
+        message = _("Something went wrong.")
     return render_template("portal/error.html", message=message, refused=True), status
 
 
@@ -82,7 +97,7 @@ def _domain_error(exc: AfftrackError) -> tuple[str, int]:
     """Another influencer's object and a missing one get the same page, naming neither;
     a value of the address the page cannot use, a refusal in words."""
     if isinstance(exc, NotFound):
-        message = _("There is nothing here, or it is not yours to see.")
+        message = _nothing_here()
     else:
         message = _(
             "This address holds a value the page cannot use. Go back and choose again "

@@ -5,7 +5,10 @@ An amount arrives as integer minor units and a currency; it becomes an exact
 ``Decimal`` (never a float) with the currency's places (``service.money``) and is
 written by Babel's ``format_currency`` without rounding: ``123450`` EUR is "€1,234.50"
 in English, "1 234,50 €" in French and Swedish. Dates and times are written by
-Flask-Babel in the page's locale (times in UTC, as every figure of afftrack is).
+Flask-Babel in the page's locale (times in UTC, as every figure of afftrack is). A
+refusal the domain or a form's check words (``service.errors.Words``: the influencer's
+payout e-mail already, a closed request, "Fill this in.") is written from the catalogue
+by ``words``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from flask import Flask
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
 
+from service.errors import Words
 from service.money import exponent, parse_amount
 
 DASH = "\u2013"  # an en dash: no figure
@@ -125,6 +129,18 @@ def rule_words(rule: dict[str, Any], currency: str) -> str:
     return str(_("A commission agreed with the brand."))
 
 
+def words(text: str | None) -> str:
+    """A sentence the domain or a form's check wrote (``service.errors.Words``) in the
+    page's language, its numbers as the language writes them; any other text (the
+    brand's own words) as it is."""
+    if text is None:
+        return ""
+    if not isinstance(text, Words):
+        return text
+    values = {k: number(v) if isinstance(v, int) else v for k, v in text.params.items()}
+    return str(_(text.template, **values))
+
+
 # Named apart from the dashboard's filters (``money``, ``percent``: other forms), which
 # share the app's Jinja environment.
 FILTERS = {
@@ -134,6 +150,7 @@ FILTERS = {
     "portal_number": number,
     "portal_percent": percent,
     "portal_rule_words": rule_words,
+    "portal_words": words,
 }
 
 

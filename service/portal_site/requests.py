@@ -1,7 +1,8 @@
 """What the influencer asks of the brand at the portal (docs/portal.md): submitting a
 post (``/portal/posts/new``) and asking to change their payout e-mail
 (``/portal/payout``). Each form is checked for its CSRF token; bad input answers 422 in
-words with the form as typed, and nothing is stored."""
+words of the page's language (the templates' ``portal_words``) with the form as typed,
+and nothing is stored."""
 
 from __future__ import annotations
 
@@ -139,6 +140,7 @@ def _payout_page(form: Form, status: int, notice: str | None = None) -> Response
             influencer=me,
             payout_email=_fresh(s, me).payout_email,
             history=history,
+            reasons={r.id: payout.reason_words(r.reason) for r in history},
             open_request=next((r for r in history if r.status == "requested"), None),
             statuses={
                 "requested": _("waiting for the brand"),

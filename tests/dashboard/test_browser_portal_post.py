@@ -1,8 +1,8 @@
 """The portal's post journey in headless Chromium: the brand invites an influencer, who
 signs in with the link, looks at the payout page, submits a post for their campaign;
 the brand approves it in the workspace; the per-post fee line is in the API's ledger
-and in the influencer's own commissions. No script error on the way; screenshots
-``portal-post-*.png``."""
+and in the influencer's own commissions. A post refused on the Swedish page says why in
+Swedish beside each input. No script error on the way; screenshots ``portal-post-*.png``."""
 
 from __future__ import annotations
 
@@ -76,3 +76,36 @@ def test_invite_sign_in_submit_a_post_brand_approves_fee_appears(
         [theirs] = own.commissions(s, anna["id"]).items
         assert theirs.id == line["id"]
     assert console_problems(browser) == []
+
+
+def test_a_post_refused_in_swedish_says_why_beside_each_input_and_stores_nothing(
+    served: tuple[str, Api], browser: Any
+) -> None:
+    base, api = served
+    anna = api.create_influencer("anna")
+    spring = api.create_campaign("spring")
+    api.add_partner(spring["id"], anna["id"])
+    wait = WebDriverWait(browser, 15)
+    browser.get(invite(api, anna["id"])["sign_in_url"])
+    _press(browser, wait, "#sign-in")
+    browser.get(f"{base}/portal/posts/new")
+    _press(browser, wait, "#lang-sv")  # the same page, in Swedish
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Skicka in ett inlägg"
+
+    Select(browser.find_element(By.ID, "campaign_id")).select_by_visible_text("Spring")
+    browser.find_element(By.ID, "url").send_keys("instagram.com/p/C9x2kQ")
+    browser.find_element(By.ID, "metrics-likes").send_keys("-3")
+    _press(browser, wait, "#submit-post")
+    said = {e.get_attribute("id"): e.text for e in browser.find_elements(By.CSS_SELECTOR, ".error")}
+    browser.save_screenshot(str(OUTPUT / "portal-post-refused-sv.png"))
+    assert said == {
+        "platform-error": "Fyll i det här fältet.",
+        "url-error": "Ange en webbadress, till exempel https://example.com/page.",
+        "posted_at-error": "Fyll i det här fältet.",
+        "metrics-likes-error": "Ange ett tal från 0 till 10 000 000 000 000.",
+    }
+    # The form as typed, and nothing stored.
+    assert browser.find_element(By.ID, "url").get_attribute("value") == "instagram.com/p/C9x2kQ"
+    assert api.get(f"/api/v1/deliverables?influencer_id={anna['id']}").json["items"] == []
+    # The refusal's 422 is the only thing the console notes: no script error.
+    assert [p for p in console_problems(browser) if "status of 422" not in p["message"]] == []

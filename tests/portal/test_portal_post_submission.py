@@ -5,8 +5,6 @@ post the API recorded. On PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
-import re
-from html import unescape
 from typing import Any
 
 from sqlalchemy import select
@@ -15,8 +13,7 @@ from service.audit.models import AuditEntry
 from service.portal import own
 from tests.portal.story import db
 from tests.support.app import Api
-from tests.support.dashboard_session import csrf
-from tests.support.portal import invite_path, signed_in
+from tests.support.portal import invite_path, post_form, refusals, signed_in
 
 PER_POST = [{"type": "per_post", "amount": "150.00"}]
 
@@ -32,14 +29,6 @@ def _setup(api: Api) -> dict[str, Any]:
     return {"anna": anna, "ben": ben, "spring": spring, "other": other}
 
 
-def _form(api: Api, **values: str) -> dict[str, str]:
-    page = api.client.get("/portal/posts/new")
-    assert page.status_code == 200, page.text
-    once = re.search(r'name="once" value="([^"]+)"', page.text)
-    assert once
-    return {"csrf": csrf(page.text), "once": once.group(1), **values}
-
-
 def _good(campaign_id: str) -> dict[str, str]:
     return {
         "campaign_id": campaign_id,
@@ -51,13 +40,6 @@ def _good(campaign_id: str) -> dict[str, str]:
     }
 
 
-def _errors(html: str) -> dict[str, str]:
-    return {
-        name: unescape(text)
-        for name, text in re.findall(r'<span class="error" id="([^"]+)-error">([^<]*)</span>', html)
-    }
-
-
 def _posts(api: Api) -> list[dict[str, Any]]:
     return list(api.get("/api/v1/deliverables?limit=200").json["items"])
 
@@ -65,7 +47,7 @@ def _posts(api: Api) -> list[dict[str, Any]]:
 def test_a_submitted_post_waits_for_the_brand_and_approval_earns_the_fee(api: Api) -> None:
     s = _setup(api)
     anna = s["anna"]
-    r = api.client.post("/portal/posts/new", data=_form(api, **_good(s["spring"]["id"])))
+    r = api.client.post("/portal/posts/new", data=post_form(api, **_good(s["spring"]["id"])))
     assert r.status_code == 303, r.text
     [post] = _posts(api)
     assert r.headers["Location"].endswith(f"/portal/posts/new?sent={post['id']}")
@@ -96,14 +78,14 @@ def test_a_submitted_post_waits_for_the_brand_and_approval_earns_the_fee(api: Ap
 
 def test_the_same_form_sent_twice_records_one_post(api: Api) -> None:
     s = _setup(api)
-    form = _form(api, **_good(s["spring"]["id"]))
+    form = post_form(api, **_good(s["spring"]["id"]))
     first = api.client.post("/portal/posts/new", data=form)
     again = api.client.post("/portal/posts/new", data=form)
     assert first.status_code == again.status_code == 303
     assert first.headers["Location"] == again.headers["Location"]
     assert len(_posts(api)) == 1
     # A new form (a new token) is another post.
-    api.client.post("/portal/posts/new", data=_form(api, **_good(s["spring"]["id"])))
+    api.client.post("/portal/posts/new", data=post_form(api, **_good(s["spring"]["id"])))
     assert len(_posts(api)) == 2
 
 
@@ -112,9 +94,9 @@ def test_a_campaign_they_are_not_a_partner_in_is_refused_and_nothing_stored(api:
     page = api.client.get("/portal/posts/new").text
     assert s["spring"]["id"] in page and s["other"]["id"] not in page  # only theirs offered
     for campaign_id in (s["other"]["id"], "cmp_01j00000000000000000000000"):
-        r = api.client.post("/portal/posts/new", data=_form(api, **_good(campaign_id)))
+        r = api.client.post("/portal/posts/new", data=post_form(api, **_good(campaign_id)))
         assert r.status_code == 422, r.text
-        assert _errors(r.text)["campaign_id"] == (
+        assert refusals(r.text)["campaign_id"] == (
             "Choose one of the campaigns you are a partner in."
         )
     assert _posts(api) == []
@@ -129,24 +111,25 @@ def test_bad_input_is_refused_in_words_beside_each_input(api: Api) -> None:
         "posted_at": "yesterday",
         "metrics-likes": "-3",
     }
-    r = api.client.post("/portal/posts/new", data=_form(api, **bad))
+    r = api.client.post("/portal/posts/new", data=post_form(api, **bad))
     assert r.status_code == 422, r.text
-    errors = _errors(r.text)
+    errors = refusals(r.text)
     assert set(errors) >= {"url", "posted_at", "metrics-likes"}
     assert errors["posted_at"].startswith("Enter a date")
     assert 'value="not an address"' in r.text  # the form as typed
     assert _posts(api) == []
     r = api.client.post(
-        "/portal/posts/new", data=_form(api, **{**_good(s["spring"]["id"]), "platform": "tiktok"})
+        "/portal/posts/new",
+        data=post_form(api, **{**_good(s["spring"]["id"]), "platform": "tiktok"}),
     )
     assert r.status_code == 422
-    assert _errors(r.text)["platform"] == "Choose one of your platforms."
+    assert refusals(r.text)["platform"] == "Choose one of your platforms."
     assert _posts(api) == []
 
 
 def test_without_the_forms_csrf_token_or_a_session_nothing_is_stored(api: Api) -> None:
     s = _setup(api)
-    form = _form(api, **_good(s["spring"]["id"]))
+    form = post_form(api, **_good(s["spring"]["id"]))
     r = api.client.post("/portal/posts/new", data={**form, "csrf": "forged"})
     assert r.status_code == 400
     assert "Reload the page" in r.text

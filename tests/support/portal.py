@@ -1,8 +1,11 @@
 """The portal's steps in tests: inviting through the API, opening a link's page and
-pressing Sign in with the page's own CSRF token."""
+pressing Sign in with the page's own CSRF token, filling a portal form, reading the
+refusals shown beside its inputs."""
 
 from __future__ import annotations
 
+import re
+from html import unescape
 from typing import Any
 
 from tests.support.app import Api
@@ -51,3 +54,21 @@ def events(api: Api, influencer_id: str) -> list[dict[str, Any]]:
 
 def kinds(api: Api, influencer_id: str) -> list[str]:
     return [e["kind"] for e in events(api, influencer_id)]
+
+
+def post_form(api: Api, **values: str) -> dict[str, str]:
+    """The post form as the page gives it (its CSRF and one-time tokens), filled with
+    ``values``."""
+    page = api.client.get("/portal/posts/new")
+    assert page.status_code == 200, page.text
+    once = re.search(r'name="once" value="([^"]+)"', page.text)
+    assert once
+    return {"csrf": csrf(page.text), "once": once.group(1), **values}
+
+
+def refusals(html: str) -> dict[str, str]:
+    """The refusal a portal page shows beside each input, by input name."""
+    return {
+        name: unescape(text)
+        for name, text in re.findall(r'<span class="error" id="([^"]+)-error">([^<]*)</span>', html)
+    }
