@@ -9,7 +9,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Blueprint, g, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.wrappers import Response
 
 from service.audit.service import CLI_ACTOR
@@ -124,6 +124,16 @@ def error_page(status: int, message: str) -> tuple[str, int]:
 @bp.errorhandler(AfftrackError)
 def _domain_error(exc: AfftrackError) -> tuple[str, int]:
     return error_page(exc.status, exc.message)
+
+
+@bp.route("/<path:_unknown>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+def _no_such_page(_unknown: str) -> Response:
+    """An address under ``/dashboard/`` that is no page: a page saying so, not the API's
+    JSON. The routing tries every other page first."""
+    raise NotFound(
+        "There is no such page in the dashboard: the address may be mistyped or out of "
+        "date. Start again from the campaigns."
+    )
 
 
 @bp.errorhandler(HTTPException)

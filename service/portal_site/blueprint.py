@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, g, render_template
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import NotFound as NoSuchPage
 
 from service.errors import AfftrackError, NotFound
 from service.portal_site.auth import csrf_token, current_influencer
@@ -69,6 +70,14 @@ def _headers(response: Response) -> Response:
 
 def _nothing_here() -> str:
     return str(_("There is nothing here, or it is not yours to see."))
+
+
+@bp.route("/<path:_unknown>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+def _no_such_page(_unknown: str) -> Response:
+    """An address under ``/portal/`` that is no page (a mistyped or outdated link): the
+    portal's "nothing here" page in the reader's language, not the API's JSON. The
+    routing tries every other page first."""
+    raise NoSuchPage()
 
 
 @bp.errorhandler(HTTPException)

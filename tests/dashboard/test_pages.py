@@ -291,6 +291,16 @@ def test_an_unknown_campaign_is_a_404_page(api: Api, seeded: Seeded) -> None:
     assert "no campaign" in r.text
 
 
+def test_an_address_that_is_no_page_is_a_404_page_not_json(api: Api, seeded: Seeded) -> None:
+    for logged_in in (False, True):
+        if logged_in:
+            log_in(api)
+        for method, path in (("GET", "/dashboard/nope"), ("POST", "/dashboard/campaigns/x/y")):
+            r = api.client.open(path, method=method)
+            assert r.status_code == 404 and r.mimetype == "text/html", (method, path)
+            assert "There is no such page in the dashboard" in r.text
+
+
 def test_the_assets_are_served_by_afftrack_itself(api: Api, seeded: Seeded) -> None:
     log_in(api)
     html = api.client.get(f"/dashboard/campaigns/{seeded.campaign['id']}").text

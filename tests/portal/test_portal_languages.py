@@ -167,3 +167,20 @@ def test_a_language_the_portal_does_not_speak_is_refused_and_mails_stay_as_they_
     assert r.status_code == 400
     assert "Välj ett av de erbjudna språken." in _text(r.text)
     assert '<html lang="sv">' in client.get("/portal/").text
+
+
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_an_address_that_is_no_page_says_so_in_the_readers_language(
+    api: Api, signed_in: bool
+) -> None:
+    """A mistyped or outdated link under /portal/ is the portal's page in words, never
+    the API's JSON, whatever the method."""
+    anna = _anna_with_an_order(api)
+    client = _sign_in(api, anna, "sv") if signed_in else _browser(api, "sv")
+    for method, path in (("GET", "/portal/no-such-page"), ("POST", "/portal/links/x/y")):
+        r = client.open(path, method=method)
+        assert r.status_code == 404 and r.content_type.startswith("text/html"), (method, path)
+        assert '<html lang="sv">' in r.text
+        assert "Det finns inget här, eller så är det inte ditt att se." in _text(r.text)
+    with client.get("/portal/static/portal.js") as script:  # files are still served
+        assert script.status_code == 200

@@ -49,8 +49,17 @@ def _text(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
+# The route that answers any address under /portal/ that is no page (tested in
+# tests/portal/test_portal_languages.py): no object of anyone's behind it.
+NO_SUCH_PAGE = "portal._no_such_page"
+
+
 def portal_rules(app: Flask) -> list[Any]:
-    return [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("portal.")]
+    return [
+        rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("portal.") and rule.endpoint != NO_SUCH_PAGE
+    ]
 
 
 def anna_values(api: Api, story: Story) -> dict[str, str]:
