@@ -35,7 +35,7 @@ from service.money import format_amount
 class DetailColumn:
     name: str
     python: Callable[[str, Any], str | None]  # (period, line) → the value
-    sql: Callable[[str, ColumnElement[str]], Any]  # (period, shown status) → the value
+    sql: Callable[[ColumnElement[str], ColumnElement[str]], Any]  # (period, status) → value
     # Text from outside (a shop, an operator): made inert in the CSV, where it may also
     # need quoting. Every other cell is an id of ours, a fixed word, a number or a date,
     # which a spreadsheet never runs and which never needs quoting.
@@ -70,7 +70,7 @@ _NO_BASIS = L.basis_minor.is_(None)
 
 DETAIL: tuple[DetailColumn, ...] = (
     DetailColumn("line_id", lambda _p, line: line.id, lambda _p, _s: L.id),
-    DetailColumn("period", lambda period, _l: period, lambda period, _s: sql.constant(period)),
+    DetailColumn("period", lambda period, _l: period, lambda period, _s: period),
     DetailColumn(
         "influencer_id", lambda _p, line: line.influencer_id, lambda _p, _s: L.influencer_id
     ),
@@ -135,9 +135,9 @@ DETAIL_COLUMNS = tuple(column.name for column in DETAIL)
 JSON_ORDER = tuple(sorted(DETAIL, key=lambda column: column.name))
 
 
-def sql_row(period: str, status: ColumnElement[str]) -> ColumnElement[str]:
+def sql_row(period: ColumnElement[str], status: ColumnElement[str]) -> ColumnElement[str]:
     """One detail CSV row of the line, CRLF included, as PostgreSQL formats it.
-    ``period`` is a checked ``YYYY-MM``; ``status`` the line's shown status."""
+    ``period``: the statement's ``YYYY-MM``; ``status``: the line's shown status."""
     parts: list[Any] = []
     for column in DETAIL:
         value = column.sql(period, status)
@@ -152,7 +152,7 @@ def sql_row(period: str, status: ColumnElement[str]) -> ColumnElement[str]:
     return sql.concat(*parts)
 
 
-def sql_object(period: str, status: ColumnElement[str]) -> ColumnElement[str]:
+def sql_object(period: ColumnElement[str], status: ColumnElement[str]) -> ColumnElement[str]:
     """One line of the detail JSON as PostgreSQL formats it: sorted keys, no spaces
     between items, nothing made inert."""
     parts: list[Any] = []

@@ -11,6 +11,7 @@ opposite line due at the start of the next month.
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -19,9 +20,12 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
     Select,
+    String,
     Subquery,
     and_,
+    bindparam,
     case,
     func,
     select,
@@ -426,7 +430,7 @@ def detail_key(line: DetailLine | PlannedLine | Projected | Row[Any]) -> tuple[s
     return (line.influencer_id, line.currency, line.id)
 
 
-def _shown_status(now: datetime) -> ColumnElement[str]:
+def _shown_status(now: datetime | ColumnElement[datetime]) -> ColumnElement[str]:
     L = CommissionLine
     return case(
         (and_(L.status == LineStatus.PENDING, L.due_at <= now), APPROVED), else_=L.status
@@ -512,7 +516,8 @@ def formatted_lines(
         # cache spares compiling the query again on every view, in one round trip
         # (nothing to stream; docs/BENCHMARKS.md, "The influencer portal at 1,000,000
         # clicks").
-        first = session.execute(_formatted_select(session, sel, fmt, head)).all()
+        stmt, values = _formatted_select(session, sel, fmt, head)
+        first = session.execute(stmt, values).all()
         return iter(cast(list[tuple[str, str, str, str]], first))
     sql, params = formatted_statement(session, sel, fmt, head)
     # Streamed row by row (libpq's single-row mode, psycopg's ``Cursor.stream``): memory
@@ -532,22 +537,31 @@ def formatted_statement(
     session: Session, sel: Selection, fmt: str, head: int | None = None
 ) -> tuple[str, dict[str, Any]]:
     """The SQL (in the driver's paramstyle) and parameters of :func:`formatted_lines`."""
-    stmt = _formatted_select(session, sel, fmt, head)
-    compiled = stmt.compile(session.get_bind(), compile_kwargs={"render_postcompile": True})
-    return str(compiled), dict(compiled.params)
+    stmt, values = _formatted_select(session, sel, fmt, head)
+    expanded = stmt.compile(session.get_bind()).construct_expanded_state(values)
+    return expanded.statement, dict(expanded.parameters)
 
 
-def _formatted_select(session: Session, sel: Selection, fmt: str, head: int | None) -> Any:
+@functools.cache
+def _formatter(fmt: str) -> ColumnElement[str]:
+    """A line as PostgreSQL formats it (``fmt`` "csv": a detail CSV row, "json": an
+    object), built once: an expression of a few hundred nodes, whose building would cost
+    a page about 10 ms. The statement's period and the moment the status is shown at
+    are parameters (:func:`_formatted_select` gives their values)."""
+    formatter = sql_object if fmt == "json" else sql_row
+    period = bindparam("detail_period", type_=String, required=True)
+    shown_at = bindparam("shown_at", type_=DateTime(timezone=True), required=True)
+    return formatter(period, _shown_status(shown_at))
+
+
+def _formatted_select(
+    session: Session, sel: Selection, fmt: str, head: int | None
+) -> tuple[Any, dict[str, Any]]:
+    """The statement of :func:`formatted_lines` and the values of its formatter's
+    parameters."""
     L = CommissionLine
     now = clock.now_utc()
-    formatter = sql_object if fmt == "json" else sql_row
-    return _detail_select(
-        session,
-        sel,
-        now,
-        formatter(sel.period, _shown_status(now)),
-        L.influencer_id,
-        L.currency,
-        L.id,
-        head=head,
+    stmt = _detail_select(
+        session, sel, now, _formatter(fmt), L.influencer_id, L.currency, L.id, head=head
     )
+    return stmt, {"detail_period": sel.period, "shown_at": now}
