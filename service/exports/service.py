@@ -25,11 +25,12 @@ from service.exports import writers
 from service.exports.models import Export
 from service.exports.queries import EXPORTS
 from service.exports.statement import (
-    CARRY_REASON,
     PROJECTION,
     DetailLine,
     Selection,
     SummaryRow,
+    carried_from,
+    carried_to,
     detail_key,
     in_order,
     in_statement,
@@ -392,7 +393,7 @@ def carry_lines(
                 "amount_minor": carried,
                 "status": LineStatus.PAID,
                 "export_id": sel.export.id if sel.export is not None else None,
-                "reason": CARRY_REASON.format(next=next_period),
+                "reason": str(carried_to(next_period)),
             }
         )
         lines.append(
@@ -404,7 +405,7 @@ def carry_lines(
                 "reverses_line_id": out_id,
                 "amount_minor": -carried,
                 "status": LineStatus.PENDING,
-                "reason": f"negative balance carried forward from {sel.period}",
+                "reason": str(carried_from(sel.period)),
             }
         )
     return lines

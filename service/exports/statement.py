@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,12 +52,37 @@ from service.commissions.models import (
 from service.commissions.settlement import PlannedLine, Projected
 from service.conversions.models import Conversion
 from service.db import bytewise
+from service.errors import N_, Words
 from service.exports.columns import sql_object, sql_row
 from service.exports.models import Export, StatementDaily
 from service.influencers.models import Influencer
 from service.periods import period_bounds, utc_midnight
 
-CARRY_REASON = "negative balance carried forward to {next}"
+# A carry-forward line's reason, as a close writes it (``service.errors.Words``: read
+# in the portal's languages through :func:`reason_words`).
+_CARRIED = re.compile(r"negative balance carried forward (to|from) (\d{4}-\d{2})")
+
+
+def carried_to(month: str) -> Words:
+    """The reason of the line that brings a negative balance to zero in its month."""
+    return N_("negative balance carried forward to %(month)s", month=month)
+
+
+def carried_from(month: str) -> Words:
+    """The reason of the line that takes the balance into ``month``'s next month."""
+    return N_("negative balance carried forward from %(month)s", month=month)
+
+
+def reason_words(reason: str | None) -> str | None:
+    """A line's stored reason as a person reads it: a carry-forward line's as the
+    sentence it was written from (a page writes it in its own language), any other (a
+    person's own words) as written."""
+    found = _CARRIED.fullmatch(reason) if reason else None
+    if found is None:
+        return reason
+    return (carried_to if found.group(1) == "to" else carried_from)(found.group(2))
+
+
 # session.info's key for what one view of a month works out once (exports.one_projection).
 PROJECTION = "afftrack.exports.projection"
 PROJECTED = "projected"  # the shown status of a line not written yet, in a running month

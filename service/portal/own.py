@@ -35,7 +35,13 @@ from service.deliverables.models import Deliverable
 from service.errors import InvalidInput, NotFound
 from service.exports.models import Export
 from service.exports.service import closed_detail_csv
-from service.exports.statement import Selection, SummaryRow, detail_lines, select_period
+from service.exports.statement import (
+    Selection,
+    SummaryRow,
+    detail_lines,
+    reason_words,
+    select_period,
+)
 from service.exports.statement import summary_rows as statement_rows
 from service.influencers.models import PlatformAccount
 from service.links.models import Link
@@ -439,7 +445,7 @@ def _line(row: Any, now: datetime) -> OwnLine:
         status=status_of(row, now),
         occurred_at=row.occurred_at,
         due_at=row.due_at,
-        reason=row.reason,
+        reason=reason_words(row.reason),
         paid_in=row.period,
         conversion_id=row.conversion_id,
         order_ref=mask_reference(row.order_id),
@@ -662,7 +668,7 @@ def statement(
             currency=line.currency,
             due_at=line.due_at,
             status=line.status,
-            reason=line.reason,
+            reason=reason_words(line.reason),
         )
         for line in detail_lines(session, sel, head=limit + 1, after=after)
     ]

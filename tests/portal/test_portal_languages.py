@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import re
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
+from tests.portal.story import build
 from tests.support.app import Api
 from tests.support.dashboard_session import csrf
 from tests.support.mail import Inbox, link_in, path_of
@@ -184,3 +186,26 @@ def test_an_address_that_is_no_page_says_so_in_the_readers_language(
         assert "Det finns inget här, eller så är det inte ditt att se." in _text(r.text)
     with client.get("/portal/static/portal.js") as script:  # files are still served
         assert script.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("accept", "taken_out", "brought_in"),
+    [
+        ("en", "negative balance carried forward to 2026-11", "carried forward from 2026-10"),
+        ("fr", "solde négatif reporté sur 2026-11", "solde négatif reporté de 2026-10"),
+        ("sv", "negativt saldo överfört till 2026-11", "negativt saldo överfört från 2026-10"),
+    ],
+)
+def test_a_carried_balances_lines_give_their_reason_in_the_readers_language(
+    api: Api, frozen: Any, accept: str, taken_out: str, brought_in: str
+) -> None:
+    """A close writes the reason of the two lines that carry a negative balance; the
+    portal writes it in the page's language (the ledger keeps the English)."""
+    story = build(api, frozen)  # October closed negative for anna: carried into November
+    anna = _sign_in(api, story.anna.id, accept)
+    october = _text(anna.get("/portal/statements/2026-10").text)
+    assert taken_out in october
+    commissions = _text(anna.get("/portal/commissions").text)
+    assert brought_in in commissions and taken_out in commissions
+    if accept != "en":
+        assert "negative balance" not in october + commissions
