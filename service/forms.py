@@ -11,11 +11,17 @@ portal.
 
 An input left empty is left out (the schema's default applies) or, where the field may
 be empty (``allow_none``), sent as ``null``: clearing a payout email clears it.
+
+A form that makes something carries a one-time token (the hidden input ``once``,
+``page_token``): the same form sent twice makes one thing (ADR "a form sent twice makes
+one thing"). A token that is not one of ours (``sent_token``: ``None``), such as a page
+from before tokens, is sent without that protection.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +38,7 @@ _WHOLE = re.compile(r"[+-]?\d{1,30}")
 _LIST_SPLIT = re.compile(r"[\r\n,]+")
 _ON = frozenset({"on", "true", "1", "yes"})
 _LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")  # datetime-local
+ONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")  # a form's one-time token (input ``once``)
 
 _FILL = N_("Fill this in.")
 _TEXT = N_("Enter text.")
@@ -150,6 +157,19 @@ class Form:
         for name, texts in (named or {"": [worded(exc.message)]}).items():
             self.errors.setdefault(name, []).extend(texts)
         return self
+
+
+def sent_token(value: str) -> str | None:
+    """The one-time token a form was sent with (its ``once`` input), or ``None`` for one
+    that is not ours (missing, a page from before tokens): then the form is not
+    protected from being sent twice."""
+    return value if ONCE.fullmatch(value) else None
+
+
+def page_token(form: Form) -> str:
+    """The one-time token a form's page carries: the one it was sent with when it comes
+    back refused (that submission made nothing), else a fresh one."""
+    return sent_token(form.value("once")) or secrets.token_urlsafe(16)
 
 
 def submit(

@@ -20,6 +20,7 @@ from service.links.models import Link
 from service.objectives.models import Objective
 from service.portal.models import PortalEvent, PortalInvite, PortalSession
 from service.promo_codes.models import PromoCode
+from service.submissions.models import FormSubmission
 
 metadata = Base.metadata
 
@@ -39,6 +40,7 @@ __all__ = [
     "ConversionMonthly",
     "Deliverable",
     "Export",
+    "FormSubmission",
     "Influencer",
     "Link",
     "Objective",

@@ -14,14 +14,16 @@ from werkzeug.wrappers import Response
 
 from service.audit.service import CLI_ACTOR
 from service.dashboard import login
-from service.errors import AfftrackError
-from service.forms import Form
+from service.db import Base, table_of
+from service.errors import AfftrackError, Conflict
+from service.forms import Form, page_token, sent_token
 from service.http.context import session
 from service.keys.service import allows, list_keys
 from service.portal.access import PORTAL_ACTOR
+from service.submissions.service import Made, claim, mark
 
 F = TypeVar("F", bound=Callable[..., Any])
-T = TypeVar("T")
+T = TypeVar("T", bound=Base)
 
 bp = Blueprint(
     "dashboard",
@@ -38,6 +40,10 @@ CSP = (
 READ_ONLY = (
     "This API key can only read, so nothing was changed. Log in with a key of the "
     "'write' scope to make changes."
+)
+MADE_AND_GONE = (
+    "This form was sent before, and what it made is no longer there: nothing was made "
+    "again. Send the form once more to make it anew."
 )
 
 
@@ -64,7 +70,12 @@ def actor_name(actor: str) -> str:
 @bp.context_processor
 def _template_helpers() -> dict[str, Any]:
     key = g.get("dashboard_key")
-    return {"csrf_token": login.csrf_token, "key": key, "can_write": can_write()}
+    return {
+        "csrf_token": login.csrf_token,
+        "page_token": page_token,
+        "key": key,
+        "can_write": can_write(),
+    }
 
 
 def changes(view: F) -> F:
@@ -103,18 +114,46 @@ def _headers(response: Response) -> Response:
     return response
 
 
-def saved(form: Form, change: Callable[..., T], *args: Any) -> T | None:
+def saved(
+    form: Form, change: Callable[..., T], *args: Any, once: type[T] | None = None
+) -> T | None:
     """Make a change (``change(*args)``) and commit it; its result. ``None`` when the
     domain refused it: then nothing of it is kept (rolled back) and the refusal is on
-    ``form``, beside the fields it names (its status in ``form.status``)."""
+    ``form``, beside the fields it names (its status in ``form.status``).
+
+    ``once``: the model of what a create form makes. The form's one-time token (its
+    ``once`` input) is claimed for the logged-in key before anything is made; sent
+    again, nothing is made and the result is what the first sending made
+    (``service.submissions``). A form without a token of ours is made as it comes."""
+    s = session()
+    token = sent_token(form.value("once")) if once is not None else None
     try:
+        if once is not None and token is not None:
+            earlier = claim(s, g.dashboard_key.id, token, table_of(once).name)
+            if earlier is not None:
+                return _made_before(form, once, earlier)
         result = change(*args)
-        session().commit()
+        if token is not None:
+            made_id = str(getattr(result, "id"))  # noqa: B009 - every made model has one
+            mark(s, g.dashboard_key.id, token, made_id)
+        s.commit()
     except AfftrackError as exc:
-        session().rollback()
+        s.rollback()
         form.refuse(exc)
         return None
     return result
+
+
+def _made_before(form: Form, model: type[T], earlier: Made) -> T | None:
+    """What the form's first sending made; ``None``, with the refusal on ``form``, when
+    it is no longer there (or the token was another form's): the page then carries a
+    fresh token, so that sending it again makes anew."""
+    same = earlier.kind == table_of(model).name and earlier.id is not None
+    found = session().get(model, earlier.id) if same else None
+    if found is None:
+        form.refuse(Conflict(MADE_AND_GONE))
+        form.values = {k: v for k, v in form.values.items() if k != "once"}
+    return found
 
 
 def error_page(status: int, message: str) -> tuple[str, int]:

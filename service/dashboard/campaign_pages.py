@@ -212,7 +212,10 @@ def create_campaign_page() -> Any:
         shown = make_preview(raw, posted, currency, _form_caps(posted))
         return _campaign_form(None, Form(values=_values(posted)), shown, 200)
     data, form = submit(CampaignIn(), posted)
-    if data is not None and (campaign := saved(form, create_campaign, session(), data)) is not None:
+    if (
+        data is not None
+        and (campaign := saved(form, create_campaign, session(), data, once=Campaign)) is not None
+    ):
         return redirect(url_for("dashboard.campaign_settings", campaign_id=campaign.id), 303)
     return _campaign_form(None, form, None, 422)
 

@@ -116,7 +116,10 @@ def new_code() -> Any:
 @changes
 def create_code_page() -> Any:
     data, form = _submit(PromoCodeIn())
-    if data is not None and (promo := saved(form, create_promo_code, session(), data)) is not None:
+    if (
+        data is not None
+        and (promo := saved(form, create_promo_code, session(), data, once=PromoCode)) is not None
+    ):
         return redirect(url_for("dashboard.code", promo_id=promo.id, created=1), 303)
     return _new_page(form, 422)
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import re
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +33,7 @@ from service.errors import AfftrackError, Conflict
 from service.exports import service as exports
 from service.exports.api import export_response
 from service.exports.statement import SummaryRow
-from service.forms import Form, flatten, submit
+from service.forms import Form, flatten, sent_token, submit
 from service.http.context import session, settings
 from service.influencers.service import get_influencer
 from service.money import format_amount
@@ -63,7 +61,6 @@ KIND_WORDS = {
     "per_post": "per post: a fee for an approved post",
     "adjustment": "adjustment: added by hand, or a rejection's record",
 }
-ONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")  # the adjustment form's one-time token
 CAP_WORDS = {"monthly_cap": "the campaign's monthly cap", "budget": "the campaign's budget"}
 
 
@@ -157,13 +154,12 @@ def add_adjustment() -> Any:
     picked = resolve(request.form, PICKERS)
     data, form = submit(AdjustmentIn(), picked.values)
     form.values = {k: v for k, v in request.form.items() if k != "csrf"}  # as typed
-    once = request.form.get("once", "")
     if picked.errors:
         picked.onto(form)
     elif data is not None:
         try:
             # The form's one-time token: the same form sent twice books one line.
-            token = once if ONCE.fullmatch(once) else None
+            token = sent_token(form.value("once"))
             line = ledger.adjust(session(), data, g.dashboard_key.id, request_key=token)
             session().commit()
         except AfftrackError as exc:
@@ -191,14 +187,7 @@ def _names(lines: list[CommissionLine]) -> dict[str, str]:
 
 
 def _adjustment_page(form: Form, status: int) -> tuple[str, int]:
-    sent = form.value("once")
-    page = render_template(
-        "dashboard/adjustment.html",
-        form=form,
-        # kept when the form comes back refused: that submission booked nothing
-        once=sent if ONCE.fullmatch(sent) else secrets.token_urlsafe(16),
-    )
-    return page, status
+    return render_template("dashboard/adjustment.html", form=form), status
 
 
 @dataclass(frozen=True)

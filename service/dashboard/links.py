@@ -126,7 +126,7 @@ def create_link_page() -> Any:
         return _new_page(picked.onto(form), 422)
     if (
         data is not None
-        and (link := saved(form, create_link, session(), settings(), data)) is not None
+        and (link := saved(form, create_link, session(), settings(), data, once=Link)) is not None
     ):
         return redirect(url_for("dashboard.link", link_id=link.id, created=1), 303)
     return _new_page(form, 422)

@@ -85,7 +85,10 @@ def new_objective(campaign_id: str) -> Any:
 def create_objective_page(campaign_id: str) -> Any:
     found = get_campaign(session(), campaign_id)
     data, form = submit(ObjectiveIn(), request.form)
-    if data is not None and saved(form, create_objective, session(), campaign_id, data) is not None:
+    if (
+        data is not None
+        and saved(form, create_objective, session(), campaign_id, data, once=Objective) is not None
+    ):
         return redirect(url_for("dashboard.campaign", campaign_id=campaign_id), 303)
     return _objective_form(found, None, form, form.status)
 

@@ -64,7 +64,8 @@ def create_influencer_page() -> Any:
     data, form = submit(InfluencerIn(), request.form)
     if (
         data is not None
-        and (influencer := saved(form, create_influencer, session(), data)) is not None
+        and (influencer := saved(form, create_influencer, session(), data, once=Influencer))
+        is not None
     ):
         return redirect(url_for("dashboard.influencer", influencer_id=influencer.id), 303)
     return _new_page(form, 422)

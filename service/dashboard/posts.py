@@ -132,7 +132,10 @@ def create_post_page() -> Any:
     form.values = typed  # as typed
     if picked.errors:
         return _new_page(picked.onto(form), 422)
-    if data is not None and (post := saved(form, create_deliverable, session(), data)) is not None:
+    if (
+        data is not None
+        and (post := saved(form, create_deliverable, session(), data, once=Deliverable)) is not None
+    ):
         return redirect(url_for("dashboard.post", deliverable_id=post.id), 303)
     return _new_page(form, 422, picked.values)
 

@@ -10,7 +10,6 @@ requests from the portal").
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any
 
 from sqlalchemy import select
@@ -21,10 +20,10 @@ from service.campaigns.models import Partnership
 from service.deliverables.models import Deliverable
 from service.deliverables.service import create_deliverable
 from service.errors import N_, InvalidInput
+from service.forms import sent_token
 from service.influencers.models import Influencer
 from service.vocabulary import PLATFORMS
 
-ONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")  # a form's one-time token
 # The refusals the influencer reads beside the post form's inputs (``Words``: the portal
 # writes them in the page's language).
 NOT_A_PARTNER = N_("Choose one of the campaigns you are a partner in.")
@@ -41,9 +40,10 @@ def platforms_of(influencer: Influencer) -> list[str]:
 def submission_key(influencer_id: str, once: str) -> str | None:
     """What a post sent with the one-time token ``once`` is stored under (None for a
     token that is not one of ours: the post is recorded without)."""
-    if not ONCE.fullmatch(once):
+    token = sent_token(once)
+    if token is None:
         return None
-    return hashlib.sha256(f"{influencer_id}:{once}".encode()).hexdigest()
+    return hashlib.sha256(f"{influencer_id}:{token}".encode()).hexdigest()
 
 
 def _earlier(session: Session, key: str | None) -> Deliverable | None:

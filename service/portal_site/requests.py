@@ -6,7 +6,6 @@ and nothing is stored."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,7 +18,7 @@ from werkzeug.wrappers import Response
 from service.db import act_as
 from service.deliverables.schemas import METRICS, DeliverableIn
 from service.errors import AfftrackError, NotFound
-from service.forms import Form, as_utc, submit
+from service.forms import Form, as_utc, page_token, submit
 from service.http.context import services, settings
 from service.influencers.models import Influencer
 from service.portal import own, payout, posts
@@ -70,7 +69,6 @@ def _post_page(form: Form, status: int, sent: own.OwnPost | None = None) -> Resp
     me = _me()
     with services().db.read_session() as s:
         campaigns = own.campaigns_of(s, me.id)
-    once = form.value("once")
     return _page(
         "portal/post_new.html",
         status,
@@ -78,8 +76,7 @@ def _post_page(form: Form, status: int, sent: own.OwnPost | None = None) -> Resp
         campaigns=campaigns,
         platforms=posts.platforms_of(me),
         metric_labels=_metric_labels(),
-        # kept when the form comes back refused: that submission recorded nothing
-        once=once if posts.ONCE.fullmatch(once) else secrets.token_urlsafe(16),
+        once=page_token(form),
         sent=sent,
     )
 

@@ -554,3 +554,37 @@ def test_migration_0022_adds_media_value_rates_and_a_posts_link_and_round_trips(
         assert _differences(scratch_url) == []
     finally:
         engine.dispose()
+
+
+def test_migration_0029_keeps_one_row_per_key_and_token_and_round_trips(scratch_url):
+    upgrade(scratch_url, "0028")
+    engine = create_engine(scratch_url)
+    claim = (
+        "INSERT INTO form_submissions (key_id, token, kind, made_id, created_at) "
+        "VALUES (:key, :token, 'influencers', NULL, CURRENT_TIMESTAMP)"
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO api_keys (id, name, scope, prefix, key_hash, created_at) "
+                    "VALUES (:id, 'k', 'write', 'p', :id, CURRENT_TIMESTAMP)"
+                ),
+                [{"id": "key_a"}, {"id": "key_b"}],
+            )
+        upgrade(scratch_url)
+        assert _differences(scratch_url) == []
+        with engine.begin() as conn:  # the same token under two keys: two claims
+            conn.execute(text(claim), [{"key": k, "token": "t" * 22} for k in ("key_a", "key_b")])
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text(claim), {"key": "key_a", "token": "t" * 22})
+
+        downgrade(scratch_url, "0028")
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM api_keys")) == 2
+        upgrade(scratch_url)
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM form_submissions")) == 0
+        assert _differences(scratch_url) == []
+    finally:
+        engine.dispose()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from html import unescape
 
+from flask.testing import FlaskClient
+
 from tests.support.app import Api
 
 
@@ -18,12 +20,17 @@ def csrf(html: str) -> str:
 def log_in(api: Api, scope: str = "read") -> str:
     """Open a dashboard session with a new key of ``scope``; the key."""
     token = api.make_key(scope)
-    page = api.client.get("/dashboard/login")
-    r = api.client.post(
+    log_in_with(api.client, token)
+    return token
+
+
+def log_in_with(client: FlaskClient, token: str) -> None:
+    """Open a dashboard session in ``client`` with the API key ``token``."""
+    page = client.get("/dashboard/login")
+    r = client.post(
         "/dashboard/login", data={"csrf": csrf(page.text), "api_key": token, "next": "/dashboard/"}
     )
     assert r.status_code == 303, r.text
-    return token
 
 
 def field_errors(html: str) -> dict[str, list[str]]:
