@@ -18,6 +18,7 @@ from service.db import Base, table_of
 from service.errors import AfftrackError, Conflict
 from service.forms import Form, page_token, sent_token
 from service.http.context import session
+from service.http.routing import ANY_METHOD, CATCH_ALL, allow_header, page_options, refusal
 from service.keys.service import allows, list_keys
 from service.portal.access import PORTAL_ACTOR
 from service.submissions.service import Made, claim, mark
@@ -111,7 +112,7 @@ def _headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     if request.endpoint != "dashboard.static":
         response.headers["Cache-Control"] = "no-store"
-    return response
+    return page_options(response)
 
 
 def saved(
@@ -165,16 +166,32 @@ def _domain_error(exc: AfftrackError) -> tuple[str, int]:
     return error_page(exc.status, exc.message)
 
 
-@bp.route("/<path:_unknown>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+@bp.route(
+    "/<path:_unknown>",
+    endpoint=CATCH_ALL,
+    methods=ANY_METHOD,
+    provide_automatic_options=False,
+)
 def _no_such_page(_unknown: str) -> Response:
-    """An address under ``/dashboard/`` that is no page: a page saying so, not the API's
-    JSON. The routing tries every other page first."""
-    raise NotFound(
-        "There is no such page in the dashboard: the address may be mistyped or out of "
-        "date. Start again from the campaigns."
+    """An address under ``/dashboard/`` that no page takes (the routing tries every page
+    first): a page saying so, not the API's JSON; a page's address asked the wrong way:
+    405."""
+    raise refusal(
+        NotFound(
+            "There is no such page in the dashboard: the address may be mistyped or out of "
+            "date. Start again from the campaigns."
+        )
     )
 
 
 @bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> tuple[str, int]:
-    return error_page(exc.code or 500, exc.description or "request failed")
+def _http_error(exc: HTTPException) -> tuple[str, int, dict[str, str]]:
+    if exc.code == 405:
+        message = (
+            "This is a page of the dashboard, but it cannot be used this way: go back and "
+            "use the page's links and buttons."
+        )
+    else:
+        message = exc.description or "request failed"
+    page, status = error_page(exc.code or 500, message)
+    return page, status, allow_header(exc)

@@ -12,6 +12,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.exceptions import NotFound as NoSuchPage
 
 from service.errors import AfftrackError, NotFound
+from service.http.routing import ANY_METHOD, CATCH_ALL, allow_header, page_options, refusal
 from service.portal_site.auth import csrf_token, current_influencer
 
 bp = Blueprint(
@@ -65,23 +66,28 @@ def _headers(response: Response) -> Response:
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "no-referrer"  # the sign-in link is in the URL
     response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return page_options(response)
 
 
 def _nothing_here() -> str:
     return str(_("There is nothing here, or it is not yours to see."))
 
 
-@bp.route("/<path:_unknown>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+@bp.route(
+    "/<path:_unknown>",
+    endpoint=CATCH_ALL,
+    methods=ANY_METHOD,
+    provide_automatic_options=False,
+)
 def _no_such_page(_unknown: str) -> Response:
-    """An address under ``/portal/`` that is no page (a mistyped or outdated link): the
-    portal's "nothing here" page in the reader's language, not the API's JSON. The
-    routing tries every other page first."""
-    raise NoSuchPage()
+    """An address under ``/portal/`` that no page takes (a mistyped or outdated link;
+    the routing tries every page first): the portal's "nothing here" page in the
+    reader's language, not the API's JSON; a page's address asked the wrong way: 405."""
+    raise refusal(NoSuchPage())
 
 
 @bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> tuple[str, int]:
+def _http_error(exc: HTTPException) -> tuple[str, int, dict[str, str]]:
     """A refusal as a page in words of the page's language (a stale form: 400), never
     the API's JSON: the page's own words where it gave them, never Werkzeug's English."""
     status = exc.code or 500
@@ -94,11 +100,14 @@ def _http_error(exc: HTTPException) -> tuple[str, int]:
         )
     elif status == 404:
         message = _nothing_here()
+    elif status == 405:
+        message = _("This page cannot be used this way. Go back and use its links and buttons.")
     elif status == 413:
         message = _("What you sent is too large.")
     else:
         message = _("Something went wrong.")
-    return render_template("portal/error.html", message=message, refused=True), status
+    page = render_template("portal/error.html", message=message, refused=True)
+    return page, status, allow_header(exc)
 
 
 @bp.errorhandler(AfftrackError)

@@ -301,6 +301,26 @@ def test_an_address_that_is_no_page_is_a_404_page_not_json(api: Api, seeded: See
             assert "There is no such page in the dashboard" in r.text
 
 
+def test_a_page_asked_the_wrong_way_is_a_405_page_naming_its_methods(
+    api: Api, seeded: Seeded
+) -> None:
+    log_in(api)
+    for method, path, allowed in (
+        ("GET", "/dashboard/logout", "OPTIONS, POST"),
+        ("POST", "/dashboard/exports", "GET, HEAD, OPTIONS"),
+    ):
+        r = api.client.open(path, method=method)
+        assert r.status_code == 405 and r.mimetype == "text/html", (method, path)
+        assert r.headers["Allow"] == allowed and "cannot be used this way" in r.text
+    # OPTIONS names a page's own methods; an address that is no page allows nothing.
+    assert api.client.options("/dashboard/exports").headers["Allow"] == "GET, HEAD, OPTIONS"
+    for method in ("OPTIONS", "TRACE"):
+        r = api.client.open("/dashboard/nope", method=method)
+        assert r.status_code == 404 and r.mimetype == "text/html" and "Allow" not in r.headers
+    # The API keeps its JSON answers.
+    assert api.client.delete("/api/v1/influencers").mimetype == "application/json"
+
+
 def test_the_assets_are_served_by_afftrack_itself(api: Api, seeded: Seeded) -> None:
     log_in(api)
     html = api.client.get(f"/dashboard/campaigns/{seeded.campaign['id']}").text

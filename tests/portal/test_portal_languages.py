@@ -186,6 +186,9 @@ def test_an_address_that_is_no_page_says_so_in_the_readers_language(
         assert "Det finns inget här, eller så är det inte ditt att se." in _text(r.text)
     with client.get("/portal/static/portal.js") as script:  # files are still served
         assert script.status_code == 200
+    wrong = client.get("/portal/sign-out")  # a page's address asked the wrong way
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "OPTIONS, POST"
+    assert "Den här sidan kan inte användas så." in _text(wrong.text)
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,7 @@ def _text(html: str) -> str:
 
 # The route that answers any address under /portal/ that is no page (tested in
 # tests/portal/test_portal_languages.py): no object of anyone's behind it.
-NO_SUCH_PAGE = "portal._no_such_page"
+NO_SUCH_PAGE = "portal.no_such_page"
 
 
 def portal_rules(app: Flask) -> list[Any]:
