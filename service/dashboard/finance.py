@@ -43,6 +43,7 @@ from service.periods import parse_period, period_bounds
 PAGE_SIZE = 50
 PREVIEW_ROWS = 20  # rows of the detail shown on a month's page
 SUMMARY_ROWS = 100  # rows of the summary shown on a month's page at a time
+SEARCH_MAX = 100  # characters of a search of a month's summary
 FILTERS = ("influencer_id", "campaign_id", "status", "kind", "period")
 NARROWING = ("influencer_id", "campaign_id", "period")  # indexed: totals stay cheap
 # The influencer and the campaign are chosen by picker (handle; slug or name).
@@ -445,7 +446,8 @@ class SummaryFilter(Schema):
     name or payout e-mail), :data:`SUMMARY_ROWS` at a time."""
 
     q = fields.String(
-        load_default="", validate=validate.Length(max=100, error="at most {max} characters")
+        load_default="",
+        validate=validate.Length(max=SEARCH_MAX, error="at most {max} characters"),
     )
     page = fields.Integer(
         load_default=1,
@@ -488,7 +490,8 @@ def summary_page(rows: list[SummaryRow], q: str, page: int) -> SummaryPage:
 
 def _month_page(month: exports.Month, notice: str | None, status: int) -> tuple[str, int]:
     try:
-        wanted = SummaryFilter().load(request.args.to_dict(), unknown=EXCLUDE)
+        asked = {k: v for k, v in request.args.items() if v != ""}  # empty: the default
+        wanted = SummaryFilter().load(asked, unknown=EXCLUDE)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'search' if name == 'q' else name}: {' '.join(texts)}"
@@ -502,6 +505,7 @@ def _month_page(month: exports.Month, notice: str | None, status: int) -> tuple[
         month=month,
         preview=shown,
         rows=summary_page(shown.summary, wanted["q"], wanted["page"]),
+        search_max=SEARCH_MAX,
         closes_from=end,
         notice=notice,
         paypal_rows=exports.PAYPAL_ROWS,

@@ -590,6 +590,17 @@ def test_a_paypal_file_too_long_for_one_part_is_offered_in_parts(
     assert 'data-paypal="JPY"' in page  # one payee: one file
 
 
+def summary_amounts(html: str) -> list[list[Any]]:
+    """Each summary row's gross, reversals, adjustments and net (currency, amount), then
+    its orders and lines, as the page shows them."""
+    part = html.split('id="summary"', 1)[1].split('id="detail"', 1)[0]
+    rows = []
+    for row in re.findall(r"<tr data-influencer-id=.*?</tr>", part, re.S):
+        cells = re.findall(r'<td class="num"[^>]*>([^<]*)</td>', row)
+        rows.append([amount(c) for c in cells[:4]] + [c.replace(",", "") for c in cells[4:]])
+    return rows
+
+
 def summary_shown(html: str) -> list[tuple[str, str]]:
     part = html.split('id="summary"', 1)[1].split('id="detail"', 1)[0]
     return re.findall(r'data-influencer-id="([^"]+)" data-currency="([A-Z]{3})"', part)
@@ -603,9 +614,18 @@ def test_the_summary_is_found_by_influencer_and_paged_while_the_totals_count_all
     from service.dashboard import finance
 
     log_in(api, "read")
-    every = [(row["influencer_id"], row["currency"]) for row in api_summary(api, "2026-09")]
+    summary = api_summary(api, "2026-09")
+    every = [(row["influencer_id"], row["currency"]) for row in summary]
     whole = api.client.get("/dashboard/exports/2026-09").text
     assert summary_shown(whole) == every and len(every) == 3
+    assert summary_amounts(whole) == [
+        [
+            (row["currency"], Decimal(row[c]))
+            for c in ("gross", "reversals", "adjustments", "net_payable")
+        ]
+        + [row["orders"], row["lines"]]
+        for row in summary
+    ]
     totals = shown_totals(whole)
 
     monkeypatch.setattr(finance, "SUMMARY_ROWS", 1)
@@ -616,6 +636,8 @@ def test_the_summary_is_found_by_influencer_and_paged_while_the_totals_count_all
     assert 'rel="next"' not in pages[2].text
     beyond = api.client.get("/dashboard/exports/2026-09?page=9")  # the last page, as it is now
     assert beyond.status_code == 200 and summary_shown(beyond.text) == [every[-1]]
+    empty = api.client.get("/dashboard/exports/2026-09?q=&page=")  # an empty form: page 1
+    assert empty.status_code == 200 and summary_shown(empty.text) == [every[0]]
 
     monkeypatch.setattr(finance, "SUMMARY_ROWS", 100)
     ben = api.client.get("/dashboard/exports/2026-09?q=BEN").text
