@@ -18,7 +18,7 @@ from service.db import Base, table_of
 from service.errors import AfftrackError, Conflict
 from service.forms import Form, page_token, sent_token
 from service.http.context import session
-from service.http.routing import ANY_METHOD, CATCH_ALL, allow_header, page_options, refusal
+from service.http.routing import allow_header, catch_all, page_options
 from service.keys.service import allows, list_keys
 from service.portal.access import PORTAL_ACTOR
 from service.submissions.service import Made, claim, mark
@@ -166,22 +166,14 @@ def _domain_error(exc: AfftrackError) -> tuple[str, int]:
     return error_page(exc.status, exc.message)
 
 
-@bp.route(
-    "/<path:_unknown>",
-    endpoint=CATCH_ALL,
-    methods=ANY_METHOD,
-    provide_automatic_options=False,
+# An address under /dashboard/ that is no page: a page saying so, not the API's JSON.
+catch_all(
+    bp,
+    lambda: NotFound(
+        "There is no such page in the dashboard: the address may be mistyped or out of "
+        "date. Start again from the campaigns."
+    ),
 )
-def _no_such_page(_unknown: str) -> Response:
-    """An address under ``/dashboard/`` that no page takes (the routing tries every page
-    first): a page saying so, not the API's JSON; a page's address asked the wrong way:
-    405."""
-    raise refusal(
-        NotFound(
-            "There is no such page in the dashboard: the address may be mistyped or out of "
-            "date. Start again from the campaigns."
-        )
-    )
 
 
 @bp.errorhandler(HTTPException)

@@ -4,9 +4,10 @@ the API's JSON, and a page's address asked the wrong way with 405 and its ``Allo
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
 
-from flask import current_app, request
+from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response
 
@@ -51,3 +52,20 @@ def page_options(response: R) -> R:
     if request.method == "OPTIONS" and "Allow" in response.headers:
         response.headers["Allow"] = ", ".join(_methods_here())
     return response
+
+
+def catch_all(bp: Blueprint, not_found: Callable[[], HTTPException]) -> None:
+    """Give ``bp`` its catch-all route: any address under its prefix that no page takes
+    (the routing tries every page first) answers ``not_found()``, which the blueprint's
+    error handler writes as its own page; a page's address asked the wrong way, 405."""
+
+    def no_such_page(_unknown: str) -> NoReturn:
+        raise refusal(not_found())
+
+    bp.add_url_rule(
+        "/<path:_unknown>",
+        endpoint=CATCH_ALL,
+        view_func=no_such_page,
+        methods=ANY_METHOD,
+        provide_automatic_options=False,
+    )

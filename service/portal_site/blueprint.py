@@ -12,7 +12,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.exceptions import NotFound as NoSuchPage
 
 from service.errors import AfftrackError, NotFound
-from service.http.routing import ANY_METHOD, CATCH_ALL, allow_header, page_options, refusal
+from service.http.routing import allow_header, catch_all, page_options
 from service.portal_site.auth import csrf_token, current_influencer
 
 bp = Blueprint(
@@ -73,17 +73,9 @@ def _nothing_here() -> str:
     return str(_("There is nothing here, or it is not yours to see."))
 
 
-@bp.route(
-    "/<path:_unknown>",
-    endpoint=CATCH_ALL,
-    methods=ANY_METHOD,
-    provide_automatic_options=False,
-)
-def _no_such_page(_unknown: str) -> Response:
-    """An address under ``/portal/`` that no page takes (a mistyped or outdated link;
-    the routing tries every page first): the portal's "nothing here" page in the
-    reader's language, not the API's JSON; a page's address asked the wrong way: 405."""
-    raise refusal(NoSuchPage())
+# An address under /portal/ that is no page (a mistyped or outdated link): the portal's
+# "nothing here" page in the reader's language, not the API's JSON.
+catch_all(bp, NoSuchPage)
 
 
 @bp.errorhandler(HTTPException)
