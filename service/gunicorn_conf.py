@@ -28,8 +28,11 @@ is an example that starts from these and changes one thing).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from gunicorn import glogging
 
 if TYPE_CHECKING:
     from gunicorn.arbiter import Arbiter
@@ -105,6 +108,27 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # unless asked for (GUNICORN_ACCESSLOG=- writes it to stdout).
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
+
+# A portal sign-in link carries its one-time token in the path (docs/portal.md): an
+# access log writes the link with the token masked, wherever it shows (the request line,
+# the path, a header such as the Referer).
+_SIGN_IN_TOKEN = re.compile(r"(/portal/sign-in/)[^/?#\s\"]+")
+
+
+def masked(text: str) -> str:
+    """``text`` with any portal sign-in token in it replaced by ``<token>``."""
+    return _SIGN_IN_TOKEN.sub(r"\1<token>", text)
+
+
+class AccessLog(glogging.Logger):  # type: ignore[misc]  # gunicorn ships no types
+    """gunicorn's logger, its access log lines written without sign-in tokens."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        return {k: masked(v) if isinstance(v, str) else v for k, v in atoms.items()}
+
+
+logger_class = AccessLog
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 capture_output = False
 

@@ -171,6 +171,7 @@ def test_serve_runs_gunicorn_with_the_packaged_or_an_own_config(tmp_path, own_co
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
     env["GUNICORN_WORKERS"] = "1"
+    env["GUNICORN_ACCESSLOG"] = str(tmp_path / "access.log")
     env.pop("AFFTRACK_GUNICORN_CONFIG", None)
     if own_config:
         env["AFFTRACK_GUNICORN_CONFIG"] = str(Path(__file__).parents[2] / own_config)
@@ -208,9 +209,22 @@ def test_serve_runs_gunicorn_with_the_packaged_or_an_own_config(tmp_path, own_co
         assert "utm_source=" in response.getheader("Location")
         # Not on :8000, with the default public URL: serve says the short URLs are off.
         assert "note: short URLs are made with AFFTRACK_PUBLIC_URL" in log.read_text()
+        # The access log writes a portal sign-in link without its one-time token.
+        token = "tok_" + "A1b2" * 10
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request(
+            "GET",
+            f"/portal/sign-in/{token}",
+            headers={"Referer": f"https://a.example/portal/sign-in/{token}"},
+        )
+        conn.getresponse().read()
+        conn.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
+    access = (tmp_path / "access.log").read_text()
+    assert f"/r/{code}" in access  # the log is written
+    assert "GET /portal/sign-in/<token> HTTP/1.1" in access and token not in access
 
 
 def _console(*args: str, cwd, **env: str) -> subprocess.CompletedProcess:
